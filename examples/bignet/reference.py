@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""numpy reference for BigNet and lowmem's weight formats (integration tests).
+
+Subcommands::
+
+    reference.py forward --weights W.safetensors --input x.npy -o y.npy [--dtype float64|float32]
+    reference.py quantize IN.safetensors -o OUT.safetensors --format nf4 [--block-size 64] [--double-quant]
+    reference.py compare A.npy B.npy [--rtol 1e-4] [--max-abs X] [--mean-abs Y]
+    reference.py compare-checkpoints A.safetensors B.safetensors
+
+``forward`` accepts full-precision or quantized weights in any of the names of
+``lowmem_ref.checkpoint`` and dequantizes them itself.  ``compare`` prints the
+max and mean absolute error and the max relative error ``max|a-b| / max|b|``
+and exits 1 when a bound is exceeded.  ``compare-checkpoints`` exits 1 unless
+both files hold the same tensors with the same dtype, shape and bytes (the
+``__metadata__`` is not compared).
+
+Written from DESIGN.md §4-§5 only; uses numpy and the standard library
+(run it with Debian's ``/usr/bin/python3``).
+"""
+
+import argparse
+import io
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+
+from lowmem_ref import bignet, checkpoint, formats, safetensors_io  # noqa: E402
+
+
+def _save_npy(path, array):
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
+    safetensors_io.write_bytes_atomic(path, buf.getvalue())
+
+
+def _load_npy(path):
+    return np.load(path, allow_pickle=False)
+
+
+def cmd_forward(args):
+    """Run BigNet on an input and write the output."""
+    tensors = safetensors_io.load(args.weights)
+    x = _load_npy(args.input)
+    dtype = np.float64 if args.dtype == "float64" else np.float32
+    y = bignet.forward(tensors, x, dtype=dtype)
+    _save_npy(args.output, y)
+    dim, depth = bignet.infer_architecture(tensors)
+    print(f"wrote {args.output}: {args.dtype} {list(y.shape)} (BigNet dim={dim} depth={depth})")
+    return 0
+
+
+def cmd_quantize(args):
+    """Quantize every 2-D *.weight tensor of a checkpoint."""
+    tensors = safetensors_io.load(args.input)
+    out = checkpoint.quantize_checkpoint(tensors, args.format, args.block_size, args.double_quant)
+    metadata = dict(tensors.metadata)
+    metadata.setdefault("format", "pt")
+    safetensors_io.save(args.output, out, metadata=metadata)
+    nq = sum(1 for n, a in tensors.items() if checkpoint.is_quantizable(n, a))
+    print(f"wrote {args.output}: {nq} weights as {args.format}"
+          + (f" block={args.block_size or formats.DEFAULT_BLOCK[args.format]}"
+             if args.format in formats.DEFAULT_BLOCK else "")
+          + (" double-quant" if args.double_quant else ""))
+    return 0
+
+
+def compare_arrays(a, b):
+    """``(max_abs, mean_abs, max_rel)`` of a against reference b (float64)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.size == 0:
+        return 0.0, 0.0, 0.0
+    diff = np.abs(a - b)
+    max_abs = float(diff.max())
+    mean_abs = float(diff.mean())
+    ref = float(np.abs(b).max())
+    if ref > 0:
+        max_rel = max_abs / ref
+    else:
+        max_rel = 0.0 if max_abs == 0 else float("inf")
+    if np.isnan(diff).any():
+        max_abs = mean_abs = max_rel = float("nan")
+    return max_abs, mean_abs, max_rel
+
+
+def cmd_compare(args):
+    """Compare two arrays; exit 1 beyond the bounds."""
+    a = _load_npy(args.a)
+    b = _load_npy(args.b)
+    if a.shape != b.shape:
+        print(f"FAIL: shapes differ: {args.a} {list(a.shape)} vs {args.b} {list(b.shape)}", file=sys.stderr)
+        return 1
+    max_abs, mean_abs, max_rel = compare_arrays(a, b)
+    print(f"max_abs={max_abs:.6e} mean_abs={mean_abs:.6e} max_rel={max_rel:.6e} "
+          f"(shape {list(a.shape)}, {a.dtype} vs {b.dtype})")
+    failures = []
+    if not max_rel <= args.rtol:
+        failures.append(f"max_rel {max_rel:.6e} > rtol {args.rtol:g}")
+    if args.max_abs is not None and not max_abs <= args.max_abs:
+        failures.append(f"max_abs {max_abs:.6e} > {args.max_abs:g}")
+    if args.mean_abs is not None and not mean_abs <= args.mean_abs:
+        failures.append(f"mean_abs {mean_abs:.6e} > {args.mean_abs:g}")
+    if failures:
+        print("FAIL: " + "; ".join(failures), file=sys.stderr)
+        return 1
+    print("OK")
+    return 0
+
+
+def first_checkpoint_difference(path_a, path_b):
+    """A message naming the first difference between two files, or None."""
+    ta, _ = safetensors_io.load_raw(path_a)
+    tb, _ = safetensors_io.load_raw(path_b)
+    for name in sorted(set(ta) | set(tb)):
+        if name not in ta:
+            return f"tensor '{name}' is only in {path_b}"
+        if name not in tb:
+            return f"tensor '{name}' is only in {path_a}"
+        da, sa, ra = ta[name]
+        db, sb, rb = tb[name]
+        if da != db:
+            return f"tensor '{name}': dtype {da} vs {db}"
+        if sa != sb:
+            return f"tensor '{name}': shape {list(sa)} vs {list(sb)}"
+        if ra != rb:
+            va = safetensors_io.from_bytes(ra, da, sa).reshape(-1)
+            vb = safetensors_io.from_bytes(rb, db, sb).reshape(-1)
+            bad = np.nonzero(va.view(np.uint8).reshape(va.size, -1) != vb.view(np.uint8).reshape(vb.size, -1))[0]
+            i = int(bad[0])
+            idx = np.unravel_index(i, sa) if sa else ()
+            count = np.unique(bad).size
+            return (f"tensor '{name}' ({da} {list(sa)}): {count} of {va.size} elements differ; "
+                    f"first at {list(map(int, idx))}: {va[i]!r} vs {vb[i]!r}")
+    return None
+
+
+def cmd_compare_checkpoints(args):
+    """Exit 1 unless every tensor is equal bit for bit."""
+    diff = first_checkpoint_difference(args.a, args.b)
+    if diff:
+        print(f"FAIL: {diff}", file=sys.stderr)
+        return 1
+    n = len(safetensors_io.load_raw(args.a)[0])
+    print(f"OK: {n} tensors identical")
+    return 0
+
+
+def build_parser():
+    """The argparse parser of this tool."""
+    parser = argparse.ArgumentParser(
+        description="numpy reference for BigNet and lowmem weight formats (DESIGN.md §4-§5).")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("forward", help="run BigNet (weights full precision or quantized)")
+    p.add_argument("--weights", required=True, help="BigNet .safetensors (any lowmem format)")
+    p.add_argument("--input", required=True, help="input .npy [batch, dim]")
+    p.add_argument("-o", "--output", required=True, help="output .npy")
+    p.add_argument("--dtype", choices=["float64", "float32"], default="float64",
+                   help="compute (and output) dtype (default float64)")
+    p.set_defaults(func=cmd_forward)
+
+    p = sub.add_parser("quantize", help="quantize every 2-D *.weight tensor of a checkpoint")
+    p.add_argument("input", help="full-precision .safetensors")
+    p.add_argument("-o", "--output", required=True, help="quantized .safetensors")
+    p.add_argument("--format", required=True, choices=formats.FORMATS, help="weight format")
+    p.add_argument("--block-size", type=int, help="block size (nf4/fp4 default 64, int4 default 16)")
+    p.add_argument("--double-quant", action="store_true", help="quantize nf4/fp4 absmax (double quant)")
+    p.set_defaults(func=cmd_quantize)
+
+    p = sub.add_parser("compare", help="compare an array with a reference array")
+    p.add_argument("a", help="array under test (.npy)")
+    p.add_argument("b", help="reference array (.npy)")
+    p.add_argument("--rtol", type=float, default=1e-4,
+                   help="bound on max|a-b| / max|b| (default 1e-4)")
+    p.add_argument("--max-abs", type=float, help="bound on max|a-b|")
+    p.add_argument("--mean-abs", type=float, help="bound on mean|a-b|")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("compare-checkpoints", help="require two safetensors files to hold identical tensors")
+    p.add_argument("a", help="first .safetensors")
+    p.add_argument("b", help="second .safetensors")
+    p.set_defaults(func=cmd_compare_checkpoints)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if getattr(args, "block_size", None) is not None and args.format not in formats.DEFAULT_BLOCK:
+        print(f"error: --block-size does not apply to {args.format}", file=sys.stderr)
+        return 2
+    if getattr(args, "double_quant", False) and args.format not in ("nf4", "fp4"):
+        print(f"error: --double-quant applies to nf4/fp4 only, not {args.format}", file=sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except (OSError, ValueError, KeyError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

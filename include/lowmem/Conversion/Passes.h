@@ -1,0 +1,33 @@
+//===- Passes.h - lowmem conversion passes ----------------------*- C++ -*-===//
+//
+// Part of the lowmem project.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LOWMEM_CONVERSION_PASSES_H
+#define LOWMEM_CONVERSION_PASSES_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir {
+class RewritePatternSet;
+namespace lowmem {
+
+#define GEN_PASS_DECL
+#include "lowmem/Conversion/Passes.h.inc"
+
+/// Patterns lowering lowmem ops to linalg on tensors.
+void populateLowMemToLinalgPatterns(RewritePatternSet &patterns);
+
+#define GEN_PASS_REGISTRATION
+#include "lowmem/Conversion/Passes.h.inc"
+
+} // namespace lowmem
+} // namespace mlir
+
+#endif // LOWMEM_CONVERSION_PASSES_H

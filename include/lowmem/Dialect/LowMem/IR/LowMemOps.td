@@ -1,0 +1,263 @@
+//===- LowMemOps.td - lowmem operations --------------------*- tablegen -*-===//
+//
+// Part of the lowmem project.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LOWMEM_DIALECT_LOWMEM_IR_LOWMEMOPS_TD
+#define LOWMEM_DIALECT_LOWMEM_IR_LOWMEMOPS_TD
+
+include "lowmem/Dialect/LowMem/IR/LowMemDialect.td"
+include "lowmem/Dialect/LowMem/IR/LowMemAttrs.td"
+include "lowmem/Dialect/LowMem/IR/LowMemTypes.td"
+include "mlir/IR/OpBase.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/IR/CommonAttrConstraints.td"
+include "mlir/IR/CommonTypeConstraints.td"
+
+class LowMem_Op<string mnemonic, list<Trait> traits = []>
+    : Op<LowMem_Dialect, mnemonic, traits>;
+
+def LowMem_FloatTensor : RankedTensorOf<[F16, BF16, F32]>;
+def LowMem_QTensor : Type<CPred<"::llvm::isa<::mlir::lowmem::QTensorType>($_self)">,
+                          "quantized tensor", "::mlir::lowmem::QTensorType">;
+
+//===----------------------------------------------------------------------===//
+// Linear layers
+//===----------------------------------------------------------------------===//
+
+class LowMem_LinearLikeOp<string mnemonic, Type weightType>
+    : LowMem_Op<mnemonic, [Pure, AttrSizedOperandSegments]> {
+  let arguments = (ins
+    LowMem_FloatTensor:$input,
+    weightType:$weight,
+    Optional<LowMem_FloatTensor>:$bias,
+    Optional<LowMem_FloatTensor>:$residual,
+    DefaultValuedAttr<LowMem_ActivationAttr,
+                      "::mlir::lowmem::Activation::none">:$activation
+  );
+  let results = (outs LowMem_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight
+    (`bias` `(` $bias^ `:` type($bias) `)`)?
+    (`residual` `(` $residual^ `:` type($residual) `)`)?
+    (`activation` $activation^)?
+    attr-dict `:` type($input) `,` type($weight) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def LowMem_LinearOp : LowMem_LinearLikeOp<"linear", LowMem_FloatTensor> {
+  let summary = "fully connected layer with an optional fused epilogue";
+  let description = [{
+    Computes `activation(input · weightᵀ + bias) + residual` where `input` is
+    `[..., K]`, `weight` is `[N, K]` (PyTorch's `nn.Linear` layout), `bias`
+    is `[N]` and `residual` has the result's type `[..., N]`. `bias`,
+    `residual` and `activation` are optional; the fuse pass folds a following
+    `relu` and `add` into them.
+
+    Example:
+
+    ```mlir
+    %y = lowmem.linear %x, %w bias(%b : tensor<1024xf32>) activation <relu>
+        : tensor<?x1024xf32>, tensor<1024x1024xf32> -> tensor<?x1024xf32>
+    ```
+  }];
+}
+
+def LowMem_QLinearOp : LowMem_LinearLikeOp<"qlinear", LowMem_QTensor> {
+  let summary = "fully connected layer with a quantized weight";
+  let description = [{
+    The same computation as `lowmem.linear`, with `weight` a
+    `!lowmem.qtensor` that is dequantized on the fly inside the matrix
+    product: no full-precision copy of the weight is ever materialized.
+
+    Example:
+
+    ```mlir
+    %y = lowmem.qlinear %x, %q bias(%b : tensor<1024xf32>)
+        residual(%x : tensor<?x1024xf32>)
+        : tensor<?x1024xf32>, !lowmem.qtensor<1024x1024xf32, nf4, block = 64>
+          -> tensor<?x1024xf32>
+    ```
+  }];
+}
+
+def LowMem_LoraOp : LowMem_Op<"lora", [Pure]> {
+  let summary = "low-rank adapter branch";
+  let description = [{
+    Computes the LoRA branch `s · (dropout(input) · Aᵀ) · Bᵀ` with `A` of
+    shape `[r, K]`, `B` of shape `[N, r]` and `s = alpha / r` (`standard`) or
+    `alpha / sqrt(r)` (`rslora`). Dropout is only applied when training; the
+    inference lowering ignores it.
+
+    Example:
+
+    ```mlir
+    %d = lowmem.lora %x, %a, %b {alpha = 16.0 : f64, dropout = 0.0 : f64,
+                                 scaling = #lowmem.lora_scaling<standard>}
+        : tensor<?x1024xf32>, tensor<8x1024xf32>, tensor<1024x8xf32>
+          -> tensor<?x1024xf32>
+    ```
+  }];
+  let arguments = (ins
+    LowMem_FloatTensor:$input,
+    LowMem_FloatTensor:$lora_a,
+    LowMem_FloatTensor:$lora_b,
+    F64Attr:$alpha,
+    DefaultValuedAttr<F64Attr, "0.0">:$dropout,
+    DefaultValuedAttr<LowMem_LoraScalingAttr,
+                      "::mlir::lowmem::LoraScaling::standard">:$scaling
+  );
+  let results = (outs LowMem_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $lora_a `,` $lora_b attr-dict `:` type($input) `,`
+    type($lora_a) `,` type($lora_b) `->` type($result)
+  }];
+  let extraClassDeclaration = [{
+    /// The rank r of the adapter.
+    int64_t getRank();
+    /// The scale s applied to the branch.
+    double getScale();
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Quantization
+//===----------------------------------------------------------------------===//
+
+def LowMem_QuantizeOp : LowMem_Op<"quantize", [Pure]> {
+  let summary = "quantize a full-precision tensor";
+  let description = [{
+    Encodes `input` in the storage format of the result type. The logical
+    shape and element type of the result must equal the input's.
+
+    Example:
+
+    ```mlir
+    %q = lowmem.quantize %w : tensor<1024x1024xf32>
+        -> !lowmem.qtensor<1024x1024xf32, nf4, block = 64, double_quant>
+    ```
+  }];
+  let arguments = (ins LowMem_FloatTensor:$input);
+  let results = (outs LowMem_QTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def LowMem_DequantizeOp : LowMem_Op<"dequantize", [Pure]> {
+  let summary = "decode a quantized tensor to full precision";
+  let description = [{
+    Materializes the full-precision value of a quantized tensor. The fuse
+    pass removes every `dequantize` whose users can consume the quantized
+    weight directly (`linear` becomes `qlinear`).
+
+    Example:
+
+    ```mlir
+    %w = lowmem.dequantize %q
+        : !lowmem.qtensor<1024x1024xf32, nf4, block = 64> -> tensor<1024x1024xf32>
+    ```
+  }];
+  let arguments = (ins LowMem_QTensor:$input);
+  let results = (outs LowMem_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def LowMem_AssembleOp : LowMem_Op<"assemble", [Pure]> {
+  let summary = "view explicit storage tensors as a quantized tensor";
+  let description = [{
+    Makes the storage of a quantized weight explicit: `parts` are the
+    tensors that hold it, in the canonical order of the format
+    (`f16`/`bf16`: data; `int4`: codes, f16 absmax; `nf4`/`fp4`: codes,
+    f32 absmax; with double quantization: codes, 8-bit absmax codes,
+    nested f32 absmax, f32 offset; `int8`: codes, f32 row absmax). Packed
+    4-bit codes are `i8` tensors of `ceil(n / 2)` bytes.
+
+    Example:
+
+    ```mlir
+    %q = lowmem.assemble %codes, %absmax : tensor<524288xi8>, tensor<16384xf32>
+        -> !lowmem.qtensor<1024x1024xf32, nf4, block = 64>
+    ```
+  }];
+  let arguments = (ins Variadic<AnyRankedTensor>:$parts);
+  let results = (outs LowMem_QTensor:$result);
+  let assemblyFormat =
+      "$parts attr-dict `:` type($parts) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Elementwise and normalization
+//===----------------------------------------------------------------------===//
+
+def LowMem_ReluOp : LowMem_Op<"relu", [Pure, SameOperandsAndResultType]> {
+  let summary = "rectified linear unit";
+  let description = [{
+    `max(x, 0)` elementwise.
+
+    Example:
+
+    ```mlir
+    %y = lowmem.relu %x : tensor<?x1024xf32>
+    ```
+  }];
+  let arguments = (ins LowMem_FloatTensor:$input);
+  let results = (outs LowMem_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+}
+
+def LowMem_AddOp : LowMem_Op<"add", [Pure, Commutative,
+                                     SameOperandsAndResultType]> {
+  let summary = "elementwise addition";
+  let description = [{
+    Adds two tensors of the same type elementwise.
+
+    Example:
+
+    ```mlir
+    %y = lowmem.add %a, %b : tensor<?x1024xf32>
+    ```
+  }];
+  let arguments = (ins LowMem_FloatTensor:$lhs, LowMem_FloatTensor:$rhs);
+  let results = (outs LowMem_FloatTensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
+}
+
+def LowMem_GroupNormOp : LowMem_Op<"group_norm", [Pure]> {
+  let summary = "group normalization over the last dimension";
+  let description = [{
+    Splits the last dimension `C` of `input` into `num_groups` groups of
+    `C / num_groups` consecutive features and normalizes each group of each
+    row to zero mean and unit (biased) variance, then applies the per-feature
+    affine `gamma`, `beta` of shape `[C]`:
+    `(x - mean) / sqrt(var + epsilon) * gamma + beta`. With one group this is
+    a LayerNorm over the features (BigNet's normalization).
+
+    Example:
+
+    ```mlir
+    %y = lowmem.group_norm %x, %g, %b {epsilon = 1.0e-05 : f64, num_groups = 1 : i64}
+        : tensor<?x1024xf32>, tensor<1024xf32>, tensor<1024xf32> -> tensor<?x1024xf32>
+    ```
+  }];
+  let arguments = (ins
+    LowMem_FloatTensor:$input,
+    LowMem_FloatTensor:$gamma,
+    LowMem_FloatTensor:$beta,
+    ConfinedAttr<I64Attr, [IntPositive]>:$num_groups,
+    F64Attr:$epsilon
+  );
+  let results = (outs LowMem_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $gamma `,` $beta attr-dict `:` type($input) `,` type($gamma)
+    `,` type($beta) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // LOWMEM_DIALECT_LOWMEM_IR_LOWMEMOPS_TD

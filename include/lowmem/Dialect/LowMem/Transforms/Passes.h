@@ -1,0 +1,33 @@
+//===- Passes.h - lowmem graph passes ---------------------------*- C++ -*-===//
+//
+// Part of the lowmem project.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LOWMEM_DIALECT_LOWMEM_TRANSFORMS_PASSES_H
+#define LOWMEM_DIALECT_LOWMEM_TRANSFORMS_PASSES_H
+
+#include "lowmem/Dialect/LowMem/IR/LowMemOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir {
+class RewritePatternSet;
+namespace lowmem {
+
+#define GEN_PASS_DECL
+#include "lowmem/Dialect/LowMem/Transforms/Passes.h.inc"
+
+/// Patterns of the fuse pass: dequantize into linear, relu and residual add
+/// into the epilogue of a linear or qlinear.
+void populateFusePatterns(RewritePatternSet &patterns);
+
+#define GEN_PASS_REGISTRATION
+#include "lowmem/Dialect/LowMem/Transforms/Passes.h.inc"
+
+} // namespace lowmem
+} // namespace mlir
+
+#endif // LOWMEM_DIALECT_LOWMEM_TRANSFORMS_PASSES_H

@@ -1,0 +1,89 @@
+//===- Passes.td - lowmem graph passes ---------------------*- tablegen -*-===//
+//
+// Part of the lowmem project.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LOWMEM_DIALECT_LOWMEM_TRANSFORMS_PASSES_TD
+#define LOWMEM_DIALECT_LOWMEM_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def LowMemQuantizeWeights : Pass<"lowmem-quantize-weights", "ModuleOp"> {
+  let summary = "Store the weights of linear layers in a quantized format";
+  let description = [{
+    Every function argument marked `lowmem.param` whose only users are
+    `lowmem.linear` ops (as their weight) and that is not trainable becomes a
+    `!lowmem.qtensor` of the chosen format, and its users become
+    `lowmem.qlinear`. Weights that are not function arguments are wrapped in
+    `lowmem.quantize`. Parameters named in `skip` (exact names, or prefixes
+    ending in `.`) keep full precision.
+
+    Example: `lowmem-opt --lowmem-quantize-weights="format=nf4 double-quant"`
+  }];
+  let options = [
+    Option<"format", "format", "std::string", /*default=*/"\"nf4\"",
+           "Storage format: f16, bf16, int4, nf4, fp4 or int8">,
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"0",
+           "Block size of block formats (0: the format's default)">,
+    Option<"doubleQuant", "double-quant", "bool", /*default=*/"false",
+           "Quantize the block scales too (nf4 and fp4)">,
+    ListOption<"skip", "skip", "std::string",
+               "Parameters (exact names or prefixes ending in '.') to keep "
+               "in full precision">
+  ];
+  let dependentDialects = ["::mlir::lowmem::LowMemDialect"];
+}
+
+def LowMemFuse : Pass<"lowmem-fuse", "::mlir::func::FuncOp"> {
+  let summary = "Fuse dequantization and epilogues into linear layers";
+  let description = [{
+    Rewrites `linear(x, dequantize(q))` into `qlinear(x, q)` so that no
+    full-precision copy of a quantized weight is materialized, and folds a
+    single-use linear layer's following `relu` and residual `add` into its
+    epilogue. After this pass a `dequantize` remains only where a consumer
+    genuinely needs the full-precision tensor.
+  }];
+  let dependentDialects = ["::mlir::lowmem::LowMemDialect"];
+}
+
+def LowMemMaterializeStorage
+    : Pass<"lowmem-materialize-storage", "ModuleOp"> {
+  let summary = "Make the storage of quantized weights explicit";
+  let description = [{
+    Replaces every function argument of `!lowmem.qtensor` type by the
+    tensors that store it (codes, block scales, nested scales, offset), each
+    carrying the parameter's `lowmem.param` name and its `lowmem.part`, and
+    rebuilds the quantized value with `lowmem.assemble`. `lowmem.quantize` of
+    a constant is evaluated at compile time with the quantization library.
+    After this pass the runtime's calling convention is fully visible in the
+    function signature.
+  }];
+  let dependentDialects = ["::mlir::lowmem::LowMemDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
+def LowMemPlanMemory : Pass<"lowmem-plan-memory", "::mlir::func::FuncOp"> {
+  let summary = "Place temporary buffers in one statically planned arena";
+  let description = [{
+    Runs on bufferized functions. Computes the live range of every top-level
+    `memref.alloc` (through its aliases), then packs the buffers into a
+    single arena with a best-fit interval packing, separately for each
+    family of sizes (constant, or a constant times the same product of
+    dynamic input dimensions). Each planned alloc becomes a `memref.view`
+    into a new trailing `memref<?xi8>` argument marked `lowmem.arena`.
+    Buffers returned from the function stay heap allocations. The predicted
+    arena and heap sizes are attached to the function as
+    `lowmem.arena_size` and `lowmem.result_size`, each a list of terms
+    `[coefficient, [arg, dim], ...]` whose sum gives the size in bytes for
+    the actual input dimensions.
+  }];
+  let options = [
+    Option<"alignment", "alignment", "int64_t", /*default=*/"64",
+           "Alignment in bytes of every planned buffer">
+  ];
+  let dependentDialects = ["::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
+#endif // LOWMEM_DIALECT_LOWMEM_TRANSFORMS_PASSES_TD

@@ -1,0 +1,561 @@
+//===- LowMemToLinalg.cpp - lower lowmem ops to linalg on tensors ---------===//
+//
+// Part of the lowmem project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lowmem/Conversion/Passes.h"
+#include "lowmem/Dialect/LowMem/IR/LowMemOps.h"
+#include "lowmem/Quant/Quant.h"
+
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::lowmem {
+#define GEN_PASS_DEF_CONVERTLOWMEMTOLINALG
+#include "lowmem/Conversion/Passes.h.inc"
+} // namespace mlir::lowmem
+
+using namespace mlir;
+using namespace mlir::lowmem;
+
+namespace {
+
+namespace lq = ::lowmem::quant;
+using utils::IteratorType;
+
+/// Dynamic sizes of the leading `count` dimensions of tensor `value`.
+SmallVector<Value> leadingDynamicSizes(OpBuilder &b, Location loc, Value value,
+                                       int64_t count) {
+  auto type = cast<RankedTensorType>(value.getType());
+  SmallVector<Value> sizes;
+  for (int64_t i = 0; i < count; ++i)
+    if (type.isDynamicDim(i))
+      sizes.push_back(tensor::DimOp::create(b, loc, value, i));
+  return sizes;
+}
+
+/// `tensor.empty` of `type` whose dynamic (leading) sizes come from `like`.
+Value emptyLike(OpBuilder &b, Location loc, RankedTensorType type,
+                Value like) {
+  return tensor::EmptyOp::create(
+      b, loc, type.getShape(), type.getElementType(),
+      leadingDynamicSizes(b, loc, like, type.getRank()));
+}
+
+Value indexConst(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+
+Value f32Const(OpBuilder &b, Location loc, float v) {
+  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+}
+
+/// A dense f32 lookup table as a constant tensor.
+Value tableConst(OpBuilder &b, Location loc, ArrayRef<float> values) {
+  auto type = RankedTensorType::get({(int64_t)values.size()}, b.getF32Type());
+  return arith::ConstantOp::create(
+      b, loc, type, DenseElementsAttr::get(type, values));
+}
+
+/// Emits, inside a linalg body, the decoding of one element of a quantized
+/// weight from its explicit storage. The arithmetic follows the format
+/// definitions exactly (see lowmem/Quant/Quant.h), so the decoded values are
+/// bit-identical to the quantization library's `dequantize`.
+class WeightDecoder {
+public:
+  WeightDecoder(OpBuilder &b, Location loc, QTensorType type, ValueRange parts)
+      : type(type), parts(parts.begin(), parts.end()) {
+    switch (type.getFormat()) {
+    case QuantFormat::nf4:
+      table = tableConst(b, loc, lq::nf4Table());
+      break;
+    case QuantFormat::fp4:
+      table = tableConst(b, loc, lq::fp4Table());
+      break;
+    default:
+      break;
+    }
+    if (type.getDoubleQuant())
+      dynamicMap = tableConst(b, loc, lq::dynamicMap());
+  }
+
+  /// Decodes the element at logical `indices` as f32.
+  Value decode(OpBuilder &b, Location loc, ValueRange indices) const {
+    ArrayRef<int64_t> shape = type.getShape();
+    Type f32 = b.getF32Type();
+    if (type.getFormat() == QuantFormat::f16 ||
+        type.getFormat() == QuantFormat::bf16) {
+      Value v = tensor::ExtractOp::create(b, loc, parts[0], indices);
+      return arith::ExtFOp::create(b, loc, f32, v);
+    }
+    // Flat row-major element index.
+    Value flat = indices[0];
+    for (size_t i = 1; i < indices.size(); ++i)
+      flat = arith::AddIOp::create(
+          b, loc,
+          arith::MulIOp::create(b, loc, flat, indexConst(b, loc, shape[i])),
+          indices[i]);
+    if (type.getFormat() == QuantFormat::int8) {
+      Value code = tensor::ExtractOp::create(b, loc, parts[0], flat);
+      Value q = arith::SIToFPOp::create(b, loc, f32, code);
+      Value scale = tensor::ExtractOp::create(b, loc, parts[1], indices[0]);
+      Value prod = arith::MulFOp::create(b, loc, q, scale);
+      return arith::DivFOp::create(b, loc, prod, f32Const(b, loc, 127.0f));
+    }
+    // Packed 4-bit code.
+    Value two = indexConst(b, loc, 2);
+    Value byteIndex = arith::DivUIOp::create(b, loc, flat, two);
+    Value parity = arith::RemUIOp::create(b, loc, flat, two);
+    Value byte = tensor::ExtractOp::create(b, loc, parts[0], byteIndex);
+    Type i32 = b.getI32Type();
+    Value wide = arith::ExtUIOp::create(b, loc, i32, byte);
+    // nf4/fp4 keep the first element in the high nibble, int4 in the low.
+    Value nibbleSel = type.getFormat() == QuantFormat::int4
+                          ? parity
+                          : arith::SubIOp::create(b, loc,
+                                                  indexConst(b, loc, 1), parity);
+    Value shift = arith::IndexCastOp::create(
+        b, loc, i32,
+        arith::MulIOp::create(b, loc, nibbleSel, indexConst(b, loc, 4)));
+    Value code = arith::AndIOp::create(
+        b, loc, arith::ShRUIOp::create(b, loc, wide, shift),
+        arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(15)));
+    Value block = arith::DivUIOp::create(
+        b, loc, flat, indexConst(b, loc, type.getBlockSize()));
+    if (type.getFormat() == QuantFormat::int4) {
+      Value mh = tensor::ExtractOp::create(b, loc, parts[1], block);
+      Value m = arith::ExtFOp::create(b, loc, f32, mh);
+      Value q = arith::UIToFPOp::create(b, loc, f32, code);
+      Value norm = arith::DivFOp::create(b, loc, q, f32Const(b, loc, 15.0f));
+      Value twice = arith::MulFOp::create(b, loc, norm, f32Const(b, loc, 2.0f));
+      return arith::SubFOp::create(b, loc,
+                                   arith::MulFOp::create(b, loc, twice, m), m);
+    }
+    Value codeIndex =
+        arith::IndexCastOp::create(b, loc, b.getIndexType(), code);
+    Value value = tensor::ExtractOp::create(b, loc, table, codeIndex);
+    Value scale;
+    if (!type.getDoubleQuant()) {
+      scale = tensor::ExtractOp::create(b, loc, parts[1], block);
+    } else {
+      Value scaleCode = arith::IndexCastOp::create(
+          b, loc, b.getIndexType(),
+          arith::ExtUIOp::create(
+              b, loc, i32, tensor::ExtractOp::create(b, loc, parts[1], block)));
+      Value nested = tensor::ExtractOp::create(
+          b, loc, parts[2],
+          ValueRange{arith::DivUIOp::create(
+              b, loc, block, indexConst(b, loc, lq::kNestedBlockSize))});
+      Value offset = tensor::ExtractOp::create(b, loc, parts[3],
+                                               ValueRange{indexConst(b, loc, 0)});
+      Value dyn = tensor::ExtractOp::create(b, loc, dynamicMap, scaleCode);
+      scale = arith::AddFOp::create(
+          b, loc, arith::MulFOp::create(b, loc, dyn, nested), offset);
+    }
+    return arith::MulFOp::create(b, loc, value, scale);
+  }
+
+private:
+  QTensorType type;
+  SmallVector<Value> parts;
+  Value table, dynamicMap;
+};
+
+/// Identity map over `rank` dims keeping `dims` results.
+AffineMap selectDims(MLIRContext *ctx, unsigned numDims,
+                     ArrayRef<unsigned> dims) {
+  SmallVector<AffineExpr> exprs;
+  for (unsigned d : dims)
+    exprs.push_back(getAffineDimExpr(d, ctx));
+  return AffineMap::get(numDims, 0, exprs, ctx);
+}
+
+SmallVector<unsigned> range(unsigned begin, unsigned end) {
+  SmallVector<unsigned> out;
+  for (unsigned i = begin; i < end; ++i)
+    out.push_back(i);
+  return out;
+}
+
+/// Emits `activation(input · Wᵀ + bias) + residual` where `weightAt(b, loc,
+/// n, k)` yields W[n, k] inside the reduction body (from a dense operand or
+/// decoded from quantized storage).
+template <typename LinearLikeOp>
+Value emitLinear(PatternRewriter &rewriter, LinearLikeOp op,
+                 function_ref<Value(OpBuilder &, Location, Value, Value,
+                                    ValueRange)>
+                     weightAt,
+                 Value denseWeight) {
+  Location loc = op.getLoc();
+  MLIRContext *ctx = rewriter.getContext();
+  RankedTensorType resultType = op.getType();
+  unsigned rank = resultType.getRank();
+  unsigned lead = rank - 1;
+  Value init = emptyLike(rewriter, loc, resultType, op.getInput());
+
+  // Initialize the accumulator with the broadcast bias, or zero.
+  Value acc;
+  if (Value bias = op.getBias()) {
+    SmallVector<AffineMap> maps{selectDims(ctx, rank, {lead}),
+                                AffineMap::getMultiDimIdentityMap(rank, ctx)};
+    SmallVector<IteratorType> iters(rank, IteratorType::parallel);
+    acc = linalg::GenericOp::create(
+              rewriter, loc, TypeRange{resultType}, ValueRange{bias},
+              ValueRange{init}, maps, iters,
+              [](OpBuilder &b, Location l, ValueRange args) {
+                linalg::YieldOp::create(b, l, args[0]);
+              })
+              .getResult(0);
+  } else {
+    Value zero = f32Const(rewriter, loc, 0.0f);
+    acc = linalg::FillOp::create(rewriter, loc, zero, init).getResult(0);
+  }
+
+  // The product: loops (lead..., n, k).
+  unsigned numLoops = rank + 1;
+  SmallVector<unsigned> inputDims = range(0, lead);
+  inputDims.push_back(rank);
+  SmallVector<unsigned> outDims = range(0, rank);
+  SmallVector<Value> inputs{op.getInput()};
+  SmallVector<AffineMap> maps{selectDims(ctx, numLoops, inputDims)};
+  if (denseWeight) {
+    inputs.push_back(denseWeight);
+    maps.push_back(selectDims(ctx, numLoops, {lead, rank}));
+  }
+  maps.push_back(selectDims(ctx, numLoops, outDims));
+  SmallVector<IteratorType> iters(rank, IteratorType::parallel);
+  iters.push_back(IteratorType::reduction);
+  Value product =
+      linalg::GenericOp::create(
+          rewriter, loc, TypeRange{resultType}, inputs, ValueRange{acc}, maps,
+          iters,
+          [&](OpBuilder &b, Location l, ValueRange args) {
+            Value n = linalg::IndexOp::create(b, l, lead);
+            Value k = linalg::IndexOp::create(b, l, rank);
+            Value w = weightAt(b, l, n, k, args);
+            Value prod = arith::MulFOp::create(b, l, args[0], w);
+            linalg::YieldOp::create(
+                b, l, ValueRange{arith::AddFOp::create(b, l, args.back(), prod)});
+          })
+          .getResult(0);
+
+  // Epilogue: activation, then residual.
+  Value residual = op.getResidual();
+  if (op.getActivation() == Activation::none && !residual)
+    return product;
+  SmallVector<Value> epilogueInputs{product};
+  if (residual)
+    epilogueInputs.push_back(residual);
+  SmallVector<AffineMap> epilogueMaps(
+      epilogueInputs.size() + 1, AffineMap::getMultiDimIdentityMap(rank, ctx));
+  Activation activation = op.getActivation();
+  Value out = emptyLike(rewriter, loc, resultType, op.getInput());
+  return linalg::GenericOp::create(
+             rewriter, loc, TypeRange{resultType}, epilogueInputs,
+             ValueRange{out}, epilogueMaps,
+             SmallVector<IteratorType>(rank, IteratorType::parallel),
+             [&](OpBuilder &b, Location l, ValueRange args) {
+               Value v = args[0];
+               if (activation == Activation::relu)
+                 v = arith::MaximumFOp::create(b, l, v, f32Const(b, l, 0.0f));
+               if (residual)
+                 v = arith::AddFOp::create(b, l, v, args[1]);
+               linalg::YieldOp::create(b, l, v);
+             })
+      .getResult(0);
+}
+
+LogicalResult checkF32(PatternRewriter &rewriter, Operation *op, Type type) {
+  if (getElementTypeOrSelf(type).isF32())
+    return success();
+  return rewriter.notifyMatchFailure(op, "only f32 compute is supported");
+}
+
+struct LinearLowering : public OpRewritePattern<LinearOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LinearOp op,
+                                PatternRewriter &rewriter) const override {
+    if (failed(checkF32(rewriter, op, op.getType())))
+      return failure();
+    Value result = emitLinear(
+        rewriter, op,
+        [](OpBuilder &, Location, Value, Value, ValueRange args) {
+          return args[1];
+        },
+        op.getWeight());
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct QLinearLowering : public OpRewritePattern<QLinearOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(QLinearOp op,
+                                PatternRewriter &rewriter) const override {
+    if (failed(checkF32(rewriter, op, op.getType())))
+      return failure();
+    auto storage = op.getWeight().getDefiningOp<AssembleOp>();
+    if (!storage)
+      return rewriter.notifyMatchFailure(
+          op, "weight storage is not explicit (run "
+              "lowmem-materialize-storage first)");
+    WeightDecoder decoder(rewriter, op.getLoc(), op.getWeight().getType(),
+                          storage.getParts());
+    Value result = emitLinear(
+        rewriter, op,
+        [&](OpBuilder &b, Location l, Value n, Value k, ValueRange) {
+          return decoder.decode(b, l, ValueRange{n, k});
+        },
+        Value());
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct DequantizeLowering : public OpRewritePattern<DequantizeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(DequantizeOp op,
+                                PatternRewriter &rewriter) const override {
+    if (failed(checkF32(rewriter, op, op.getType())))
+      return failure();
+    auto storage = op.getInput().getDefiningOp<AssembleOp>();
+    if (!storage)
+      return rewriter.notifyMatchFailure(op, "storage is not explicit");
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getType();
+    unsigned rank = type.getRank();
+    WeightDecoder decoder(rewriter, loc, op.getInput().getType(),
+                          storage.getParts());
+    Value init = tensor::EmptyOp::create(rewriter, loc, type.getShape(),
+                                         type.getElementType());
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{type}, ValueRange{}, ValueRange{init},
+        SmallVector<AffineMap>{
+            AffineMap::getMultiDimIdentityMap(rank, getContext())},
+        SmallVector<IteratorType>(rank, IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange) {
+          SmallVector<Value> indices;
+          for (unsigned i = 0; i < rank; ++i)
+            indices.push_back(linalg::IndexOp::create(b, l, i));
+          linalg::YieldOp::create(b, l, decoder.decode(b, l, indices));
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+/// Elementwise ops over operands of the result's type.
+template <typename SourceOp>
+struct ElementwiseLowering : public OpRewritePattern<SourceOp> {
+  using OpRewritePattern<SourceOp>::OpRewritePattern;
+  LogicalResult matchAndRewrite(SourceOp op,
+                                PatternRewriter &rewriter) const override {
+    auto type = cast<RankedTensorType>(op.getType());
+    if (failed(checkF32(rewriter, op, type)))
+      return failure();
+    Location loc = op.getLoc();
+    unsigned rank = type.getRank();
+    Value init = emptyLike(rewriter, loc, type, op->getOperand(0));
+    SmallVector<AffineMap> maps(op->getNumOperands() + 1,
+                                AffineMap::getMultiDimIdentityMap(
+                                    rank, rewriter.getContext()));
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{type}, op->getOperands(), ValueRange{init},
+        maps, SmallVector<IteratorType>(rank, IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value v;
+          if constexpr (std::is_same_v<SourceOp, ReluOp>)
+            v = arith::MaximumFOp::create(b, l, args[0], f32Const(b, l, 0.0f));
+          else
+            v = arith::AddFOp::create(b, l, args[0], args[1]);
+          linalg::YieldOp::create(b, l, v);
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+/// group_norm: per-group mean, then per-group biased variance (two passes
+/// for accuracy), then the normalization with the per-feature affine.
+struct GroupNormLowering : public OpRewritePattern<GroupNormOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(GroupNormOp op,
+                                PatternRewriter &rewriter) const override {
+    RankedTensorType type = op.getType();
+    if (failed(checkF32(rewriter, op, type)))
+      return failure();
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    unsigned rank = type.getRank(), lead = rank - 1;
+    int64_t channels = type.getShape().back();
+    int64_t groups = op.getNumGroups();
+    int64_t groupSize = channels / groups;
+    Value x = op.getInput();
+
+    // Statistics have shape [lead..., groups].
+    SmallVector<int64_t> statShape(type.getShape().drop_back());
+    statShape.push_back(groups);
+    auto statType = RankedTensorType::get(statShape, rewriter.getF32Type());
+    Value zero = f32Const(rewriter, loc, 0.0f);
+    auto zeroStats = [&]() {
+      Value empty = emptyLike(rewriter, loc, statType, x);
+      return linalg::FillOp::create(rewriter, loc, zero, empty).getResult(0);
+    };
+    // Loop (lead..., c): channel c belongs to group c floordiv groupSize.
+    SmallVector<AffineExpr> statExprs;
+    for (unsigned i = 0; i < lead; ++i)
+      statExprs.push_back(getAffineDimExpr(i, ctx));
+    statExprs.push_back(groups == 1 ? getAffineConstantExpr(0, ctx)
+                                    : getAffineDimExpr(lead, ctx).floorDiv(
+                                          groupSize));
+    AffineMap statMap = AffineMap::get(rank, 0, statExprs, ctx);
+    AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+    SmallVector<IteratorType> reduceIters(lead, IteratorType::parallel);
+    reduceIters.push_back(IteratorType::reduction);
+    Value invCount = f32Const(rewriter, loc, 1.0f / float(groupSize));
+
+    Value sum = linalg::GenericOp::create(
+                    rewriter, loc, TypeRange{statType}, ValueRange{x},
+                    ValueRange{zeroStats()}, SmallVector<AffineMap>{id, statMap},
+                    reduceIters,
+                    [](OpBuilder &b, Location l, ValueRange args) {
+                      linalg::YieldOp::create(
+                          b, l, ValueRange{arith::AddFOp::create(b, l, args[1],
+                                                                 args[0])});
+                    })
+                    .getResult(0);
+    Value sqSum =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{statType}, ValueRange{x, sum},
+            ValueRange{zeroStats()},
+            SmallVector<AffineMap>{id, statMap, statMap}, reduceIters,
+            [&](OpBuilder &b, Location l, ValueRange args) {
+              Value mean = arith::MulFOp::create(b, l, args[1], invCount);
+              Value d = arith::SubFOp::create(b, l, args[0], mean);
+              Value sq = arith::MulFOp::create(b, l, d, d);
+              linalg::YieldOp::create(
+                  b, l, ValueRange{arith::AddFOp::create(b, l, args[2], sq)});
+            })
+            .getResult(0);
+    Value eps = f32Const(rewriter, loc,
+                         static_cast<float>(op.getEpsilon().convertToDouble()));
+    Value out = emptyLike(rewriter, loc, type, x);
+    AffineMap featureMap = selectDims(ctx, rank, {lead});
+    Value result =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{type},
+            ValueRange{x, sum, sqSum, op.getGamma(), op.getBeta()},
+            ValueRange{out},
+            SmallVector<AffineMap>{id, statMap, statMap, featureMap,
+                                   featureMap, id},
+            SmallVector<IteratorType>(rank, IteratorType::parallel),
+            [&](OpBuilder &b, Location l, ValueRange args) {
+              Value mean = arith::MulFOp::create(b, l, args[1], invCount);
+              Value var = arith::MulFOp::create(b, l, args[2], invCount);
+              Value denom = math::SqrtOp::create(
+                  b, l, arith::AddFOp::create(b, l, var, eps));
+              Value norm = arith::DivFOp::create(
+                  b, l, arith::SubFOp::create(b, l, args[0], mean), denom);
+              Value scaled = arith::MulFOp::create(b, l, norm, args[3]);
+              linalg::YieldOp::create(
+                  b, l, ValueRange{arith::AddFOp::create(b, l, scaled, args[4])});
+            })
+            .getResult(0);
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+/// lora: t = x · Aᵀ ([lead..., r]), y = s · (t · Bᵀ).
+struct LoraLowering : public OpRewritePattern<LoraOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LoraOp op,
+                                PatternRewriter &rewriter) const override {
+    RankedTensorType type = op.getType();
+    if (failed(checkF32(rewriter, op, type)))
+      return failure();
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    unsigned rank = type.getRank(), lead = rank - 1;
+    Value x = op.getInput();
+    SmallVector<int64_t> midShape(type.getShape().drop_back());
+    midShape.push_back(op.getRank());
+    auto midType = RankedTensorType::get(midShape, rewriter.getF32Type());
+    Value zero = f32Const(rewriter, loc, 0.0f);
+    auto matmulT = [&](Value lhs, Value rhs, RankedTensorType outType,
+                       float scale) {
+      Value init = linalg::FillOp::create(
+                       rewriter, loc, zero, emptyLike(rewriter, loc, outType, x))
+                       .getResult(0);
+      unsigned numLoops = rank + 1;
+      SmallVector<unsigned> lhsDims = range(0, lead);
+      lhsDims.push_back(rank);
+      SmallVector<AffineMap> maps{selectDims(ctx, numLoops, lhsDims),
+                                  selectDims(ctx, numLoops, {lead, rank}),
+                                  selectDims(ctx, numLoops, range(0, rank))};
+      SmallVector<IteratorType> iters(rank, IteratorType::parallel);
+      iters.push_back(IteratorType::reduction);
+      Value s = f32Const(rewriter, loc, scale);
+      return linalg::GenericOp::create(
+                 rewriter, loc, TypeRange{outType}, ValueRange{lhs, rhs},
+                 ValueRange{init}, maps, iters,
+                 [&](OpBuilder &b, Location l, ValueRange args) {
+                   Value prod = arith::MulFOp::create(b, l, args[0], args[1]);
+                   if (scale != 1.0f)
+                     prod = arith::MulFOp::create(b, l, prod, s);
+                   linalg::YieldOp::create(
+                       b, l,
+                       ValueRange{arith::AddFOp::create(b, l, args[2], prod)});
+                 })
+          .getResult(0);
+    };
+    Value t = matmulT(x, op.getLoraA(), midType, 1.0f);
+    Value y = matmulT(t, op.getLoraB(), type, static_cast<float>(op.getScale()));
+    rewriter.replaceOp(op, y);
+    return success();
+  }
+};
+
+struct ConvertLowMemToLinalgPass
+    : public mlir::lowmem::impl::ConvertLowMemToLinalgBase<
+          ConvertLowMemToLinalgPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    populateLowMemToLinalgPatterns(patterns);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      return signalPassFailure();
+    // Storage views are dead once their consumers are lowered.
+    getOperation().walk([](AssembleOp op) {
+      if (op->use_empty())
+        op->erase();
+    });
+    WalkResult result = getOperation().walk([](Operation *op) {
+      if (!isa<LowMemDialect>(op->getDialect()))
+        return WalkResult::advance();
+      if (isa<QLinearOp, DequantizeOp>(op))
+        op->emitError("cannot lower '")
+            << op->getName()
+            << "': the weight's storage is not explicit; run "
+               "lowmem-materialize-storage first";
+      else if (isa<QuantizeOp>(op))
+        op->emitError("cannot lower 'lowmem.quantize' at run time; quantize "
+                      "weights ahead of time (lowmem-materialize-storage "
+                      "folds constants)");
+      else
+        op->emitError("cannot lower '")
+            << op->getName() << "' to linalg (only f32 compute is supported)";
+      return WalkResult::interrupt();
+    });
+    if (result.wasInterrupted())
+      signalPassFailure();
+  }
+};
+
+} // namespace
+
+void mlir::lowmem::populateLowMemToLinalgPatterns(RewritePatternSet &patterns) {
+  patterns.add<LinearLowering, QLinearLowering, DequantizeLowering,
+               ElementwiseLowering<ReluOp>, ElementwiseLowering<AddOp>,
+               GroupNormLowering, LoraLowering>(patterns.getContext());
+}

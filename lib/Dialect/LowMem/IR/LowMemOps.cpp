@@ -1,0 +1,231 @@
+//===- LowMemOps.cpp - lowmem operations ----------------------------------===//
+//
+// Part of the lowmem project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lowmem/Dialect/LowMem/IR/LowMemOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+#include "llvm/ADT/StringExtras.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::lowmem;
+
+/// Renders a shape as `[2, ?, 4]` for diagnostics.
+static std::string shapeStr(ArrayRef<int64_t> shape) {
+  std::string out = "[";
+  llvm::raw_string_ostream os(out);
+  llvm::interleaveComma(shape, os, [&](int64_t dim) {
+    if (ShapedType::isDynamic(dim))
+      os << "?";
+    else
+      os << dim;
+  });
+  os << "]";
+  return out;
+}
+
+static bool dimsCompatible(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+/// Shared verification of `linear` and `qlinear`: `input` [..., K] times a
+/// weight [N, K] gives [..., N]; bias is [N]; residual has the result type.
+static LogicalResult verifyLinearLike(Operation *op, RankedTensorType input,
+                                      ArrayRef<int64_t> weightShape,
+                                      Type weightElementType, Value bias,
+                                      Value residual, RankedTensorType result) {
+  if (input.getRank() < 1)
+    return op->emitOpError("input must have rank >= 1");
+  if (weightShape.size() != 2)
+    return op->emitOpError(
+               "weight must be a 2-D [out_features, in_features] tensor, "
+               "got shape ")
+           << shapeStr(weightShape);
+  int64_t outFeatures = weightShape[0], inFeatures = weightShape[1];
+  if (!dimsCompatible(input.getShape().back(), inFeatures))
+    return op->emitOpError("input feature dimension (")
+           << input.getShape().back()
+           << ") does not match the weight's in_features (" << inFeatures
+           << ")";
+  if (input.getElementType() != weightElementType ||
+      input.getElementType() != result.getElementType())
+    return op->emitOpError("element types of input (")
+           << input.getElementType() << "), weight (" << weightElementType
+           << ") and result (" << result.getElementType() << ") must agree";
+  bool shapeOk = result.getRank() == input.getRank() &&
+                 result.getShape().back() == outFeatures;
+  for (int64_t i = 0; shapeOk && i + 1 < input.getRank(); ++i)
+    shapeOk = dimsCompatible(result.getDimSize(i), input.getDimSize(i));
+  if (!shapeOk)
+    return op->emitOpError("result shape ")
+           << shapeStr(result.getShape())
+           << " must be the input's leading dimensions followed by "
+              "out_features ("
+           << outFeatures << ")";
+  if (bias) {
+    auto biasType = cast<RankedTensorType>(bias.getType());
+    if (biasType.getRank() != 1 || biasType.getDimSize(0) != outFeatures)
+      return op->emitOpError("bias must have shape [")
+             << outFeatures << "], got " << shapeStr(biasType.getShape());
+    if (biasType.getElementType() != result.getElementType())
+      return op->emitOpError("bias element type ")
+             << biasType.getElementType() << " must be "
+             << result.getElementType();
+  }
+  if (residual && residual.getType() != result)
+    return op->emitOpError("residual type ")
+           << residual.getType() << " must equal the result type " << result;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// LinearOp / QLinearOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult LinearOp::verify() {
+  auto weight = cast<RankedTensorType>(getWeight().getType());
+  return verifyLinearLike(*this, getInput().getType(), weight.getShape(),
+                          weight.getElementType(), getBias(), getResidual(),
+                          getResult().getType());
+}
+
+LogicalResult QLinearOp::verify() {
+  QTensorType weight = getWeight().getType();
+  return verifyLinearLike(*this, getInput().getType(), weight.getShape(),
+                          weight.getElementType(), getBias(), getResidual(),
+                          getResult().getType());
+}
+
+//===----------------------------------------------------------------------===//
+// LoraOp
+//===----------------------------------------------------------------------===//
+
+int64_t LoraOp::getRank() { return getLoraA().getType().getDimSize(0); }
+
+double LoraOp::getScale() {
+  double rank = static_cast<double>(getRank());
+  double alpha = getAlpha().convertToDouble();
+  return getScaling() == LoraScaling::rslora ? alpha / std::sqrt(rank)
+                                             : alpha / rank;
+}
+
+LogicalResult LoraOp::verify() {
+  RankedTensorType input = getInput().getType();
+  RankedTensorType a = getLoraA().getType();
+  RankedTensorType b = getLoraB().getType();
+  if (a.getRank() != 2 || b.getRank() != 2)
+    return emitOpError("lora_a and lora_b must be 2-D, got shapes ")
+           << shapeStr(a.getShape()) << " and " << shapeStr(b.getShape());
+  if (ShapedType::isDynamic(a.getDimSize(0)) || a.getDimSize(0) < 1)
+    return emitOpError("adapter rank (lora_a's first dimension) must be a "
+                       "static positive size, got ")
+           << shapeStr(a.getShape());
+  if (!dimsCompatible(a.getDimSize(1), input.getShape().back()))
+    return emitOpError("lora_a shape ")
+           << shapeStr(a.getShape()) << " must be [r, "
+           << input.getShape().back() << "] to match the input";
+  if (b.getDimSize(1) != a.getDimSize(0))
+    return emitOpError("lora_b shape ")
+           << shapeStr(b.getShape()) << " must be [out_features, "
+           << a.getDimSize(0) << "] to match lora_a's rank";
+  RankedTensorType result = getResult().getType();
+  bool shapeOk = result.getRank() == input.getRank() &&
+                 dimsCompatible(result.getShape().back(), b.getDimSize(0));
+  for (int64_t i = 0; shapeOk && i + 1 < input.getRank(); ++i)
+    shapeOk = dimsCompatible(result.getDimSize(i), input.getDimSize(i));
+  if (!shapeOk)
+    return emitOpError("result shape ")
+           << shapeStr(result.getShape())
+           << " must be the input's leading dimensions followed by lora_b's "
+              "out_features ("
+           << b.getDimSize(0) << ")";
+  double dropout = getDropout().convertToDouble();
+  if (!(dropout >= 0.0 && dropout < 1.0))
+    return emitOpError("dropout must be in [0, 1), got ") << dropout;
+  if (!(getAlpha().convertToDouble() > 0.0))
+    return emitOpError("alpha must be positive, got ")
+           << getAlpha().convertToDouble();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// QuantizeOp / DequantizeOp / AssembleOp
+//===----------------------------------------------------------------------===//
+
+static LogicalResult verifyLogicalType(Operation *op, RankedTensorType plain,
+                                       QTensorType quantized) {
+  if (plain.getShape() != quantized.getShape() ||
+      plain.getElementType() != quantized.getElementType())
+    return op->emitOpError("tensor type ")
+           << plain << " does not match the logical type "
+           << quantized.getLogicalType() << " of " << quantized;
+  return success();
+}
+
+LogicalResult QuantizeOp::verify() {
+  return verifyLogicalType(*this, getInput().getType(), getResult().getType());
+}
+
+LogicalResult DequantizeOp::verify() {
+  return verifyLogicalType(*this, getResult().getType(), getInput().getType());
+}
+
+LogicalResult AssembleOp::verify() {
+  QTensorType type = getResult().getType();
+  SmallVector<RankedTensorType> expected = type.getStorageTypes();
+  SmallVector<StringRef> names = type.getStorageNames();
+  if (getParts().size() != expected.size())
+    return emitOpError("expected ")
+           << expected.size() << " storage parts ("
+           << llvm::join(names, ", ") << ") for " << type << ", got "
+           << getParts().size();
+  for (auto [i, part] : llvm::enumerate(getParts()))
+    if (part.getType() != expected[i])
+      return emitOpError("storage part #")
+             << i << " (" << names[i] << ") must be " << expected[i]
+             << ", got " << part.getType();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// GroupNormOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult GroupNormOp::verify() {
+  RankedTensorType input = getInput().getType();
+  if (input.getRank() < 1)
+    return emitOpError("input must have rank >= 1");
+  int64_t channels = input.getShape().back();
+  if (ShapedType::isDynamic(channels))
+    return emitOpError("the normalized (last) dimension must be static");
+  int64_t groups = getNumGroups();
+  if (channels % groups != 0)
+    return emitOpError("num_groups (")
+           << groups << ") must divide the number of features (" << channels
+           << ")";
+  for (auto [name, value] :
+       {std::pair<StringRef, Value>{"gamma", getGamma()}, {"beta", getBeta()}}) {
+    auto type = cast<RankedTensorType>(value.getType());
+    if (type.getRank() != 1 || type.getDimSize(0) != channels)
+      return emitOpError() << name << " must have shape [" << channels
+                           << "], got " << shapeStr(type.getShape());
+    if (type.getElementType() != input.getElementType())
+      return emitOpError() << name << " element type " << type.getElementType()
+                           << " must be " << input.getElementType();
+  }
+  if (getResult().getType() != input)
+    return emitOpError("result type ")
+           << getResult().getType() << " must equal the input type " << input;
+  if (!(getEpsilon().convertToDouble() > 0.0))
+    return emitOpError("epsilon must be positive, got ")
+           << getEpsilon().convertToDouble();
+  return success();
+}
+
+#define GET_OP_CLASSES
+#include "lowmem/Dialect/LowMem/IR/LowMemOps.cpp.inc"

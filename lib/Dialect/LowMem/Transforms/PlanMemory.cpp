@@ -1,0 +1,256 @@
+//===- PlanMemory.cpp - static arena planning of temporary buffers --------===//
+//
+// Part of the lowmem project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Buffers whose sizes are a constant, or a constant times one product of
+// dynamic input dimensions (the batch size, typically), are packed into one
+// arena. Within a family of sizes that share the same product, offsets are
+// multiples of that product, so the packing found for the coefficients holds
+// for every value of the dynamic dimensions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lowmem/Dialect/LowMem/Transforms/Passes.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+#include "llvm/ADT/MapVector.h"
+
+#include <map>
+
+namespace mlir::lowmem {
+#define GEN_PASS_DEF_LOWMEMPLANMEMORY
+#include "lowmem/Dialect/LowMem/Transforms/Passes.h.inc"
+} // namespace mlir::lowmem
+
+using namespace mlir;
+using namespace mlir::lowmem;
+
+namespace {
+
+/// A dynamic dimension of a function argument: (argument number, dim).
+using Symbol = std::pair<int64_t, int64_t>;
+/// A product of dynamic dimensions; empty for constants.
+using Monomial = SmallVector<Symbol, 2>;
+
+struct Buffer {
+  memref::AllocOp alloc;
+  int64_t start = 0, end = 0; // live range over top-level op indices
+  int64_t coefficient = 0;    // bytes per unit of the monomial
+  Monomial monomial;
+  int64_t offset = 0; // coefficient offset within its family
+};
+
+int64_t alignTo(int64_t value, int64_t align) {
+  return (value + align - 1) / align * align;
+}
+
+/// Best-fit packing of buffers with overlapping live ranges: buffers are
+/// placed largest first at the lowest offset that does not collide with an
+/// already placed buffer whose live range overlaps. Returns the family size.
+int64_t packFamily(SmallVectorImpl<Buffer *> &family) {
+  // Largest first; ties by live range start for a deterministic plan.
+  llvm::sort(family, [](Buffer *a, Buffer *b) {
+    return std::make_pair(-a->coefficient, a->start) <
+           std::make_pair(-b->coefficient, b->start);
+  });
+  SmallVector<Buffer *> placed;
+  int64_t size = 0;
+  for (Buffer *buf : family) {
+    SmallVector<std::pair<int64_t, int64_t>> busy;
+    for (Buffer *other : placed)
+      if (other->start <= buf->end && buf->start <= other->end)
+        busy.push_back({other->offset, other->offset + other->coefficient});
+    llvm::sort(busy);
+    int64_t offset = 0;
+    for (auto [lo, hi] : busy) {
+      if (offset + buf->coefficient <= lo)
+        break;
+      offset = std::max(offset, hi);
+    }
+    buf->offset = offset;
+    size = std::max(size, offset + buf->coefficient);
+    placed.push_back(buf);
+  }
+  return size;
+}
+
+/// Encodes terms as [[coefficient, [arg, dim], ...], ...].
+ArrayAttr termsAttr(Builder &b,
+                    ArrayRef<std::pair<int64_t, Monomial>> terms) {
+  SmallVector<Attribute> out;
+  for (const auto &[coefficient, monomial] : terms) {
+    SmallVector<Attribute> term{b.getI64IntegerAttr(coefficient)};
+    for (auto [arg, dim] : monomial)
+      term.push_back(b.getI64ArrayAttr({arg, dim}));
+    out.push_back(b.getArrayAttr(term));
+  }
+  return b.getArrayAttr(out);
+}
+
+struct PlanMemoryPass
+    : public mlir::lowmem::impl::LowMemPlanMemoryBase<PlanMemoryPass> {
+  using Base::Base;
+
+  /// Expresses the dynamic size `value` as an argument dimension.
+  std::optional<Symbol> symbolOf(Value value, func::FuncOp func) {
+    auto dim = value.getDefiningOp<memref::DimOp>();
+    if (!dim)
+      return std::nullopt;
+    auto arg = dyn_cast<BlockArgument>(dim.getSource());
+    std::optional<int64_t> index = dim.getConstantIndex();
+    if (!arg || !index || arg.getOwner() != &func.getBody().front())
+      return std::nullopt;
+    return Symbol{arg.getArgNumber(), *index};
+  }
+
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    if (func.isExternal())
+      return;
+    if (alignment <= 0 || (alignment & (alignment - 1)) != 0) {
+      func.emitError() << "plan-memory alignment must be a positive power of "
+                          "two, got "
+                       << alignment;
+      return signalPassFailure();
+    }
+    Block &body = func.getBody().front();
+    DenseMap<Operation *, int64_t> position;
+    int64_t counter = 0;
+    for (Operation &op : body)
+      position[&op] = counter++;
+
+    SmallVector<Buffer> buffers;
+    SmallVector<std::pair<int64_t, Monomial>> resultTerms;
+    for (auto alloc : body.getOps<memref::AllocOp>()) {
+      MemRefType type = alloc.getType();
+      if (!type.getLayout().isIdentity() ||
+          !type.getElementType().isIntOrFloat()) {
+        alloc.emitRemark("not planned: non-identity layout or element type");
+        continue;
+      }
+      Buffer buf;
+      buf.alloc = alloc;
+      buf.start = position[alloc];
+      buf.end = buf.start;
+      buf.coefficient =
+          (type.getElementTypeBitWidth() + 7) / 8;
+      for (int64_t dim : type.getShape())
+        if (!ShapedType::isDynamic(dim))
+          buf.coefficient *= dim;
+      bool symbolic = true;
+      for (Value size : alloc.getDynamicSizes()) {
+        std::optional<Symbol> sym = symbolOf(size, func);
+        if (!sym) {
+          symbolic = false;
+          break;
+        }
+        buf.monomial.push_back(*sym);
+      }
+      llvm::sort(buf.monomial);
+      if (!symbolic) {
+        alloc.emitRemark("not planned: a dynamic size is not a dimension of "
+                         "a function argument");
+        continue;
+      }
+      // Live range through aliases; returned buffers escape.
+      bool escapes = false;
+      SmallVector<Value> worklist{alloc.getResult()};
+      while (!worklist.empty()) {
+        Value value = worklist.pop_back_val();
+        for (OpOperand &use : value.getUses()) {
+          Operation *owner = use.getOwner();
+          if (isa<func::ReturnOp>(owner))
+            escapes = true;
+          Operation *top = body.findAncestorOpInBlock(*owner);
+          buf.end = std::max(buf.end, position.lookup(top));
+          if (auto view = dyn_cast<ViewLikeOpInterface>(owner))
+            if (view.getViewSource() == value)
+              llvm::append_range(worklist, owner->getResults());
+        }
+      }
+      if (escapes) {
+        resultTerms.push_back({buf.coefficient, buf.monomial});
+        continue;
+      }
+      buffers.push_back(std::move(buf));
+    }
+
+    // Group into families by monomial, constants first.
+    std::map<Monomial, SmallVector<Buffer *>> families;
+    for (Buffer &buf : buffers) {
+      buf.coefficient = alignTo(buf.coefficient, alignment);
+      families[buf.monomial].push_back(&buf);
+    }
+    SmallVector<std::pair<int64_t, Monomial>> arenaTerms;
+    std::map<Monomial, SmallVector<std::pair<int64_t, Monomial>>> familyBase;
+    for (auto &[monomial, family] : families) {
+      familyBase[monomial] = arenaTerms;
+      int64_t size = packFamily(family);
+      arenaTerms.push_back({size, monomial});
+    }
+
+    // Materialize: a trailing arena argument and views into it.
+    OpBuilder b(func.getContext());
+    Type i8 = b.getI8Type();
+    auto arenaType = MemRefType::get({ShapedType::kDynamic}, i8);
+    unsigned arenaIndex = func.getNumArguments();
+    if (failed(func.insertArgument(
+            arenaIndex, arenaType,
+            b.getDictionaryAttr(b.getNamedAttr("lowmem.arena", b.getUnitAttr())),
+            func.getLoc()))) {
+      func.emitError("cannot add the arena argument");
+      return signalPassFailure();
+    }
+    Value arena = func.getArgument(arenaIndex);
+    b.setInsertionPointToStart(&body);
+    Location loc = func.getLoc();
+    std::map<Symbol, Value> symbolValues;
+    auto valueOf = [&](const Monomial &monomial) -> Value {
+      Value product = arith::ConstantIndexOp::create(b, loc, 1);
+      for (const Symbol &sym : monomial) {
+        Value &v = symbolValues[sym];
+        if (!v)
+          v = memref::DimOp::create(b, loc, func.getArgument(sym.first),
+                                    sym.second);
+        product = arith::MulIOp::create(b, loc, product, v);
+      }
+      return product;
+    };
+    auto evaluate = [&](ArrayRef<std::pair<int64_t, Monomial>> terms) {
+      Value sum = arith::ConstantIndexOp::create(b, loc, 0);
+      for (const auto &[coefficient, monomial] : terms) {
+        Value c = arith::ConstantIndexOp::create(b, loc, coefficient);
+        Value term = arith::MulIOp::create(b, loc, c, valueOf(monomial));
+        sum = arith::AddIOp::create(b, loc, sum, term);
+      }
+      return sum;
+    };
+    std::map<Monomial, std::pair<Value, Value>> familyValues; // base, unit
+    for (auto &[monomial, family] : families)
+      familyValues[monomial] = {evaluate(familyBase[monomial]),
+                                valueOf(monomial)};
+    for (Buffer &buf : buffers) {
+      auto [base, unit] = familyValues[buf.monomial];
+      OpBuilder ib(buf.alloc);
+      Value c = arith::ConstantIndexOp::create(ib, loc, buf.offset);
+      Value offset = arith::AddIOp::create(
+          ib, loc, base, arith::MulIOp::create(ib, loc, c, unit));
+      auto view = memref::ViewOp::create(ib, buf.alloc.getLoc(),
+                                         buf.alloc.getType(), arena, offset,
+                                         buf.alloc.getDynamicSizes());
+      for (Operation *user :
+           llvm::make_early_inc_range(buf.alloc->getUsers()))
+        if (isa<memref::DeallocOp>(user))
+          user->erase();
+      buf.alloc.replaceAllUsesWith(view.getResult());
+      buf.alloc.erase();
+    }
+    func->setAttr("lowmem.arena_size", termsAttr(b, arenaTerms));
+    func->setAttr("lowmem.result_size", termsAttr(b, resultTerms));
+  }
+};
+
+} // namespace

@@ -1,0 +1,122 @@
+//===- Pipelines.cpp - named lowmem pass pipelines ------------------------===//
+//
+// Part of the lowmem project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lowmem/Pipelines/Pipelines.h"
+#include "lowmem/Conversion/Passes.h"
+#include "lowmem/Dialect/LowMem/IR/LowMemDialect.h"
+#include "lowmem/Dialect/LowMem/Transforms/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Arith/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Bufferization/Transforms/FuncBufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/Linalg/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+using namespace mlir::lowmem;
+
+void mlir::lowmem::buildGraphPipeline(OpPassManager &pm,
+                                      const GraphPipelineOptions &options) {
+  if (options.format != "f32") {
+    LowMemQuantizeWeightsOptions quantOptions;
+    quantOptions.format = options.format;
+    quantOptions.blockSize = options.blockSize;
+    quantOptions.doubleQuant = options.doubleQuant;
+    quantOptions.skip.assign(options.skip.begin(), options.skip.end());
+    pm.addPass(createLowMemQuantizeWeights(quantOptions));
+  }
+  pm.addPass(createCanonicalizerPass());
+  pm.addNestedPass<func::FuncOp>(createLowMemFuse());
+  pm.addPass(createCSEPass());
+}
+
+void mlir::lowmem::buildCPUBufferizePipeline(OpPassManager &pm) {
+  pm.addPass(createLowMemMaterializeStorage());
+  pm.addNestedPass<func::FuncOp>(createConvertLowMemToLinalg());
+  pm.addPass(createCanonicalizerPass());
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addNestedPass<func::FuncOp>(createLowMemPlanMemory());
+}
+
+void mlir::lowmem::buildCPUToLLVMPipeline(OpPassManager &pm) {
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  FinalizeMemRefToLLVMConversionPassOptions memrefOptions;
+  memrefOptions.useGenericFunctions = true;
+  memrefOptions.useAlignedAlloc = true;
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefOptions));
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createCanonicalizerPass());
+}
+
+void mlir::lowmem::buildCPUPipeline(OpPassManager &pm,
+                                    const GraphPipelineOptions &options) {
+  buildGraphPipeline(pm, options);
+  buildCPUBufferizePipeline(pm);
+  buildCPUToLLVMPipeline(pm);
+}
+
+void mlir::lowmem::registerLowMemPipelines() {
+  PassPipelineRegistration<GraphPipelineOptions>(
+      "lowmem-graph-pipeline",
+      "Graph passes: quantize weights, fuse dequantization and epilogues",
+      buildGraphPipeline);
+  PassPipelineRegistration<>(
+      "lowmem-cpu-bufferize-pipeline",
+      "Explicit weight storage, linalg, bufferization and memory planning",
+      buildCPUBufferizePipeline);
+  PassPipelineRegistration<>("lowmem-cpu-to-llvm-pipeline",
+                             "Bufferized linalg to the LLVM dialect",
+                             buildCPUToLLVMPipeline);
+  PassPipelineRegistration<GraphPipelineOptions>(
+      "lowmem-cpu-pipeline",
+      "The whole CPU pipeline, from lowmem graphs to the LLVM dialect",
+      buildCPUPipeline);
+}
+
+void mlir::lowmem::registerAllLowMemPasses() {
+  registerLowMemPasses();
+  registerLowMemConversionPasses();
+}
+
+void mlir::lowmem::registerLowMemDialects(DialectRegistry &registry) {
+  registry.insert<LowMemDialect, arith::ArithDialect, func::FuncDialect,
+                  linalg::LinalgDialect, math::MathDialect,
+                  memref::MemRefDialect, tensor::TensorDialect,
+                  bufferization::BufferizationDialect, scf::SCFDialect,
+                  LLVM::LLVMDialect>();
+  arith::registerBufferizableOpInterfaceExternalModels(registry);
+  linalg::registerBufferizableOpInterfaceExternalModels(registry);
+  tensor::registerBufferizableOpInterfaceExternalModels(registry);
+  bufferization::func_ext::registerBufferizableOpInterfaceExternalModels(
+      registry);
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+}

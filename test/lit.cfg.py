@@ -1,0 +1,33 @@
+# -*- Python -*-
+"""lit configuration of the lowmem regression and integration tests."""
+
+import os
+import shutil
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "LOWMEM"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.lowmem_obj_root, "test")
+config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs", "CMakeLists.txt"]
+
+config.substitutions.append(("%PATH%", config.environment["PATH"]))
+config.substitutions.append(("%python", config.python_numpy))
+config.substitutions.append(("%lowmem_src", config.lowmem_src_root))
+
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.lowmem_tools_dir, append_path=True)
+llvm_config.with_environment(
+    "PYTHONPATH", os.path.join(config.lowmem_src_root, "python"), append_path=True
+)
+
+tools = ["lowmem-opt", "lowmem-compile", "lowmem-import", "lowmem-quantize"]
+llvm_config.add_tool_substitutions(tools, [config.lowmem_tools_dir])
+
+# GPU-executing tests need a CUDA driver and a device.
+if os.path.exists("/dev/nvidia0") and shutil.which("nvidia-smi"):
+    config.available_features.add("cuda")

@@ -1,0 +1,497 @@
+//===- lowmem-compile.cpp - compile a lowmem model to a binary ------------===//
+//
+// Part of the lowmem project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Compiles a model graph in the lowmem dialect ahead of time:
+//
+//   lowmem-compile model.mlir -o model --target=cpu --format=nf4 --double-quant
+//
+// runs the shared pipelines (lowmem/Pipelines), records the calling
+// convention and the memory plan in a JSON manifest embedded in the object,
+// emits native code with LLVM and links it with the lowmem runtime into a
+// standalone executable.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lowmem/Dialect/LowMem/IR/LowMemOps.h"
+#include "lowmem/Pipelines/Pipelines.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Target/LLVMIR/Export.h"
+
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/TargetParser/SubtargetFeature.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/Target/TargetOptions.h"
+#include "llvm/TargetParser/Host.h"
+
+#ifndef LOWMEM_RUNTIME_LIB_DIR
+#define LOWMEM_RUNTIME_LIB_DIR ""
+#endif
+#ifndef LOWMEM_HOST_CXX
+#define LOWMEM_HOST_CXX "c++"
+#endif
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+static cl::OptionCategory category("lowmem-compile options");
+static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.mlir>"),
+                                      cl::Required, cl::cat(category));
+static cl::opt<std::string> outputFile("o", cl::desc("Output file"),
+                                       cl::value_desc("path"), cl::Required,
+                                       cl::cat(category));
+static cl::opt<std::string> target("target", cl::desc("cpu or cuda"),
+                                   cl::init("cpu"), cl::cat(category));
+static cl::opt<std::string> gpuArch("gpu-arch", cl::desc("sm_80 or sm_90"),
+                                    cl::init("sm_90"), cl::cat(category));
+static cl::opt<std::string>
+    format("format",
+           cl::desc("Weight format: f32, f16, bf16, int4, nf4, fp4, int8"),
+           cl::init("f32"), cl::cat(category));
+static cl::opt<int64_t> blockSize("block-size",
+                                  cl::desc("Block size (0: format default)"),
+                                  cl::init(0), cl::cat(category));
+static cl::opt<bool> doubleQuant("double-quant",
+                                 cl::desc("Quantize the block scales too"),
+                                 cl::init(false), cl::cat(category));
+static cl::list<std::string>
+    skip("skip", cl::desc("Parameter (or prefix ending in '.') kept in f32"),
+         cl::cat(category));
+static cl::opt<std::string> emit("emit",
+                                 cl::desc("mlir, llvm, obj or exe (default)"),
+                                 cl::init("exe"), cl::cat(category));
+static cl::opt<std::string> entry("entry", cl::desc("Entry function"),
+                                  cl::init("forward"), cl::cat(category));
+static cl::opt<std::string> cpu("cpu",
+                                cl::desc("Target CPU (default: this host's)"),
+                                cl::init("native"), cl::cat(category));
+static cl::opt<unsigned> optLevel("O", cl::desc("LLVM optimization level"),
+                                  cl::init(3), cl::Prefix, cl::cat(category));
+static cl::opt<std::string>
+    runtimeDir("runtime-dir",
+               cl::desc("Directory holding the lowmem runtime libraries"),
+               cl::init(""), cl::cat(category));
+static cl::opt<int64_t> loraRank("lora-rank", cl::desc("LoRA adapter rank"),
+                                 cl::init(0), cl::cat(category));
+static cl::opt<double> loraAlpha("lora-alpha", cl::desc("LoRA alpha"),
+                                 cl::init(0), cl::cat(category));
+static cl::opt<bool> train("train", cl::desc("Compile a training step"),
+                           cl::init(false), cl::cat(category));
+static cl::opt<std::string> checkpoint("checkpoint",
+                                       cl::desc("Checkpointing policy"),
+                                       cl::init(""), cl::cat(category));
+
+/// Prints `lowmem-compile: error: ...` and returns 1.
+static int fail(const llvm::Twine &message) {
+  llvm::errs() << "lowmem-compile: error: " << message << "\n";
+  return 1;
+}
+
+static const char *safetensorsDType(Type type) {
+  if (type.isF32())
+    return "F32";
+  if (type.isF16())
+    return "F16";
+  if (type.isBF16())
+    return "BF16";
+  if (type.isInteger(8))
+    return "I8";
+  if (type.isF64())
+    return "F64";
+  if (type.isInteger(32))
+    return "I32";
+  if (type.isInteger(64))
+    return "I64";
+  return nullptr;
+}
+
+static llvm::json::Array shapeJson(ArrayRef<int64_t> shape) {
+  llvm::json::Array out;
+  for (int64_t dim : shape)
+    out.push_back(ShapedType::isDynamic(dim) ? int64_t(-1) : dim);
+  return out;
+}
+
+static llvm::json::Array termsJson(Attribute attr) {
+  llvm::json::Array out;
+  for (Attribute term : cast<ArrayAttr>(attr)) {
+    auto list = cast<ArrayAttr>(term);
+    llvm::json::Array symbols;
+    for (Attribute sym : list.getValue().drop_front()) {
+      auto pair = cast<ArrayAttr>(sym);
+      symbols.push_back(llvm::json::Array{
+          cast<IntegerAttr>(pair[0]).getInt(),
+          cast<IntegerAttr>(pair[1]).getInt()});
+    }
+    out.push_back(llvm::json::Object{
+        {"coeff", cast<IntegerAttr>(list[0]).getInt()},
+        {"dims", std::move(symbols)}});
+  }
+  return out;
+}
+
+/// Describes the bufferized entry function for the runtime: one record per
+/// argument in calling order, the result, and the memory plan.
+static FailureOr<std::string> buildManifest(func::FuncOp func) {
+  llvm::json::Array args;
+  int64_t trainable = 0, frozen = 0, quantized = 0;
+  llvm::StringSet<llvm::MallocAllocator> seenParams;
+  for (BlockArgument arg : func.getArguments()) {
+    unsigned i = arg.getArgNumber();
+    auto type = dyn_cast<MemRefType>(arg.getType());
+    if (!type || !type.getLayout().isIdentity())
+      return func.emitError("entry argument #")
+             << i << " has type " << arg.getType()
+             << "; the runtime passes only identity-layout memrefs";
+    const char *dtype = safetensorsDType(type.getElementType());
+    if (!dtype)
+      return func.emitError("entry argument #")
+             << i << " has an unsupported element type "
+             << type.getElementType();
+    llvm::json::Object record{{"dtype", dtype},
+                              {"shape", shapeJson(type.getShape())}};
+    if (func.getArgAttr(i, "lowmem.arena")) {
+      record["kind"] = "arena";
+    } else if (auto name = func.getArgAttrOfType<StringAttr>(
+                   i, mlir::lowmem::LowMemDialect::kParamAttrName)) {
+      record["kind"] = "param";
+      record["name"] = name.getValue();
+      bool isTrainable = static_cast<bool>(
+          func.getArgAttr(i, mlir::lowmem::LowMemDialect::kTrainableAttrName));
+      record["trainable"] = isTrainable;
+      int64_t logical = type.getNumElements();
+      if (auto part = func.getArgAttrOfType<StringAttr>(
+              i, mlir::lowmem::LowMemDialect::kPartAttrName)) {
+        auto qtype = cast<mlir::lowmem::QTensorType>(
+            func.getArgAttrOfType<TypeAttr>(i, "lowmem.qtype").getValue());
+        record["part"] = part.getValue();
+        record["format"] = mlir::lowmem::stringifyQuantFormat(qtype.getFormat());
+        record["block"] = qtype.getBlockSize();
+        record["double_quant"] = qtype.getDoubleQuant();
+        record["logical_shape"] = shapeJson(qtype.getShape());
+        logical = qtype.getNumElements();
+      }
+      if (seenParams.insert(name.getValue()).second) {
+        (isTrainable ? trainable : frozen) += logical;
+        if (record.get("part"))
+          quantized += logical;
+      }
+    } else if (auto name = func.getArgAttrOfType<StringAttr>(
+                   i, mlir::lowmem::LowMemDialect::kInputAttrName)) {
+      record["kind"] = "input";
+      record["name"] = name.getValue();
+    } else {
+      return func.emitError("entry argument #")
+             << i << " is neither an input (lowmem.input), a parameter "
+             << "(lowmem.param) nor the arena";
+    }
+    args.push_back(std::move(record));
+  }
+  if (func.getNumResults() != 1)
+    return func.emitError("the entry function must return exactly one "
+                          "tensor, it returns ")
+           << func.getNumResults();
+  auto resultType = dyn_cast<MemRefType>(func.getResultTypes()[0]);
+  if (!resultType || !safetensorsDType(resultType.getElementType()))
+    return func.emitError("unsupported result type ")
+           << func.getResultTypes()[0];
+  Attribute arena = func->getAttr("lowmem.arena_size");
+  Attribute result = func->getAttr("lowmem.result_size");
+  if (!arena || !result)
+    return func.emitError("the function carries no memory plan; "
+                          "lowmem-plan-memory did not run");
+  llvm::json::Object manifest{
+      {"version", 1},
+      {"entry", func.getName()},
+      {"target", "cpu"},
+      {"format", format.getValue()},
+      {"block", blockSize.getValue()},
+      {"double_quant", doubleQuant.getValue()},
+      {"args", std::move(args)},
+      {"result",
+       llvm::json::Object{
+           {"dtype", safetensorsDType(resultType.getElementType())},
+           {"shape", shapeJson(resultType.getShape())}}},
+      {"arena_size", termsJson(arena)},
+      {"result_size", termsJson(result)},
+      {"params",
+       llvm::json::Object{{"trainable", trainable},
+                          {"frozen", frozen},
+                          {"quantized", quantized}}}};
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << llvm::json::Value(std::move(manifest));
+  return text;
+}
+
+/// Adds `void lowmem_run(void **args)`, which calls the C interface of the
+/// entry with args[0] the result descriptor and args[1..] the arguments',
+/// and the manifest as the NUL-terminated global `lowmem_manifest`.
+static LogicalResult addRuntimeGlue(llvm::Module &module, StringRef entryName,
+                                    StringRef manifest) {
+  llvm::LLVMContext &ctx = module.getContext();
+  std::string ciface = ("_mlir_ciface_" + entryName).str();
+  llvm::Function *callee = module.getFunction(ciface);
+  if (!callee)
+    return failure();
+  auto *ptrTy = llvm::PointerType::get(ctx, 0);
+  auto *runTy =
+      llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptrTy}, false);
+  auto *run = llvm::Function::Create(runTy, llvm::GlobalValue::ExternalLinkage,
+                                     "lowmem_run", module);
+  llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", run));
+  llvm::SmallVector<llvm::Value *> callArgs;
+  for (unsigned i = 0; i < callee->arg_size(); ++i) {
+    llvm::Value *slot = b.CreateConstGEP1_64(ptrTy, run->getArg(0), i);
+    callArgs.push_back(b.CreateLoad(ptrTy, slot));
+  }
+  b.CreateCall(callee, callArgs);
+  b.CreateRetVoid();
+
+  llvm::Constant *text = llvm::ConstantDataArray::getString(ctx, manifest);
+  new llvm::GlobalVariable(module, text->getType(), /*isConstant=*/true,
+                           llvm::GlobalValue::ExternalLinkage, text,
+                           "lowmem_manifest");
+  return success();
+}
+
+static LogicalResult optimizeAndEmitObject(llvm::Module &module,
+                                           StringRef path) {
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  std::string triple = llvm::sys::getDefaultTargetTriple();
+  std::string error;
+  const llvm::Target *tgt = llvm::TargetRegistry::lookupTarget(llvm::Triple(triple), error);
+  if (!tgt) {
+    llvm::errs() << "lowmem-compile: error: " << error << "\n";
+    return failure();
+  }
+  std::string cpuName =
+      cpu == "native" ? llvm::sys::getHostCPUName().str() : cpu.getValue();
+  std::string features;
+  if (cpu == "native") {
+    llvm::SubtargetFeatures subtarget;
+    for (auto &feature : llvm::sys::getHostCPUFeatures())
+      subtarget.AddFeature(feature.first(), feature.second);
+    features = subtarget.getString();
+  }
+  llvm::TargetOptions options;
+  std::unique_ptr<llvm::TargetMachine> machine(tgt->createTargetMachine(
+      llvm::Triple(triple), cpuName, features, options, llvm::Reloc::PIC_));
+  module.setDataLayout(machine->createDataLayout());
+  module.setTargetTriple(llvm::Triple(triple));
+
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PassBuilder pb(machine.get());
+  pb.registerModuleAnalyses(mam);
+  pb.registerCGSCCAnalyses(cgam);
+  pb.registerFunctionAnalyses(fam);
+  pb.registerLoopAnalyses(lam);
+  pb.crossRegisterProxies(lam, fam, cgam, mam);
+  llvm::OptimizationLevel level = optLevel == 0   ? llvm::OptimizationLevel::O0
+                                  : optLevel == 1 ? llvm::OptimizationLevel::O1
+                                  : optLevel == 2 ? llvm::OptimizationLevel::O2
+                                                  : llvm::OptimizationLevel::O3;
+  llvm::ModulePassManager mpm = level == llvm::OptimizationLevel::O0
+                                    ? pb.buildO0DefaultPipeline(level)
+                                    : pb.buildPerModuleDefaultPipeline(level);
+  mpm.run(module, mam);
+
+  std::error_code ec;
+  llvm::ToolOutputFile out(path, ec, llvm::sys::fs::OF_None);
+  if (ec) {
+    llvm::errs() << "lowmem-compile: error: cannot write '" << path
+                 << "': " << ec.message() << "\n";
+    return failure();
+  }
+  llvm::legacy::PassManager codegen;
+  if (machine->addPassesToEmitFile(codegen, out.os(), nullptr,
+                                   llvm::CodeGenFileType::ObjectFile)) {
+    llvm::errs() << "lowmem-compile: error: the target cannot emit objects\n";
+    return failure();
+  }
+  codegen.run(module);
+  out.keep();
+  return success();
+}
+
+/// Finds the directory holding the runtime libraries: --runtime-dir, then
+/// `<bin>/../lib` next to this executable, then the build tree.
+static std::string findRuntimeDir(const char *argv0) {
+  if (!runtimeDir.empty())
+    return runtimeDir;
+  std::string exe = llvm::sys::fs::getMainExecutable(
+      argv0, reinterpret_cast<void *>(&findRuntimeDir));
+  llvm::SmallString<256> dir(llvm::sys::path::parent_path(exe));
+  llvm::sys::path::append(dir, "..", "lib");
+  llvm::SmallString<256> probe(dir);
+  llvm::sys::path::append(probe, "libLowMemRuntimeMain.a");
+  if (llvm::sys::fs::exists(probe))
+    return std::string(dir);
+  return LOWMEM_RUNTIME_LIB_DIR;
+}
+
+static int link(StringRef object, StringRef output, const char *argv0) {
+  std::string libDir = findRuntimeDir(argv0);
+  llvm::SmallString<256> probe(libDir);
+  llvm::sys::path::append(probe, "libLowMemRuntimeMain.a");
+  if (!llvm::sys::fs::exists(probe))
+    return fail("cannot find the lowmem runtime (libLowMemRuntimeMain.a) in '" +
+                libDir + "'; pass --runtime-dir");
+  auto cxx = llvm::sys::findProgramByName(LOWMEM_HOST_CXX);
+  if (!cxx)
+    return fail(llvm::Twine("cannot find the linker driver '") +
+                LOWMEM_HOST_CXX + "'");
+  // Link into a temporary name and rename: a failed link never clobbers an
+  // existing binary.
+  std::string tmp = (output + ".tmp-link").str();
+  std::string libFlag = "-L" + libDir;
+  llvm::SmallVector<llvm::StringRef> argv{
+      *cxx,    object,          "-o",     tmp,      libFlag,
+      "-lLowMemRuntimeMain", "-lLowMemRuntimeSupport", "-lLowMemQuant",
+      "-lpthread", "-lm"};
+  std::string errMsg;
+  int rc = llvm::sys::ExecuteAndWait(*cxx, argv, std::nullopt, {}, 0, 0,
+                                     &errMsg);
+  if (rc != 0) {
+    llvm::sys::fs::remove(tmp);
+    return fail("linking failed (" + llvm::Twine(rc) + "): " + errMsg);
+  }
+  if (std::error_code ec = llvm::sys::fs::rename(tmp, output))
+    return fail("cannot write '" + output + "': " + ec.message());
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(argc, argv, "lowmem ahead-of-time compiler\n");
+
+  if (target == "cuda")
+    return fail("--target=cuda is not available yet in this build; use "
+                "--target=cpu");
+  if (target != "cpu")
+    return fail("unknown target '" + target + "'; expected cpu or cuda");
+  if (train || loraRank != 0 || loraAlpha != 0 || !checkpoint.empty())
+    return fail("training options (--train, --lora-rank, --lora-alpha, "
+                "--checkpoint) are not supported yet");
+  if (emit != "mlir" && emit != "llvm" && emit != "obj" && emit != "exe")
+    return fail("unknown --emit=" + emit + "; expected mlir, llvm, obj or exe");
+
+  DialectRegistry registry;
+  mlir::lowmem::registerLowMemDialects(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diagHandler(sourceMgr, &context);
+  std::string errorMessage;
+  auto file = openInputFile(inputFile, &errorMessage);
+  if (!file)
+    return fail(errorMessage);
+  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module)
+    return 1;
+  auto func = module->lookupSymbol<func::FuncOp>(entry);
+  if (!func)
+    return fail("no function '" + entry + "' in " + inputFile);
+
+  mlir::lowmem::GraphPipelineOptions options;
+  options.format = format;
+  options.blockSize = blockSize;
+  options.doubleQuant = doubleQuant;
+  for (const std::string &name : skip)
+    options.skip.push_back(name);
+  PassManager pm(&context);
+  mlir::lowmem::buildGraphPipeline(pm, options);
+  mlir::lowmem::buildCPUBufferizePipeline(pm);
+  if (failed(pm.run(*module)))
+    return 1;
+
+  FailureOr<std::string> manifest = buildManifest(func);
+  if (failed(manifest))
+    return 1;
+  func->setAttr("llvm.emit_c_interface", UnitAttr::get(&context));
+  // The manifest now carries what the lowmem attributes said; LLVM IR has no
+  // place for them.
+  for (unsigned i = 0; i < func.getNumArguments(); ++i) {
+    SmallVector<NamedAttribute> kept;
+    for (NamedAttribute attr : func.getArgAttrDict(i) ? func.getArgAttrDict(i).getValue() : ArrayRef<NamedAttribute>())
+      if (!attr.getName().getValue().starts_with("lowmem."))
+        kept.push_back(attr);
+    func.setArgAttrs(i, kept);
+  }
+  func->removeAttr("lowmem.arena_size");
+  func->removeAttr("lowmem.result_size");
+
+  PassManager lowering(&context);
+  mlir::lowmem::buildCPUToLLVMPipeline(lowering);
+  if (failed(lowering.run(*module)))
+    return 1;
+
+  if (emit == "mlir") {
+    std::error_code ec;
+    llvm::ToolOutputFile out(outputFile, ec, llvm::sys::fs::OF_Text);
+    if (ec)
+      return fail("cannot write '" + outputFile + "': " + ec.message());
+    module->print(out.os());
+    out.keep();
+    return 0;
+  }
+
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateModuleToLLVMIR(*module, llvmContext, inputFile);
+  if (!llvmModule)
+    return fail("translation to LLVM IR failed");
+  if (failed(addRuntimeGlue(*llvmModule, entry, *manifest)))
+    return fail("the entry function has no C interface");
+
+  if (emit == "llvm") {
+    std::error_code ec;
+    llvm::ToolOutputFile out(outputFile, ec, llvm::sys::fs::OF_Text);
+    if (ec)
+      return fail("cannot write '" + outputFile + "': " + ec.message());
+    llvmModule->print(out.os(), nullptr);
+    out.keep();
+    return 0;
+  }
+
+  std::string objectPath =
+      emit == "obj" ? outputFile.getValue() : outputFile + ".o";
+  if (failed(optimizeAndEmitObject(*llvmModule, objectPath)))
+    return 1;
+  if (emit == "obj")
+    return 0;
+  int rc = link(objectPath, outputFile, argv[0]);
+  llvm::sys::fs::remove(objectPath);
+  return rc;
+}
