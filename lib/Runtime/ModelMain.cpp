@@ -308,7 +308,7 @@ int main(int argc, char **argv) {
 
   // The planned arena, painted so the touched extent can be measured.
   int64_t arenaBytes = evaluate(manifest.get("arena_size"), args);
-  int64_t resultBytes = evaluate(manifest.get("result_size"), args);
+  int64_t heapBytes = evaluate(manifest.get("heap_size"), args);
   if (arenaRecord) {
     Argument &arena = args[arenaIndex];
     arena.shape = {arenaBytes};
@@ -352,7 +352,7 @@ int main(int argc, char **argv) {
         break;
       }
   }
-  size_t predictedPeak = weightBytes + inputBytes + arenaBytes + resultBytes;
+  size_t predictedPeak = weightBytes + inputBytes + arenaBytes + heapBytes;
   size_t measuredPeak = tracker.peakTotal();
   const JsonValue *params = manifest.get("params");
   int64_t trainable = params->get("trainable")->getInt64().value_or(0);
@@ -375,7 +375,7 @@ int main(int argc, char **argv) {
     std::printf("  forward        input %.2f MB, arena %.2f MB (touched "
                 "%.2f MB), output %.2f MB\n",
                 mib(inputBytes), mib(arenaBytes), mib(touched),
-                mib(resultBytes));
+                mib(heapBytes));
     std::printf("  peak           predicted %.2f MB, measured %.2f MB%s\n",
                 mib(predictedPeak), mib(measuredPeak),
                 predictedPeak == measuredPeak ? "" : "  (MISMATCH)");
@@ -396,7 +396,7 @@ int main(int argc, char **argv) {
         static_cast<long long>(frozen), static_cast<long long>(quantized),
         theoreticalBits / 8.0, weightBytes, inputBytes,
         static_cast<long long>(arenaBytes), static_cast<long long>(touched),
-        static_cast<long long>(resultBytes), predictedPeak, measuredPeak, ms);
+        static_cast<long long>(heapBytes), predictedPeak, measuredPeak, ms);
     problem = writeFileAtomic(options.reportJson, buf, len);
     if (!problem.empty())
       die(problem);

@@ -220,7 +220,7 @@ static FailureOr<std::string> buildManifest(func::FuncOp func) {
     return func.emitError("unsupported result type ")
            << func.getResultTypes()[0];
   Attribute arena = func->getAttr("lowmem.arena_size");
-  Attribute result = func->getAttr("lowmem.result_size");
+  Attribute result = func->getAttr("lowmem.heap_size");
   if (!arena || !result)
     return func.emitError("the function carries no memory plan; "
                           "lowmem-plan-memory did not run");
@@ -237,7 +237,7 @@ static FailureOr<std::string> buildManifest(func::FuncOp func) {
            {"dtype", safetensorsDType(resultType.getElementType())},
            {"shape", shapeJson(resultType.getShape())}}},
       {"arena_size", termsJson(arena)},
-      {"result_size", termsJson(result)},
+      {"heap_size", termsJson(result)},
       {"params",
        llvm::json::Object{{"trainable", trainable},
                           {"frozen", frozen},
@@ -451,7 +451,7 @@ int main(int argc, char **argv) {
     func.setArgAttrs(i, kept);
   }
   func->removeAttr("lowmem.arena_size");
-  func->removeAttr("lowmem.result_size");
+  func->removeAttr("lowmem.heap_size");
 
   PassManager lowering(&context);
   mlir::lowmem::buildCPUToLLVMPipeline(lowering);

@@ -24,23 +24,17 @@ namespace {
 namespace lq = ::lowmem::quant;
 using utils::IteratorType;
 
-/// Dynamic sizes of the leading `count` dimensions of tensor `value`.
-SmallVector<Value> leadingDynamicSizes(OpBuilder &b, Location loc, Value value,
-                                       int64_t count) {
-  auto type = cast<RankedTensorType>(value.getType());
-  SmallVector<Value> sizes;
-  for (int64_t i = 0; i < count; ++i)
-    if (type.isDynamicDim(i))
-      sizes.push_back(tensor::DimOp::create(b, loc, value, i));
-  return sizes;
-}
-
-/// `tensor.empty` of `type` whose dynamic (leading) sizes come from `like`.
+/// `tensor.empty` of `type`; each dynamic dimension takes the size of the
+/// same dimension of `like` (the leading, batch-like dimensions that all
+/// lowmem ops carry from their input to their result).
 Value emptyLike(OpBuilder &b, Location loc, RankedTensorType type,
                 Value like) {
-  return tensor::EmptyOp::create(
-      b, loc, type.getShape(), type.getElementType(),
-      leadingDynamicSizes(b, loc, like, type.getRank()));
+  SmallVector<Value> sizes;
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    if (type.isDynamicDim(i))
+      sizes.push_back(tensor::DimOp::create(b, loc, like, i));
+  return tensor::EmptyOp::create(b, loc, type.getShape(),
+                                 type.getElementType(), sizes);
 }
 
 Value indexConst(OpBuilder &b, Location loc, int64_t v) {

@@ -46,6 +46,9 @@ static LogicalResult verifyLinearLike(Operation *op, RankedTensorType input,
                "weight must be a 2-D [out_features, in_features] tensor, "
                "got shape ")
            << shapeStr(weightShape);
+  if (ShapedType::isDynamicShape(weightShape))
+    return op->emitOpError("weight must have a static shape, got ")
+           << shapeStr(weightShape);
   int64_t outFeatures = weightShape[0], inFeatures = weightShape[1];
   if (!dimsCompatible(input.getShape().back(), inFeatures))
     return op->emitOpError("input feature dimension (")
@@ -118,6 +121,8 @@ LogicalResult LoraOp::verify() {
   RankedTensorType input = getInput().getType();
   RankedTensorType a = getLoraA().getType();
   RankedTensorType b = getLoraB().getType();
+  if (input.getRank() < 1)
+    return emitOpError("input must have rank >= 1");
   if (a.getRank() != 2 || b.getRank() != 2)
     return emitOpError("lora_a and lora_b must be 2-D, got shapes ")
            << shapeStr(a.getShape()) << " and " << shapeStr(b.getShape());
@@ -129,6 +134,9 @@ LogicalResult LoraOp::verify() {
     return emitOpError("lora_a shape ")
            << shapeStr(a.getShape()) << " must be [r, "
            << input.getShape().back() << "] to match the input";
+  if (!a.hasStaticShape() || !b.hasStaticShape())
+    return emitOpError("lora_a and lora_b must have static shapes, got ")
+           << shapeStr(a.getShape()) << " and " << shapeStr(b.getShape());
   if (b.getDimSize(1) != a.getDimSize(0))
     return emitOpError("lora_b shape ")
            << shapeStr(b.getShape()) << " must be [out_features, "

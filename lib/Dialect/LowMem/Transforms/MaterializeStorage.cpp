@@ -93,7 +93,8 @@ LogicalResult foldQuantizeOfConstant(QuantizeOp op) {
 /// Replaces every qtensor argument of `func` by its storage parts.
 void expandArguments(func::FuncOp func) {
   MLIRContext *ctx = func.getContext();
-  for (int64_t idx = func.getNumArguments() - 1; idx >= 0; --idx) {
+  for (int64_t idx = static_cast<int64_t>(func.getNumArguments()) - 1; idx >= 0;
+       --idx) {
     BlockArgument arg = func.getArgument(idx);
     auto type = dyn_cast<QTensorType>(arg.getType());
     if (!type)

@@ -113,8 +113,12 @@ struct PlanMemoryPass
     if (alignment <= 0 || (alignment & (alignment - 1)) != 0) {
       func.emitError() << "plan-memory alignment must be a positive power of "
                           "two, got "
-                       << alignment;
+                       << static_cast<int64_t>(alignment);
       return signalPassFailure();
+    }
+    if (!func.getBody().hasOneBlock()) {
+      func.emitRemark("not planned: the function has more than one block");
+      return;
     }
     Block &body = func.getBody().front();
     DenseMap<Operation *, int64_t> position;
@@ -123,7 +127,7 @@ struct PlanMemoryPass
       position[&op] = counter++;
 
     SmallVector<Buffer> buffers;
-    SmallVector<std::pair<int64_t, Monomial>> resultTerms;
+    SmallVector<std::pair<int64_t, Monomial>> heapTerms;
     for (auto alloc : body.getOps<memref::AllocOp>()) {
       MemRefType type = alloc.getType();
       if (!type.getLayout().isIdentity() ||
@@ -155,8 +159,11 @@ struct PlanMemoryPass
                          "a function argument");
         continue;
       }
-      // Live range through aliases; returned buffers escape.
-      bool escapes = false;
+      // Live range through aliases; returned buffers escape. A buffer that
+      // flows into anything but a view (a select, a region result, a call
+      // returning memrefs) may be aliased where we cannot follow it: such a
+      // buffer stays a heap allocation.
+      bool escapes = false, untracked = false;
       SmallVector<Value> worklist{alloc.getResult()};
       while (!worklist.empty()) {
         Value value = worklist.pop_back_val();
@@ -166,13 +173,28 @@ struct PlanMemoryPass
             escapes = true;
           Operation *top = body.findAncestorOpInBlock(*owner);
           buf.end = std::max(buf.end, position.lookup(top));
-          if (auto view = dyn_cast<ViewLikeOpInterface>(owner))
-            if (view.getViewSource() == value)
-              llvm::append_range(worklist, owner->getResults());
+          auto view = dyn_cast<ViewLikeOpInterface>(owner);
+          if (view && view.getViewSource() == value) {
+            llvm::append_range(worklist, owner->getResults());
+            continue;
+          }
+          bool makesMemRefs = llvm::any_of(owner->getResultTypes(), [](Type t) {
+            return isa<BaseMemRefType>(t);
+          });
+          bool forwardsOperands =
+              owner->hasTrait<OpTrait::IsTerminator>() &&
+              !isa<func::ReturnOp>(owner);
+          if (makesMemRefs || forwardsOperands)
+            untracked = true;
         }
       }
-      if (escapes) {
-        resultTerms.push_back({buf.coefficient, buf.monomial});
+      if (untracked)
+        alloc.emitRemark("not planned: the buffer may be aliased through an "
+                         "operation that is not a view");
+      // Heap buffers are never freed by the compiled code: they count until
+      // the function returns.
+      if (escapes || untracked) {
+        heapTerms.push_back({buf.coefficient, buf.monomial});
         continue;
       }
       buffers.push_back(std::move(buf));
@@ -249,7 +271,7 @@ struct PlanMemoryPass
       buf.alloc.erase();
     }
     func->setAttr("lowmem.arena_size", termsAttr(b, arenaTerms));
-    func->setAttr("lowmem.result_size", termsAttr(b, resultTerms));
+    func->setAttr("lowmem.heap_size", termsAttr(b, heapTerms));
   }
 };
 

@@ -72,9 +72,10 @@ def LowMemPlanMemory : Pass<"lowmem-plan-memory", "::mlir::func::FuncOp"> {
     family of sizes (constant, or a constant times the same product of
     dynamic input dimensions). Each planned alloc becomes a `memref.view`
     into a new trailing `memref<?xi8>` argument marked `lowmem.arena`.
-    Buffers returned from the function stay heap allocations. The predicted
-    arena and heap sizes are attached to the function as
-    `lowmem.arena_size` and `lowmem.result_size`, each a list of terms
+    Buffers returned from the function, and buffers that may be aliased
+    through an operation that is not a view, stay heap allocations. The
+    predicted arena and heap sizes are attached to the function as
+    `lowmem.arena_size` and `lowmem.heap_size`, each a list of terms
     `[coefficient, [arg, dim], ...]` whose sum gives the size in bytes for
     the actual input dimensions.
   }];

@@ -1,0 +1,637 @@
+// RUN: lowmem-opt %s -split-input-file -verify-diagnostics
+
+// One case per diagnostic of the !lowmem.qtensor type and of the lowmem op
+// verifiers.
+
+//===----------------------------------------------------------------------===//
+// !lowmem.qtensor
+//===----------------------------------------------------------------------===//
+
+// expected-error @+1 {{unknown quantization format 'nf5'; expected one of f16, bf16, int4, nf4, fp4, int8}}
+func.func private @unknown_format(!lowmem.qtensor<8x8xf32, nf5>)
+
+// -----
+
+// expected-error @+1 {{unknown quantization format 'f32'; expected one of f16, bf16, int4, nf4, fp4, int8}}
+func.func private @f32_is_not_a_storage_format(!lowmem.qtensor<8x8xf32, f32>)
+
+// -----
+
+// expected-error @+1 {{expected 'block'}}
+func.func private @unknown_option(!lowmem.qtensor<8x8xf32, nf4, blocksize = 64>)
+
+// -----
+
+// expected-error @+1 {{quantized tensor must have rank >= 1}}
+func.func private @rank0(!lowmem.qtensor<f32, nf4>)
+
+// -----
+
+// expected-error @+1 {{quantized tensor dimensions must be static and positive, got ?}}
+func.func private @dynamic_dim(!lowmem.qtensor<?x8xf32, nf4>)
+
+// -----
+
+// expected-error @+1 {{quantized tensor dimensions must be static and positive, got 0}}
+func.func private @zero_dim(!lowmem.qtensor<8x0xf32, int8>)
+
+// -----
+
+// expected-error @+1 {{quantized tensor element type must be f32, f16 or bf16, got 'i8'}}
+func.func private @integer_element(!lowmem.qtensor<8x8xi8, nf4>)
+
+// -----
+
+// expected-error @+1 {{quantized tensor element type must be f32, f16 or bf16, got 'f64'}}
+func.func private @f64_element(!lowmem.qtensor<8x8xf64, int8>)
+
+// -----
+
+// expected-error @+1 {{block size 48 for nf4 must be a power of two in [32, 4096]}}
+func.func private @nf4_block_not_pow2(!lowmem.qtensor<8x8xf32, nf4, block = 48>)
+
+// -----
+
+// expected-error @+1 {{block size 16 for nf4 must be a power of two in [32, 4096]}}
+func.func private @nf4_block_too_small(!lowmem.qtensor<8x8xf32, nf4, block = 16>)
+
+// -----
+
+// expected-error @+1 {{block size 8192 for nf4 must be a power of two in [32, 4096]}}
+func.func private @nf4_block_too_large(!lowmem.qtensor<8x8xf32, nf4, block = 8192>)
+
+// -----
+
+// expected-error @+1 {{block size 0 for fp4 must be a power of two in [32, 4096]}}
+func.func private @fp4_block_zero(!lowmem.qtensor<8x8xf32, fp4, block = 0>)
+
+// -----
+
+// expected-error @+1 {{block size 7 for int4 must be even and in [2, 4096]}}
+func.func private @int4_block_odd(!lowmem.qtensor<8x8xf32, int4, block = 7>)
+
+// -----
+
+// expected-error @+1 {{block size 8194 for int4 must be even and in [2, 4096]}}
+func.func private @int4_block_too_large(!lowmem.qtensor<8x8xf32, int4, block = 8194>)
+
+// -----
+
+// expected-error @+1 {{block size 64 for int8 must be 0 (int8 is not a block format)}}
+func.func private @int8_block(!lowmem.qtensor<8x8xf32, int8, block = 64>)
+
+// -----
+
+// expected-error @+1 {{block size 16 for f16 must be 0 (f16 is not a block format)}}
+func.func private @f16_block(!lowmem.qtensor<8x8xf32, f16, block = 16>)
+
+// -----
+
+// expected-error @+1 {{double quantization applies only to nf4 and fp4, not int8}}
+func.func private @int8_double_quant(!lowmem.qtensor<8x8xf32, int8, double_quant>)
+
+// -----
+
+// expected-error @+1 {{double quantization applies only to nf4 and fp4, not int4}}
+func.func private @int4_double_quant(!lowmem.qtensor<8x8xf32, int4, double_quant>)
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// lowmem.linear
+//===----------------------------------------------------------------------===//
+
+func.func @linear_rank0_input(%x: tensor<f32>, %w: tensor<4x8xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{'lowmem.linear' op input must have rank >= 1}}
+  %0 = lowmem.linear %x, %w : tensor<f32>, tensor<4x8xf32> -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @linear_1d_weight(%x: tensor<?x8xf32>, %w: tensor<8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'lowmem.linear' op weight must be a 2-D [out_features, in_features] tensor, got shape [8]}}
+  %0 = lowmem.linear %x, %w : tensor<?x8xf32>, tensor<8xf32> -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @linear_in_features(%x: tensor<?x8xf32>, %w: tensor<4x16xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{'lowmem.linear' op input feature dimension (8) does not match the weight's in_features (16)}}
+  %0 = lowmem.linear %x, %w : tensor<?x8xf32>, tensor<4x16xf32> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @linear_weight_element_type(%x: tensor<?x8xf32>, %w: tensor<4x8xf16>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{'lowmem.linear' op element types of input ('f32'), weight ('f16') and result ('f32') must agree}}
+  %0 = lowmem.linear %x, %w : tensor<?x8xf32>, tensor<4x8xf16> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @linear_result_element_type(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>) -> tensor<?x4xbf16> {
+  // expected-error @+1 {{'lowmem.linear' op element types of input ('f32'), weight ('f32') and result ('bf16') must agree}}
+  %0 = lowmem.linear %x, %w : tensor<?x8xf32>, tensor<4x8xf32> -> tensor<?x4xbf16>
+  return %0 : tensor<?x4xbf16>
+}
+
+// -----
+
+func.func @linear_out_features(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'lowmem.linear' op result shape [?, 8] must be the input's leading dimensions followed by out_features (4)}}
+  %0 = lowmem.linear %x, %w : tensor<?x8xf32>, tensor<4x8xf32> -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @linear_result_rank(%x: tensor<2x3x8xf32>, %w: tensor<4x8xf32>) -> tensor<6x4xf32> {
+  // expected-error @+1 {{'lowmem.linear' op result shape [6, 4] must be the input's leading dimensions followed by out_features (4)}}
+  %0 = lowmem.linear %x, %w : tensor<2x3x8xf32>, tensor<4x8xf32> -> tensor<6x4xf32>
+  return %0 : tensor<6x4xf32>
+}
+
+// -----
+
+func.func @linear_result_leading_dim(%x: tensor<2x8xf32>, %w: tensor<4x8xf32>) -> tensor<3x4xf32> {
+  // expected-error @+1 {{'lowmem.linear' op result shape [3, 4] must be the input's leading dimensions followed by out_features (4)}}
+  %0 = lowmem.linear %x, %w : tensor<2x8xf32>, tensor<4x8xf32> -> tensor<3x4xf32>
+  return %0 : tensor<3x4xf32>
+}
+
+// -----
+
+func.func @linear_bias_shape(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>, %b: tensor<8xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{'lowmem.linear' op bias must have shape [4], got [8]}}
+  %0 = lowmem.linear %x, %w bias(%b : tensor<8xf32>) : tensor<?x8xf32>, tensor<4x8xf32> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @linear_bias_rank(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>, %b: tensor<1x4xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{'lowmem.linear' op bias must have shape [4], got [1, 4]}}
+  %0 = lowmem.linear %x, %w bias(%b : tensor<1x4xf32>) : tensor<?x8xf32>, tensor<4x8xf32> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @linear_bias_element_type(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>, %b: tensor<4xf16>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{'lowmem.linear' op bias element type 'f16' must be 'f32'}}
+  %0 = lowmem.linear %x, %w bias(%b : tensor<4xf16>) : tensor<?x8xf32>, tensor<4x8xf32> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @linear_residual_type(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>, %r: tensor<2x4xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{'lowmem.linear' op residual type 'tensor<2x4xf32>' must equal the result type 'tensor<?x4xf32>'}}
+  %0 = lowmem.linear %x, %w residual(%r : tensor<2x4xf32>) : tensor<?x8xf32>, tensor<4x8xf32> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @linear_integer_input(%x: tensor<?x8xi32>, %w: tensor<4x8xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{'lowmem.linear' op operand #0 must be ranked tensor of 16-bit float or bfloat16 type or 32-bit float values}}
+  %0 = lowmem.linear %x, %w : tensor<?x8xi32>, tensor<4x8xf32> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// lowmem.qlinear
+//===----------------------------------------------------------------------===//
+
+func.func @qlinear_rank0_input(%x: tensor<f32>, %q: !lowmem.qtensor<4x8xf32, nf4>) -> tensor<4xf32> {
+  // expected-error @+1 {{'lowmem.qlinear' op input must have rank >= 1}}
+  %0 = lowmem.qlinear %x, %q : tensor<f32>, !lowmem.qtensor<4x8xf32, nf4> -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @qlinear_3d_weight(%x: tensor<?x8xf32>, %q: !lowmem.qtensor<2x4x8xf32, nf4>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{'lowmem.qlinear' op weight must be a 2-D [out_features, in_features] tensor, got shape [2, 4, 8]}}
+  %0 = lowmem.qlinear %x, %q : tensor<?x8xf32>, !lowmem.qtensor<2x4x8xf32, nf4> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @qlinear_in_features(%x: tensor<?x8xf32>, %q: !lowmem.qtensor<4x16xf32, int4>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{'lowmem.qlinear' op input feature dimension (8) does not match the weight's in_features (16)}}
+  %0 = lowmem.qlinear %x, %q : tensor<?x8xf32>, !lowmem.qtensor<4x16xf32, int4> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @qlinear_element_type(%x: tensor<?x8xf16>, %q: !lowmem.qtensor<4x8xf32, int8>) -> tensor<?x4xf16> {
+  // expected-error @+1 {{'lowmem.qlinear' op element types of input ('f16'), weight ('f32') and result ('f16') must agree}}
+  %0 = lowmem.qlinear %x, %q : tensor<?x8xf16>, !lowmem.qtensor<4x8xf32, int8> -> tensor<?x4xf16>
+  return %0 : tensor<?x4xf16>
+}
+
+// -----
+
+func.func @qlinear_out_features(%x: tensor<?x8xf32>, %q: !lowmem.qtensor<4x8xf32, nf4, double_quant>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'lowmem.qlinear' op result shape [?, 8] must be the input's leading dimensions followed by out_features (4)}}
+  %0 = lowmem.qlinear %x, %q : tensor<?x8xf32>, !lowmem.qtensor<4x8xf32, nf4, double_quant> -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @qlinear_bias_shape(%x: tensor<?x8xf32>, %q: !lowmem.qtensor<4x8xf32, f16>, %b: tensor<?xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{'lowmem.qlinear' op bias must have shape [4], got [?]}}
+  %0 = lowmem.qlinear %x, %q bias(%b : tensor<?xf32>) : tensor<?x8xf32>, !lowmem.qtensor<4x8xf32, f16> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @qlinear_bias_element_type(%x: tensor<?x8xf32>, %q: !lowmem.qtensor<4x8xf32, bf16>, %b: tensor<4xbf16>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{'lowmem.qlinear' op bias element type 'bf16' must be 'f32'}}
+  %0 = lowmem.qlinear %x, %q bias(%b : tensor<4xbf16>) : tensor<?x8xf32>, !lowmem.qtensor<4x8xf32, bf16> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @qlinear_residual_type(%x: tensor<?x8xf32>, %q: !lowmem.qtensor<4x8xf32, fp4>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{'lowmem.qlinear' op residual type 'tensor<?x8xf32>' must equal the result type 'tensor<?x4xf32>'}}
+  %0 = lowmem.qlinear %x, %q residual(%x : tensor<?x8xf32>) : tensor<?x8xf32>, !lowmem.qtensor<4x8xf32, fp4> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @qlinear_dense_weight(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{'lowmem.qlinear' op operand #1 must be quantized tensor, but got 'tensor<4x8xf32>'}}
+  %0 = "lowmem.qlinear"(%x, %w) {operandSegmentSizes = array<i32: 1, 1, 0, 0>} : (tensor<?x8xf32>, tensor<4x8xf32>) -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// lowmem.lora
+//===----------------------------------------------------------------------===//
+
+func.func @lora_not_2d(%x: tensor<?x8xf32>, %a: tensor<2x8xf32>, %b: tensor<4xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{'lowmem.lora' op lora_a and lora_b must be 2-D, got shapes [2, 8] and [4]}}
+  %0 = lowmem.lora %x, %a, %b {alpha = 16.0 : f64} : tensor<?x8xf32>, tensor<2x8xf32>, tensor<4xf32> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @lora_dynamic_rank(%x: tensor<?x8xf32>, %a: tensor<?x8xf32>, %b: tensor<4x2xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{'lowmem.lora' op adapter rank (lora_a's first dimension) must be a static positive size, got [?, 8]}}
+  %0 = lowmem.lora %x, %a, %b {alpha = 16.0 : f64} : tensor<?x8xf32>, tensor<?x8xf32>, tensor<4x2xf32> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @lora_zero_rank(%x: tensor<?x8xf32>, %a: tensor<0x8xf32>, %b: tensor<4x0xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{'lowmem.lora' op adapter rank (lora_a's first dimension) must be a static positive size, got [0, 8]}}
+  %0 = lowmem.lora %x, %a, %b {alpha = 16.0 : f64} : tensor<?x8xf32>, tensor<0x8xf32>, tensor<4x0xf32> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @lora_a_in_features(%x: tensor<?x8xf32>, %a: tensor<2x16xf32>, %b: tensor<4x2xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{'lowmem.lora' op lora_a shape [2, 16] must be [r, 8] to match the input}}
+  %0 = lowmem.lora %x, %a, %b {alpha = 16.0 : f64} : tensor<?x8xf32>, tensor<2x16xf32>, tensor<4x2xf32> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @lora_b_rank(%x: tensor<?x8xf32>, %a: tensor<2x8xf32>, %b: tensor<4x3xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{'lowmem.lora' op lora_b shape [4, 3] must be [out_features, 2] to match lora_a's rank}}
+  %0 = lowmem.lora %x, %a, %b {alpha = 16.0 : f64} : tensor<?x8xf32>, tensor<2x8xf32>, tensor<4x3xf32> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @lora_result_shape(%x: tensor<?x8xf32>, %a: tensor<2x8xf32>, %b: tensor<4x2xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'lowmem.lora' op result shape [?, 8] must be the input's leading dimensions followed by lora_b's out_features (4)}}
+  %0 = lowmem.lora %x, %a, %b {alpha = 16.0 : f64} : tensor<?x8xf32>, tensor<2x8xf32>, tensor<4x2xf32> -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @lora_result_rank(%x: tensor<3x8xf32>, %a: tensor<2x8xf32>, %b: tensor<4x2xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{'lowmem.lora' op result shape [4] must be the input's leading dimensions followed by lora_b's out_features (4)}}
+  %0 = lowmem.lora %x, %a, %b {alpha = 16.0 : f64} : tensor<3x8xf32>, tensor<2x8xf32>, tensor<4x2xf32> -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @lora_dropout_one(%x: tensor<?x8xf32>, %a: tensor<2x8xf32>, %b: tensor<4x2xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{'lowmem.lora' op dropout must be in [0, 1), got 1.000000e+00}}
+  %0 = lowmem.lora %x, %a, %b {alpha = 16.0 : f64, dropout = 1.0 : f64} : tensor<?x8xf32>, tensor<2x8xf32>, tensor<4x2xf32> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @lora_dropout_negative(%x: tensor<?x8xf32>, %a: tensor<2x8xf32>, %b: tensor<4x2xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{'lowmem.lora' op dropout must be in [0, 1), got -5.000000e-01}}
+  %0 = lowmem.lora %x, %a, %b {alpha = 16.0 : f64, dropout = -0.5 : f64} : tensor<?x8xf32>, tensor<2x8xf32>, tensor<4x2xf32> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @lora_alpha_zero(%x: tensor<?x8xf32>, %a: tensor<2x8xf32>, %b: tensor<4x2xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{'lowmem.lora' op alpha must be positive, got 0.000000e+00}}
+  %0 = lowmem.lora %x, %a, %b {alpha = 0.0 : f64} : tensor<?x8xf32>, tensor<2x8xf32>, tensor<4x2xf32> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @lora_alpha_nan(%x: tensor<?x8xf32>, %a: tensor<2x8xf32>, %b: tensor<4x2xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{'lowmem.lora' op alpha must be positive, got nan}}
+  %0 = lowmem.lora %x, %a, %b {alpha = 0x7FF8000000000000 : f64} : tensor<?x8xf32>, tensor<2x8xf32>, tensor<4x2xf32> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @lora_alpha_missing(%x: tensor<?x8xf32>, %a: tensor<2x8xf32>, %b: tensor<4x2xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{'lowmem.lora' op requires attribute 'alpha'}}
+  %0 = lowmem.lora %x, %a, %b : tensor<?x8xf32>, tensor<2x8xf32>, tensor<4x2xf32> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// lowmem.quantize / lowmem.dequantize
+//===----------------------------------------------------------------------===//
+
+func.func @quantize_shape(%w: tensor<8x8xf32>) -> !lowmem.qtensor<16x8xf32, nf4> {
+  // expected-error @+1 {{'lowmem.quantize' op tensor type 'tensor<8x8xf32>' does not match the logical type 'tensor<16x8xf32>' of '!lowmem.qtensor<16x8xf32, nf4, block = 64>'}}
+  %q = lowmem.quantize %w : tensor<8x8xf32> -> !lowmem.qtensor<16x8xf32, nf4>
+  return %q : !lowmem.qtensor<16x8xf32, nf4>
+}
+
+// -----
+
+func.func @quantize_element_type(%w: tensor<8x8xf16>) -> !lowmem.qtensor<8x8xf32, int8> {
+  // expected-error @+1 {{'lowmem.quantize' op tensor type 'tensor<8x8xf16>' does not match the logical type 'tensor<8x8xf32>' of '!lowmem.qtensor<8x8xf32, int8>'}}
+  %q = lowmem.quantize %w : tensor<8x8xf16> -> !lowmem.qtensor<8x8xf32, int8>
+  return %q : !lowmem.qtensor<8x8xf32, int8>
+}
+
+// -----
+
+func.func @quantize_dynamic(%w: tensor<?x8xf32>) -> !lowmem.qtensor<8x8xf32, int4> {
+  // expected-error @+1 {{'lowmem.quantize' op tensor type 'tensor<?x8xf32>' does not match the logical type 'tensor<8x8xf32>' of '!lowmem.qtensor<8x8xf32, int4, block = 16>'}}
+  %q = lowmem.quantize %w : tensor<?x8xf32> -> !lowmem.qtensor<8x8xf32, int4>
+  return %q : !lowmem.qtensor<8x8xf32, int4>
+}
+
+// -----
+
+func.func @dequantize_shape(%q: !lowmem.qtensor<8x8xf32, nf4, double_quant>) -> tensor<64xf32> {
+  // expected-error @+1 {{'lowmem.dequantize' op tensor type 'tensor<64xf32>' does not match the logical type 'tensor<8x8xf32>' of '!lowmem.qtensor<8x8xf32, nf4, block = 64, double_quant>'}}
+  %w = lowmem.dequantize %q : !lowmem.qtensor<8x8xf32, nf4, double_quant> -> tensor<64xf32>
+  return %w : tensor<64xf32>
+}
+
+// -----
+
+func.func @dequantize_element_type(%q: !lowmem.qtensor<8x8xbf16, f16>) -> tensor<8x8xf16> {
+  // expected-error @+1 {{'lowmem.dequantize' op tensor type 'tensor<8x8xf16>' does not match the logical type 'tensor<8x8xbf16>' of '!lowmem.qtensor<8x8xbf16, f16>'}}
+  %w = lowmem.dequantize %q : !lowmem.qtensor<8x8xbf16, f16> -> tensor<8x8xf16>
+  return %w : tensor<8x8xf16>
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// lowmem.assemble
+//===----------------------------------------------------------------------===//
+
+func.func @assemble_nf4_missing_absmax(%codes: tensor<32xi8>) -> !lowmem.qtensor<8x8xf32, nf4> {
+  // expected-error @+1 {{'lowmem.assemble' op expected 2 storage parts (codes, absmax) for '!lowmem.qtensor<8x8xf32, nf4, block = 64>', got 1}}
+  %q = lowmem.assemble %codes : tensor<32xi8> -> !lowmem.qtensor<8x8xf32, nf4>
+  return %q : !lowmem.qtensor<8x8xf32, nf4>
+}
+
+// -----
+
+func.func @assemble_double_quant_count(%codes: tensor<32xi8>, %absmax: tensor<1xf32>) -> !lowmem.qtensor<8x8xf32, nf4, double_quant> {
+  // expected-error @+1 {{'lowmem.assemble' op expected 4 storage parts (codes, absmax, nested_absmax, nested_offset) for '!lowmem.qtensor<8x8xf32, nf4, block = 64, double_quant>', got 2}}
+  %q = lowmem.assemble %codes, %absmax : tensor<32xi8>, tensor<1xf32> -> !lowmem.qtensor<8x8xf32, nf4, double_quant>
+  return %q : !lowmem.qtensor<8x8xf32, nf4, double_quant>
+}
+
+// -----
+
+func.func @assemble_f16_count(%data: tensor<8x8xf16>) -> !lowmem.qtensor<8x8xf32, f16> {
+  // expected-error @+1 {{'lowmem.assemble' op expected 1 storage parts (data) for '!lowmem.qtensor<8x8xf32, f16>', got 2}}
+  %q = lowmem.assemble %data, %data : tensor<8x8xf16>, tensor<8x8xf16> -> !lowmem.qtensor<8x8xf32, f16>
+  return %q : !lowmem.qtensor<8x8xf32, f16>
+}
+
+// -----
+
+func.func @assemble_f16_data(%data: tensor<64xf16>) -> !lowmem.qtensor<8x8xf32, f16> {
+  // expected-error @+1 {{'lowmem.assemble' op storage part #0 (data) must be 'tensor<8x8xf16>', got 'tensor<64xf16>'}}
+  %q = lowmem.assemble %data : tensor<64xf16> -> !lowmem.qtensor<8x8xf32, f16>
+  return %q : !lowmem.qtensor<8x8xf32, f16>
+}
+
+// -----
+
+func.func @assemble_bf16_data(%data: tensor<8x8xf16>) -> !lowmem.qtensor<8x8xf32, bf16> {
+  // expected-error @+1 {{'lowmem.assemble' op storage part #0 (data) must be 'tensor<8x8xbf16>', got 'tensor<8x8xf16>'}}
+  %q = lowmem.assemble %data : tensor<8x8xf16> -> !lowmem.qtensor<8x8xf32, bf16>
+  return %q : !lowmem.qtensor<8x8xf32, bf16>
+}
+
+// -----
+
+func.func @assemble_unpacked_codes(%codes: tensor<64xi8>, %absmax: tensor<1xf32>) -> !lowmem.qtensor<8x8xf32, nf4> {
+  // expected-error @+1 {{'lowmem.assemble' op storage part #0 (codes) must be 'tensor<32xi8>', got 'tensor<64xi8>'}}
+  %q = lowmem.assemble %codes, %absmax : tensor<64xi8>, tensor<1xf32> -> !lowmem.qtensor<8x8xf32, nf4>
+  return %q : !lowmem.qtensor<8x8xf32, nf4>
+}
+
+// -----
+
+func.func @assemble_int4_f32_absmax(%codes: tensor<32xi8>, %absmax: tensor<4xf32>) -> !lowmem.qtensor<8x8xf32, int4> {
+  // expected-error @+1 {{'lowmem.assemble' op storage part #1 (absmax) must be 'tensor<4xf16>', got 'tensor<4xf32>'}}
+  %q = lowmem.assemble %codes, %absmax : tensor<32xi8>, tensor<4xf32> -> !lowmem.qtensor<8x8xf32, int4>
+  return %q : !lowmem.qtensor<8x8xf32, int4>
+}
+
+// -----
+
+func.func @assemble_fp4_block_count(%codes: tensor<32xi8>, %absmax: tensor<1xf32>) -> !lowmem.qtensor<8x8xf32, fp4, block = 32> {
+  // expected-error @+1 {{'lowmem.assemble' op storage part #1 (absmax) must be 'tensor<2xf32>', got 'tensor<1xf32>'}}
+  %q = lowmem.assemble %codes, %absmax : tensor<32xi8>, tensor<1xf32> -> !lowmem.qtensor<8x8xf32, fp4, block = 32>
+  return %q : !lowmem.qtensor<8x8xf32, fp4, block = 32>
+}
+
+// -----
+
+func.func @assemble_double_quant_codes(%codes: tensor<32xi8>, %absmax: tensor<1xf32>, %nested: tensor<1xf32>, %offset: tensor<1xf32>) -> !lowmem.qtensor<8x8xf32, nf4, double_quant> {
+  // expected-error @+1 {{'lowmem.assemble' op storage part #1 (absmax) must be 'tensor<1xi8>', got 'tensor<1xf32>'}}
+  %q = lowmem.assemble %codes, %absmax, %nested, %offset : tensor<32xi8>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32> -> !lowmem.qtensor<8x8xf32, nf4, double_quant>
+  return %q : !lowmem.qtensor<8x8xf32, nf4, double_quant>
+}
+
+// -----
+
+func.func @assemble_double_quant_nested(%codes: tensor<32xi8>, %absmax: tensor<1xi8>, %nested: tensor<2xf32>, %offset: tensor<1xf32>) -> !lowmem.qtensor<8x8xf32, nf4, double_quant> {
+  // expected-error @+1 {{'lowmem.assemble' op storage part #2 (nested_absmax) must be 'tensor<1xf32>', got 'tensor<2xf32>'}}
+  %q = lowmem.assemble %codes, %absmax, %nested, %offset : tensor<32xi8>, tensor<1xi8>, tensor<2xf32>, tensor<1xf32> -> !lowmem.qtensor<8x8xf32, nf4, double_quant>
+  return %q : !lowmem.qtensor<8x8xf32, nf4, double_quant>
+}
+
+// -----
+
+func.func @assemble_double_quant_offset(%codes: tensor<32xi8>, %absmax: tensor<1xi8>, %nested: tensor<1xf32>, %offset: tensor<f32>) -> !lowmem.qtensor<8x8xf32, fp4, double_quant> {
+  // expected-error @+1 {{'lowmem.assemble' op storage part #3 (nested_offset) must be 'tensor<1xf32>', got 'tensor<f32>'}}
+  %q = lowmem.assemble %codes, %absmax, %nested, %offset : tensor<32xi8>, tensor<1xi8>, tensor<1xf32>, tensor<f32> -> !lowmem.qtensor<8x8xf32, fp4, double_quant>
+  return %q : !lowmem.qtensor<8x8xf32, fp4, double_quant>
+}
+
+// -----
+
+func.func @assemble_int8_absmax(%codes: tensor<32xi8>, %absmax: tensor<8xf32>) -> !lowmem.qtensor<4x8xf32, int8> {
+  // expected-error @+1 {{'lowmem.assemble' op storage part #1 (absmax) must be 'tensor<4xf32>', got 'tensor<8xf32>'}}
+  %q = lowmem.assemble %codes, %absmax : tensor<32xi8>, tensor<8xf32> -> !lowmem.qtensor<4x8xf32, int8>
+  return %q : !lowmem.qtensor<4x8xf32, int8>
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// lowmem.relu / lowmem.add
+//===----------------------------------------------------------------------===//
+
+func.func @relu_types(%x: tensor<?x8xf32>) -> tensor<4x8xf32> {
+  // expected-error @+2 {{'lowmem.relu' op inferred type(s) 'tensor<?x8xf32>' are incompatible with return type(s) of operation 'tensor<4x8xf32>'}}
+  // expected-error @+1 {{'lowmem.relu' op failed to infer returned types}}
+  %0 = "lowmem.relu"(%x) : (tensor<?x8xf32>) -> tensor<4x8xf32>
+  return %0 : tensor<4x8xf32>
+}
+
+// -----
+
+func.func @add_types(%x: tensor<?x8xf32>, %y: tensor<?x8xf16>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'lowmem.add' op requires the same type for all operands and results}}
+  %0 = "lowmem.add"(%x, %y) : (tensor<?x8xf32>, tensor<?x8xf16>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// lowmem.group_norm
+//===----------------------------------------------------------------------===//
+
+func.func @group_norm_rank0(%x: tensor<f32>, %g: tensor<1xf32>, %b: tensor<1xf32>) -> tensor<f32> {
+  // expected-error @+1 {{'lowmem.group_norm' op input must have rank >= 1}}
+  %0 = lowmem.group_norm %x, %g, %b {epsilon = 1.0e-05 : f64, num_groups = 1 : i64} : tensor<f32>, tensor<1xf32>, tensor<1xf32> -> tensor<f32>
+  return %0 : tensor<f32>
+}
+
+// -----
+
+func.func @group_norm_dynamic_features(%x: tensor<4x?xf32>, %g: tensor<?xf32>, %b: tensor<?xf32>) -> tensor<4x?xf32> {
+  // expected-error @+1 {{'lowmem.group_norm' op the normalized (last) dimension must be static}}
+  %0 = lowmem.group_norm %x, %g, %b {epsilon = 1.0e-05 : f64, num_groups = 1 : i64} : tensor<4x?xf32>, tensor<?xf32>, tensor<?xf32> -> tensor<4x?xf32>
+  return %0 : tensor<4x?xf32>
+}
+
+// -----
+
+func.func @group_norm_groups_divide(%x: tensor<?x8xf32>, %g: tensor<8xf32>, %b: tensor<8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'lowmem.group_norm' op num_groups (3) must divide the number of features (8)}}
+  %0 = lowmem.group_norm %x, %g, %b {epsilon = 1.0e-05 : f64, num_groups = 3 : i64} : tensor<?x8xf32>, tensor<8xf32>, tensor<8xf32> -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @group_norm_groups_positive(%x: tensor<?x8xf32>, %g: tensor<8xf32>, %b: tensor<8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'lowmem.group_norm' op attribute 'num_groups' failed to satisfy constraint: 64-bit signless integer attribute whose value is positive}}
+  %0 = lowmem.group_norm %x, %g, %b {epsilon = 1.0e-05 : f64, num_groups = 0 : i64} : tensor<?x8xf32>, tensor<8xf32>, tensor<8xf32> -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @group_norm_gamma_shape(%x: tensor<?x8xf32>, %g: tensor<4xf32>, %b: tensor<8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'lowmem.group_norm' op gamma must have shape [8], got [4]}}
+  %0 = lowmem.group_norm %x, %g, %b {epsilon = 1.0e-05 : f64, num_groups = 2 : i64} : tensor<?x8xf32>, tensor<4xf32>, tensor<8xf32> -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @group_norm_gamma_element_type(%x: tensor<?x8xf32>, %g: tensor<8xf16>, %b: tensor<8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'lowmem.group_norm' op gamma element type 'f16' must be 'f32'}}
+  %0 = lowmem.group_norm %x, %g, %b {epsilon = 1.0e-05 : f64, num_groups = 2 : i64} : tensor<?x8xf32>, tensor<8xf16>, tensor<8xf32> -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @group_norm_beta_shape(%x: tensor<?x8xf32>, %g: tensor<8xf32>, %b: tensor<2x8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'lowmem.group_norm' op beta must have shape [8], got [2, 8]}}
+  %0 = lowmem.group_norm %x, %g, %b {epsilon = 1.0e-05 : f64, num_groups = 2 : i64} : tensor<?x8xf32>, tensor<8xf32>, tensor<2x8xf32> -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @group_norm_beta_element_type(%x: tensor<?x8xbf16>, %g: tensor<8xbf16>, %b: tensor<8xf32>) -> tensor<?x8xbf16> {
+  // expected-error @+1 {{'lowmem.group_norm' op beta element type 'f32' must be 'bf16'}}
+  %0 = lowmem.group_norm %x, %g, %b {epsilon = 1.0e-05 : f64, num_groups = 2 : i64} : tensor<?x8xbf16>, tensor<8xbf16>, tensor<8xf32> -> tensor<?x8xbf16>
+  return %0 : tensor<?x8xbf16>
+}
+
+// -----
+
+func.func @group_norm_result_type(%x: tensor<?x8xf32>, %g: tensor<8xf32>, %b: tensor<8xf32>) -> tensor<4x8xf32> {
+  // expected-error @+1 {{'lowmem.group_norm' op result type 'tensor<4x8xf32>' must equal the input type 'tensor<?x8xf32>'}}
+  %0 = lowmem.group_norm %x, %g, %b {epsilon = 1.0e-05 : f64, num_groups = 2 : i64} : tensor<?x8xf32>, tensor<8xf32>, tensor<8xf32> -> tensor<4x8xf32>
+  return %0 : tensor<4x8xf32>
+}
+
+// -----
+
+func.func @group_norm_epsilon_zero(%x: tensor<?x8xf32>, %g: tensor<8xf32>, %b: tensor<8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'lowmem.group_norm' op epsilon must be positive, got 0.000000e+00}}
+  %0 = lowmem.group_norm %x, %g, %b {epsilon = 0.0 : f64, num_groups = 2 : i64} : tensor<?x8xf32>, tensor<8xf32>, tensor<8xf32> -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @group_norm_epsilon_negative(%x: tensor<?x8xf32>, %g: tensor<8xf32>, %b: tensor<8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'lowmem.group_norm' op epsilon must be positive, got -1.000000e+00}}
+  %0 = lowmem.group_norm %x, %g, %b {epsilon = -1.0 : f64, num_groups = 2 : i64} : tensor<?x8xf32>, tensor<8xf32>, tensor<8xf32> -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
