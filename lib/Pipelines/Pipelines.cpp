@@ -107,11 +107,11 @@ void mlir::lowmem::registerAllLowMemPasses() {
 }
 
 void mlir::lowmem::registerLowMemDialects(DialectRegistry &registry) {
-  registry.insert<LowMemDialect, arith::ArithDialect, func::FuncDialect,
-                  linalg::LinalgDialect, math::MathDialect,
-                  memref::MemRefDialect, tensor::TensorDialect,
-                  bufferization::BufferizationDialect, scf::SCFDialect,
-                  LLVM::LLVMDialect>();
+  registry
+      .insert<LowMemDialect, arith::ArithDialect, func::FuncDialect,
+              linalg::LinalgDialect, math::MathDialect, memref::MemRefDialect,
+              tensor::TensorDialect, bufferization::BufferizationDialect,
+              scf::SCFDialect, LLVM::LLVMDialect>();
   arith::registerBufferizableOpInterfaceExternalModels(registry);
   linalg::registerBufferizableOpInterfaceExternalModels(registry);
   tensor::registerBufferizableOpInterfaceExternalModels(registry);

@@ -277,10 +277,10 @@ int main(int argc, char **argv) {
             quant::parseFormat(str(record, "format"));
         std::vector<int64_t> logical = intList(record.get("logical_shape"));
         quant::QuantizedTensor q;
-        problem = loadWeightAs(*weights, name, *format,
-                               record.get("block")->getInt64().value_or(0),
-                               record.get("double_quant")->getBool(), logical,
-                               q);
+        problem =
+            loadWeightAs(*weights, name, *format,
+                         record.get("block")->getInt64().value_or(0),
+                         record.get("double_quant")->getBool(), logical, q);
         if (!problem.empty())
           die(problem);
         theoreticalBits += static_cast<size_t>(
@@ -312,8 +312,8 @@ int main(int argc, char **argv) {
   if (arenaRecord) {
     Argument &arena = args[arenaIndex];
     arena.shape = {arenaBytes};
-    arena.data = tracker.allocate(arenaBytes ? arenaBytes : 1,
-                                  MemCategory::Activations);
+    arena.data =
+        tracker.allocate(arenaBytes ? arenaBytes : 1, MemCategory::Activations);
     if (!arena.data)
       die("out of memory allocating the " + std::to_string(arenaBytes) +
           "-byte activation arena");
@@ -331,8 +331,7 @@ int main(int argc, char **argv) {
   auto start = std::chrono::steady_clock::now();
   lowmem_run(descriptors.data());
   auto stop = std::chrono::steady_clock::now();
-  double ms =
-      std::chrono::duration<double, std::milli>(stop - start).count();
+  double ms = std::chrono::duration<double, std::milli>(stop - start).count();
 
   std::vector<int64_t> outShape(result.begin() + 3,
                                 result.begin() + 3 + resultRank);
@@ -374,8 +373,7 @@ int main(int argc, char **argv) {
                 mib(theoreticalBits / 8.0), mib(weightBytes));
     std::printf("  forward        input %.2f MB, arena %.2f MB (touched "
                 "%.2f MB), output %.2f MB\n",
-                mib(inputBytes), mib(arenaBytes), mib(touched),
-                mib(heapBytes));
+                mib(inputBytes), mib(arenaBytes), mib(touched), mib(heapBytes));
     std::printf("  peak           predicted %.2f MB, measured %.2f MB%s\n",
                 mib(predictedPeak), mib(measuredPeak),
                 predictedPeak == measuredPeak ? "" : "  (MISMATCH)");

@@ -161,35 +161,46 @@ void rt::appendQuantizedTensors(const std::string &weightName,
   state += "\"dtype\": \"float32\", \"shape\": " + shapeJson(q.shape);
   if (q.format == quant::Format::Int8) {
     out.push_back({weightName, DType::I8, q.shape, q.data});
-    out.push_back({weightPrefix(weightName) + ".SCB", DType::F32,
-                   {q.rows()}, toBytes(q.absmax)});
+    out.push_back({weightPrefix(weightName) + ".SCB",
+                   DType::F32,
+                   {q.rows()},
+                   toBytes(q.absmax)});
     state += ", \"threshold\": 6.0";
   } else if (q.format == quant::Format::Int4) {
     out.push_back({weightName, DType::U8, {(n + 1) / 2}, q.data});
-    out.push_back({weightName + ".absmax", DType::F16, {q.numBlocks()},
+    out.push_back({weightName + ".absmax",
+                   DType::F16,
+                   {q.numBlocks()},
                    toBytes(q.absmaxF16)});
   } else {
-    const auto &table = q.format == quant::Format::NF4 ? quant::nf4Table()
-                                                       : quant::fp4Table();
+    const auto &table =
+        q.format == quant::Format::NF4 ? quant::nf4Table() : quant::fp4Table();
     out.push_back({weightName, DType::U8, {(n + 1) / 2, 1}, q.data});
     if (q.doubleQuant) {
-      out.push_back({weightName + ".absmax", DType::U8, {q.numBlocks()},
-                     q.absmaxCodes});
-      out.push_back({weightName + ".nested_absmax", DType::F32,
+      out.push_back(
+          {weightName + ".absmax", DType::U8, {q.numBlocks()}, q.absmaxCodes});
+      out.push_back({weightName + ".nested_absmax",
+                     DType::F32,
                      {static_cast<int64_t>(q.nestedAbsmax.size())},
                      toBytes(q.nestedAbsmax)});
       const auto &dyn = quant::dynamicMap();
-      out.push_back({weightName + ".nested_quant_map", DType::F32, {256},
+      out.push_back({weightName + ".nested_quant_map",
+                     DType::F32,
+                     {256},
                      toBytes(std::vector<float>(dyn.begin(), dyn.end()))});
-      state += ", \"nested_blocksize\": " +
-               std::to_string(quant::kNestedBlockSize) +
-               ", \"nested_dtype\": \"float32\", \"nested_offset\": " +
-               pythonFloatRepr(static_cast<double>(q.nestedOffset));
+      state +=
+          ", \"nested_blocksize\": " + std::to_string(quant::kNestedBlockSize) +
+          ", \"nested_dtype\": \"float32\", \"nested_offset\": " +
+          pythonFloatRepr(static_cast<double>(q.nestedOffset));
     } else {
-      out.push_back({weightName + ".absmax", DType::F32, {q.numBlocks()},
+      out.push_back({weightName + ".absmax",
+                     DType::F32,
+                     {q.numBlocks()},
                      toBytes(q.absmax)});
     }
-    out.push_back({weightName + ".quant_map", DType::F32, {16},
+    out.push_back({weightName + ".quant_map",
+                   DType::F32,
+                   {16},
                    toBytes(std::vector<float>(table.begin(), table.end()))});
   }
   state += "}";
@@ -274,8 +285,8 @@ std::string rt::inspectWeight(const SafetensorsFile &file,
   }
 }
 
-std::string rt::loadAsFloat(const SafetensorsFile &file,
-                            const TensorView &t, std::vector<float> &out) {
+std::string rt::loadAsFloat(const SafetensorsFile &file, const TensorView &t,
+                            std::vector<float> &out) {
   int64_t n = t.numElements();
   out.resize(n);
   switch (t.dtype) {
@@ -324,12 +335,11 @@ std::string rt::loadWeightAs(const SafetensorsFile &file,
     return s;
   };
   bool storedAsTarget =
-      info.quantized ? (info.format == format &&
-                        info.blockSize == blockSize &&
-                        info.doubleQuant == doubleQuant)
-                     : (info.format == format &&
-                        (format == quant::Format::F16 ||
-                         format == quant::Format::BF16));
+      info.quantized
+          ? (info.format == format && info.blockSize == blockSize &&
+             info.doubleQuant == doubleQuant)
+          : (info.format == format &&
+             (format == quant::Format::F16 || format == quant::Format::BF16));
   if (!info.quantized && !storedAsTarget) {
     // Full precision: quantize while loading.
     std::vector<float> values;
@@ -376,8 +386,8 @@ std::string rt::loadWeightAs(const SafetensorsFile &file,
   case quant::Format::Int4:
     problem = readExact(file, name, DType::U8, (n + 1) / 2, out.data);
     if (problem.empty())
-      problem = readExact(file, name + ".absmax", DType::F16, blocks,
-                          out.absmaxF16);
+      problem =
+          readExact(file, name + ".absmax", DType::F16, blocks, out.absmaxF16);
     return problem;
   case quant::Format::NF4:
   case quant::Format::FP4:
@@ -392,8 +402,8 @@ std::string rt::loadWeightAs(const SafetensorsFile &file,
     problem = readExact(file, name + ".quant_map", DType::F32, 16, values);
     if (!problem.empty())
       return problem;
-    const auto &table = format == quant::Format::NF4 ? quant::nf4Table()
-                                                     : quant::fp4Table();
+    const auto &table =
+        format == quant::Format::NF4 ? quant::nf4Table() : quant::fp4Table();
     (void)map;
     for (int i = 0; i < 16; ++i)
       if (values[i] != table[i])
@@ -404,8 +414,8 @@ std::string rt::loadWeightAs(const SafetensorsFile &file,
   }
   if (!doubleQuant)
     return readExact(file, name + ".absmax", DType::F32, blocks, out.absmax);
-  problem = readExact(file, name + ".absmax", DType::U8, blocks,
-                      out.absmaxCodes);
+  problem =
+      readExact(file, name + ".absmax", DType::U8, blocks, out.absmaxCodes);
   if (problem.empty())
     problem = readExact(file, name + ".nested_absmax", DType::F32,
                         (blocks + quant::kNestedBlockSize - 1) /
@@ -416,8 +426,8 @@ std::string rt::loadWeightAs(const SafetensorsFile &file,
   if (const TensorView *map = file.find(name + ".nested_quant_map")) {
     std::vector<float> values;
     (void)map;
-    problem = readExact(file, name + ".nested_quant_map", DType::F32, 256,
-                        values);
+    problem =
+        readExact(file, name + ".nested_quant_map", DType::F32, 256, values);
     if (!problem.empty())
       return problem;
     const auto &dyn = quant::dynamicMap();
@@ -431,9 +441,9 @@ std::string rt::loadWeightAs(const SafetensorsFile &file,
   std::string key = name + ".quant_state." + stateSuffix(format);
   const TensorView *state = file.find(key);
   JsonValue json;
-  parseJson(std::string(reinterpret_cast<const char *>(state->data),
-                        state->nbytes),
-            json);
+  parseJson(
+      std::string(reinterpret_cast<const char *>(state->data), state->nbytes),
+      json);
   const JsonValue *offset = json.get("nested_offset");
   if (!offset || !offset->isNumber())
     return err(file, key, "nested_offset must be a number");

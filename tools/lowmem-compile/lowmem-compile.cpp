@@ -28,25 +28,26 @@
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Target/LLVMIR/Export.h"
 
+#include "llvm/ADT/StringSet.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
-#include "llvm/ADT/StringSet.h"
-#include "llvm/TargetParser/SubtargetFeature.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/TargetSelect.h"
-#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/Target/TargetOptions.h"
 #include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/SubtargetFeature.h"
 
 #ifndef LOWMEM_RUNTIME_LIB_DIR
 #define LOWMEM_RUNTIME_LIB_DIR ""
@@ -143,13 +144,12 @@ static llvm::json::Array termsJson(Attribute attr) {
     llvm::json::Array symbols;
     for (Attribute sym : list.getValue().drop_front()) {
       auto pair = cast<ArrayAttr>(sym);
-      symbols.push_back(llvm::json::Array{
-          cast<IntegerAttr>(pair[0]).getInt(),
-          cast<IntegerAttr>(pair[1]).getInt()});
+      symbols.push_back(llvm::json::Array{cast<IntegerAttr>(pair[0]).getInt(),
+                                          cast<IntegerAttr>(pair[1]).getInt()});
     }
-    out.push_back(llvm::json::Object{
-        {"coeff", cast<IntegerAttr>(list[0]).getInt()},
-        {"dims", std::move(symbols)}});
+    out.push_back(
+        llvm::json::Object{{"coeff", cast<IntegerAttr>(list[0]).getInt()},
+                           {"dims", std::move(symbols)}});
   }
   return out;
 }
@@ -189,7 +189,8 @@ static FailureOr<std::string> buildManifest(func::FuncOp func) {
         auto qtype = cast<mlir::lowmem::QTensorType>(
             func.getArgAttrOfType<TypeAttr>(i, "lowmem.qtype").getValue());
         record["part"] = part.getValue();
-        record["format"] = mlir::lowmem::stringifyQuantFormat(qtype.getFormat());
+        record["format"] =
+            mlir::lowmem::stringifyQuantFormat(qtype.getFormat());
         record["block"] = qtype.getBlockSize();
         record["double_quant"] = qtype.getDoubleQuant();
         record["logical_shape"] = shapeJson(qtype.getShape());
@@ -238,10 +239,9 @@ static FailureOr<std::string> buildManifest(func::FuncOp func) {
            {"shape", shapeJson(resultType.getShape())}}},
       {"arena_size", termsJson(arena)},
       {"heap_size", termsJson(result)},
-      {"params",
-       llvm::json::Object{{"trainable", trainable},
-                          {"frozen", frozen},
-                          {"quantized", quantized}}}};
+      {"params", llvm::json::Object{{"trainable", trainable},
+                                    {"frozen", frozen},
+                                    {"quantized", quantized}}}};
   std::string text;
   llvm::raw_string_ostream os(text);
   os << llvm::json::Value(std::move(manifest));
@@ -279,13 +279,31 @@ static LogicalResult addRuntimeGlue(llvm::Module &module, StringRef entryName,
   return success();
 }
 
+/// Writes `path` through a temporary file renamed into place, so that a
+/// failure never leaves a partial file behind.
+static LogicalResult
+writeAtomically(StringRef path,
+                llvm::function_ref<void(llvm::raw_ostream &)> write) {
+  llvm::Error error = llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
+    write(os);
+    return llvm::Error::success();
+  });
+  if (error) {
+    llvm::errs() << "lowmem-compile: error: cannot write '" << path
+                 << "': " << llvm::toString(std::move(error)) << "\n";
+    return failure();
+  }
+  return success();
+}
+
 static LogicalResult optimizeAndEmitObject(llvm::Module &module,
                                            StringRef path) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
   std::string triple = llvm::sys::getDefaultTargetTriple();
   std::string error;
-  const llvm::Target *tgt = llvm::TargetRegistry::lookupTarget(llvm::Triple(triple), error);
+  const llvm::Target *tgt =
+      llvm::TargetRegistry::lookupTarget(llvm::Triple(triple), error);
   if (!tgt) {
     llvm::errs() << "lowmem-compile: error: " << error << "\n";
     return failure();
@@ -324,21 +342,18 @@ static LogicalResult optimizeAndEmitObject(llvm::Module &module,
                                     : pb.buildPerModuleDefaultPipeline(level);
   mpm.run(module, mam);
 
-  std::error_code ec;
-  llvm::ToolOutputFile out(path, ec, llvm::sys::fs::OF_None);
-  if (ec) {
-    llvm::errs() << "lowmem-compile: error: cannot write '" << path
-                 << "': " << ec.message() << "\n";
-    return failure();
-  }
+  llvm::SmallVector<char, 0> object;
+  llvm::raw_svector_ostream os(object);
   llvm::legacy::PassManager codegen;
-  if (machine->addPassesToEmitFile(codegen, out.os(), nullptr,
+  if (machine->addPassesToEmitFile(codegen, os, nullptr,
                                    llvm::CodeGenFileType::ObjectFile)) {
     llvm::errs() << "lowmem-compile: error: the target cannot emit objects\n";
     return failure();
   }
   codegen.run(module);
-  out.keep();
+  return writeAtomically(path, [&](llvm::raw_ostream &out) {
+    out.write(object.data(), object.size());
+  });
   return success();
 }
 
@@ -371,15 +386,26 @@ static int link(StringRef object, StringRef output, const char *argv0) {
                 LOWMEM_HOST_CXX + "'");
   // Link into a temporary name and rename: a failed link never clobbers an
   // existing binary.
-  std::string tmp = (output + ".tmp-link").str();
+  llvm::SmallString<256> tmp;
+  int fd;
+  if (std::error_code ec =
+          llvm::sys::fs::createUniqueFile(output + "-link-%%%%%%.tmp", fd, tmp))
+    return fail("cannot write next to '" + output + "': " + ec.message());
+  llvm::sys::Process::SafelyCloseFileDescriptor(fd);
   std::string libFlag = "-L" + libDir;
-  llvm::SmallVector<llvm::StringRef> argv{
-      *cxx,    object,          "-o",     tmp,      libFlag,
-      "-lLowMemRuntimeMain", "-lLowMemRuntimeSupport", "-lLowMemQuant",
-      "-lpthread", "-lm"};
+  llvm::SmallVector<llvm::StringRef> argv{*cxx,
+                                          object,
+                                          "-o",
+                                          tmp,
+                                          libFlag,
+                                          "-lLowMemRuntimeMain",
+                                          "-lLowMemRuntimeSupport",
+                                          "-lLowMemQuant",
+                                          "-lpthread",
+                                          "-lm"};
   std::string errMsg;
-  int rc = llvm::sys::ExecuteAndWait(*cxx, argv, std::nullopt, {}, 0, 0,
-                                     &errMsg);
+  int rc =
+      llvm::sys::ExecuteAndWait(*cxx, argv, std::nullopt, {}, 0, 0, &errMsg);
   if (rc != 0) {
     llvm::sys::fs::remove(tmp);
     return fail("linking failed (" + llvm::Twine(rc) + "): " + errMsg);
@@ -445,7 +471,9 @@ int main(int argc, char **argv) {
   // place for them.
   for (unsigned i = 0; i < func.getNumArguments(); ++i) {
     SmallVector<NamedAttribute> kept;
-    for (NamedAttribute attr : func.getArgAttrDict(i) ? func.getArgAttrDict(i).getValue() : ArrayRef<NamedAttribute>())
+    for (NamedAttribute attr : func.getArgAttrDict(i)
+                                   ? func.getArgAttrDict(i).getValue()
+                                   : ArrayRef<NamedAttribute>())
       if (!attr.getName().getValue().starts_with("lowmem."))
         kept.push_back(attr);
     func.setArgAttrs(i, kept);
@@ -458,15 +486,9 @@ int main(int argc, char **argv) {
   if (failed(lowering.run(*module)))
     return 1;
 
-  if (emit == "mlir") {
-    std::error_code ec;
-    llvm::ToolOutputFile out(outputFile, ec, llvm::sys::fs::OF_Text);
-    if (ec)
-      return fail("cannot write '" + outputFile + "': " + ec.message());
-    module->print(out.os());
-    out.keep();
-    return 0;
-  }
+  if (emit == "mlir")
+    return failed(writeAtomically(
+        outputFile, [&](llvm::raw_ostream &os) { module->print(os); }));
 
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> llvmModule =
@@ -476,22 +498,22 @@ int main(int argc, char **argv) {
   if (failed(addRuntimeGlue(*llvmModule, entry, *manifest)))
     return fail("the entry function has no C interface");
 
-  if (emit == "llvm") {
-    std::error_code ec;
-    llvm::ToolOutputFile out(outputFile, ec, llvm::sys::fs::OF_Text);
-    if (ec)
-      return fail("cannot write '" + outputFile + "': " + ec.message());
-    llvmModule->print(out.os(), nullptr);
-    out.keep();
-    return 0;
-  }
+  if (emit == "llvm")
+    return failed(writeAtomically(outputFile, [&](llvm::raw_ostream &os) {
+      llvmModule->print(os, nullptr);
+    }));
 
-  std::string objectPath =
-      emit == "obj" ? outputFile.getValue() : outputFile + ".o";
-  if (failed(optimizeAndEmitObject(*llvmModule, objectPath)))
-    return 1;
   if (emit == "obj")
-    return 0;
+    return failed(optimizeAndEmitObject(*llvmModule, outputFile)) ? 1 : 0;
+  // The object goes to a private temporary file, never next to the output.
+  llvm::SmallString<128> objectPath;
+  if (std::error_code ec =
+          llvm::sys::fs::createTemporaryFile("lowmem-model", "o", objectPath))
+    return fail("cannot create a temporary object file: " + ec.message());
+  if (failed(optimizeAndEmitObject(*llvmModule, objectPath))) {
+    llvm::sys::fs::remove(objectPath);
+    return 1;
+  }
   int rc = link(objectPath, outputFile, argv[0]);
   llvm::sys::fs::remove(objectPath);
   return rc;

@@ -23,9 +23,9 @@
 #include "mlir/Parser/Parser.h"
 
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Error.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
-#include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <map>
@@ -68,8 +68,8 @@ public:
       return file.path() + ": missing tensor 'model.0.model.0.weight'; not a "
                            "BigNet checkpoint";
     lrt::StoredWeightInfo first;
-    std::string problem = lrt::inspectWeight(file, "model.0.model.0.weight",
-                                             first);
+    std::string problem =
+        lrt::inspectWeight(file, "model.0.model.0.weight", first);
     if (!problem.empty())
       return problem;
     if (first.shape.size() != 2 || first.shape[0] != first.shape[1])
@@ -90,15 +90,15 @@ public:
                              std::to_string(2 * j);
         std::string weight, bias;
         bool quantized = false;
-        if (!(problem = param(prefix + ".weight", {dim, dim}, weight,
-                              &quantized))
+        if (!(problem =
+                  param(prefix + ".weight", {dim, dim}, weight, &quantized))
                  .empty() ||
             !(problem = param(prefix + ".bias", {dim}, bias)).empty())
           return problem;
         std::string r = "%h" + std::to_string(counter++);
         body += "  " + r + " = lowmem." + (quantized ? "qlinear " : "linear ") +
-                h + ", " + weight + " bias(" + bias + " : " + vec + ") : " +
-                act + ", " + types[weight] + " -> " + act + "\n";
+                h + ", " + weight + " bias(" + bias + " : " + vec +
+                ") : " + act + ", " + types[weight] + " -> " + act + "\n";
         h = r;
         if (j < 2) {
           std::string a = "%h" + std::to_string(counter++);
@@ -118,8 +118,9 @@ public:
           return problem;
         std::string n = "%h" + std::to_string(counter++);
         body += "  " + n + " = lowmem.group_norm " + h + ", " + gamma + ", " +
-                beta + " {epsilon = 1.0e-05 : f64, num_groups = 1 : i64} : " +
-                act + ", " + vec + ", " + vec + " -> " + act + "\n";
+                beta +
+                " {epsilon = 1.0e-05 : f64, num_groups = 1 : i64} : " + act +
+                ", " + vec + ", " + vec + " -> " + act + "\n";
         h = n;
       }
     }
@@ -130,13 +131,13 @@ public:
                "' for a BigNet of dim " + d + " and depth " +
                std::to_string(depth);
 
-    out = "// BigNet imported from " + file.path() + ": dim " + d +
-          ", depth " + std::to_string(depth) + "\n";
+    out = "// BigNet imported from " + file.path() + ": dim " + d + ", depth " +
+          std::to_string(depth) + "\n";
     out += "func.func @forward(%x: " + act + " {lowmem.input = \"x\"}";
     for (const std::string &arg : args)
       out += ",\n    " + arg;
-    out += ") -> " + act + " {\n" + body + "  return " + h + " : " + act +
-           "\n}\n";
+    out +=
+        ") -> " + act + " {\n" + body + "  return " + h + " : " + act + "\n}\n";
     return "";
   }
 
@@ -175,8 +176,7 @@ private:
                        info.format == lq::Format::BF16;
     if (isQuantized && shape.size() == 2 && quantized) {
       type = "!lowmem.qtensor<" + std::to_string(shape[0]) + "x" +
-             std::to_string(shape[1]) + "xf32, " +
-             lq::formatName(info.format);
+             std::to_string(shape[1]) + "xf32, " + lq::formatName(info.format);
       if (info.blockSize)
         type += ", block = " + std::to_string(info.blockSize);
       if (info.doubleQuant)
@@ -251,11 +251,13 @@ int main(int argc, char **argv) {
   if (!module || failed(mlir::verify(*module)))
     return fail("internal error: the imported graph does not verify");
 
-  std::error_code ec;
-  llvm::ToolOutputFile out(outputFile, ec, llvm::sys::fs::OF_Text);
-  if (ec)
-    return fail("cannot write '" + outputFile + "': " + ec.message());
-  out.os() << text;
-  out.keep();
+  // Through a temporary file renamed into place: never a partial output.
+  if (llvm::Error error =
+          llvm::writeToOutput(outputFile, [&](llvm::raw_ostream &os) {
+            os << text;
+            return llvm::Error::success();
+          }))
+    return fail("cannot write '" + outputFile +
+                "': " + llvm::toString(std::move(error)));
   return 0;
 }

@@ -59,7 +59,8 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&](const std::string &key) -> std::string {
-      if (arg.size() > key.size() && arg.compare(0, key.size() + 1, key + "=") == 0)
+      if (arg.size() > key.size() &&
+          arg.compare(0, key.size() + 1, key + "=") == 0)
         return arg.substr(key.size() + 1);
       if (i + 1 >= argc)
         die("option '" + key + "' needs a value");
@@ -129,9 +130,8 @@ int main(int argc, char **argv) {
       problem = loadAsFloat(*file, t, values);
       if (!problem.empty())
         die(problem);
-      quant::QuantizedTensor q = quant::quantize(values.data(), t.shape,
-                                                 *format, blockSize,
-                                                 doubleQuant);
+      quant::QuantizedTensor q = quant::quantize(
+          values.data(), t.shape, *format, blockSize, doubleQuant);
       appendQuantizedTensors(t.name, q, tensors);
       ++quantized;
       continue;
@@ -147,7 +147,8 @@ int main(int argc, char **argv) {
 
   std::vector<TensorToWrite> toWrite;
   for (const OwnedTensor &t : tensors)
-    toWrite.push_back({t.name, t.dtype, t.shape, t.bytes.data(), t.bytes.size()});
+    toWrite.push_back(
+        {t.name, t.dtype, t.shape, t.bytes.data(), t.bytes.size()});
   std::vector<std::pair<std::string, std::string>> metadata{
       {"format", "pt"}, {"lowmem.quantized_with", formatName}};
   problem = writeSafetensors(output, toWrite, metadata);

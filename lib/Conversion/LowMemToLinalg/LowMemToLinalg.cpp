@@ -27,14 +27,13 @@ using utils::IteratorType;
 /// `tensor.empty` of `type`; each dynamic dimension takes the size of the
 /// same dimension of `like` (the leading, batch-like dimensions that all
 /// lowmem ops carry from their input to their result).
-Value emptyLike(OpBuilder &b, Location loc, RankedTensorType type,
-                Value like) {
+Value emptyLike(OpBuilder &b, Location loc, RankedTensorType type, Value like) {
   SmallVector<Value> sizes;
   for (int64_t i = 0; i < type.getRank(); ++i)
     if (type.isDynamicDim(i))
       sizes.push_back(tensor::DimOp::create(b, loc, like, i));
-  return tensor::EmptyOp::create(b, loc, type.getShape(),
-                                 type.getElementType(), sizes);
+  return tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType(),
+                                 sizes);
 }
 
 Value indexConst(OpBuilder &b, Location loc, int64_t v) {
@@ -48,8 +47,8 @@ Value f32Const(OpBuilder &b, Location loc, float v) {
 /// A dense f32 lookup table as a constant tensor.
 Value tableConst(OpBuilder &b, Location loc, ArrayRef<float> values) {
   auto type = RankedTensorType::get({(int64_t)values.size()}, b.getF32Type());
-  return arith::ConstantOp::create(
-      b, loc, type, DenseElementsAttr::get(type, values));
+  return arith::ConstantOp::create(b, loc, type,
+                                   DenseElementsAttr::get(type, values));
 }
 
 /// Emits, inside a linalg body, the decoding of one element of a quantized
@@ -105,10 +104,10 @@ public:
     Type i32 = b.getI32Type();
     Value wide = arith::ExtUIOp::create(b, loc, i32, byte);
     // nf4/fp4 keep the first element in the high nibble, int4 in the low.
-    Value nibbleSel = type.getFormat() == QuantFormat::int4
-                          ? parity
-                          : arith::SubIOp::create(b, loc,
-                                                  indexConst(b, loc, 1), parity);
+    Value nibbleSel =
+        type.getFormat() == QuantFormat::int4
+            ? parity
+            : arith::SubIOp::create(b, loc, indexConst(b, loc, 1), parity);
     Value shift = arith::IndexCastOp::create(
         b, loc, i32,
         arith::MulIOp::create(b, loc, nibbleSel, indexConst(b, loc, 4)));
@@ -141,8 +140,8 @@ public:
           b, loc, parts[2],
           ValueRange{arith::DivUIOp::create(
               b, loc, block, indexConst(b, loc, lq::kNestedBlockSize))});
-      Value offset = tensor::ExtractOp::create(b, loc, parts[3],
-                                               ValueRange{indexConst(b, loc, 0)});
+      Value offset = tensor::ExtractOp::create(
+          b, loc, parts[3], ValueRange{indexConst(b, loc, 0)});
       Value dyn = tensor::ExtractOp::create(b, loc, dynamicMap, scaleCode);
       scale = arith::AddFOp::create(
           b, loc, arith::MulFOp::create(b, loc, dyn, nested), offset);
@@ -176,11 +175,11 @@ SmallVector<unsigned> range(unsigned begin, unsigned end) {
 /// n, k)` yields W[n, k] inside the reduction body (from a dense operand or
 /// decoded from quantized storage).
 template <typename LinearLikeOp>
-Value emitLinear(PatternRewriter &rewriter, LinearLikeOp op,
-                 function_ref<Value(OpBuilder &, Location, Value, Value,
-                                    ValueRange)>
-                     weightAt,
-                 Value denseWeight) {
+Value emitLinear(
+    PatternRewriter &rewriter, LinearLikeOp op,
+    function_ref<Value(OpBuilder &, Location, Value, Value, ValueRange)>
+        weightAt,
+    Value denseWeight) {
   Location loc = op.getLoc();
   MLIRContext *ctx = rewriter.getContext();
   RankedTensorType resultType = op.getType();
@@ -230,7 +229,8 @@ Value emitLinear(PatternRewriter &rewriter, LinearLikeOp op,
             Value w = weightAt(b, l, n, k, args);
             Value prod = arith::MulFOp::create(b, l, args[0], w);
             linalg::YieldOp::create(
-                b, l, ValueRange{arith::AddFOp::create(b, l, args.back(), prod)});
+                b, l,
+                ValueRange{arith::AddFOp::create(b, l, args.back(), prod)});
           })
           .getResult(0);
 
@@ -291,9 +291,9 @@ struct QLinearLowering : public OpRewritePattern<QLinearOp> {
       return failure();
     auto storage = op.getWeight().getDefiningOp<AssembleOp>();
     if (!storage)
-      return rewriter.notifyMatchFailure(
-          op, "weight storage is not explicit (run "
-              "lowmem-materialize-storage first)");
+      return rewriter.notifyMatchFailure(op,
+                                         "weight storage is not explicit (run "
+                                         "lowmem-materialize-storage first)");
     WeightDecoder decoder(rewriter, op.getLoc(), op.getWeight().getType(),
                           storage.getParts());
     Value result = emitLinear(
@@ -351,9 +351,9 @@ struct ElementwiseLowering : public OpRewritePattern<SourceOp> {
     Location loc = op.getLoc();
     unsigned rank = type.getRank();
     Value init = emptyLike(rewriter, loc, type, op->getOperand(0));
-    SmallVector<AffineMap> maps(op->getNumOperands() + 1,
-                                AffineMap::getMultiDimIdentityMap(
-                                    rank, rewriter.getContext()));
+    SmallVector<AffineMap> maps(
+        op->getNumOperands() + 1,
+        AffineMap::getMultiDimIdentityMap(rank, rewriter.getContext()));
     auto generic = linalg::GenericOp::create(
         rewriter, loc, TypeRange{type}, op->getOperands(), ValueRange{init},
         maps, SmallVector<IteratorType>(rank, IteratorType::parallel),
@@ -400,25 +400,26 @@ struct GroupNormLowering : public OpRewritePattern<GroupNormOp> {
     SmallVector<AffineExpr> statExprs;
     for (unsigned i = 0; i < lead; ++i)
       statExprs.push_back(getAffineDimExpr(i, ctx));
-    statExprs.push_back(groups == 1 ? getAffineConstantExpr(0, ctx)
-                                    : getAffineDimExpr(lead, ctx).floorDiv(
-                                          groupSize));
+    statExprs.push_back(groups == 1
+                            ? getAffineConstantExpr(0, ctx)
+                            : getAffineDimExpr(lead, ctx).floorDiv(groupSize));
     AffineMap statMap = AffineMap::get(rank, 0, statExprs, ctx);
     AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
     SmallVector<IteratorType> reduceIters(lead, IteratorType::parallel);
     reduceIters.push_back(IteratorType::reduction);
     Value invCount = f32Const(rewriter, loc, 1.0f / float(groupSize));
 
-    Value sum = linalg::GenericOp::create(
-                    rewriter, loc, TypeRange{statType}, ValueRange{x},
-                    ValueRange{zeroStats()}, SmallVector<AffineMap>{id, statMap},
-                    reduceIters,
-                    [](OpBuilder &b, Location l, ValueRange args) {
-                      linalg::YieldOp::create(
-                          b, l, ValueRange{arith::AddFOp::create(b, l, args[1],
-                                                                 args[0])});
-                    })
-                    .getResult(0);
+    Value sum =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{statType}, ValueRange{x},
+            ValueRange{zeroStats()}, SmallVector<AffineMap>{id, statMap},
+            reduceIters,
+            [](OpBuilder &b, Location l, ValueRange args) {
+              linalg::YieldOp::create(
+                  b, l,
+                  ValueRange{arith::AddFOp::create(b, l, args[1], args[0])});
+            })
+            .getResult(0);
     Value sqSum =
         linalg::GenericOp::create(
             rewriter, loc, TypeRange{statType}, ValueRange{x, sum},
@@ -441,8 +442,8 @@ struct GroupNormLowering : public OpRewritePattern<GroupNormOp> {
             rewriter, loc, TypeRange{type},
             ValueRange{x, sum, sqSum, op.getGamma(), op.getBeta()},
             ValueRange{out},
-            SmallVector<AffineMap>{id, statMap, statMap, featureMap,
-                                   featureMap, id},
+            SmallVector<AffineMap>{id, statMap, statMap, featureMap, featureMap,
+                                   id},
             SmallVector<IteratorType>(rank, IteratorType::parallel),
             [&](OpBuilder &b, Location l, ValueRange args) {
               Value mean = arith::MulFOp::create(b, l, args[1], invCount);
@@ -453,7 +454,8 @@ struct GroupNormLowering : public OpRewritePattern<GroupNormOp> {
                   b, l, arith::SubFOp::create(b, l, args[0], mean), denom);
               Value scaled = arith::MulFOp::create(b, l, norm, args[3]);
               linalg::YieldOp::create(
-                  b, l, ValueRange{arith::AddFOp::create(b, l, scaled, args[4])});
+                  b, l,
+                  ValueRange{arith::AddFOp::create(b, l, scaled, args[4])});
             })
             .getResult(0);
     rewriter.replaceOp(op, result);
@@ -479,8 +481,8 @@ struct LoraLowering : public OpRewritePattern<LoraOp> {
     Value zero = f32Const(rewriter, loc, 0.0f);
     auto matmulT = [&](Value lhs, Value rhs, RankedTensorType outType,
                        float scale) {
-      Value init = linalg::FillOp::create(
-                       rewriter, loc, zero, emptyLike(rewriter, loc, outType, x))
+      Value init = linalg::FillOp::create(rewriter, loc, zero,
+                                          emptyLike(rewriter, loc, outType, x))
                        .getResult(0);
       unsigned numLoops = rank + 1;
       SmallVector<unsigned> lhsDims = range(0, lead);
@@ -505,7 +507,8 @@ struct LoraLowering : public OpRewritePattern<LoraOp> {
           .getResult(0);
     };
     Value t = matmulT(x, op.getLoraA(), midType, 1.0f);
-    Value y = matmulT(t, op.getLoraB(), type, static_cast<float>(op.getScale()));
+    Value y =
+        matmulT(t, op.getLoraB(), type, static_cast<float>(op.getScale()));
     rewriter.replaceOp(op, y);
     return success();
   }

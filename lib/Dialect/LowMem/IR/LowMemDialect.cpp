@@ -71,10 +71,10 @@ void LowMemDialect::registerTypes() {
 
 static int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-LogicalResult
-QTensorType::verify(function_ref<InFlightDiagnostic()> emitError,
-                    ArrayRef<int64_t> shape, Type elementType,
-                    QuantFormat format, int64_t blockSize, bool doubleQuant) {
+LogicalResult QTensorType::verify(function_ref<InFlightDiagnostic()> emitError,
+                                  ArrayRef<int64_t> shape, Type elementType,
+                                  QuantFormat format, int64_t blockSize,
+                                  bool doubleQuant) {
   if (shape.empty())
     return emitError() << "quantized tensor must have rank >= 1";
   for (int64_t dim : shape)
@@ -87,8 +87,8 @@ QTensorType::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "quantized tensor element type must be f32, f16 or "
                           "bf16, got "
                        << elementType;
-  std::string problem =
-      ::lowmem::quant::checkOptions(toQuantLibFormat(format), blockSize, doubleQuant);
+  std::string problem = ::lowmem::quant::checkOptions(toQuantLibFormat(format),
+                                                      blockSize, doubleQuant);
   if (!problem.empty())
     return emitError() << problem;
   return success();
@@ -113,7 +113,8 @@ Type QTensorType::parse(AsmParser &parser) {
         << formatName << "'; expected one of f16, bf16, int4, nf4, fp4, int8";
     return {};
   }
-  int64_t blockSize = ::lowmem::quant::defaultBlockSize(toQuantLibFormat(*format));
+  int64_t blockSize =
+      ::lowmem::quant::defaultBlockSize(toQuantLibFormat(*format));
   bool doubleQuant = false;
   while (succeeded(parser.parseOptionalComma())) {
     if (succeeded(parser.parseOptionalKeyword("double_quant"))) {
@@ -180,9 +181,10 @@ SmallVector<RankedTensorType> QTensorType::getStorageTypes() const {
   case QuantFormat::fp4:
     if (!getDoubleQuant())
       return {vec(ceilDiv(n, 2), i8), vec(getNumBlocks(), f32)};
-    return {vec(ceilDiv(n, 2), i8), vec(getNumBlocks(), i8),
-            vec(ceilDiv(getNumBlocks(), ::lowmem::quant::kNestedBlockSize), f32),
-            vec(1, f32)};
+    return {
+        vec(ceilDiv(n, 2), i8), vec(getNumBlocks(), i8),
+        vec(ceilDiv(getNumBlocks(), ::lowmem::quant::kNestedBlockSize), f32),
+        vec(1, f32)};
   case QuantFormat::int8:
     return {vec(n, i8), vec(getShape()[0], f32)};
   }

@@ -189,14 +189,13 @@ LogicalResult AssembleOp::verify() {
   SmallVector<StringRef> names = type.getStorageNames();
   if (getParts().size() != expected.size())
     return emitOpError("expected ")
-           << expected.size() << " storage parts ("
-           << llvm::join(names, ", ") << ") for " << type << ", got "
-           << getParts().size();
+           << expected.size() << " storage parts (" << llvm::join(names, ", ")
+           << ") for " << type << ", got " << getParts().size();
   for (auto [i, part] : llvm::enumerate(getParts()))
     if (part.getType() != expected[i])
       return emitOpError("storage part #")
-             << i << " (" << names[i] << ") must be " << expected[i]
-             << ", got " << part.getType();
+             << i << " (" << names[i] << ") must be " << expected[i] << ", got "
+             << part.getType();
   return success();
 }
 
@@ -216,8 +215,8 @@ LogicalResult GroupNormOp::verify() {
     return emitOpError("num_groups (")
            << groups << ") must divide the number of features (" << channels
            << ")";
-  for (auto [name, value] :
-       {std::pair<StringRef, Value>{"gamma", getGamma()}, {"beta", getBeta()}}) {
+  for (auto [name, value] : {std::pair<StringRef, Value>{"gamma", getGamma()},
+                             {"beta", getBeta()}}) {
     auto type = cast<RankedTensorType>(value.getType());
     if (type.getRank() != 1 || type.getDimSize(0) != channels)
       return emitOpError() << name << " must have shape [" << channels

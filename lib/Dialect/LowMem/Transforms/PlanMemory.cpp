@@ -78,8 +78,7 @@ int64_t packFamily(SmallVectorImpl<Buffer *> &family) {
 }
 
 /// Encodes terms as [[coefficient, [arg, dim], ...], ...].
-ArrayAttr termsAttr(Builder &b,
-                    ArrayRef<std::pair<int64_t, Monomial>> terms) {
+ArrayAttr termsAttr(Builder &b, ArrayRef<std::pair<int64_t, Monomial>> terms) {
   SmallVector<Attribute> out;
   for (const auto &[coefficient, monomial] : terms) {
     SmallVector<Attribute> term{b.getI64IntegerAttr(coefficient)};
@@ -139,8 +138,7 @@ struct PlanMemoryPass
       buf.alloc = alloc;
       buf.start = position[alloc];
       buf.end = buf.start;
-      buf.coefficient =
-          (type.getElementTypeBitWidth() + 7) / 8;
+      buf.coefficient = (type.getElementTypeBitWidth() + 7) / 8;
       for (int64_t dim : type.getShape())
         if (!ShapedType::isDynamic(dim))
           buf.coefficient *= dim;
@@ -181,9 +179,8 @@ struct PlanMemoryPass
           bool makesMemRefs = llvm::any_of(owner->getResultTypes(), [](Type t) {
             return isa<BaseMemRefType>(t);
           });
-          bool forwardsOperands =
-              owner->hasTrait<OpTrait::IsTerminator>() &&
-              !isa<func::ReturnOp>(owner);
+          bool forwardsOperands = owner->hasTrait<OpTrait::IsTerminator>() &&
+                                  !isa<func::ReturnOp>(owner);
           if (makesMemRefs || forwardsOperands)
             untracked = true;
         }
@@ -219,10 +216,10 @@ struct PlanMemoryPass
     Type i8 = b.getI8Type();
     auto arenaType = MemRefType::get({ShapedType::kDynamic}, i8);
     unsigned arenaIndex = func.getNumArguments();
-    if (failed(func.insertArgument(
-            arenaIndex, arenaType,
-            b.getDictionaryAttr(b.getNamedAttr("lowmem.arena", b.getUnitAttr())),
-            func.getLoc()))) {
+    if (failed(func.insertArgument(arenaIndex, arenaType,
+                                   b.getDictionaryAttr(b.getNamedAttr(
+                                       "lowmem.arena", b.getUnitAttr())),
+                                   func.getLoc()))) {
       func.emitError("cannot add the arena argument");
       return signalPassFailure();
     }
@@ -260,11 +257,10 @@ struct PlanMemoryPass
       Value c = arith::ConstantIndexOp::create(ib, loc, buf.offset);
       Value offset = arith::AddIOp::create(
           ib, loc, base, arith::MulIOp::create(ib, loc, c, unit));
-      auto view = memref::ViewOp::create(ib, buf.alloc.getLoc(),
-                                         buf.alloc.getType(), arena, offset,
-                                         buf.alloc.getDynamicSizes());
-      for (Operation *user :
-           llvm::make_early_inc_range(buf.alloc->getUsers()))
+      auto view =
+          memref::ViewOp::create(ib, buf.alloc.getLoc(), buf.alloc.getType(),
+                                 arena, offset, buf.alloc.getDynamicSizes());
+      for (Operation *user : llvm::make_early_inc_range(buf.alloc->getUsers()))
         if (isa<memref::DeallocOp>(user))
           user->erase();
       buf.alloc.replaceAllUsesWith(view.getResult());

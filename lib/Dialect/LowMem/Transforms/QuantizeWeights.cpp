@@ -24,22 +24,24 @@ namespace {
 bool isSkipped(StringRef name, ArrayRef<std::string> skip) {
   return llvm::any_of(skip, [&](const std::string &entry) {
     StringRef pattern(entry);
-    return name == pattern || (pattern.ends_with(".") && name.starts_with(pattern));
+    return name == pattern ||
+           (pattern.ends_with(".") && name.starts_with(pattern));
   });
 }
 
 /// Rewrites `op` into a `qlinear` whose weight is `weight`.
 void replaceWithQLinear(LinearOp op, Value weight) {
   OpBuilder b(op);
-  auto qlinear = QLinearOp::create(b, op.getLoc(), op.getType(), op.getInput(),
-                                   weight, op.getBias(), op.getResidual(),
-                                   op.getActivationAttr());
+  auto qlinear =
+      QLinearOp::create(b, op.getLoc(), op.getType(), op.getInput(), weight,
+                        op.getBias(), op.getResidual(), op.getActivationAttr());
   op.replaceAllUsesWith(qlinear.getResult());
   op.erase();
 }
 
 struct QuantizeWeightsPass
-    : public mlir::lowmem::impl::LowMemQuantizeWeightsBase<QuantizeWeightsPass> {
+    : public mlir::lowmem::impl::LowMemQuantizeWeightsBase<
+          QuantizeWeightsPass> {
   using Base::Base;
 
   void runOnOperation() override {
@@ -52,8 +54,9 @@ struct QuantizeWeightsPass
       return signalPassFailure();
     }
     ::lowmem::quant::Format libFormat = toQuantLibFormat(*fmt);
-    int64_t block =
-        blockSize != 0 ? blockSize : ::lowmem::quant::defaultBlockSize(libFormat);
+    int64_t block = blockSize != 0
+                        ? blockSize
+                        : ::lowmem::quant::defaultBlockSize(libFormat);
     std::string problem =
         ::lowmem::quant::checkOptions(libFormat, block, doubleQuant);
     if (!problem.empty()) {
@@ -81,11 +84,12 @@ struct QuantizeWeightsPass
             arg.use_empty())
           continue;
         // Only weights consumed exclusively as the weight of linear layers.
-        bool onlyLinearWeights = llvm::all_of(arg.getUses(), [](OpOperand &use) {
-          auto linear = dyn_cast<LinearOp>(use.getOwner());
-          return linear && use.getOperandNumber() ==
-                               linear.getWeightMutable().getOperandNumber();
-        });
+        bool onlyLinearWeights =
+            llvm::all_of(arg.getUses(), [](OpOperand &use) {
+              auto linear = dyn_cast<LinearOp>(use.getOwner());
+              return linear && use.getOperandNumber() ==
+                                   linear.getWeightMutable().getOperandNumber();
+            });
         if (!onlyLinearWeights)
           continue;
         arg.setType(makeType(type));
