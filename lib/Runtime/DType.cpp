@@ -48,4 +48,22 @@ const char *supportedSafetensorsDTypeNames() {
   return "BOOL, U8, I8, U16, I16, F16, BF16, U32, I32, F32, U64, I64, F64";
 }
 
+bool checkedNumElements(const std::vector<int64_t> &shape, uint64_t &numel) {
+  uint64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0)
+      return false;
+    if (d == 0)
+      n = 0; // The product is 0 whatever the other dimensions are.
+  }
+  for (int64_t d : shape) {
+    if (__builtin_mul_overflow(n, static_cast<uint64_t>(d), &n))
+      return false;
+  }
+  if (n > static_cast<uint64_t>(INT64_MAX))
+    return false;
+  numel = n;
+  return true;
+}
+
 } // namespace lowmem::rt

@@ -64,24 +64,6 @@ std::string quote(const std::string &s) {
   return out + "'";
 }
 
-bool checkedNumElements(const std::vector<int64_t> &shape, uint64_t &numel) {
-  uint64_t n = 1;
-  for (int64_t d : shape) {
-    if (d < 0)
-      return false;
-    if (d == 0)
-      n = 0; // The product is 0 whatever the other dimensions are.
-  }
-  for (int64_t d : shape) {
-    if (__builtin_mul_overflow(n, static_cast<uint64_t>(d), &n))
-      return false;
-  }
-  if (n > static_cast<uint64_t>(INT64_MAX))
-    return false;
-  numel = n;
-  return true;
-}
-
 /// Maps a descr string to a DType, or returns an error message.
 std::string parseDescr(const std::string &descr, DType &dtype) {
   if (descr.size() == 3) {

@@ -80,25 +80,6 @@ std::string found(const JsonValue &v) {
   }
 }
 
-/// Computes the element count of \p shape; false on overflow.
-bool checkedNumElements(const std::vector<int64_t> &shape, uint64_t &numel) {
-  uint64_t n = 1;
-  for (int64_t d : shape) {
-    if (d < 0)
-      return false;
-    if (d == 0)
-      n = 0; // The product is 0 whatever the other dimensions are.
-  }
-  for (int64_t d : shape) {
-    if (__builtin_mul_overflow(n, static_cast<uint64_t>(d), &n))
-      return false;
-  }
-  if (n > static_cast<uint64_t>(INT64_MAX))
-    return false;
-  numel = n;
-  return true;
-}
-
 /// Reads a non-negative int64 from \p v; false if it is anything else.
 bool getNonNegativeInt(const JsonValue &v, uint64_t &out) {
   std::optional<int64_t> i = v.getInt64();

@@ -218,20 +218,12 @@ int main(int argc, char **argv) {
     if (!config.empty())
       return fail("transformer checkpoints (--config) are not supported yet; "
                   "use --arch=bignet");
-    chosen = file->find("model.0.model.0.weight") ||
-                     file->find("model.0.model.0.weight.quant_state."
-                                "bitsandbytes__nf4")
-                 ? "bignet"
-                 : "";
-    if (chosen.empty()) {
-      lrt::StoredWeightInfo info;
-      if (lrt::inspectWeight(*file, "model.0.model.0.weight", info).empty() &&
-          info.present)
-        chosen = "bignet";
-    }
-    if (chosen.empty())
+    lrt::StoredWeightInfo info;
+    if (!lrt::inspectWeight(*file, "model.0.model.0.weight", info).empty() ||
+        !info.present)
       return fail(inputFile + ": cannot recognize the architecture (no "
                               "'model.0.model.0.weight'); pass --arch");
+    chosen = "bignet";
   }
   if (chosen != "bignet")
     return fail("unknown --arch '" + chosen + "'; supported: bignet, auto");

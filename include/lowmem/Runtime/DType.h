@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 namespace lowmem::rt {
 
@@ -49,6 +50,10 @@ size_t dtypeSize(DType dtype);
 /// Returns a comma-separated list of all safetensors dtype names, for error
 /// messages.
 const char *supportedSafetensorsDTypeNames();
+
+/// Computes the element count of \p shape into \p numel; false when a
+/// dimension is negative or the count overflows int64.
+bool checkedNumElements(const std::vector<int64_t> &shape, uint64_t &numel);
 
 } // namespace lowmem::rt
 
