@@ -41,14 +41,13 @@ using namespace lowmem::rt;
 //===----------------------------------------------------------------------===//
 
 extern "C" void *_mlir_memref_to_llvm_alloc(size_t size) {
-  return MemoryTracker::global().allocate(size ? size : 1,
-                                          MemCategory::Workspace, 64);
+  return MemoryTracker::global().allocate(size, MemCategory::Workspace, 64);
 }
 
 extern "C" void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment,
                                                     size_t size) {
-  return MemoryTracker::global().allocate(
-      size ? size : 1, MemCategory::Workspace, alignment < 64 ? 64 : alignment);
+  return MemoryTracker::global().allocate(size, MemCategory::Workspace,
+                                          alignment < 64 ? 64 : alignment);
 }
 
 extern "C" void _mlir_memref_to_llvm_free(void *ptr) {
@@ -253,7 +252,7 @@ int main(int argc, char **argv) {
     std::string part = str(record, "part");
     arg.shape = shape;
     size_t bytes = product(shape) * dtypeSize(*dtype);
-    arg.data = tracker.allocate(bytes ? bytes : 1, MemCategory::Weights);
+    arg.data = tracker.allocate(bytes, MemCategory::Weights);
     if (!arg.data)
       die("out of memory loading '" + name + "'");
     if (part.empty()) {
@@ -312,8 +311,7 @@ int main(int argc, char **argv) {
   if (arenaRecord) {
     Argument &arena = args[arenaIndex];
     arena.shape = {arenaBytes};
-    arena.data =
-        tracker.allocate(arenaBytes ? arenaBytes : 1, MemCategory::Activations);
+    arena.data = tracker.allocate(arenaBytes, MemCategory::Activations);
     if (!arena.data)
       die("out of memory allocating the " + std::to_string(arenaBytes) +
           "-byte activation arena");
