@@ -1,0 +1,89 @@
+//===- CudaDriver.h - the CUDA driver API, loaded at run time ---*- C++ -*-===//
+//
+// Part of the lowmem project.
+//
+//===----------------------------------------------------------------------===//
+//
+// The CUDA driver (libcuda) is opened with dlopen the first time it is
+// needed, so that everything builds, links and runs its CPU paths on
+// machines without a GPU or a driver; a CUDA binary started there fails with
+// a clear message instead of a loader error. Only the entry points lowmem
+// uses are resolved, by name, into a table.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LOWMEM_RUNTIME_CUDADRIVER_H
+#define LOWMEM_RUNTIME_CUDADRIVER_H
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace lowmem::rt::cuda {
+
+using CUresult = int;
+using CUdevice = int;
+using CUdeviceptr = unsigned long long;
+using CUcontext = struct CUctx_st *;
+using CUmodule = struct CUmod_st *;
+using CUfunction = struct CUfunc_st *;
+using CUstream = struct CUstream_st *;
+
+constexpr CUresult kSuccess = 0;
+constexpr int kJitErrorLogBuffer = 5;           // CU_JIT_ERROR_LOG_BUFFER
+constexpr int kJitErrorLogBufferSize = 6;       // ..._SIZE_BYTES
+constexpr int kJitOptimizationLevel = 7;        // CU_JIT_OPTIMIZATION_LEVEL
+constexpr int kAttrComputeCapabilityMajor = 75; // CU_DEVICE_ATTRIBUTE_...
+constexpr int kAttrComputeCapabilityMinor = 76;
+
+/// The driver entry points lowmem uses.
+struct DriverApi {
+  CUresult (*cuInit)(unsigned);
+  CUresult (*cuDriverGetVersion)(int *);
+  CUresult (*cuGetErrorString)(CUresult, const char **);
+  CUresult (*cuDeviceGetCount)(int *);
+  CUresult (*cuDeviceGet)(CUdevice *, int);
+  CUresult (*cuDeviceGetName)(char *, int, CUdevice);
+  CUresult (*cuDeviceGetAttribute)(int *, int, CUdevice);
+  CUresult (*cuDevicePrimaryCtxRetain)(CUcontext *, CUdevice);
+  CUresult (*cuCtxSetCurrent)(CUcontext);
+  CUresult (*cuModuleLoadDataEx)(CUmodule *, const void *, unsigned, int *,
+                                 void **);
+  CUresult (*cuModuleUnload)(CUmodule);
+  CUresult (*cuModuleGetFunction)(CUfunction *, CUmodule, const char *);
+  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned,
+                             unsigned, unsigned, unsigned, CUstream, void **,
+                             void **);
+  CUresult (*cuStreamCreate)(CUstream *, unsigned);
+  CUresult (*cuStreamSynchronize)(CUstream);
+  CUresult (*cuStreamDestroy)(CUstream);
+  CUresult (*cuMemAlloc)(CUdeviceptr *, size_t);
+  CUresult (*cuMemFree)(CUdeviceptr);
+  CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void *, size_t);
+  CUresult (*cuMemcpyDtoH)(void *, CUdeviceptr, size_t);
+  CUresult (*cuMemGetInfo)(size_t *, size_t *);
+};
+
+/// Opens `library` and resolves every entry point into `api`, uncached.
+/// Returns "" or a message that names the library and what is missing.
+std::string openDriver(const char *library, DriverApi &api);
+
+/// Opens the driver library (LOWMEM_CUDA_DRIVER overrides the name
+/// `libcuda.so.1`) and resolves every entry point. Returns "" or a message
+/// that says what is missing. The table stays valid for the process.
+std::string loadDriver(const DriverApi *&api);
+
+/// Loads the driver, initializes it and makes the primary context of device
+/// `ordinal` current. Returns "" or a message naming the failing step (no
+/// driver, no device, ...).
+std::string initDevice(int ordinal = 0);
+
+/// `call: CUDA_ERROR_...: description` for a failed driver call.
+std::string describeError(const char *call, CUresult result);
+
+/// Description of the current device, e.g. "NVIDIA H100 (sm_90)".
+std::string deviceDescription();
+
+} // namespace lowmem::rt::cuda
+
+#endif // LOWMEM_RUNTIME_CUDADRIVER_H

@@ -1,0 +1,138 @@
+//===- CudaDriver.cpp - the CUDA driver API, loaded at run time -----------===//
+//
+// Part of the lowmem project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lowmem/Runtime/CudaDriver.h"
+
+#include <cstdlib>
+#include <dlfcn.h>
+#include <mutex>
+
+using namespace lowmem::rt::cuda;
+
+namespace {
+
+DriverApi driverApi;
+std::string driverError;
+bool driverLoaded = false;
+CUdevice currentDevice = 0;
+
+/// Resolves `name` into `slot`; versioned names first (cuMemAlloc_v2).
+template <typename Fn>
+bool resolve(void *handle, const char *name, Fn &slot, std::string &missing) {
+  std::string v2 = std::string(name) + "_v2";
+  void *symbol = dlsym(handle, v2.c_str());
+  if (!symbol)
+    symbol = dlsym(handle, name);
+  if (!symbol) {
+    missing += missing.empty() ? name : std::string(", ") + name;
+    return false;
+  }
+  slot = reinterpret_cast<Fn>(symbol);
+  return true;
+}
+
+void loadOnce() {
+  const char *override = std::getenv("LOWMEM_CUDA_DRIVER");
+  const char *name = override && *override ? override : "libcuda.so.1";
+  driverError = openDriver(name, driverApi);
+  driverLoaded = driverError.empty();
+}
+
+} // namespace
+
+std::string lowmem::rt::cuda::openDriver(const char *name, DriverApi &d) {
+  void *handle = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    const char *why = dlerror();
+    return std::string("no CUDA driver: cannot load '") + name + "' (" +
+           (why ? why : "unknown error") +
+           "); a --target=cuda binary needs an NVIDIA GPU and its driver";
+  }
+  std::string missing;
+  resolve(handle, "cuInit", d.cuInit, missing);
+  resolve(handle, "cuDriverGetVersion", d.cuDriverGetVersion, missing);
+  resolve(handle, "cuGetErrorString", d.cuGetErrorString, missing);
+  resolve(handle, "cuDeviceGetCount", d.cuDeviceGetCount, missing);
+  resolve(handle, "cuDeviceGet", d.cuDeviceGet, missing);
+  resolve(handle, "cuDeviceGetName", d.cuDeviceGetName, missing);
+  resolve(handle, "cuDeviceGetAttribute", d.cuDeviceGetAttribute, missing);
+  resolve(handle, "cuDevicePrimaryCtxRetain", d.cuDevicePrimaryCtxRetain,
+          missing);
+  resolve(handle, "cuCtxSetCurrent", d.cuCtxSetCurrent, missing);
+  resolve(handle, "cuModuleLoadDataEx", d.cuModuleLoadDataEx, missing);
+  resolve(handle, "cuModuleUnload", d.cuModuleUnload, missing);
+  resolve(handle, "cuModuleGetFunction", d.cuModuleGetFunction, missing);
+  resolve(handle, "cuLaunchKernel", d.cuLaunchKernel, missing);
+  resolve(handle, "cuStreamCreate", d.cuStreamCreate, missing);
+  resolve(handle, "cuStreamSynchronize", d.cuStreamSynchronize, missing);
+  resolve(handle, "cuStreamDestroy", d.cuStreamDestroy, missing);
+  resolve(handle, "cuMemAlloc", d.cuMemAlloc, missing);
+  resolve(handle, "cuMemFree", d.cuMemFree, missing);
+  resolve(handle, "cuMemcpyHtoD", d.cuMemcpyHtoD, missing);
+  resolve(handle, "cuMemcpyDtoH", d.cuMemcpyDtoH, missing);
+  resolve(handle, "cuMemGetInfo", d.cuMemGetInfo, missing);
+  if (!missing.empty()) {
+    dlclose(handle);
+    return std::string("the CUDA driver '") + name +
+           "' lacks entry points: " + missing;
+  }
+  return "";
+}
+
+std::string lowmem::rt::cuda::loadDriver(const DriverApi *&api) {
+  static std::once_flag once;
+  std::call_once(once, loadOnce);
+  api = driverLoaded ? &driverApi : nullptr;
+  return driverLoaded ? "" : driverError;
+}
+
+std::string lowmem::rt::cuda::describeError(const char *call, CUresult result) {
+  const DriverApi *api = nullptr;
+  const char *text = nullptr;
+  if (loadDriver(api).empty() && api->cuGetErrorString(result, &text) != 0)
+    text = nullptr;
+  return std::string(call) + " failed with CUDA error " +
+         std::to_string(result) + (text ? std::string(": ") + text : "");
+}
+
+std::string lowmem::rt::cuda::initDevice(int ordinal) {
+  const DriverApi *api = nullptr;
+  std::string problem = loadDriver(api);
+  if (!problem.empty())
+    return problem;
+  if (CUresult r = api->cuInit(0))
+    return describeError("cuInit", r) +
+           " (is an NVIDIA GPU present and the driver loaded?)";
+  int count = 0;
+  if (CUresult r = api->cuDeviceGetCount(&count))
+    return describeError("cuDeviceGetCount", r);
+  if (count <= ordinal)
+    return "no CUDA device " + std::to_string(ordinal) + " (" +
+           std::to_string(count) + " found)";
+  CUdevice device;
+  if (CUresult r = api->cuDeviceGet(&device, ordinal))
+    return describeError("cuDeviceGet", r);
+  CUcontext context;
+  if (CUresult r = api->cuDevicePrimaryCtxRetain(&context, device))
+    return describeError("cuDevicePrimaryCtxRetain", r);
+  if (CUresult r = api->cuCtxSetCurrent(context))
+    return describeError("cuCtxSetCurrent", r);
+  currentDevice = device;
+  return "";
+}
+
+std::string lowmem::rt::cuda::deviceDescription() {
+  const DriverApi *api = nullptr;
+  if (!loadDriver(api).empty())
+    return "no device";
+  char name[256] = {0};
+  int major = 0, minor = 0;
+  api->cuDeviceGetName(name, sizeof(name) - 1, currentDevice);
+  api->cuDeviceGetAttribute(&major, kAttrComputeCapabilityMajor, currentDevice);
+  api->cuDeviceGetAttribute(&minor, kAttrComputeCapabilityMinor, currentDevice);
+  return std::string(name) + " (sm_" + std::to_string(major) +
+         std::to_string(minor) + ")";
+}

@@ -1,0 +1,119 @@
+//===- CudaRuntime.cpp - the mgpu* entry points of MLIR's GPU lowering ----===//
+//
+// Part of the lowmem project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Defines the functions that MLIR 22's `gpu-to-llvm` lowering calls from
+// host code (checked against the declarations it emits), over the CUDA
+// driver loaded with dlopen. Host code cannot handle errors, so a failing
+// call prints what failed and exits: a missing GPU is reported before the
+// first kernel, from the module loader that global constructors run.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lowmem/Runtime/CudaDriver.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+
+using namespace lowmem::rt::cuda;
+
+namespace {
+
+[[noreturn]] void fatal(const std::string &message) {
+  std::fprintf(stderr, "error: %s\n", message.c_str());
+  std::exit(1);
+}
+
+/// The driver, with the device made current on first use.
+const DriverApi &api() {
+  static const DriverApi *table = [] {
+    std::string problem = initDevice(0);
+    if (!problem.empty())
+      fatal(problem);
+    const DriverApi *loaded = nullptr;
+    (void)loadDriver(loaded);
+    return loaded;
+  }();
+  return *table;
+}
+
+void check(const char *call, CUresult result) {
+  if (result != kSuccess)
+    fatal(describeError(call, result));
+}
+
+} // namespace
+
+extern "C" {
+
+/// Loads a module from PTX text, JIT-compiled by the driver for the current
+/// device; the JIT's log is reported when it fails (an unsupported
+/// architecture, say).
+void *mgpuModuleLoadJIT(void *data, int optLevel) {
+  const DriverApi &d = api();
+  char log[8192] = {0};
+  int keys[] = {kJitErrorLogBuffer, kJitErrorLogBufferSize,
+                kJitOptimizationLevel};
+  void *values[] = {log, reinterpret_cast<void *>(sizeof(log) - 1),
+                    reinterpret_cast<void *>(static_cast<intptr_t>(optLevel))};
+  CUmodule module = nullptr;
+  CUresult r = d.cuModuleLoadDataEx(&module, data, 3, keys, values);
+  if (r != kSuccess)
+    fatal(describeError("cuModuleLoadDataEx", r) + " on " +
+          deviceDescription() + (log[0] ? std::string(":\n") + log : ""));
+  return module;
+}
+
+/// Loads a module from a cubin or fatbin image.
+void *mgpuModuleLoad(void *data, size_t /*size*/) {
+  return mgpuModuleLoadJIT(data, 3);
+}
+
+void mgpuModuleUnload(void *module) {
+  check("cuModuleUnload", api().cuModuleUnload(static_cast<CUmodule>(module)));
+}
+
+void *mgpuModuleGetFunction(void *module, const char *name) {
+  CUfunction function = nullptr;
+  CUresult r =
+      api().cuModuleGetFunction(&function, static_cast<CUmodule>(module), name);
+  if (r != kSuccess)
+    fatal(describeError("cuModuleGetFunction", r) + " for kernel '" + name +
+          "'");
+  return function;
+}
+
+void *mgpuStreamCreate() {
+  CUstream stream = nullptr;
+  check("cuStreamCreate", api().cuStreamCreate(&stream, /*flags=*/0));
+  return stream;
+}
+
+void mgpuStreamSynchronize(void *stream) {
+  check("cuStreamSynchronize",
+        api().cuStreamSynchronize(static_cast<CUstream>(stream)));
+}
+
+void mgpuStreamDestroy(void *stream) {
+  check("cuStreamDestroy",
+        api().cuStreamDestroy(static_cast<CUstream>(stream)));
+}
+
+void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
+                      intptr_t gridZ, intptr_t blockX, intptr_t blockY,
+                      intptr_t blockZ, int32_t smem, void *stream,
+                      void **params, void **extra, size_t /*paramsCount*/) {
+  CUresult r = api().cuLaunchKernel(
+      static_cast<CUfunction>(function), gridX, gridY, gridZ, blockX, blockY,
+      blockZ, smem, static_cast<CUstream>(stream), params, extra);
+  if (r != kSuccess)
+    fatal(describeError("cuLaunchKernel", r) + " (grid " +
+          std::to_string(gridX) + "x" + std::to_string(gridY) + "x" +
+          std::to_string(gridZ) + ", block " + std::to_string(blockX) + "x" +
+          std::to_string(blockY) + "x" + std::to_string(blockZ) + ")");
+}
+
+} // extern "C"
