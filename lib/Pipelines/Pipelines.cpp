@@ -9,21 +9,28 @@
 #include "lowmem/Dialect/LowMem/IR/LowMemDialect.h"
 #include "lowmem/Dialect/LowMem/Transforms/Passes.h"
 
+#include "mlir/Conversion/ConvertToLLVM/ToLLVMPass.h"
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Arith/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Bufferization/Transforms/FuncBufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/GPU/Pipelines/Passes.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/Linalg/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Dialect/Tensor/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/InitAllExtensions.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
-#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Transforms/Passes.h"
 
 using namespace mlir;
@@ -44,9 +51,16 @@ void mlir::lowmem::buildGraphPipeline(OpPassManager &pm,
   pm.addPass(createCSEPass());
 }
 
-void mlir::lowmem::buildCPUBufferizePipeline(OpPassManager &pm) {
+/// Storage, linalg and bufferization, shared by the CPU and CUDA pipelines.
+/// On the GPU, matrix products and norms become kernels first.
+static void buildBufferize(OpPassManager &pm, bool forGPU) {
+  bool tablesInRegisters = forGPU;
   pm.addPass(createLowMemMaterializeStorage());
-  pm.addNestedPass<func::FuncOp>(createConvertLowMemToLinalg());
+  if (forGPU)
+    pm.addPass(createConvertLowMemToGPU());
+  ConvertLowMemToLinalgOptions linalgOptions;
+  linalgOptions.tablesInRegisters = tablesInRegisters;
+  pm.addNestedPass<func::FuncOp>(createConvertLowMemToLinalg(linalgOptions));
   pm.addPass(createCanonicalizerPass());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
@@ -55,7 +69,54 @@ void mlir::lowmem::buildCPUBufferizePipeline(OpPassManager &pm) {
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+}
+
+void mlir::lowmem::buildCPUBufferizePipeline(OpPassManager &pm) {
+  buildBufferize(pm, /*forGPU=*/false);
   pm.addNestedPass<func::FuncOp>(createLowMemPlanMemory());
+}
+
+std::string mlir::lowmem::defaultPTXFeatures(const std::string &chip) {
+  // sm_90 needs PTX ISA 8.0; sm_80 is served by 7.0 and later.
+  return chip == "sm_90" || chip == "sm_90a" ? "+ptx80" : "+ptx70";
+}
+
+void mlir::lowmem::buildCUDABufferizePipeline(
+    OpPassManager &pm, const CUDAPipelineOptions &options) {
+  GraphPipelineOptions graph;
+  graph.format = options.format;
+  graph.blockSize = options.blockSize;
+  graph.doubleQuant = options.doubleQuant;
+  for (const std::string &name : options.skip)
+    graph.skip.push_back(name);
+  buildGraphPipeline(pm, graph);
+  buildBufferize(pm, /*forGPU=*/true);
+  LowMemPlanMemoryOptions plan;
+  plan.resultsInArena = true;
+  pm.addNestedPass<func::FuncOp>(createLowMemPlanMemory(plan));
+}
+
+void mlir::lowmem::buildCUDAToLLVMPipeline(OpPassManager &pm,
+                                           const CUDAPipelineOptions &options) {
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
+  pm.addNestedPass<func::FuncOp>(createGpuMapParallelLoopsPass());
+  pm.addNestedPass<func::FuncOp>(createConvertParallelLoopToGpuPass());
+  pm.addPass(createGpuKernelOutliningPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createCanonicalizerPass());
+  gpu::GPUToNVVMPipelineOptions nvvm;
+  nvvm.cubinChip = options.chip;
+  nvvm.cubinFeatures = options.features.empty()
+                           ? defaultPTXFeatures(options.chip)
+                           : options.features.getValue();
+  nvvm.cubinFormat = "isa";
+  gpu::buildLowerToNVVMPassPipeline(pm, nvvm);
+}
+
+void mlir::lowmem::buildCUDAPipeline(OpPassManager &pm,
+                                     const CUDAPipelineOptions &options) {
+  buildCUDABufferizePipeline(pm, options);
+  buildCUDAToLLVMPipeline(pm, options);
 }
 
 void mlir::lowmem::buildCPUToLLVMPipeline(OpPassManager &pm) {
@@ -95,6 +156,11 @@ void mlir::lowmem::registerLowMemPipelines() {
   PassPipelineRegistration<>("lowmem-cpu-to-llvm-pipeline",
                              "Bufferized linalg to the LLVM dialect",
                              buildCPUToLLVMPipeline);
+  PassPipelineRegistration<CUDAPipelineOptions>(
+      "lowmem-cuda-pipeline",
+      "The whole CUDA pipeline, from lowmem graphs to host LLVM with "
+      "embedded PTX",
+      buildCUDAPipeline);
   PassPipelineRegistration<GraphPipelineOptions>(
       "lowmem-cpu-pipeline",
       "The whole CPU pipeline, from lowmem graphs to the LLVM dialect",
@@ -117,6 +183,9 @@ void mlir::lowmem::registerLowMemDialects(DialectRegistry &registry) {
   tensor::registerBufferizableOpInterfaceExternalModels(registry);
   bufferization::func_ext::registerBufferizableOpInterfaceExternalModels(
       registry);
-  registerBuiltinDialectTranslation(registry);
-  registerLLVMDialectTranslation(registry);
+  registry.insert<gpu::GPUDialect, NVVM::NVVMDialect, vector::VectorDialect>();
+  registerAllToLLVMIRTranslations(registry);
+  NVVM::registerNVVMTargetInterfaceExternalModels(registry);
+  registerConvertToLLVMDependentDialectLoading(registry);
+  registerAllExtensions(registry);
 }

@@ -117,9 +117,9 @@ func.func @linear_rank3(%x: tensor<2x?x8xf32>, %w: tensor<4x8xf32>) -> tensor<2x
 // CHECK-NEXT: [[SHR:%.+]] = arith.shrui [[WIDE]], [[SHIFT]] : i32
 // CHECK-NEXT: [[CODE:%.+]] = arith.andi [[SHR]], [[C15]] : i32
 // CHECK-NEXT: [[BLOCK:%.+]] = arith.divui [[FLAT]], [[C64]] : index
+// CHECK-NEXT: [[SCALE:%.+]] = tensor.extract [[ABSMAX]][[[BLOCK]]] : tensor<2xf32>
 // CHECK-NEXT: [[CODEIDX:%.+]] = arith.index_cast [[CODE]] : i32 to index
 // CHECK-NEXT: [[VALUE:%.+]] = tensor.extract [[TABLE]][[[CODEIDX]]] : tensor<16xf32>
-// CHECK-NEXT: [[SCALE:%.+]] = tensor.extract [[ABSMAX]][[[BLOCK]]] : tensor<2xf32>
 // CHECK-NEXT: [[WV:%.+]] = arith.mulf [[VALUE]], [[SCALE]] : f32
 // CHECK-NEXT: [[P:%.+]] = arith.mulf [[IN]], [[WV]] : f32
 // CHECK-NEXT: [[S:%.+]] = arith.addf [[OUT]], [[P]] : f32
@@ -151,7 +151,6 @@ func.func @qlinear_nf4(%x: tensor<?x8xf32>, %codes: tensor<64xi8>, %absmax: tens
 // CHECK-SAME: ins([[X]] : tensor<?x8xf32>)
 // CHECK: tensor.extract [[CODES]]
 // CHECK: [[BLOCK:%.+]] = arith.divui [[FLAT:%.+]], [[C32]] : index
-// CHECK: [[VALUE:%.+]] = tensor.extract [[TABLE]]
 // CHECK: [[AC:%.+]] = tensor.extract [[ACODES]][[[BLOCK]]] : tensor<4xi8>
 // CHECK: [[ACW:%.+]] = arith.extui [[AC]] : i8 to i32
 // CHECK: [[ACI:%.+]] = arith.index_cast [[ACW]] : i32 to index
@@ -161,6 +160,7 @@ func.func @qlinear_nf4(%x: tensor<?x8xf32>, %codes: tensor<64xi8>, %absmax: tens
 // CHECK: [[DYN:%.+]] = tensor.extract [[DMAP]][[[ACI]]] : tensor<256xf32>
 // CHECK: [[M:%.+]] = arith.mulf [[DYN]], [[NA]] : f32
 // CHECK: [[SCALE:%.+]] = arith.addf [[M]], [[OFF]] : f32
+// CHECK: [[VALUE:%.+]] = tensor.extract [[TABLE]]
 // CHECK: [[WV:%.+]] = arith.mulf [[VALUE]], [[SCALE]] : f32
 // CHECK: arith.mulf %{{.+}}, [[WV]] : f32
 // CHECK-NOT: tensor<16x8xf32>
@@ -242,8 +242,8 @@ func.func @qlinear_int4(%x: tensor<?x8xf32>, %codes: tensor<64xi8>, %absmax: ten
 // CHECK: [[K:%.+]] = linalg.index 2 : index
 // CHECK: [[FLAT:%.+]] = arith.addi %{{.+}}, [[K]] : index
 // CHECK: [[CODE:%.+]] = tensor.extract [[CODES]][[[FLAT]]] : tensor<128xi8>
-// CHECK: [[Q:%.+]] = arith.sitofp [[CODE]] : i8 to f32
 // CHECK: [[SCALE:%.+]] = tensor.extract [[ABSMAX]][[[N]]] : tensor<16xf32>
+// CHECK: [[Q:%.+]] = arith.sitofp [[CODE]] : i8 to f32
 // CHECK: [[P:%.+]] = arith.mulf [[Q]], [[SCALE]] : f32
 // CHECK: [[WV:%.+]] = arith.divf [[P]], [[C127]] : f32
 // CHECK: arith.mulf %{{.+}}, [[WV]] : f32

@@ -20,10 +20,60 @@ def ConvertLowMemToLinalg
     exists as a tensor; its epilogue (bias, activation, residual) is a second
     elementwise generic.
   }];
+  let options = [
+    Option<"tablesInRegisters", "tables-in-registers", "bool",
+           /*default=*/"false",
+           "Keep the code tables (NF4, FP4, the dynamic map) in vector "
+           "constants instead of constant tensors; GPU kernels need them "
+           "there, since a host global is not visible to a kernel">
+  ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect",
+                           "::mlir::vector::VectorDialect",
                            "::mlir::arith::ArithDialect",
                            "::mlir::math::MathDialect"];
+}
+
+def ConvertLowMemToGPU : Pass<"convert-lowmem-to-gpu", "::mlir::ModuleOp"> {
+  let summary = "Lower lowmem matrix products and norms to GPU kernels";
+  let description = [{
+    Replaces `lowmem.linear`, `lowmem.qlinear` (whose storage is explicit:
+    run `lowmem-materialize-storage` first) and `lowmem.group_norm` on
+    rank-2 f32 operands by `gpu.launch` kernels, at the tensor level: the
+    operands are read through `bufferization.to_buffer`, the result is a
+    fresh `memref.alloc` returned by a restricted `bufferization.to_tensor`,
+    so one-shot bufferization and memory planning treat it like any other
+    buffer. Other ops, and these on other shapes, are left to
+    `convert-lowmem-to-linalg`.
+
+    A matrix product is one kernel: each warp computes one output feature for
+    `batch-tile` rows of the input. Lanes stream the weight row in 16-byte
+    vector loads (32 packed 4-bit codes, 16 int8 codes, 8 f16/bf16 or 4 f32
+    values), decode them in registers, with the NF4/FP4 table and the double
+    quantization's dynamic map staged in shared memory, and accumulate in
+    f32; a butterfly of warp shuffles sums the lanes and lane 0 applies the
+    bias, the activation and the residual before the only store. No decoded
+    weight is written anywhere. A group_norm is one kernel with one block per
+    row and group and two block reductions (mean, then variance).
+
+    Example: `lowmem-opt --lowmem-materialize-storage
+    --convert-lowmem-to-gpu="batch-tile=2"`.
+  }];
+  let options = [
+    Option<"warpsPerBlock", "warps-per-block", "int64_t", /*default=*/"4",
+           "Warps of a matrix-product block, one output feature each "
+           "(1 to 32)">,
+    Option<"batchTile", "batch-tile", "int64_t", /*default=*/"4",
+           "Input rows a warp computes at once (1 to 16)">
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::LLVM::LLVMDialect"];
 }
 
 #endif // LOWMEM_CONVERSION_PASSES_TD

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lowmem/Conversion/Passes.h"
+#include "lowmem/Conversion/WeightDecoder.h"
 #include "lowmem/Dialect/LowMem/IR/LowMemOps.h"
 #include "lowmem/Quant/Quant.h"
 
@@ -36,124 +37,22 @@ Value emptyLike(OpBuilder &b, Location loc, RankedTensorType type, Value like) {
                                  sizes);
 }
 
-Value indexConst(OpBuilder &b, Location loc, int64_t v) {
-  return arith::ConstantIndexOp::create(b, loc, v);
-}
-
 Value f32Const(OpBuilder &b, Location loc, float v) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
 }
 
-/// A dense f32 lookup table as a constant tensor.
-Value tableConst(OpBuilder &b, Location loc, ArrayRef<float> values) {
-  auto type = RankedTensorType::get({(int64_t)values.size()}, b.getF32Type());
-  return arith::ConstantOp::create(b, loc, type,
-                                   DenseElementsAttr::get(type, values));
-}
-
-/// Emits, inside a linalg body, the decoding of one element of a quantized
-/// weight from its explicit storage. The arithmetic follows the format
-/// definitions exactly (see lowmem/Quant/Quant.h), so the decoded values are
-/// bit-identical to the quantization library's `dequantize`.
-class WeightDecoder {
-public:
-  WeightDecoder(OpBuilder &b, Location loc, QTensorType type, ValueRange parts)
-      : type(type), parts(parts.begin(), parts.end()) {
-    switch (type.getFormat()) {
-    case QuantFormat::nf4:
-      table = tableConst(b, loc, lq::nf4Table());
-      break;
-    case QuantFormat::fp4:
-      table = tableConst(b, loc, lq::fp4Table());
-      break;
-    default:
-      break;
-    }
-    if (type.getDoubleQuant())
-      dynamicMap = tableConst(b, loc, lq::dynamicMap());
-  }
-
-  /// Decodes the element at logical `indices` as f32.
-  Value decode(OpBuilder &b, Location loc, ValueRange indices) const {
-    ArrayRef<int64_t> shape = type.getShape();
-    Type f32 = b.getF32Type();
-    if (type.getFormat() == QuantFormat::f16 ||
-        type.getFormat() == QuantFormat::bf16) {
-      Value v = tensor::ExtractOp::create(b, loc, parts[0], indices);
-      return arith::ExtFOp::create(b, loc, f32, v);
-    }
-    // Flat row-major element index.
-    Value flat = indices[0];
-    for (size_t i = 1; i < indices.size(); ++i)
-      flat = arith::AddIOp::create(
-          b, loc,
-          arith::MulIOp::create(b, loc, flat, indexConst(b, loc, shape[i])),
-          indices[i]);
-    if (type.getFormat() == QuantFormat::int8) {
-      Value code = tensor::ExtractOp::create(b, loc, parts[0], flat);
-      Value q = arith::SIToFPOp::create(b, loc, f32, code);
-      Value scale = tensor::ExtractOp::create(b, loc, parts[1], indices[0]);
-      Value prod = arith::MulFOp::create(b, loc, q, scale);
-      return arith::DivFOp::create(b, loc, prod, f32Const(b, loc, 127.0f));
-    }
-    // Packed 4-bit code.
-    Value two = indexConst(b, loc, 2);
-    Value byteIndex = arith::DivUIOp::create(b, loc, flat, two);
-    Value parity = arith::RemUIOp::create(b, loc, flat, two);
-    Value byte = tensor::ExtractOp::create(b, loc, parts[0], byteIndex);
-    Type i32 = b.getI32Type();
-    Value wide = arith::ExtUIOp::create(b, loc, i32, byte);
-    // nf4/fp4 keep the first element in the high nibble, int4 in the low.
-    Value nibbleSel =
-        type.getFormat() == QuantFormat::int4
-            ? parity
-            : arith::SubIOp::create(b, loc, indexConst(b, loc, 1), parity);
-    Value shift = arith::IndexCastOp::create(
-        b, loc, i32,
-        arith::MulIOp::create(b, loc, nibbleSel, indexConst(b, loc, 4)));
-    Value code = arith::AndIOp::create(
-        b, loc, arith::ShRUIOp::create(b, loc, wide, shift),
-        arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(15)));
-    Value block = arith::DivUIOp::create(
-        b, loc, flat, indexConst(b, loc, type.getBlockSize()));
-    if (type.getFormat() == QuantFormat::int4) {
-      Value mh = tensor::ExtractOp::create(b, loc, parts[1], block);
-      Value m = arith::ExtFOp::create(b, loc, f32, mh);
-      Value q = arith::UIToFPOp::create(b, loc, f32, code);
-      Value norm = arith::DivFOp::create(b, loc, q, f32Const(b, loc, 15.0f));
-      Value twice = arith::MulFOp::create(b, loc, norm, f32Const(b, loc, 2.0f));
-      return arith::SubFOp::create(b, loc,
-                                   arith::MulFOp::create(b, loc, twice, m), m);
-    }
-    Value codeIndex =
-        arith::IndexCastOp::create(b, loc, b.getIndexType(), code);
-    Value value = tensor::ExtractOp::create(b, loc, table, codeIndex);
-    Value scale;
-    if (!type.getDoubleQuant()) {
-      scale = tensor::ExtractOp::create(b, loc, parts[1], block);
-    } else {
-      Value scaleCode = arith::IndexCastOp::create(
-          b, loc, b.getIndexType(),
-          arith::ExtUIOp::create(
-              b, loc, i32, tensor::ExtractOp::create(b, loc, parts[1], block)));
-      Value nested = tensor::ExtractOp::create(
-          b, loc, parts[2],
-          ValueRange{arith::DivUIOp::create(
-              b, loc, block, indexConst(b, loc, lq::kNestedBlockSize))});
-      Value offset = tensor::ExtractOp::create(
-          b, loc, parts[3], ValueRange{indexConst(b, loc, 0)});
-      Value dyn = tensor::ExtractOp::create(b, loc, dynamicMap, scaleCode);
-      scale = arith::AddFOp::create(
-          b, loc, arith::MulFOp::create(b, loc, dyn, nested), offset);
-    }
-    return arith::MulFOp::create(b, loc, value, scale);
-  }
-
-private:
-  QTensorType type;
-  SmallVector<Value> parts;
+/// A decoder of `type`'s storage `parts` whose code tables are constant
+/// tensors, or vector constants.
+WeightDecoder makeDecoder(OpBuilder &b, Location loc, QTensorType type,
+                          ValueRange parts, bool tablesInRegisters) {
   Value table, dynamicMap;
-};
+  ArrayRef<float> codes = codeTable(type.getFormat());
+  if (!codes.empty())
+    table = tableConstant(b, loc, codes, tablesInRegisters);
+  if (type.getDoubleQuant())
+    dynamicMap = tableConstant(b, loc, lq::dynamicMap(), tablesInRegisters);
+  return WeightDecoder(type, parts, table, dynamicMap);
+}
 
 /// Identity map over `rank` dims keeping `dims` results.
 AffineMap selectDims(MLIRContext *ctx, unsigned numDims,
@@ -284,7 +183,9 @@ struct LinearLowering : public OpRewritePattern<LinearOp> {
 };
 
 struct QLinearLowering : public OpRewritePattern<QLinearOp> {
-  using OpRewritePattern::OpRewritePattern;
+  QLinearLowering(MLIRContext *ctx, bool tablesInRegisters)
+      : OpRewritePattern(ctx), tablesInRegisters(tablesInRegisters) {}
+  bool tablesInRegisters;
   LogicalResult matchAndRewrite(QLinearOp op,
                                 PatternRewriter &rewriter) const override {
     if (failed(checkF32(rewriter, op, op.getType())))
@@ -294,8 +195,9 @@ struct QLinearLowering : public OpRewritePattern<QLinearOp> {
       return rewriter.notifyMatchFailure(op,
                                          "weight storage is not explicit (run "
                                          "lowmem-materialize-storage first)");
-    WeightDecoder decoder(rewriter, op.getLoc(), op.getWeight().getType(),
-                          storage.getParts());
+    WeightDecoder decoder =
+        makeDecoder(rewriter, op.getLoc(), op.getWeight().getType(),
+                    storage.getParts(), tablesInRegisters);
     Value result = emitLinear(
         rewriter, op,
         [&](OpBuilder &b, Location l, Value n, Value k, ValueRange) {
@@ -308,7 +210,9 @@ struct QLinearLowering : public OpRewritePattern<QLinearOp> {
 };
 
 struct DequantizeLowering : public OpRewritePattern<DequantizeOp> {
-  using OpRewritePattern::OpRewritePattern;
+  DequantizeLowering(MLIRContext *ctx, bool tablesInRegisters)
+      : OpRewritePattern(ctx), tablesInRegisters(tablesInRegisters) {}
+  bool tablesInRegisters;
   LogicalResult matchAndRewrite(DequantizeOp op,
                                 PatternRewriter &rewriter) const override {
     if (failed(checkF32(rewriter, op, op.getType())))
@@ -319,8 +223,8 @@ struct DequantizeLowering : public OpRewritePattern<DequantizeOp> {
     Location loc = op.getLoc();
     RankedTensorType type = op.getType();
     unsigned rank = type.getRank();
-    WeightDecoder decoder(rewriter, loc, op.getInput().getType(),
-                          storage.getParts());
+    WeightDecoder decoder = makeDecoder(rewriter, loc, op.getInput().getType(),
+                                        storage.getParts(), tablesInRegisters);
     Value init = tensor::EmptyOp::create(rewriter, loc, type.getShape(),
                                          type.getElementType());
     auto generic = linalg::GenericOp::create(
@@ -517,9 +421,10 @@ struct LoraLowering : public OpRewritePattern<LoraOp> {
 struct ConvertLowMemToLinalgPass
     : public mlir::lowmem::impl::ConvertLowMemToLinalgBase<
           ConvertLowMemToLinalgPass> {
+  using Base::Base;
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    populateLowMemToLinalgPatterns(patterns);
+    populateLowMemToLinalgPatterns(patterns, tablesInRegisters);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
     // Storage views are dead once their consumers are lowered.
@@ -551,8 +456,11 @@ struct ConvertLowMemToLinalgPass
 
 } // namespace
 
-void mlir::lowmem::populateLowMemToLinalgPatterns(RewritePatternSet &patterns) {
-  patterns.add<LinearLowering, QLinearLowering, DequantizeLowering,
-               ElementwiseLowering<ReluOp>, ElementwiseLowering<AddOp>,
-               GroupNormLowering, LoraLowering>(patterns.getContext());
+void mlir::lowmem::populateLowMemToLinalgPatterns(RewritePatternSet &patterns,
+                                                  bool tablesInRegisters) {
+  patterns.add<LinearLowering, ElementwiseLowering<ReluOp>,
+               ElementwiseLowering<AddOp>, GroupNormLowering, LoraLowering>(
+      patterns.getContext());
+  patterns.add<QLinearLowering, DequantizeLowering>(patterns.getContext(),
+                                                    tablesInRegisters);
 }

@@ -105,6 +105,19 @@ struct PlanMemoryPass
     return Symbol{arg.getArgNumber(), *index};
   }
 
+  /// Says why `op` is not planned: a remark, or with results-in-arena,
+  /// where nothing may be left on the heap, an error.
+  LogicalResult notPlanned(Operation *op, const Twine &why) {
+    if (!resultsInArena) {
+      op->emitRemark("not planned: ") << why;
+      return success();
+    }
+    op->emitError("cannot plan this buffer, and results-in-arena leaves no "
+                  "heap: ")
+        << why;
+    return failure();
+  }
+
   void runOnOperation() override {
     func::FuncOp func = getOperation();
     if (func.isExternal())
@@ -116,7 +129,8 @@ struct PlanMemoryPass
       return signalPassFailure();
     }
     if (!func.getBody().hasOneBlock()) {
-      func.emitRemark("not planned: the function has more than one block");
+      if (failed(notPlanned(func, "the function has more than one block")))
+        signalPassFailure();
       return;
     }
     Block &body = func.getBody().front();
@@ -131,7 +145,8 @@ struct PlanMemoryPass
       MemRefType type = alloc.getType();
       if (!type.getLayout().isIdentity() ||
           !type.getElementType().isIntOrFloat()) {
-        alloc.emitRemark("not planned: non-identity layout or element type");
+        if (failed(notPlanned(alloc, "non-identity layout or element type")))
+          return signalPassFailure();
         continue;
       }
       Buffer buf;
@@ -153,8 +168,9 @@ struct PlanMemoryPass
       }
       llvm::sort(buf.monomial);
       if (!symbolic) {
-        alloc.emitRemark("not planned: a dynamic size is not a dimension of "
-                         "a function argument");
+        if (failed(notPlanned(alloc, "a dynamic size is not a dimension of "
+                                     "a function argument")))
+          return signalPassFailure();
         continue;
       }
       // Live range through aliases; returned buffers escape. A buffer that
@@ -185,12 +201,15 @@ struct PlanMemoryPass
             untracked = true;
         }
       }
-      if (untracked)
-        alloc.emitRemark("not planned: the buffer may be aliased through an "
-                         "operation that is not a view");
+      if (untracked && failed(notPlanned(alloc, "the buffer may be aliased "
+                                                "through an operation that "
+                                                "is not a view")))
+        return signalPassFailure();
       // Heap buffers are never freed by the compiled code: they count until
-      // the function returns.
-      if (escapes || untracked) {
+      // the function returns. In the arena, a result lives as long.
+      if (escapes && resultsInArena)
+        buf.end = counter;
+      else if (escapes || untracked) {
         heapTerms.push_back({buf.coefficient, buf.monomial});
         continue;
       }

@@ -73,7 +73,11 @@ def LowMemPlanMemory : Pass<"lowmem-plan-memory", "::mlir::func::FuncOp"> {
     dynamic input dimensions). Each planned alloc becomes a `memref.view`
     into a new trailing `memref<?xi8>` argument marked `lowmem.arena`.
     Buffers returned from the function, and buffers that may be aliased
-    through an operation that is not a view, stay heap allocations. The
+    through an operation that is not a view, stay heap allocations; with
+    `results-in-arena` (code whose buffers live in device memory, where the
+    compiled code has no allocator), returned buffers are planned in the
+    arena too, live until the function returns, and a buffer that cannot
+    be planned is an error. The
     predicted arena and heap sizes are attached to the function as
     `lowmem.arena_size` and `lowmem.heap_size`, each a list of terms
     `[coefficient, [arg, dim], ...]` whose sum gives the size in bytes for
@@ -81,7 +85,11 @@ def LowMemPlanMemory : Pass<"lowmem-plan-memory", "::mlir::func::FuncOp"> {
   }];
   let options = [
     Option<"alignment", "alignment", "int64_t", /*default=*/"64",
-           "Alignment in bytes of every planned buffer">
+           "Alignment in bytes of every planned buffer">,
+    Option<"resultsInArena", "results-in-arena", "bool",
+           /*default=*/"false",
+           "Plan returned buffers in the arena too, and fail on any buffer "
+           "that cannot be planned (no heap allocation is left)">
   ];
   let dependentDialects = ["::mlir::memref::MemRefDialect",
                            "::mlir::arith::ArithDialect"];

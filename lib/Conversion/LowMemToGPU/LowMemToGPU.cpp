@@ -1,0 +1,642 @@
+//===- LowMemToGPU.cpp - lowmem matrix products and norms as GPU kernels --===//
+//
+// Part of the lowmem project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Lowers `lowmem.linear`, `lowmem.qlinear` and `lowmem.group_norm` on rank-2
+// operands to hand-structured `gpu.launch` kernels, at the tensor level: the
+// operands are read through `bufferization.to_buffer`, the result is a fresh
+// `memref.alloc` (planned into the arena later) returned through a
+// restricted `bufferization.to_tensor`.
+//
+// Matrix products (y = act(x · Wᵀ + bias) + residual, W of shape [N, K]):
+// one warp per output feature n, and a tile of `batch-tile` input rows per
+// warp. Each lane walks its row of W in 16-byte chunks (32 packed 4-bit
+// codes, 16 int8 codes, 8 f16/bf16 values or 4 f32 values), decodes them in
+// registers (the NF4/FP4 code table and the double quantization's dynamic
+// map are staged in shared memory), and accumulates in f32; the warp sums
+// its lanes with butterfly shuffles and lane 0 applies the whole epilogue
+// (bias, activation, residual) before the single store. No decoded weight is
+// ever stored anywhere. Rows whose byte length is not a multiple of 16 use
+// the same kernel one element per lane at a time.
+//
+// group_norm: one block per (row, group); mean, then the variance around it
+// (two passes, as the CPU backend), each a block reduction (warp shuffles,
+// then one partial sum per warp in shared memory); then the affine
+// normalization.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lowmem/Conversion/Passes.h"
+#include "lowmem/Conversion/WeightDecoder.h"
+#include "lowmem/Dialect/LowMem/IR/LowMemOps.h"
+#include "lowmem/Quant/Quant.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/PatternMatch.h"
+
+namespace mlir::lowmem {
+#define GEN_PASS_DEF_CONVERTLOWMEMTOGPU
+#include "lowmem/Conversion/Passes.h.inc"
+} // namespace mlir::lowmem
+
+using namespace mlir;
+using namespace mlir::lowmem;
+
+namespace {
+
+namespace lq = ::lowmem::quant;
+
+constexpr int64_t kWarpSize = 32;
+/// Bytes of one vector load of weights.
+constexpr int64_t kChunkBytes = 16;
+/// Threads of a group_norm block.
+constexpr int64_t kNormThreads = 256;
+
+Value cIndex(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+
+Value cF32(OpBuilder &b, Location loc, float v) {
+  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+}
+
+Value cI32(OpBuilder &b, Location loc, int32_t v) {
+  return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
+}
+
+/// A private constant global of the module holding `values`; kernel
+/// outlining copies it into the GPU module of each kernel that reads it.
+memref::GlobalOp tableGlobal(ModuleOp module, StringRef name,
+                             ArrayRef<float> values) {
+  if (auto global = module.lookupSymbol<memref::GlobalOp>(name))
+    return global;
+  OpBuilder b(module.getContext());
+  b.setInsertionPointToStart(module.getBody());
+  auto f32 = b.getF32Type();
+  int64_t size = values.size();
+  auto type = MemRefType::get({size}, f32);
+  auto init =
+      DenseElementsAttr::get(RankedTensorType::get({size}, f32), values);
+  return memref::GlobalOp::create(b, module.getLoc(), b.getStringAttr(name),
+                                  b.getStringAttr("private"),
+                                  TypeAttr::get(type), init, b.getUnitAttr(),
+                                  b.getI64IntegerAttr(kChunkBytes));
+}
+
+MemRefType workgroupType(MLIRContext *ctx, int64_t size) {
+  return MemRefType::get(
+      {size}, Float32Type::get(ctx), MemRefLayoutAttrInterface(),
+      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup));
+}
+
+/// The buffer of a tensor operand, for reading.
+Value readBuffer(OpBuilder &b, Location loc, Value tensor) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  auto memrefType = MemRefType::get(type.getShape(), type.getElementType());
+  return bufferization::ToBufferOp::create(b, loc, memrefType, tensor,
+                                           /*read_only=*/true);
+}
+
+/// Sums `value` over the 32 lanes of a warp; every lane gets the total.
+Value warpSum(OpBuilder &b, Location loc, Value value) {
+  for (int32_t offset = kWarpSize / 2; offset > 0; offset /= 2) {
+    auto shuffle = gpu::ShuffleOp::create(b, loc, value, offset, kWarpSize,
+                                          gpu::ShuffleMode::XOR);
+    value = arith::AddFOp::create(b, loc, value, shuffle.getShuffleResult());
+  }
+  return value;
+}
+
+/// Sums `value` over the block's threads through `partials` (one slot a
+/// warp); every thread gets the same total, summed in the same order.
+Value blockSum(OpBuilder &b, Location loc, Value value, Value partials,
+               Value lane, Value warp, int64_t numWarps) {
+  Value sum = warpSum(b, loc, value);
+  Value isLeader = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane,
+                                         cIndex(b, loc, 0));
+  scf::IfOp::create(b, loc, isLeader, [&](OpBuilder &tb, Location tl) {
+    memref::StoreOp::create(tb, tl, sum, partials, ValueRange{warp});
+    scf::YieldOp::create(tb, tl);
+  });
+  gpu::BarrierOp::create(b, loc);
+  Value total =
+      memref::LoadOp::create(b, loc, partials, ValueRange{cIndex(b, loc, 0)});
+  for (int64_t w = 1; w < numWarps; ++w)
+    total = arith::AddFOp::create(
+        b, loc, total,
+        memref::LoadOp::create(b, loc, partials,
+                               ValueRange{cIndex(b, loc, w)}));
+  // The partials may be overwritten by the next reduction only once every
+  // thread has read them.
+  gpu::BarrierOp::create(b, loc);
+  return total;
+}
+
+/// Copies `global` into the workgroup buffer `shared`, spread over the
+/// block's threads.
+void stageTable(OpBuilder &b, Location loc, Value global, Value shared,
+                Value tid, Value numThreads) {
+  int64_t size = cast<MemRefType>(global.getType()).getDimSize(0);
+  scf::ForOp::create(b, loc, tid, cIndex(b, loc, size), numThreads,
+                     ValueRange{},
+                     [&](OpBuilder &fb, Location fl, Value i, ValueRange) {
+                       Value v = memref::LoadOp::create(fb, fl, global, i);
+                       memref::StoreOp::create(fb, fl, v, shared, i);
+                       scf::YieldOp::create(fb, fl);
+                     });
+}
+
+/// Launches `body(builder, blockId, threadId, workgroupBuffers)` on a 1-D
+/// grid of `numBlocks` blocks of `numThreads` threads, unless the grid is
+/// empty (an empty batch), which CUDA would reject.
+void launch1D(OpBuilder &b, Location loc, Value numBlocks, int64_t numThreads,
+              ArrayRef<int64_t> workgroupSizes,
+              function_ref<void(OpBuilder &, Location, Value, Value,
+                                ArrayRef<BlockArgument>)>
+                  body) {
+  Value nonEmpty = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt,
+                                         numBlocks, cIndex(b, loc, 0));
+  scf::IfOp::create(b, loc, nonEmpty, [&](OpBuilder &ib, Location il) {
+    Value one = cIndex(ib, il, 1);
+    SmallVector<Type> workgroup;
+    for (int64_t size : workgroupSizes)
+      workgroup.push_back(workgroupType(ib.getContext(), size));
+    auto launch = gpu::LaunchOp::create(
+        ib, il, numBlocks, one, one, cIndex(ib, il, numThreads), one, one,
+        /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
+        /*asyncDependencies=*/{}, workgroup);
+    OpBuilder kb = OpBuilder::atBlockBegin(&launch.getBody().front());
+    body(kb, il, launch.getBlockIds().x, launch.getThreadIds().x,
+         launch.getWorkgroupAttributions());
+    gpu::TerminatorOp::create(kb, il);
+    scf::YieldOp::create(ib, il);
+  });
+}
+
+/// The operands of a matrix product, as tensors.
+struct LinearOperands {
+  Value input, denseWeight, bias, residual;
+  Activation activation = Activation::none;
+  std::optional<QTensorType> quantType; // with its storage parts
+  SmallVector<Value> parts;
+  int64_t n = 0, k = 0;
+};
+
+/// Emits the matrix-product kernel and returns the result tensor.
+Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
+                       const LinearOperands &ops, int64_t warpsPerBlock,
+                       int64_t batchTile) {
+  MLIRContext *ctx = b.getContext();
+  auto inputType = cast<RankedTensorType>(ops.input.getType());
+  int64_t n = ops.n, k = ops.k;
+  Type f32 = b.getF32Type();
+
+  // Host side: buffers, sizes, the result.
+  Value x = readBuffer(b, loc, ops.input);
+  Value w = ops.denseWeight ? readBuffer(b, loc, ops.denseWeight) : Value();
+  SmallVector<Value> parts;
+  for (Value part : ops.parts)
+    parts.push_back(readBuffer(b, loc, part));
+  Value bias = ops.bias ? readBuffer(b, loc, ops.bias) : Value();
+  Value residual = ops.residual ? readBuffer(b, loc, ops.residual) : Value();
+  Value m = inputType.isDynamicDim(0)
+                ? tensor::DimOp::create(b, loc, ops.input, 0).getResult()
+                : cIndex(b, loc, inputType.getDimSize(0));
+  auto outType = MemRefType::get({inputType.getDimSize(0), n}, f32);
+  SmallVector<Value> dynSizes;
+  if (inputType.isDynamicDim(0))
+    dynSizes.push_back(m);
+  Value out = memref::AllocOp::create(b, loc, outType, dynSizes,
+                                      b.getI64IntegerAttr(64));
+  int64_t featureBlocks = llvm::divideCeilSigned(n, warpsPerBlock);
+  Value batchBlocks = arith::DivUIOp::create(
+      b, loc, arith::AddIOp::create(b, loc, m, cIndex(b, loc, batchTile - 1)),
+      cIndex(b, loc, batchTile));
+  Value numBlocks =
+      arith::MulIOp::create(b, loc, batchBlocks, cIndex(b, loc, featureBlocks));
+
+  // Which tables the kernel stages in shared memory.
+  QuantFormat format = ops.quantType ? ops.quantType->getFormat()
+                                     : QuantFormat::f16; // unused when dense
+  bool quantized = ops.quantType.has_value();
+  bool is4bit =
+      quantized && (format == QuantFormat::int4 || format == QuantFormat::nf4 ||
+                    format == QuantFormat::fp4);
+  ArrayRef<float> codes = quantized ? codeTable(format) : ArrayRef<float>();
+  bool doubleQuant = quantized && ops.quantType->getDoubleQuant();
+  SmallVector<int64_t> workgroupSizes;
+  SmallVector<memref::GlobalOp> globals;
+  if (!codes.empty()) {
+    globals.push_back(tableGlobal(module,
+                                  format == QuantFormat::nf4
+                                      ? "__lowmem_nf4_table"
+                                      : "__lowmem_fp4_table",
+                                  codes));
+    workgroupSizes.push_back(codes.size());
+  }
+  if (doubleQuant) {
+    globals.push_back(
+        tableGlobal(module, "__lowmem_dynamic_map", lq::dynamicMap()));
+    workgroupSizes.push_back(lq::dynamicMap().size());
+  }
+
+  // Elements a lane decodes from one 16-byte load, if rows allow it.
+  int64_t bits = 32;
+  if (quantized)
+    bits = format == QuantFormat::int8                                 ? 8
+           : format == QuantFormat::f16 || format == QuantFormat::bf16 ? 16
+                                                                       : 4;
+  int64_t chunk = kChunkBytes * 8 / bits;
+  int64_t blockSize = is4bit ? ops.quantType->getBlockSize() : 0;
+  bool vectorized = k % chunk == 0;
+  if (is4bit && blockSize % chunk != 0 && chunk % blockSize != 0)
+    vectorized = false;
+  if (!vectorized)
+    chunk = 1;
+
+  int64_t numThreads = warpsPerBlock * kWarpSize;
+  launch1D(
+      b, loc, numBlocks, numThreads, workgroupSizes,
+      [&](OpBuilder &kb, Location kl, Value bid, Value tid,
+          ArrayRef<BlockArgument> shared) {
+        // Tables first: every thread reaches the barrier.
+        Value numThreadsV = cIndex(kb, kl, numThreads);
+        for (auto [global, buffer] : llvm::zip(globals, shared)) {
+          Value g = memref::GetGlobalOp::create(kb, kl, global.getType(),
+                                                global.getSymName());
+          stageTable(kb, kl, g, buffer, tid, numThreadsV);
+        }
+        if (!globals.empty())
+          gpu::BarrierOp::create(kb, kl);
+        Value table = !codes.empty() ? Value(shared[0]) : Value();
+        Value dynamicMap =
+            doubleQuant ? Value(shared[codes.empty() ? 0 : 1]) : Value();
+        std::optional<WeightDecoder> decoder;
+        if (quantized)
+          decoder.emplace(*ops.quantType, parts, table, dynamicMap);
+
+        Value warpSize = cIndex(kb, kl, kWarpSize);
+        Value lane = arith::RemUIOp::create(kb, kl, tid, warpSize);
+        Value warp = arith::DivUIOp::create(kb, kl, tid, warpSize);
+        Value fb = cIndex(kb, kl, featureBlocks);
+        Value feature = arith::AddIOp::create(
+            kb, kl,
+            arith::MulIOp::create(kb, kl,
+                                  arith::RemUIOp::create(kb, kl, bid, fb),
+                                  cIndex(kb, kl, warpsPerBlock)),
+            warp);
+        Value m0 = arith::MulIOp::create(
+            kb, kl, arith::DivUIOp::create(kb, kl, bid, fb),
+            cIndex(kb, kl, batchTile));
+        Value inRange = arith::CmpIOp::create(kb, kl, arith::CmpIPredicate::ult,
+                                              feature, cIndex(kb, kl, n));
+        scf::IfOp::create(kb, kl, inRange, [&](OpBuilder &ib, Location il) {
+          // The rows of x this warp reads: clamped, so a partial tile
+          // reads valid memory (its extra sums are discarded).
+          Value lastRow = arith::SubIOp::create(ib, il, m, cIndex(ib, il, 1));
+          SmallVector<Value> rows;
+          for (int64_t t = 0; t < batchTile; ++t)
+            rows.push_back(arith::MinUIOp::create(
+                ib, il, arith::AddIOp::create(ib, il, m0, cIndex(ib, il, t)),
+                lastRow));
+          Value flatRow =
+              arith::MulIOp::create(ib, il, feature, cIndex(ib, il, k));
+          auto decodeChunk = [&](OpBuilder &cb, Location cl,
+                                 Value k0) -> SmallVector<Value> {
+            SmallVector<Value> values;
+            auto vecLoad = [&](Value base, ValueRange idx, Type elem,
+                               int64_t count) {
+              return vector::LoadOp::create(
+                  cb, cl, VectorType::get({count}, elem), base, idx,
+                  /*nontemporal=*/false, llvm::MaybeAlign(kChunkBytes));
+            };
+            auto extract = [&](Value vec, int64_t i) -> Value {
+              return vector::ExtractOp::create(cb, cl, vec,
+                                               ArrayRef<int64_t>{i});
+            };
+            if (!quantized) {
+              if (chunk == 1)
+                return {
+                    memref::LoadOp::create(cb, cl, w, ValueRange{feature, k0})};
+              Value v = vecLoad(w, {feature, k0}, f32, chunk);
+              for (int64_t i = 0; i < chunk; ++i)
+                values.push_back(extract(v, i));
+              return values;
+            }
+            if (chunk == 1)
+              return {decoder->decode(cb, cl, ValueRange{feature, k0})};
+            Value flat = arith::AddIOp::create(cb, cl, flatRow, k0);
+            switch (format) {
+            case QuantFormat::f16:
+            case QuantFormat::bf16: {
+              Type elem = getElementTypeOrSelf(parts[0].getType());
+              Value v = vecLoad(parts[0], {feature, k0}, elem, chunk);
+              Value wide = arith::ExtFOp::create(
+                  cb, cl, VectorType::get({chunk}, f32), v);
+              for (int64_t i = 0; i < chunk; ++i)
+                values.push_back(extract(wide, i));
+              return values;
+            }
+            case QuantFormat::int8: {
+              Value v = vecLoad(parts[0], {flat}, cb.getI8Type(), chunk);
+              Value scale =
+                  memref::LoadOp::create(cb, cl, parts[1], ValueRange{feature});
+              for (int64_t i = 0; i < chunk; ++i)
+                values.push_back(
+                    decoder->int8Value(cb, cl, extract(v, i), scale));
+              return values;
+            }
+            default:
+              break;
+            }
+            // 4-bit: 16 bytes, two codes each, first element in the
+            // high nibble (nf4, fp4) or the low one (int4).
+            Value byteIndex =
+                arith::DivUIOp::create(cb, cl, flat, cIndex(cb, cl, 2));
+            Value bytes =
+                vecLoad(parts[0], {byteIndex}, cb.getI8Type(), kChunkBytes);
+            Value wide = arith::ExtUIOp::create(
+                cb, cl, VectorType::get({kChunkBytes}, cb.getI32Type()), bytes);
+            int64_t perScale = std::min(blockSize, chunk);
+            SmallVector<Value> scales;
+            for (int64_t s = 0; s < chunk / perScale; ++s) {
+              Value first = arith::AddIOp::create(cb, cl, flat,
+                                                  cIndex(cb, cl, s * perScale));
+              Value block = arith::DivUIOp::create(cb, cl, first,
+                                                   cIndex(cb, cl, blockSize));
+              scales.push_back(decoder->blockScale(cb, cl, block));
+            }
+            Value mask = cI32(cb, cl, 15), four = cI32(cb, cl, 4);
+            bool highFirst = format != QuantFormat::int4;
+            for (int64_t j = 0; j < kChunkBytes; ++j) {
+              Value byte = extract(wide, j);
+              Value high = arith::AndIOp::create(
+                  cb, cl, arith::ShRUIOp::create(cb, cl, byte, four), mask);
+              Value low = arith::AndIOp::create(cb, cl, byte, mask);
+              Value first = highFirst ? high : low;
+              Value second = highFirst ? low : high;
+              int64_t e = 2 * j;
+              values.push_back(
+                  decoder->codeValue(cb, cl, first, scales[e / perScale]));
+              values.push_back(decoder->codeValue(cb, cl, second,
+                                                  scales[(e + 1) / perScale]));
+            }
+            return values;
+          };
+
+          // Each lane: chunks lane, lane + 32, ... of the row.
+          Value zero = cF32(ib, il, 0.0f);
+          SmallVector<Value> init(batchTile, zero);
+          Value start =
+              arith::MulIOp::create(ib, il, lane, cIndex(ib, il, chunk));
+          auto loop = scf::ForOp::create(
+              ib, il, start, cIndex(ib, il, k),
+              cIndex(ib, il, chunk * kWarpSize), init,
+              [&](OpBuilder &lb, Location ll, Value k0, ValueRange accs) {
+                SmallVector<Value> weights = decodeChunk(lb, ll, k0);
+                SmallVector<Value> next;
+                for (int64_t t = 0; t < batchTile; ++t) {
+                  SmallVector<Value> xs;
+                  if (chunk == 1) {
+                    xs.push_back(memref::LoadOp::create(
+                        lb, ll, x, ValueRange{rows[t], k0}));
+                  } else {
+                    Value xv = vector::LoadOp::create(
+                        lb, ll, VectorType::get({chunk}, f32), x,
+                        ValueRange{rows[t], k0}, false,
+                        llvm::MaybeAlign(kChunkBytes));
+                    for (int64_t i = 0; i < chunk; ++i)
+                      xs.push_back(vector::ExtractOp::create(
+                          lb, ll, xv, ArrayRef<int64_t>{i}));
+                  }
+                  Value acc = accs[t];
+                  for (int64_t i = 0; i < chunk; ++i)
+                    acc = arith::AddFOp::create(
+                        lb, ll, acc,
+                        arith::MulFOp::create(lb, ll, xs[i], weights[i]));
+                  next.push_back(acc);
+                }
+                scf::YieldOp::create(lb, ll, next);
+              });
+          SmallVector<Value> sums;
+          for (Value acc : loop.getResults())
+            sums.push_back(warpSum(ib, il, acc));
+
+          // Lane 0: the epilogue and the store of each valid row.
+          Value isLeader = arith::CmpIOp::create(
+              ib, il, arith::CmpIPredicate::eq, lane, cIndex(ib, il, 0));
+          scf::IfOp::create(ib, il, isLeader, [&](OpBuilder &eb, Location el) {
+            Value biasValue =
+                bias ? memref::LoadOp::create(eb, el, bias, ValueRange{feature})
+                           .getResult()
+                     : Value();
+            for (int64_t t = 0; t < batchTile; ++t) {
+              Value row = arith::AddIOp::create(eb, el, m0, cIndex(eb, el, t));
+              Value valid = arith::CmpIOp::create(
+                  eb, el, arith::CmpIPredicate::ult, row, m);
+              scf::IfOp::create(eb, el, valid, [&](OpBuilder &sb, Location sl) {
+                Value v = sums[t];
+                if (biasValue)
+                  v = arith::AddFOp::create(sb, sl, biasValue, v);
+                if (ops.activation == Activation::relu)
+                  v = arith::MaximumFOp::create(sb, sl, v, cF32(sb, sl, 0.0f));
+                if (residual)
+                  v = arith::AddFOp::create(
+                      sb, sl, v,
+                      memref::LoadOp::create(sb, sl, residual,
+                                             ValueRange{row, feature}));
+                memref::StoreOp::create(sb, sl, v, out,
+                                        ValueRange{row, feature});
+                scf::YieldOp::create(sb, sl);
+              });
+            }
+            scf::YieldOp::create(eb, el);
+          });
+          scf::YieldOp::create(ib, il);
+        });
+      });
+  (void)ctx;
+  auto resultType = RankedTensorType::get(outType.getShape(), f32);
+  return bufferization::ToTensorOp::create(b, loc, resultType, out,
+                                           b.getUnitAttr(), b.getUnitAttr());
+}
+
+/// Rank-2 f32 matrix products with f32 weights, or quantized weights whose
+/// storage is explicit.
+template <typename LinearLikeOp>
+LogicalResult collectLinear(LinearLikeOp op, LinearOperands &ops) {
+  auto inputType = dyn_cast<RankedTensorType>(op.getInput().getType());
+  if (!inputType || inputType.getRank() != 2 ||
+      !inputType.getElementType().isF32() ||
+      !op.getType().getElementType().isF32())
+    return failure();
+  ops.input = op.getInput();
+  ops.bias = op.getBias();
+  ops.residual = op.getResidual();
+  ops.activation = op.getActivation();
+  ops.k = inputType.getDimSize(1);
+  ops.n = op.getType().getDimSize(1);
+  if (ShapedType::isDynamic(ops.k) || ShapedType::isDynamic(ops.n))
+    return failure();
+  if constexpr (std::is_same_v<LinearLikeOp, LinearOp>) {
+    if (!getElementTypeOrSelf(op.getWeight().getType()).isF32())
+      return failure();
+    ops.denseWeight = op.getWeight();
+  } else {
+    auto storage = op.getWeight().template getDefiningOp<AssembleOp>();
+    if (!storage)
+      return failure();
+    ops.quantType = op.getWeight().getType();
+    ops.parts.assign(storage.getParts().begin(), storage.getParts().end());
+  }
+  return success();
+}
+
+Value emitGroupNormKernel(OpBuilder &b, Location loc, GroupNormOp op) {
+  RankedTensorType type = op.getType();
+  int64_t channels = type.getDimSize(1);
+  int64_t groups = op.getNumGroups();
+  int64_t groupSize = channels / groups;
+  Type f32 = b.getF32Type();
+  Value x = readBuffer(b, loc, op.getInput());
+  Value gamma = readBuffer(b, loc, op.getGamma());
+  Value beta = readBuffer(b, loc, op.getBeta());
+  Value m = type.isDynamicDim(0)
+                ? tensor::DimOp::create(b, loc, op.getInput(), 0).getResult()
+                : cIndex(b, loc, type.getDimSize(0));
+  auto outType = MemRefType::get(type.getShape(), f32);
+  SmallVector<Value> dynSizes;
+  if (type.isDynamicDim(0))
+    dynSizes.push_back(m);
+  Value out = memref::AllocOp::create(b, loc, outType, dynSizes,
+                                      b.getI64IntegerAttr(64));
+  Value numBlocks = arith::MulIOp::create(b, loc, m, cIndex(b, loc, groups));
+  int64_t numWarps = kNormThreads / kWarpSize;
+  float eps = static_cast<float>(op.getEpsilon().convertToDouble());
+  launch1D(
+      b, loc, numBlocks, kNormThreads, {numWarps},
+      [&](OpBuilder &kb, Location kl, Value bid, Value tid,
+          ArrayRef<BlockArgument> shared) {
+        Value warpSize = cIndex(kb, kl, kWarpSize);
+        Value lane = arith::RemUIOp::create(kb, kl, tid, warpSize);
+        Value warp = arith::DivUIOp::create(kb, kl, tid, warpSize);
+        Value g = cIndex(kb, kl, groups);
+        Value row = arith::DivUIOp::create(kb, kl, bid, g);
+        Value base = arith::MulIOp::create(
+            kb, kl, arith::RemUIOp::create(kb, kl, bid, g),
+            cIndex(kb, kl, groupSize));
+        Value end = cIndex(kb, kl, groupSize);
+        Value step = cIndex(kb, kl, kNormThreads);
+        Value invCount = cF32(kb, kl, 1.0f / float(groupSize));
+        auto threadSum =
+            [&](function_ref<Value(OpBuilder &, Location, Value)> term) {
+              auto loop = scf::ForOp::create(
+                  kb, kl, tid, end, step, ValueRange{cF32(kb, kl, 0.0f)},
+                  [&](OpBuilder &fb, Location fl, Value c, ValueRange acc) {
+                    Value v = memref::LoadOp::create(
+                        fb, fl, x,
+                        ValueRange{row,
+                                   arith::AddIOp::create(fb, fl, base, c)});
+                    scf::YieldOp::create(fb, fl,
+                                         ValueRange{arith::AddFOp::create(
+                                             fb, fl, acc[0], term(fb, fl, v))});
+                  });
+              return blockSum(kb, kl, loop.getResult(0), shared[0], lane, warp,
+                              numWarps);
+            };
+        Value mean = arith::MulFOp::create(
+            kb, kl, threadSum([](OpBuilder &, Location, Value v) { return v; }),
+            invCount);
+        Value sqSum = threadSum([&](OpBuilder &fb, Location fl, Value v) {
+          Value d = arith::SubFOp::create(fb, fl, v, mean);
+          return arith::MulFOp::create(fb, fl, d, d).getResult();
+        });
+        Value var = arith::MulFOp::create(kb, kl, sqSum, invCount);
+        // PTX's IEEE-rounded square root, not math.sqrt: the NVVM lowering
+        // turns that into a call of libdevice's __nv_sqrtf, and libdevice
+        // would have to be found and linked at compile time.
+        Value denom =
+            LLVM::InlineAsmOp::create(
+                kb, kl, kb.getF32Type(),
+                ValueRange{
+                    arith::AddFOp::create(kb, kl, var, cF32(kb, kl, eps))},
+                kb.getStringAttr("sqrt.rn.f32 $0, $1;"),
+                kb.getStringAttr("=f,f"), /*has_side_effects=*/nullptr,
+                /*is_align_stack=*/nullptr,
+                LLVM::TailCallKindAttr::get(kb.getContext(),
+                                            LLVM::TailCallKind::None),
+                /*asm_dialect=*/nullptr, /*operand_attrs=*/nullptr)
+                .getResult(0);
+        scf::ForOp::create(
+            kb, kl, tid, end, step, ValueRange{},
+            [&](OpBuilder &fb, Location fl, Value c, ValueRange) {
+              Value col = arith::AddIOp::create(fb, fl, base, c);
+              Value v = memref::LoadOp::create(fb, fl, x, ValueRange{row, col});
+              Value norm = arith::DivFOp::create(
+                  fb, fl, arith::SubFOp::create(fb, fl, v, mean), denom);
+              Value scaled = arith::MulFOp::create(
+                  fb, fl, norm, memref::LoadOp::create(fb, fl, gamma, col));
+              Value y = arith::AddFOp::create(
+                  fb, fl, scaled, memref::LoadOp::create(fb, fl, beta, col));
+              memref::StoreOp::create(fb, fl, y, out, ValueRange{row, col});
+              scf::YieldOp::create(fb, fl);
+            });
+      });
+  return bufferization::ToTensorOp::create(
+      b, loc, RankedTensorType::get(type.getShape(), f32), out, b.getUnitAttr(),
+      b.getUnitAttr());
+}
+
+struct ConvertLowMemToGPUPass
+    : public mlir::lowmem::impl::ConvertLowMemToGPUBase<
+          ConvertLowMemToGPUPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (warpsPerBlock < 1 || warpsPerBlock > 32 || batchTile < 1 ||
+        batchTile > 16) {
+      module.emitError() << "convert-lowmem-to-gpu: warps-per-block must be "
+                            "in [1, 32] and batch-tile in [1, 16], got "
+                         << static_cast<int64_t>(warpsPerBlock) << " and "
+                         << static_cast<int64_t>(batchTile);
+      return signalPassFailure();
+    }
+    SmallVector<Operation *> candidates;
+    module.walk([&](Operation *op) {
+      if (isa<LinearOp, QLinearOp, GroupNormOp>(op))
+        candidates.push_back(op);
+    });
+    IRRewriter rewriter(&getContext());
+    for (Operation *op : candidates) {
+      rewriter.setInsertionPoint(op);
+      Value result;
+      LinearOperands operands;
+      if (auto linear = dyn_cast<LinearOp>(op)) {
+        if (succeeded(collectLinear(linear, operands)))
+          result = emitLinearKernel(rewriter, op->getLoc(), module, operands,
+                                    warpsPerBlock, batchTile);
+      } else if (auto qlinear = dyn_cast<QLinearOp>(op)) {
+        if (succeeded(collectLinear(qlinear, operands)))
+          result = emitLinearKernel(rewriter, op->getLoc(), module, operands,
+                                    warpsPerBlock, batchTile);
+      } else if (auto norm = dyn_cast<GroupNormOp>(op)) {
+        if (norm.getType().getRank() == 2 &&
+            norm.getType().getElementType().isF32() &&
+            !norm.getType().isDynamicDim(1))
+          result = emitGroupNormKernel(rewriter, op->getLoc(), norm);
+      }
+      // Anything else is left to the linalg lowering.
+      if (result)
+        rewriter.replaceOp(op, result);
+    }
+  }
+};
+
+} // namespace

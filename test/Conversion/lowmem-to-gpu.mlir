@@ -1,0 +1,137 @@
+// RUN: lowmem-opt %s --split-input-file --lowmem-materialize-storage --convert-lowmem-to-gpu | FileCheck %s
+// RUN: lowmem-opt %s --split-input-file --lowmem-materialize-storage --convert-lowmem-to-gpu="warps-per-block=2 batch-tile=1" | FileCheck %s --check-prefix=TILE
+// RUN: not lowmem-opt %s --split-input-file --convert-lowmem-to-gpu="batch-tile=0" 2>&1 | FileCheck %s --check-prefix=BAD
+
+// BAD: convert-lowmem-to-gpu: warps-per-block must be in [1, 32] and batch-tile in [1, 16], got 4 and 0
+
+// A quantized linear with the whole epilogue: NF4 codes with double
+// quantization. The tables are module constants staged in shared memory;
+// the packed codes are read 16 bytes at a time; the decoded values are
+// multiplied straight into the accumulators; the warp sums with a butterfly
+// of shuffles; lane 0 adds the bias, applies the relu and adds the residual
+// before the only store of the result.
+// CHECK-DAG: memref.global "private" constant @__lowmem_nf4_table : memref<16xf32> = dense<[-1.000000e+00, -0.6961928
+// CHECK-DAG: memref.global "private" constant @__lowmem_dynamic_map : memref<256xf32>
+// CHECK-LABEL: func.func @nf4_epilogue(
+// CHECK-NOT: lowmem.qlinear
+// CHECK-DAG: [[X:%.+]] = bufferization.to_buffer %arg0 read_only : tensor<?x64xf32> to memref<?x64xf32>
+// CHECK-DAG: [[CODES:%.+]] = bufferization.to_buffer %arg1 read_only : tensor<1024xi8> to memref<1024xi8>
+// CHECK-DAG: [[OUT:%.+]] = memref.alloc(%{{.+}}) {alignment = 64 : i64} : memref<?x32xf32>
+// CHECK: gpu.launch blocks({{.*}}) threads({{.*}}) in ({{.*}} = %c128{{.*}}) workgroup(%[[TABLE:.+]] : memref<16xf32, #gpu.address_space<workgroup>>, %[[MAP:.+]] : memref<256xf32, #gpu.address_space<workgroup>>)
+// CHECK: memref.get_global @__lowmem_nf4_table
+// CHECK: memref.store %{{.+}}, %[[TABLE]]
+// CHECK: memref.get_global @__lowmem_dynamic_map
+// CHECK: gpu.barrier
+// CHECK: scf.for {{.*}} iter_args
+// CHECK: vector.load [[CODES]][%{{.+}}] {alignment = 16 : i64} : memref<1024xi8>, vector<16xi8>
+// CHECK: memref.load %[[MAP]]
+// CHECK: memref.load %[[TABLE]]
+// CHECK: vector.load [[X]][%{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x64xf32>, vector<32xf32>
+// CHECK: scf.yield
+// CHECK: gpu.shuffle xor %{{.+}}, %c16_i32, %c32_i32 : f32
+// CHECK: gpu.shuffle xor %{{.+}}, %c1_i32, %c32_i32{{.*}} : f32
+// CHECK: scf.if
+// CHECK: arith.addf
+// CHECK: arith.maximumf
+// CHECK: memref.load %{{.+}}[%{{.+}}, %{{.+}}] : memref<?x32xf32>
+// CHECK: arith.addf
+// CHECK: memref.store %{{.+}}, [[OUT]][%{{.+}}, %{{.+}}] : memref<?x32xf32>
+// CHECK: gpu.terminator
+// CHECK: bufferization.to_tensor [[OUT]] restrict writable : memref<?x32xf32> to tensor<?x32xf32>
+// No buffer or tensor of the weight's shape exists.
+// CHECK-NOT: 32x64xf32
+// CHECK: return
+
+// One output feature per warp: with 2 warps a block, 16 blocks of features;
+// with a batch tile of 1, one accumulator.
+// TILE-LABEL: func.func @nf4_epilogue(
+// TILE: arith.muli %{{.+}}, %c16
+// TILE: scf.for {{.*}} iter_args(%{{[^ ]+}} = %cst) -> (f32)
+func.func @nf4_epilogue(%x: tensor<?x64xf32>,
+    %w: !lowmem.qtensor<32x64xf32, nf4, block = 64, double_quant> {lowmem.param = "w"},
+    %b: tensor<32xf32>, %r: tensor<?x32xf32>) -> tensor<?x32xf32> {
+  %0 = lowmem.qlinear %x, %w bias(%b : tensor<32xf32>) residual(%r : tensor<?x32xf32>) {activation = #lowmem.activation<relu>} : tensor<?x64xf32>, !lowmem.qtensor<32x64xf32, nf4, block = 64, double_quant> -> tensor<?x32xf32>
+  return %0 : tensor<?x32xf32>
+}
+
+// -----
+
+// int4 with 16-element blocks: two scales for each 32-element chunk, the
+// first element of a byte in its low nibble, decoded arithmetically (no
+// table, so no barrier).
+// CHECK-LABEL: func.func @int4_small_blocks(
+// CHECK: gpu.launch
+// CHECK-NOT: gpu.barrier
+// CHECK-NOT: workgroup
+// CHECK: vector.load %{{.+}}[%{{.+}}] {alignment = 16 : i64} : memref<1024xi8>, vector<16xi8>
+// CHECK-COUNT-2: memref.load %{{.+}}[%{{.+}}] : memref<128xf16>
+// CHECK: arith.shrui
+// CHECK: arith.uitofp
+// CHECK: gpu.shuffle xor
+func.func @int4_small_blocks(%x: tensor<4x64xf32>,
+    %w: !lowmem.qtensor<32x64xf32, int4, block = 16> {lowmem.param = "w"}) -> tensor<4x32xf32> {
+  %0 = lowmem.qlinear %x, %w : tensor<4x64xf32>, !lowmem.qtensor<32x64xf32, int4, block = 16> -> tensor<4x32xf32>
+  return %0 : tensor<4x32xf32>
+}
+
+// -----
+
+// Rows whose length is not a multiple of a 16-byte chunk: one element per
+// lane at a time, through the scalar decoder.
+// CHECK-LABEL: func.func @odd_rows(
+// CHECK: gpu.launch
+// CHECK-NOT: vector.load
+// CHECK: memref.load %{{.+}}[%{{.+}}] : memref<{{[0-9]+}}xi8>
+// CHECK: gpu.shuffle xor
+func.func @odd_rows(%x: tensor<?x20xf32>,
+    %w: !lowmem.qtensor<8x20xf32, nf4, block = 64> {lowmem.param = "w"}) -> tensor<?x8xf32> {
+  %0 = lowmem.qlinear %x, %w : tensor<?x20xf32>, !lowmem.qtensor<8x20xf32, nf4, block = 64> -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+// f32 and f16 weights: 4 and 8 values a 16-byte load.
+// CHECK-LABEL: func.func @dense(
+// CHECK: vector.load %{{.+}} {alignment = 16 : i64} : memref<16x32xf32>, vector<4xf32>
+// CHECK: vector.load %{{.+}} {alignment = 16 : i64} : memref<16x32xf16>, vector<8xf16>
+// CHECK: arith.extf %{{.+}} : vector<8xf16> to vector<8xf32>
+func.func @dense(%x: tensor<?x32xf32>, %w: tensor<16x32xf32>,
+    %h: !lowmem.qtensor<16x32xf32, f16> {lowmem.param = "h"}) -> tensor<?x16xf32> {
+  %0 = lowmem.linear %x, %w : tensor<?x32xf32>, tensor<16x32xf32> -> tensor<?x16xf32>
+  %1 = lowmem.qlinear %x, %h residual(%0 : tensor<?x16xf32>) : tensor<?x32xf32>, !lowmem.qtensor<16x32xf32, f16> -> tensor<?x16xf32>
+  return %1 : tensor<?x16xf32>
+}
+
+// -----
+
+// group_norm: one block of 256 threads per row and group, two block
+// reductions (one partial sum per warp in shared memory), PTX's rounded
+// square root, then the affine normalization.
+// CHECK-LABEL: func.func @norm(
+// CHECK: arith.muli %{{.+}}, %c2 : index
+// CHECK: gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c256{{.*}}) workgroup(%[[PART:.+]] : memref<8xf32, #gpu.address_space<workgroup>>)
+// CHECK: gpu.shuffle xor
+// CHECK: memref.store %{{.+}}, %[[PART]]
+// CHECK: gpu.barrier
+// CHECK: gpu.barrier
+// CHECK: gpu.shuffle xor
+// CHECK: gpu.barrier
+// CHECK: llvm.inline_asm "sqrt.rn.f32 $0, $1;"
+// CHECK: arith.divf
+// CHECK: memref.store
+func.func @norm(%x: tensor<?x64xf32>, %g: tensor<64xf32>, %b: tensor<64xf32>) -> tensor<?x64xf32> {
+  %0 = lowmem.group_norm %x, %g, %b {epsilon = 1.0e-05 : f64, num_groups = 2 : i64} : tensor<?x64xf32>, tensor<64xf32>, tensor<64xf32> -> tensor<?x64xf32>
+  return %0 : tensor<?x64xf32>
+}
+
+// -----
+
+// Ops without a kernel are left for convert-lowmem-to-linalg.
+// CHECK-LABEL: func.func @left_alone(
+// CHECK: lowmem.relu
+// CHECK-NOT: gpu.launch
+func.func @left_alone(%x: tensor<?x64xf32>) -> tensor<?x64xf32> {
+  %0 = lowmem.relu %x : tensor<?x64xf32>
+  return %0 : tensor<?x64xf32>
+}
