@@ -31,3 +31,11 @@ llvm_config.add_tool_substitutions(tools, [config.lowmem_tools_dir])
 # GPU-executing tests need a CUDA driver and a device.
 if os.path.exists("/dev/nvidia0") and shutil.which("nvidia-smi"):
     config.available_features.add("cuda")
+
+# ptxas validates the PTX of --target=cuda builds without a GPU.
+ptxas = shutil.which("ptxas") or (
+    "/usr/local/cuda/bin/ptxas"
+    if os.path.exists("/usr/local/cuda/bin/ptxas") else None)
+if ptxas:
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))

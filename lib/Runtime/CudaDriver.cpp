@@ -51,6 +51,9 @@ std::string lowmem::rt::cuda::openDriver(const char *name, DriverApi &d) {
            (why ? why : "unknown error") +
            "); a --target=cuda binary needs an NVIDIA GPU and its driver";
   }
+  // The memory and stream entry points are resolved by their _v2 names,
+  // as cuda.h's macros do: the unversioned symbols keep the legacy ABI
+  // with 32-bit device pointers and sizes.
   std::string missing;
   resolve(handle, "cuInit", d.cuInit, missing);
   resolve(handle, "cuDriverGetVersion", d.cuDriverGetVersion, missing);
@@ -68,12 +71,13 @@ std::string lowmem::rt::cuda::openDriver(const char *name, DriverApi &d) {
   resolve(handle, "cuLaunchKernel", d.cuLaunchKernel, missing);
   resolve(handle, "cuStreamCreate", d.cuStreamCreate, missing);
   resolve(handle, "cuStreamSynchronize", d.cuStreamSynchronize, missing);
-  resolve(handle, "cuStreamDestroy", d.cuStreamDestroy, missing);
-  resolve(handle, "cuMemAlloc", d.cuMemAlloc, missing);
-  resolve(handle, "cuMemFree", d.cuMemFree, missing);
-  resolve(handle, "cuMemcpyHtoD", d.cuMemcpyHtoD, missing);
-  resolve(handle, "cuMemcpyDtoH", d.cuMemcpyDtoH, missing);
-  resolve(handle, "cuMemGetInfo", d.cuMemGetInfo, missing);
+  resolve(handle, "cuStreamDestroy_v2", d.cuStreamDestroy, missing);
+  resolve(handle, "cuMemAlloc_v2", d.cuMemAlloc, missing);
+  resolve(handle, "cuMemFree_v2", d.cuMemFree, missing);
+  resolve(handle, "cuMemcpyHtoD_v2", d.cuMemcpyHtoD, missing);
+  resolve(handle, "cuMemcpyDtoH_v2", d.cuMemcpyDtoH, missing);
+  resolve(handle, "cuMemGetInfo_v2", d.cuMemGetInfo, missing);
+  resolve(handle, "cuMemsetD8_v2", d.cuMemsetD8, missing);
   if (!missing.empty()) {
     dlclose(handle);
     return std::string("the CUDA driver '") + name +

@@ -10,12 +10,19 @@
 // call prints what failed and exits: a missing GPU is reported before the
 // first kernel, from the module loader that global constructors run.
 //
+// MLIR 22's translation of `gpu.launch_func` loads the kernel's module,
+// creates a stream, launches, synchronizes, destroys the stream and unloads
+// the module around every launch. Loading is a PTX JIT compilation, so
+// modules are cached by image for the life of the process (unload is a
+// no-op), and all launches share one stream.
+//
 //===----------------------------------------------------------------------===//
 
 #include "lowmem/Runtime/CudaDriver.h"
 
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <mutex>
 
 using namespace lowmem::rt::cuda;
@@ -53,6 +60,12 @@ extern "C" {
 /// device; the JIT's log is reported when it fails (an unsupported
 /// architecture, say).
 void *mgpuModuleLoadJIT(void *data, int optLevel) {
+  static std::mutex mutex;
+  static std::map<const void *, CUmodule> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto cached = cache.find(data);
+  if (cached != cache.end())
+    return cached->second;
   const DriverApi &d = api();
   char log[8192] = {0};
   int keys[] = {kJitErrorLogBuffer, kJitErrorLogBufferSize,
@@ -64,6 +77,7 @@ void *mgpuModuleLoadJIT(void *data, int optLevel) {
   if (r != kSuccess)
     fatal(describeError("cuModuleLoadDataEx", r) + " on " +
           deviceDescription() + (log[0] ? std::string(":\n") + log : ""));
+  cache[data] = module;
   return module;
 }
 
@@ -72,9 +86,8 @@ void *mgpuModuleLoad(void *data, size_t /*size*/) {
   return mgpuModuleLoadJIT(data, 3);
 }
 
-void mgpuModuleUnload(void *module) {
-  check("cuModuleUnload", api().cuModuleUnload(static_cast<CUmodule>(module)));
-}
+/// Cached modules stay loaded until the process exits.
+void mgpuModuleUnload(void * /*module*/) {}
 
 void *mgpuModuleGetFunction(void *module, const char *name) {
   CUfunction function = nullptr;
@@ -86,9 +99,13 @@ void *mgpuModuleGetFunction(void *module, const char *name) {
   return function;
 }
 
+/// The one stream of all launches.
 void *mgpuStreamCreate() {
-  CUstream stream = nullptr;
-  check("cuStreamCreate", api().cuStreamCreate(&stream, /*flags=*/0));
+  static CUstream stream = [] {
+    CUstream created = nullptr;
+    check("cuStreamCreate", api().cuStreamCreate(&created, /*flags=*/0));
+    return created;
+  }();
   return stream;
 }
 
@@ -97,10 +114,8 @@ void mgpuStreamSynchronize(void *stream) {
         api().cuStreamSynchronize(static_cast<CUstream>(stream)));
 }
 
-void mgpuStreamDestroy(void *stream) {
-  check("cuStreamDestroy",
-        api().cuStreamDestroy(static_cast<CUstream>(stream)));
-}
+/// The shared stream lives as long as the process.
+void mgpuStreamDestroy(void * /*stream*/) {}
 
 void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
                       intptr_t gridZ, intptr_t blockX, intptr_t blockY,

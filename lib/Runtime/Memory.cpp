@@ -30,9 +30,19 @@ const char *memCategoryName(MemCategory category) {
   return "invalid";
 }
 
+namespace {
+void *hostAllocate(size_t bytes, size_t align) {
+  void *p = nullptr;
+  return ::posix_memalign(&p, align, bytes) == 0 ? p : nullptr;
+}
+void hostRelease(void *p) { std::free(p); }
+} // namespace
+
+MemoryProvider hostMemory() { return {hostAllocate, hostRelease}; }
+
 MemoryTracker::~MemoryTracker() {
   for (auto &entry : allocations)
-    std::free(entry.first);
+    provider.release(entry.first);
 }
 
 void *MemoryTracker::allocate(size_t bytes, MemCategory category,
@@ -44,14 +54,14 @@ void *MemoryTracker::allocate(size_t bytes, MemCategory category,
     return nullptr;
   if (align < alignof(void *))
     align = alignof(void *);
-  void *p = nullptr;
-  if (::posix_memalign(&p, align, bytes == 0 ? 1 : bytes) != 0)
+  void *p = provider.allocate(bytes == 0 ? 1 : bytes, align);
+  if (!p)
     return nullptr;
   std::lock_guard<std::mutex> lock(mutex);
   try {
     allocations.emplace(p, Allocation{bytes, category});
   } catch (const std::bad_alloc &) {
-    std::free(p);
+    provider.release(p);
     return nullptr;
   }
   currentBytes[index] += bytes;
@@ -74,7 +84,7 @@ void MemoryTracker::release(void *p) {
       currentBytes[index] -= it->second.bytes;
       totalBytes -= it->second.bytes;
       allocations.erase(it);
-      std::free(p);
+      provider.release(p);
       return;
     }
   }

@@ -16,6 +16,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lowmem/Quant/Quant.h"
+#include "lowmem/Runtime/Backend.h"
 #include "lowmem/Runtime/FileUtil.h"
 #include "lowmem/Runtime/Json.h"
 #include "lowmem/Runtime/Memory.h"
@@ -35,25 +36,6 @@ extern "C" const char lowmem_manifest[];
 
 using namespace lowmem;
 using namespace lowmem::rt;
-
-//===----------------------------------------------------------------------===//
-// Allocation hooks called by the compiled code (use-generic-functions).
-//===----------------------------------------------------------------------===//
-
-extern "C" void *_mlir_memref_to_llvm_alloc(size_t size) {
-  return MemoryTracker::global().allocate(size, MemCategory::Workspace, 64);
-}
-
-extern "C" void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment,
-                                                    size_t size) {
-  return MemoryTracker::global().allocate(size, MemCategory::Workspace,
-                                          alignment < 64 ? 64 : alignment);
-}
-
-extern "C" void _mlir_memref_to_llvm_free(void *ptr) {
-  if (ptr)
-    MemoryTracker::global().release(ptr);
-}
 
 namespace {
 
@@ -193,7 +175,8 @@ double mib(double bytes) { return bytes / (1024.0 * 1024.0); }
 
 int main(int argc, char **argv) {
   Options options = parseOptions(argc, argv);
-  MemoryTracker &tracker = MemoryTracker::global();
+  Backend &backend = modelBackend();
+  MemoryTracker &tracker = backend.memory();
 
   JsonValue manifest;
   std::string problem = parseJson(lowmem_manifest, manifest);
@@ -242,7 +225,7 @@ int main(int argc, char **argv) {
       arg.data = tracker.allocate(input.data.size(), MemCategory::Inputs);
       if (!arg.data)
         die("out of memory reading " + options.input);
-      std::memcpy(arg.data, input.data.data(), input.data.size());
+      backend.upload(arg.data, input.data.data(), input.data.size());
       inputBytes += input.data.size();
       describe(arg);
       continue;
@@ -267,7 +250,7 @@ int main(int argc, char **argv) {
       problem = loadAsFloat(*weights, *t, values);
       if (!problem.empty())
         die(problem);
-      std::memcpy(arg.data, values.data(), bytes);
+      backend.upload(arg.data, values.data(), bytes);
       theoreticalBits += 32 * values.size();
     } else {
       auto it = pending.find(name);
@@ -293,7 +276,7 @@ int main(int argc, char **argv) {
         die(options.weights + ": tensor '" + name + "': part '" + part +
             "' holds " + std::to_string(srcBytes) + " bytes, expected " +
             std::to_string(bytes));
-      std::memcpy(arg.data, src, bytes);
+      backend.upload(arg.data, src, bytes);
       // Drop the staging copy once its last part is placed.
       bool last = i + 1 == records.size() ||
                   str(records[i + 1], "name") != name ||
@@ -315,7 +298,7 @@ int main(int argc, char **argv) {
     if (!arena.data)
       die("out of memory allocating the " + std::to_string(arenaBytes) +
           "-byte activation arena");
-    std::memset(arena.data, 0xA5, arenaBytes);
+    backend.fill(arena.data, 0xA5, arenaBytes);
     describe(arena);
   }
 
@@ -326,6 +309,8 @@ int main(int argc, char **argv) {
   for (Argument &arg : args)
     descriptors.push_back(arg.descriptor.data());
 
+  if (backend.warmUp())
+    lowmem_run(descriptors.data());
   auto start = std::chrono::steady_clock::now();
   lowmem_run(descriptors.data());
   auto stop = std::chrono::steady_clock::now();
@@ -333,16 +318,22 @@ int main(int argc, char **argv) {
 
   std::vector<int64_t> outShape(result.begin() + 3,
                                 result.begin() + 3 + resultRank);
-  void *outData = reinterpret_cast<void *>(result[1]);
   std::optional<DType> outType =
       parseSafetensorsDType(str(*manifest.get("result"), "dtype"));
-  problem = writeNpy(options.output, *outType, outShape, outData);
+  // The aligned pointer plus the offset, in elements.
+  size_t outBytes = product(outShape) * dtypeSize(*outType);
+  const auto *outData = reinterpret_cast<const uint8_t *>(result[1]) +
+                        result[2] * dtypeSize(*outType);
+  std::vector<uint8_t> output(outBytes);
+  backend.download(output.data(), outData, outBytes);
+  problem = writeNpy(options.output, *outType, outShape, output.data());
   if (!problem.empty())
     die(problem);
 
   int64_t touched = 0;
   if (arenaRecord) {
-    auto *bytes = static_cast<const uint8_t *>(args[arenaIndex].data);
+    std::vector<uint8_t> bytes(arenaBytes);
+    backend.download(bytes.data(), args[arenaIndex].data, arenaBytes);
     for (int64_t i = arenaBytes; i-- > 0;)
       if (bytes[i] != 0xA5) {
         touched = i + 1;
@@ -363,7 +354,7 @@ int main(int argc, char **argv) {
       std::printf(", block %lld", static_cast<long long>(block));
     if (manifest.get("double_quant")->getBool())
       std::printf(", double quant");
-    std::printf("\n");
+    std::printf(" on %s\n", backend.description().c_str());
     std::printf("  parameters     trainable %.2f M, frozen %.2f M (%.2f M "
                 "quantized)\n",
                 trainable / 1e6, frozen / 1e6, quantized / 1e6);
@@ -397,6 +388,10 @@ int main(int argc, char **argv) {
     if (!problem.empty())
       die(problem);
   }
-  tracker.release(reinterpret_cast<void *>(result[0]));
+  // A heap result is the caller's to free; a result planned in the arena
+  // goes with it.
+  void *resultBase = reinterpret_cast<void *>(result[0]);
+  if (!arenaRecord || resultBase != args[arenaIndex].data)
+    tracker.release(resultBase);
   return predictedPeak == measuredPeak ? 0 : 3;
 }

@@ -19,6 +19,7 @@
 #include "lowmem/Pipelines/Pipelines.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -83,7 +84,10 @@ static cl::list<std::string>
     skip("skip", cl::desc("Parameter (or prefix ending in '.') kept in f32"),
          cl::cat(category));
 static cl::opt<std::string> emit("emit",
-                                 cl::desc("mlir, llvm, obj or exe (default)"),
+                                 cl::desc("mlir, llvm, obj, exe (default), "
+                                          "or ptx (--target=cuda: the "
+                                          "kernels' PTX, in split-file "
+                                          "sections)"),
                                  cl::init("exe"), cl::cat(category));
 static cl::opt<std::string> entry("entry", cl::desc("Entry function"),
                                   cl::init("forward"), cl::cat(category));
@@ -228,7 +232,7 @@ static FailureOr<std::string> buildManifest(func::FuncOp func) {
   llvm::json::Object manifest{
       {"version", 1},
       {"entry", func.getName()},
-      {"target", "cpu"},
+      {"target", target.getValue()},
       {"format", format.getValue()},
       {"block", blockSize.getValue()},
       {"double_quant", doubleQuant.getValue()},
@@ -373,7 +377,8 @@ static std::string findRuntimeDir(const char *argv0) {
   return LOWMEM_RUNTIME_LIB_DIR;
 }
 
-static int link(StringRef object, StringRef output, const char *argv0) {
+static int link(StringRef object, StringRef output, const char *argv0,
+                bool cuda) {
   std::string libDir = findRuntimeDir(argv0);
   llvm::SmallString<256> probe(libDir);
   llvm::sys::path::append(probe, "libLowMemRuntimeMain.a");
@@ -393,16 +398,15 @@ static int link(StringRef object, StringRef output, const char *argv0) {
     return fail("cannot write next to '" + output + "': " + ec.message());
   llvm::sys::Process::SafelyCloseFileDescriptor(fd);
   std::string libFlag = "-L" + libDir;
-  llvm::SmallVector<llvm::StringRef> argv{*cxx,
-                                          object,
-                                          "-o",
-                                          tmp,
-                                          libFlag,
-                                          "-lLowMemRuntimeMain",
-                                          "-lLowMemRuntimeSupport",
-                                          "-lLowMemQuant",
-                                          "-lpthread",
-                                          "-lm"};
+  llvm::SmallVector<llvm::StringRef> argv{*cxx, object, "-o", tmp, libFlag};
+  // A CUDA model needs only libc, libstdc++ and, opened at run time, the
+  // driver (libcuda.so.1).
+  if (cuda)
+    argv.append({"-lLowMemRuntimeCudaMain", "-lLowMemRuntimeCuda"});
+  else
+    argv.push_back("-lLowMemRuntimeMain");
+  argv.append(
+      {"-lLowMemRuntimeSupport", "-lLowMemQuant", "-lpthread", "-ldl", "-lm"});
   std::string errMsg;
   int rc =
       llvm::sys::ExecuteAndWait(*cxx, argv, std::nullopt, {}, 0, 0, &errMsg);
@@ -420,16 +424,26 @@ int main(int argc, char **argv) {
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv, "lowmem ahead-of-time compiler\n");
 
-  if (target == "cuda")
-    return fail("--target=cuda is not available yet in this build; use "
-                "--target=cpu");
-  if (target != "cpu")
+  bool cuda = target == "cuda";
+  if (!cuda && target != "cpu")
     return fail("unknown target '" + target + "'; expected cpu or cuda");
+  if (cuda && (!StringRef(gpuArch).starts_with("sm_") ||
+               !llvm::all_of(StringRef(gpuArch).drop_front(3).rtrim('a'),
+                             llvm::isDigit) ||
+               StringRef(gpuArch).drop_front(3).rtrim('a').empty() ||
+               std::stoi(gpuArch.substr(3)) < 80))
+    return fail("unsupported --gpu-arch=" + gpuArch +
+                "; expected sm_80 or later (sm_80, sm_86, sm_89, sm_90, "
+                "sm_90a, ...)");
   if (train || loraRank != 0 || loraAlpha != 0 || !checkpoint.empty())
     return fail("training options (--train, --lora-rank, --lora-alpha, "
                 "--checkpoint) are not supported yet");
-  if (emit != "mlir" && emit != "llvm" && emit != "obj" && emit != "exe")
-    return fail("unknown --emit=" + emit + "; expected mlir, llvm, obj or exe");
+  if (emit != "mlir" && emit != "llvm" && emit != "obj" && emit != "exe" &&
+      emit != "ptx")
+    return fail("unknown --emit=" + emit +
+                "; expected mlir, llvm, obj, exe or ptx");
+  if (emit == "ptx" && !cuda)
+    return fail("--emit=ptx needs --target=cuda");
 
   DialectRegistry registry;
   mlir::lowmem::registerLowMemDialects(registry);
@@ -457,9 +471,20 @@ int main(int argc, char **argv) {
   options.doubleQuant = doubleQuant;
   for (const std::string &name : skip)
     options.skip.push_back(name);
+  mlir::lowmem::CUDAPipelineOptions cudaOptions;
+  cudaOptions.format = format;
+  cudaOptions.blockSize = blockSize;
+  cudaOptions.doubleQuant = doubleQuant;
+  for (const std::string &name : skip)
+    cudaOptions.skip.push_back(name);
+  cudaOptions.chip = gpuArch;
   PassManager pm(&context);
-  mlir::lowmem::buildGraphPipeline(pm, options);
-  mlir::lowmem::buildCPUBufferizePipeline(pm);
+  if (cuda) {
+    mlir::lowmem::buildCUDABufferizePipeline(pm, cudaOptions);
+  } else {
+    mlir::lowmem::buildGraphPipeline(pm, options);
+    mlir::lowmem::buildCPUBufferizePipeline(pm);
+  }
   if (failed(pm.run(*module)))
     return 1;
 
@@ -482,9 +507,21 @@ int main(int argc, char **argv) {
   func->removeAttr("lowmem.heap_size");
 
   PassManager lowering(&context);
-  mlir::lowmem::buildCPUToLLVMPipeline(lowering);
+  if (cuda)
+    mlir::lowmem::buildCUDAToLLVMPipeline(lowering, cudaOptions);
+  else
+    mlir::lowmem::buildCPUToLLVMPipeline(lowering);
   if (failed(lowering.run(*module)))
     return 1;
+
+  if (emit == "ptx")
+    return failed(writeAtomically(outputFile, [&](llvm::raw_ostream &os) {
+      module->walk([&](gpu::BinaryOp binary) {
+        for (Attribute object : binary.getObjects())
+          os << "//--- " << binary.getSymName() << ".ptx\n"
+             << cast<gpu::ObjectAttr>(object).getObject().getValue() << "\n";
+      });
+    }));
 
   if (emit == "mlir")
     return failed(writeAtomically(
@@ -514,7 +551,7 @@ int main(int argc, char **argv) {
     llvm::sys::fs::remove(objectPath);
     return 1;
   }
-  int rc = link(objectPath, outputFile, argv[0]);
+  int rc = link(objectPath, outputFile, argv[0], cuda);
   llvm::sys::fs::remove(objectPath);
   return rc;
 }

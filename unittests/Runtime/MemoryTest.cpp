@@ -110,6 +110,57 @@ TEST(MemoryTest, DestructorFreesOutstanding) {
   ASSERT_NE(t.allocate(128, MemCategory::Activations), nullptr);
 }
 
+// A provider that hands out slots of a fixed pool and records what it was
+// asked, standing in for device memory.
+struct PoolProvider {
+  alignas(256) static inline unsigned char pool[4][512];
+  static inline bool used[4];
+  static inline std::vector<size_t> requests;
+  static inline int releases = 0;
+  static void *allocate(size_t bytes, size_t align) {
+    requests.push_back(bytes);
+    if (bytes > sizeof(pool[0]) || align > 256)
+      return nullptr;
+    for (int i = 0; i < 4; ++i)
+      if (!used[i]) {
+        used[i] = true;
+        return pool[i];
+      }
+    return nullptr;
+  }
+  static void release(void *p) {
+    ++releases;
+    for (int i = 0; i < 4; ++i)
+      if (p == pool[i])
+        used[i] = false;
+  }
+};
+
+TEST(MemoryTest, CustomProvider) {
+  PoolProvider::requests.clear();
+  PoolProvider::releases = 0;
+  {
+    MemoryTracker t(
+        MemoryProvider{PoolProvider::allocate, PoolProvider::release});
+    void *a = t.allocate(100, MemCategory::Weights);
+    void *z = t.allocate(0, MemCategory::Inputs);
+    EXPECT_EQ(a, PoolProvider::pool[0]);
+    EXPECT_EQ(z, PoolProvider::pool[1]);
+    // A zero-byte request asks the provider for one byte, accounted as 0.
+    EXPECT_EQ(PoolProvider::requests, (std::vector<size_t>{100, 1}));
+    EXPECT_EQ(t.currentTotal(), 100u);
+    // The provider's failure is the tracker's: nothing is accounted.
+    EXPECT_EQ(t.allocate(4096, MemCategory::Weights), nullptr);
+    EXPECT_EQ(t.currentTotal(), 100u);
+    t.release(a);
+    EXPECT_EQ(PoolProvider::releases, 1);
+    EXPECT_EQ(t.peakTotal(), 100u);
+  }
+  // The destructor returns what is still held to the provider.
+  EXPECT_EQ(PoolProvider::releases, 2);
+  EXPECT_FALSE(PoolProvider::used[0] || PoolProvider::used[1]);
+}
+
 TEST(MemoryTest, Global) {
   MemoryTracker &g = MemoryTracker::global();
   EXPECT_EQ(&g, &MemoryTracker::global());

@@ -62,6 +62,7 @@ struct DriverApi {
   CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void *, size_t);
   CUresult (*cuMemcpyDtoH)(void *, CUdeviceptr, size_t);
   CUresult (*cuMemGetInfo)(size_t *, size_t *);
+  CUresult (*cuMemsetD8)(CUdeviceptr, unsigned char, size_t);
 };
 
 /// Opens `library` and resolves every entry point into `api`, uncached.

@@ -35,9 +35,21 @@ enum class MemCategory {
 const char *memCategoryName(MemCategory category);
 
 /// Thread-safe allocator wrapper with per-category accounting.
+/// Where a tracker's bytes come from: host memory unless told otherwise
+/// (the CUDA runtime provides device memory).
+struct MemoryProvider {
+  /// Returns \p bytes (at least 1) aligned to \p align, or nullptr.
+  void *(*allocate)(size_t bytes, size_t align);
+  void (*release)(void *p);
+};
+
+/// The host's posix_memalign / free.
+MemoryProvider hostMemory();
+
 class MemoryTracker {
 public:
-  MemoryTracker() = default;
+  MemoryTracker() : provider(hostMemory()) {}
+  explicit MemoryTracker(MemoryProvider provider) : provider(provider) {}
   /// Frees whatever is still allocated.
   ~MemoryTracker();
   MemoryTracker(const MemoryTracker &) = delete;
@@ -79,6 +91,7 @@ private:
   static constexpr size_t kNumCategories =
       static_cast<size_t>(MemCategory::Count);
 
+  MemoryProvider provider;
   mutable std::mutex mutex;
   std::unordered_map<void *, Allocation> allocations;
   size_t currentBytes[kNumCategories] = {};

@@ -2,6 +2,7 @@
 """Checks one weight format end to end for the CPU integration tests.
 
 usage: check_format.py DIR FORMAT [--block-size N] [--double-quant]
+                       [--target cpu|cuda]
 
 DIR holds w.safetensors, x.npy and model.mlir. Runs lowmem-quantize and the
 numpy reference's quantizer and requires identical checkpoints; compiles the
@@ -9,6 +10,8 @@ model in FORMAT; runs it on the full-precision weights (quantized while
 loading) and on the pre-quantized checkpoint; compares both outputs with the
 numpy reference forward on the reference's own dequantized weights (1e-4
 relative) and requires the report's predicted and measured peaks to agree.
+With --target cuda the model runs on the GPU (device memory is what the
+report measures).
 """
 
 import argparse
@@ -33,6 +36,7 @@ def main():
     p.add_argument("format")
     p.add_argument("--block-size", type=int, default=0)
     p.add_argument("--double-quant", action="store_true")
+    p.add_argument("--target", choices=["cpu", "cuda"], default="cpu")
     a = p.parse_args()
     d = a.dir
     tag = a.format + (f"_b{a.block_size}" if a.block_size else "") + (
@@ -53,16 +57,16 @@ def main():
         "-o", theirs, "--format", a.format, *ref_opts)
     run(sys.executable, REF, "compare-checkpoints", ours, theirs)
 
-    exe = os.path.join(d, f"m_{tag}")
+    exe = os.path.join(d, f"m_{tag}_{a.target}")
     run("lowmem-compile", os.path.join(d, "model.mlir"), "-o", exe,
-        f"--format={a.format}", *opts)
+        f"--format={a.format}", f"--target={a.target}", *opts)
     expected = os.path.join(d, f"ref_{tag}.npy")
     run(sys.executable, REF, "forward", "--weights", theirs, "--input",
         os.path.join(d, "x.npy"), "-o", expected)
     for weights, name in ((os.path.join(d, "w.safetensors"), "load"),
                           (ours, "pre")):
-        out = os.path.join(d, f"y_{tag}_{name}.npy")
-        report = os.path.join(d, f"r_{tag}_{name}.json")
+        out = os.path.join(d, f"y_{tag}_{name}_{a.target}.npy")
+        report = os.path.join(d, f"r_{tag}_{name}_{a.target}.json")
         run(exe, "--weights", weights, "--input", os.path.join(d, "x.npy"),
             "--output", out, "--report-json", report)
         run(sys.executable, REF, "compare", out, expected, "--rtol", "1e-4")
@@ -71,7 +75,7 @@ def main():
         if r["predicted_peak_bytes"] != r["measured_peak_bytes"]:
             sys.exit(f"{tag}: predicted peak {r['predicted_peak_bytes']} != "
                      f"measured {r['measured_peak_bytes']}")
-    print(f"{tag}: OK")
+    print(f"{tag} ({a.target}): OK")
 
 
 if __name__ == "__main__":
