@@ -22,28 +22,6 @@ using namespace lowmem::rt::cuda;
 
 namespace {
 
-[[noreturn]] void fatal(const std::string &message) {
-  std::fprintf(stderr, "error: %s\n", message.c_str());
-  std::exit(1);
-}
-
-const DriverApi &driver() {
-  static const DriverApi *table = [] {
-    std::string problem = initDevice(0);
-    if (!problem.empty())
-      fatal(problem);
-    const DriverApi *loaded = nullptr;
-    (void)loadDriver(loaded);
-    return loaded;
-  }();
-  return *table;
-}
-
-void check(const char *call, CUresult result) {
-  if (result != kSuccess)
-    fatal(describeError(call, result));
-}
-
 CUdeviceptr devicePointer(const void *p) {
   return static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(p));
 }
@@ -53,16 +31,18 @@ void *deviceAllocate(size_t bytes, size_t align) {
   if (align > 256)
     return nullptr;
   CUdeviceptr p = 0;
-  if (driver().cuMemAlloc(&p, bytes) != kSuccess)
+  if (requireDevice().cuMemAlloc(&p, bytes) != kSuccess)
     return nullptr;
   return reinterpret_cast<void *>(static_cast<uintptr_t>(p));
 }
 
-void deviceRelease(void *p) { (void)driver().cuMemFree(devicePointer(p)); }
+void deviceRelease(void *p) {
+  (void)requireDevice().cuMemFree(devicePointer(p));
+}
 
 class CudaBackend : public Backend {
 public:
-  CudaBackend() { (void)driver(); }
+  CudaBackend() { (void)requireDevice(); }
   MemoryTracker &memory() override {
     // Never destroyed: device memory is released with the context at exit.
     static MemoryTracker *tracker =
@@ -71,18 +51,18 @@ public:
   }
   void upload(void *dst, const void *src, size_t bytes) override {
     if (bytes)
-      check("cuMemcpyHtoD",
-            driver().cuMemcpyHtoD(devicePointer(dst), src, bytes));
+      checkResult("cuMemcpyHtoD",
+                  requireDevice().cuMemcpyHtoD(devicePointer(dst), src, bytes));
   }
   void download(void *dst, const void *src, size_t bytes) override {
     if (bytes)
-      check("cuMemcpyDtoH",
-            driver().cuMemcpyDtoH(dst, devicePointer(src), bytes));
+      checkResult("cuMemcpyDtoH",
+                  requireDevice().cuMemcpyDtoH(dst, devicePointer(src), bytes));
   }
   void fill(void *dst, unsigned char value, size_t bytes) override {
     if (bytes)
-      check("cuMemsetD8",
-            driver().cuMemsetD8(devicePointer(dst), value, bytes));
+      checkResult("cuMemsetD8",
+                  requireDevice().cuMemsetD8(devicePointer(dst), value, bytes));
   }
   std::string description() override { return deviceDescription(); }
   bool warmUp() const override { return true; }

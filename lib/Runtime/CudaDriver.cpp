@@ -6,6 +6,7 @@
 
 #include "lowmem/Runtime/CudaDriver.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <dlfcn.h>
 #include <mutex>
@@ -139,4 +140,26 @@ std::string lowmem::rt::cuda::deviceDescription() {
   api->cuDeviceGetAttribute(&minor, kAttrComputeCapabilityMinor, currentDevice);
   return std::string(name) + " (sm_" + std::to_string(major) +
          std::to_string(minor) + ")";
+}
+
+void lowmem::rt::cuda::fatal(const std::string &message) {
+  std::fprintf(stderr, "error: %s\n", message.c_str());
+  std::exit(1);
+}
+
+const DriverApi &lowmem::rt::cuda::requireDevice() {
+  static const DriverApi *table = [] {
+    std::string problem = initDevice(0);
+    if (!problem.empty())
+      fatal(problem);
+    const DriverApi *loaded = nullptr;
+    (void)loadDriver(loaded);
+    return loaded;
+  }();
+  return *table;
+}
+
+void lowmem::rt::cuda::checkResult(const char *call, CUresult result) {
+  if (result != kSuccess)
+    fatal(describeError(call, result));
 }

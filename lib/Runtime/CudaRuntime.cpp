@@ -27,33 +27,6 @@
 
 using namespace lowmem::rt::cuda;
 
-namespace {
-
-[[noreturn]] void fatal(const std::string &message) {
-  std::fprintf(stderr, "error: %s\n", message.c_str());
-  std::exit(1);
-}
-
-/// The driver, with the device made current on first use.
-const DriverApi &api() {
-  static const DriverApi *table = [] {
-    std::string problem = initDevice(0);
-    if (!problem.empty())
-      fatal(problem);
-    const DriverApi *loaded = nullptr;
-    (void)loadDriver(loaded);
-    return loaded;
-  }();
-  return *table;
-}
-
-void check(const char *call, CUresult result) {
-  if (result != kSuccess)
-    fatal(describeError(call, result));
-}
-
-} // namespace
-
 extern "C" {
 
 /// Loads a module from PTX text, JIT-compiled by the driver for the current
@@ -66,7 +39,7 @@ void *mgpuModuleLoadJIT(void *data, int optLevel) {
   auto cached = cache.find(data);
   if (cached != cache.end())
     return cached->second;
-  const DriverApi &d = api();
+  const DriverApi &d = requireDevice();
   char log[8192] = {0};
   int keys[] = {kJitErrorLogBuffer, kJitErrorLogBufferSize,
                 kJitOptimizationLevel};
@@ -91,8 +64,8 @@ void mgpuModuleUnload(void * /*module*/) {}
 
 void *mgpuModuleGetFunction(void *module, const char *name) {
   CUfunction function = nullptr;
-  CUresult r =
-      api().cuModuleGetFunction(&function, static_cast<CUmodule>(module), name);
+  CUresult r = requireDevice().cuModuleGetFunction(
+      &function, static_cast<CUmodule>(module), name);
   if (r != kSuccess)
     fatal(describeError("cuModuleGetFunction", r) + " for kernel '" + name +
           "'");
@@ -103,15 +76,16 @@ void *mgpuModuleGetFunction(void *module, const char *name) {
 void *mgpuStreamCreate() {
   static CUstream stream = [] {
     CUstream created = nullptr;
-    check("cuStreamCreate", api().cuStreamCreate(&created, /*flags=*/0));
+    checkResult("cuStreamCreate",
+                requireDevice().cuStreamCreate(&created, /*flags=*/0));
     return created;
   }();
   return stream;
 }
 
 void mgpuStreamSynchronize(void *stream) {
-  check("cuStreamSynchronize",
-        api().cuStreamSynchronize(static_cast<CUstream>(stream)));
+  checkResult("cuStreamSynchronize", requireDevice().cuStreamSynchronize(
+                                         static_cast<CUstream>(stream)));
 }
 
 /// The shared stream lives as long as the process.
@@ -121,7 +95,7 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
                       intptr_t gridZ, intptr_t blockX, intptr_t blockY,
                       intptr_t blockZ, int32_t smem, void *stream,
                       void **params, void **extra, size_t /*paramsCount*/) {
-  CUresult r = api().cuLaunchKernel(
+  CUresult r = requireDevice().cuLaunchKernel(
       static_cast<CUfunction>(function), gridX, gridY, gridZ, blockX, blockY,
       blockZ, smem, static_cast<CUstream>(stream), params, extra);
   if (r != kSuccess)

@@ -85,6 +85,17 @@ std::string describeError(const char *call, CUresult result);
 /// Description of the current device, e.g. "NVIDIA H100 (sm_90)".
 std::string deviceDescription();
 
+/// For code that cannot return errors (generated host code, the model's
+/// main): prints "error: <message>" and exits with status 1.
+[[noreturn]] void fatal(const std::string &message);
+
+/// The driver, with device 0 made current on first use; exits through
+/// fatal() with the reason when there is no driver or no device.
+const DriverApi &requireDevice();
+
+/// Exits through fatal() with describeError() unless `result` is success.
+void checkResult(const char *call, CUresult result);
+
 } // namespace lowmem::rt::cuda
 
 #endif // LOWMEM_RUNTIME_CUDADRIVER_H
