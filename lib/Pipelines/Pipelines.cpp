@@ -81,14 +81,20 @@ std::string mlir::lowmem::defaultPTXFeatures(const std::string &chip) {
   return chip == "sm_90" || chip == "sm_90a" ? "+ptx80" : "+ptx70";
 }
 
+void mlir::lowmem::copyGraphOptions(const CUDAPipelineOptions &from,
+                                    GraphPipelineOptions &to) {
+  to.format = from.format;
+  to.blockSize = from.blockSize;
+  to.doubleQuant = from.doubleQuant;
+  to.skip.clear();
+  for (const std::string &name : from.skip)
+    to.skip.push_back(name);
+}
+
 void mlir::lowmem::buildCUDABufferizePipeline(
     OpPassManager &pm, const CUDAPipelineOptions &options) {
   GraphPipelineOptions graph;
-  graph.format = options.format;
-  graph.blockSize = options.blockSize;
-  graph.doubleQuant = options.doubleQuant;
-  for (const std::string &name : options.skip)
-    graph.skip.push_back(name);
+  copyGraphOptions(options, graph);
   buildGraphPipeline(pm, graph);
   buildBufferize(pm, /*forGPU=*/true);
   LowMemPlanMemoryOptions plan;

@@ -465,12 +465,8 @@ int main(int argc, char **argv) {
   if (!func)
     return fail("no function '" + entry + "' in " + inputFile);
 
-  mlir::lowmem::GraphPipelineOptions options;
-  options.format = format;
-  options.blockSize = blockSize;
-  options.doubleQuant = doubleQuant;
-  for (const std::string &name : skip)
-    options.skip.push_back(name);
+  // The CUDA options hold the graph options too; the CPU pipeline takes
+  // those alone.
   mlir::lowmem::CUDAPipelineOptions cudaOptions;
   cudaOptions.format = format;
   cudaOptions.blockSize = blockSize;
@@ -478,6 +474,8 @@ int main(int argc, char **argv) {
   for (const std::string &name : skip)
     cudaOptions.skip.push_back(name);
   cudaOptions.chip = gpuArch;
+  mlir::lowmem::GraphPipelineOptions options;
+  mlir::lowmem::copyGraphOptions(cudaOptions, options);
   PassManager pm(&context);
   if (cuda) {
     mlir::lowmem::buildCUDABufferizePipeline(pm, cudaOptions);

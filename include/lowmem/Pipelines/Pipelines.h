@@ -64,6 +64,10 @@ struct CUDAPipelineOptions : public PassPipelineOptions<CUDAPipelineOptions> {
       llvm::cl::init("")};
 };
 
+/// Sets the graph options of `to` from the same options of `from`.
+void copyGraphOptions(const CUDAPipelineOptions &from,
+                      GraphPipelineOptions &to);
+
 /// Graph passes: quantize-weights (unless format=f32), fuse, cleanup.
 void buildGraphPipeline(OpPassManager &pm, const GraphPipelineOptions &options);
 

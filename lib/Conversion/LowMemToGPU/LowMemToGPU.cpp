@@ -192,7 +192,6 @@ struct LinearOperands {
 Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
                        const LinearOperands &ops, int64_t warpsPerBlock,
                        int64_t batchTile) {
-  MLIRContext *ctx = b.getContext();
   auto inputType = cast<RankedTensorType>(ops.input.getType());
   int64_t n = ops.n, k = ops.k;
   Type f32 = b.getF32Type();
@@ -461,7 +460,6 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
           scf::YieldOp::create(ib, il);
         });
       });
-  (void)ctx;
   auto resultType = RankedTensorType::get(outType.getShape(), f32);
   return bufferization::ToTensorOp::create(b, loc, resultType, out,
                                            b.getUnitAttr(), b.getUnitAttr());
