@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
 
-from lowmem_ref import bignet, checkpoint, formats, safetensors_io  # noqa: E402
+from lowmem_ref import bignet, checkpoint, formats, lora, safetensors_io  # noqa: E402
 
 
 def _save_npy(path, array):
@@ -46,10 +46,28 @@ def cmd_forward(args):
     tensors = safetensors_io.load(args.weights)
     x = _load_npy(args.input)
     dtype = np.float64 if args.dtype == "float64" else np.float32
-    y = bignet.forward(tensors, x, dtype=dtype)
+    adapter, s = None, 1.0
+    if args.adapter:
+        adapter, config = lora.load_peft(args.adapter)
+        s = lora.scale(config["r"], config["lora_alpha"], config.get("use_rslora", False))
+    y = bignet.forward(tensors, x, dtype=dtype, lora=adapter, lora_scale=s)
     _save_npy(args.output, y)
     dim, depth = bignet.infer_architecture(tensors)
     print(f"wrote {args.output}: {args.dtype} {list(y.shape)} (BigNet dim={dim} depth={depth})")
+    return 0
+
+
+def cmd_make_adapter(args):
+    """Write a random LoRA adapter for a BigNet checkpoint, as PEFT saves one."""
+    tensors = safetensors_io.load(args.weights)
+    layers = lora.linear_layers(tensors)
+    if args.targets:
+        layers = [l for l in layers
+                  if any(l == t or (t.endswith(".") and l.startswith(t)) for t in args.targets)]
+    shapes = {l: tuple(tensors[l + ".weight"].shape) for l in layers}
+    adapter = lora.random_adapter(shapes, args.rank, seed=args.seed)
+    lora.save_peft(args.output, adapter, args.rank, args.alpha, rslora=args.rslora)
+    print(f"wrote {args.output}: {len(adapter)} LoRA adapters of rank {args.rank}")
     return 0
 
 
@@ -161,7 +179,18 @@ def build_parser():
     p.add_argument("-o", "--output", required=True, help="output .npy")
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64",
                    help="compute (and output) dtype (default float64)")
+    p.add_argument("--adapter", help="PEFT LoRA adapter directory added to the Linears")
     p.set_defaults(func=cmd_forward)
+
+    p = sub.add_parser("make-adapter", help="write a random PEFT-style LoRA adapter directory")
+    p.add_argument("--weights", required=True, help="BigNet .safetensors")
+    p.add_argument("--rank", type=int, required=True)
+    p.add_argument("--alpha", type=float, required=True)
+    p.add_argument("--rslora", action="store_true")
+    p.add_argument("--targets", nargs="*", help="layers (or prefixes ending in '.'); default all")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", required=True, help="adapter directory")
+    p.set_defaults(func=cmd_make_adapter)
 
     p = sub.add_parser("quantize", help="quantize every 2-D *.weight tensor of a checkpoint")
     p.add_argument("input", help="full-precision .safetensors")

@@ -38,6 +38,15 @@ using namespace mlir::lowmem;
 
 void mlir::lowmem::buildGraphPipeline(OpPassManager &pm,
                                       const GraphPipelineOptions &options) {
+  if (options.loraRank != 0) {
+    LowMemAttachLoraOptions lora;
+    lora.rank = options.loraRank;
+    lora.alpha = options.loraAlpha;
+    lora.rslora = options.loraRslora;
+    lora.dropout = options.loraDropout;
+    lora.targets.assign(options.loraTargets.begin(), options.loraTargets.end());
+    pm.addPass(createLowMemAttachLora(lora));
+  }
   if (options.format != "f32") {
     LowMemQuantizeWeightsOptions quantOptions;
     quantOptions.format = options.format;
@@ -79,16 +88,6 @@ void mlir::lowmem::buildCPUBufferizePipeline(OpPassManager &pm) {
 std::string mlir::lowmem::defaultPTXFeatures(const std::string &chip) {
   // sm_90 needs PTX ISA 8.0; sm_80 is served by 7.0 and later.
   return chip == "sm_90" || chip == "sm_90a" ? "+ptx80" : "+ptx70";
-}
-
-void mlir::lowmem::copyGraphOptions(const CUDAPipelineOptions &from,
-                                    GraphPipelineOptions &to) {
-  to.format = from.format;
-  to.blockSize = from.blockSize;
-  to.doubleQuant = from.doubleQuant;
-  to.skip.clear();
-  for (const std::string &name : from.skip)
-    to.skip.push_back(name);
 }
 
 void mlir::lowmem::buildCUDABufferizePipeline(

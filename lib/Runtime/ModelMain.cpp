@@ -11,11 +11,13 @@
 // writes the output and reports predicted and measured memory.
 //
 //   ./model --weights W.safetensors --input X.npy --output Y.npy [--report]
-//           [--report-json R.json]
+//           [--report-json R.json] [--load-adapter DIR | --init-adapter]
+//           [--seed N]
 //
 //===----------------------------------------------------------------------===//
 
 #include "lowmem/Quant/Quant.h"
+#include "lowmem/Runtime/Adapter.h"
 #include "lowmem/Runtime/Backend.h"
 #include "lowmem/Runtime/FileUtil.h"
 #include "lowmem/Runtime/Json.h"
@@ -24,8 +26,10 @@
 #include "lowmem/Runtime/QuantizedCheckpoint.h"
 #include "lowmem/Runtime/Safetensors.h"
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <string>
@@ -45,13 +49,22 @@ namespace {
 }
 
 struct Options {
-  std::string weights, input, output, reportJson;
-  bool report = false;
+  std::string weights, input, output, reportJson, loadAdapter, seed = "0";
+  bool report = false, initAdapter = false;
 };
 
 void usage(const char *argv0) {
   std::printf("usage: %s --weights W.safetensors --input X.npy --output Y.npy "
-              "[--report] [--report-json R.json]\n",
+              "[--report] [--report-json R.json]\n"
+              "       [--load-adapter DIR | --init-adapter] [--seed N]\n"
+              "  --load-adapter DIR  LoRA adapters saved by PEFT or lowmem "
+              "(adapter_model.safetensors\n"
+              "                      and adapter_config.json); without it "
+              "they are read from W\n"
+              "  --init-adapter      start missing adapters as PEFT does "
+              "(A kaiming-uniform, B zero)\n"
+              "  --seed N            seed of that initialisation "
+              "(default 0)\n",
               argv0);
 }
 
@@ -61,7 +74,9 @@ Options parseOptions(int argc, char **argv) {
       {"--weights", &options.weights},
       {"--input", &options.input},
       {"--output", &options.output},
-      {"--report-json", &options.reportJson}};
+      {"--report-json", &options.reportJson},
+      {"--load-adapter", &options.loadAdapter},
+      {"--seed", &options.seed}};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -70,6 +85,10 @@ Options parseOptions(int argc, char **argv) {
     }
     if (arg == "--report") {
       options.report = true;
+      continue;
+    }
+    if (arg == "--init-adapter") {
+      options.initAdapter = true;
       continue;
     }
     std::string value;
@@ -90,6 +109,13 @@ Options parseOptions(int argc, char **argv) {
   if (options.weights.empty() || options.input.empty() ||
       options.output.empty())
     die("--weights, --input and --output are required (see --help)");
+  if (!options.loadAdapter.empty() && options.initAdapter)
+    die("--load-adapter and --init-adapter exclude each other");
+  char *end = nullptr;
+  errno = 0;
+  std::strtoull(options.seed.c_str(), &end, 10);
+  if (options.seed.empty() || *end || errno || options.seed[0] == '-')
+    die("--seed needs a non-negative integer, got '" + options.seed + "'");
   return options;
 }
 
@@ -111,6 +137,25 @@ int64_t product(const std::vector<int64_t> &shape) {
   for (int64_t d : shape)
     n *= d;
   return n;
+}
+
+/// The LoRA settings the model was compiled with (rank 0: none).
+LoraConfig loraConfigOf(const JsonValue &manifest) {
+  LoraConfig config;
+  const JsonValue *lora = manifest.get("lora");
+  if (!lora || !lora->isObject())
+    return config;
+  config.rank = lora->get("rank")->getInt64().value_or(0);
+  config.alpha = lora->get("alpha")->getNumber();
+  config.rslora = lora->get("rslora")->getBool();
+  config.dropout = lora->get("dropout")->getNumber();
+  return config;
+}
+
+bool isLoraA(const std::string &name) {
+  static const std::string suffix = ".lora_A.weight";
+  return name.size() > suffix.size() &&
+         name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 /// A buffer handed to the compiled code with its memref descriptor.
@@ -194,6 +239,30 @@ int main(int argc, char **argv) {
   if (!problem.empty())
     die(problem);
 
+  // LoRA adapters: from --load-adapter, from the weights file, or new.
+  LoraConfig lora = loraConfigOf(manifest);
+  std::unique_ptr<SafetensorsFile> adapter;
+  if (!options.loadAdapter.empty()) {
+    if (lora.rank == 0)
+      die("--load-adapter: this model was compiled without LoRA adapters "
+          "(lowmem-compile --lora-rank=R)");
+    LoraConfig saved;
+    problem = readAdapterConfig(options.loadAdapter, saved);
+    if (problem.empty())
+      problem = checkAdapterConfig(options.loadAdapter, saved, lora);
+    if (!problem.empty())
+      die(problem);
+    adapter =
+        SafetensorsFile::open(adapterWeightsPath(options.loadAdapter), err);
+    if (!adapter)
+      die(err);
+  } else if (options.initAdapter && lora.rank == 0) {
+    die("--init-adapter: this model was compiled without LoRA adapters "
+        "(lowmem-compile --lora-rank=R)");
+  }
+  uint64_t seed = std::strtoull(options.seed.c_str(), nullptr, 10);
+  int64_t initialised = 0;
+
   std::vector<Argument> args(records.size());
   std::map<std::string, quant::QuantizedTensor> pending;
   size_t theoreticalBits = 0, inputBytes = 0;
@@ -239,17 +308,39 @@ int main(int argc, char **argv) {
     if (!arg.data)
       die("out of memory loading '" + name + "'");
     if (part.empty()) {
-      const TensorView *t = weights->find(name);
-      if (!t)
-        die(options.weights + ": missing tensor '" + name + "'");
-      if (t->shape != shape)
-        die(options.weights + ": tensor '" + name + "': has shape " +
-            shapeToString(t->shape) + " but the model expects " +
-            shapeToString(shape));
+      bool trainable = record.get("trainable")->getBool();
+      const SafetensorsFile *source = weights.get();
+      const TensorView *t = nullptr;
+      if (trainable && adapter) {
+        source = adapter.get();
+        t = adapter->find(kPeftPrefix + name);
+      } else if (!(t = weights->find(name)) && trainable) {
+        t = weights->find(kPeftPrefix + name);
+      }
       std::vector<float> values;
-      problem = loadAsFloat(*weights, *t, values);
-      if (!problem.empty())
-        die(problem);
+      if (!t && trainable && options.initAdapter) {
+        values.assign(product(shape), 0.0f);
+        if (isLoraA(name))
+          initLoraA(values.data(), shape[0], shape[1], seed, name);
+        ++initialised;
+      } else if (!t) {
+        if (trainable && adapter)
+          die(source->path() + ": missing adapter tensor '" + kPeftPrefix +
+              name + "'");
+        if (trainable)
+          die(options.weights + ": missing LoRA adapter tensor '" + name +
+              "': give --load-adapter DIR (an adapter saved by PEFT or "
+              "lowmem) or --init-adapter to start a new one");
+        die(options.weights + ": missing tensor '" + name + "'");
+      } else {
+        if (t->shape != shape)
+          die(source->path() + ": tensor '" + t->name + "': has shape " +
+              shapeToString(t->shape) + " but the model expects " +
+              shapeToString(shape));
+        problem = loadAsFloat(*source, *t, values);
+        if (!problem.empty())
+          die(problem);
+      }
       backend.upload(arg.data, values.data(), bytes);
       theoreticalBits += 32 * values.size();
     } else {
@@ -355,6 +446,13 @@ int main(int argc, char **argv) {
     if (manifest.get("double_quant")->getBool())
       std::printf(", double quant");
     std::printf(" on %s\n", backend.description().c_str());
+    if (lora.rank)
+      std::printf("  lora           rank %lld, alpha %g%s, %s\n",
+                  static_cast<long long>(lora.rank), lora.alpha,
+                  lora.rslora ? " (rslora)" : "",
+                  initialised ? "new adapters (PEFT initialisation)"
+                  : adapter   ? ("adapters from " + options.loadAdapter).c_str()
+                              : "adapters from the weights file");
     std::printf("  parameters     trainable %.2f M, frozen %.2f M (%.2f M "
                 "quantized)\n",
                 trainable / 1e6, frozen / 1e6, quantized / 1e6);

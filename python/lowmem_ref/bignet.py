@@ -78,7 +78,7 @@ def group_norm(x, weight, bias, eps=EPS):
     return centred / np.sqrt(var + x.dtype.type(eps)) * weight + bias
 
 
-def forward(tensors, x, weight_fn=None, dtype=np.float64):
+def forward(tensors, x, weight_fn=None, dtype=np.float64, lora=None, lora_scale=1.0):
     """BigNet forward.
 
     Args:
@@ -90,6 +90,8 @@ def forward(tensors, x, weight_fn=None, dtype=np.float64):
             read from ``tensors`` directly.
         dtype: ``np.float64`` (reference) or ``np.float32``; every input is
             cast to it and all arithmetic happens in it.
+        lora: optional ``{layer: (A, B)}``; an adapted Linear computes
+            ``x @ W.T + b + lora_scale * (x @ A.T) @ B.T`` before its ReLU.
 
     Returns:
         the output, same shape as ``x``, in ``dtype``.
@@ -123,7 +125,11 @@ def forward(tensors, x, weight_fn=None, dtype=np.float64):
         inp = h
         for j in (0, 2, 4):
             p = f"model.{i}.model.{j}"
-            h = h @ weight(p + ".weight").T + param(p + ".bias")
+            y = h @ weight(p + ".weight").T + param(p + ".bias")
+            if lora and p in lora:
+                a, b = (np.asarray(t).astype(dtype) for t in lora[p])
+                y = y + dtype.type(lora_scale) * ((h @ a.T) @ b.T)
+            h = y
             if j != 4:
                 h = np.maximum(h, zero)
         h = h + inp

@@ -20,7 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "python"))
 
-from lowmem_ref import bignet, checkpoint, formats, safetensors_io  # noqa: E402
+from lowmem_ref import bignet, checkpoint, formats, lora, safetensors_io  # noqa: E402
 from lowmem_ref.formats import DYNAMIC_MAP, FP4_TABLE, NF4_TABLE  # noqa: E402
 
 F32 = np.float32
@@ -460,6 +460,47 @@ class TestBigNet(unittest.TestCase):
         self.assertEqual(p["model.1.weight"].tolist(), [1.0] * 8)
         self.assertEqual(bignet.init_params(8, 3, seed=5)["model.4.model.2.weight"].tobytes(),
                          p["model.4.model.2.weight"].tobytes())
+
+
+class TestLora(unittest.TestCase):
+    """LoRA by hand: y = x W^T + b + s (x A^T) B^T, s = alpha/r or alpha/sqrt(r)."""
+
+    def test_scale(self):
+        self.assertEqual(lora.scale(8, 16), 2.0)
+        self.assertEqual(lora.scale(4, 8, rslora=True), 4.0)
+
+    def test_forward_by_hand(self):
+        # dim 2, depth 1: identity weights, zero biases, unit norms unused.
+        t = {}
+        for j in (0, 2, 4):
+            t[f"model.0.model.{j}.weight"] = np.eye(2, dtype=F32)
+            t[f"model.0.model.{j}.bias"] = np.zeros(2, F32)
+        x = f32([[1.0, 2.0]])
+        a = f32([[1.0, 1.0]])           # r = 1: x A^T = 3
+        b = f32([[1.0], [-1.0]])        # (x A^T) B^T = [3, -3]
+        # Only the last Linear adapted, s = 0.5: [1, 2] + 0.5 [3, -3] = [2.5, 0.5],
+        # then the residual adds x: [3.5, 2.5].
+        y = bignet.forward(t, x, lora={"model.0.model.4": (a, b)}, lora_scale=0.5)
+        np.testing.assert_allclose(y, [[3.5, 2.5]])
+        # On the first Linear the ReLU comes after the branch: [2.5, 0.5] -> same,
+        # and a negative branch is cut: s = 1 gives [4, -1] -> [4, 0] + x.
+        y = bignet.forward(t, x, lora={"model.0.model.0": (a, b)}, lora_scale=1.0)
+        np.testing.assert_allclose(y, [[5.0, 2.0]])
+
+    def test_peft_round_trip(self):
+        shapes = {"m.0": (3, 2), "m.1": (2, 3)}
+        ad = lora.random_adapter(shapes, 2, seed=4)
+        self.assertEqual(ad["m.0"][0].shape, (2, 2))
+        self.assertEqual(ad["m.0"][1].shape, (3, 2))
+        with tempfile.TemporaryDirectory() as d:
+            lora.save_peft(d, ad, 2, 8.0, rslora=True)
+            names = safetensors_io.load(os.path.join(d, "adapter_model.safetensors"))
+            self.assertIn("base_model.model.m.1.lora_B.weight", names)
+            back, config = lora.load_peft(d)
+            self.assertEqual(config["r"], 2)
+            self.assertTrue(config["use_rslora"])
+            self.assertEqual(sorted(back), ["m.0", "m.1"])
+            np.testing.assert_array_equal(back["m.1"][1], ad["m.1"][1])
 
 
 class TestCLI(unittest.TestCase):

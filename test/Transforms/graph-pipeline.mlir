@@ -2,6 +2,7 @@
 // RUN: lowmem-opt %s --lowmem-graph-pipeline="format=f32" | FileCheck %s --check-prefix=F32
 // RUN: lowmem-opt %s --lowmem-graph-pipeline="format=nf4 double-quant" | FileCheck %s --check-prefix=NF4DQ
 // RUN: lowmem-opt %s --lowmem-graph-pipeline="format=int4 block-size=32 skip=model.2.weight" | FileCheck %s --check-prefix=INT4
+// RUN: lowmem-opt %s --lowmem-graph-pipeline="format=nf4 lora-rank=4 lora-alpha=16 lora-targets=model.2" | FileCheck %s --check-prefix=QLORA
 // RUN: not lowmem-opt %s --lowmem-graph-pipeline="format=int8 double-quant" 2>&1 | FileCheck %s --check-prefix=ERR
 
 // The graph pipeline quantizes the weights of linear layers (unless
@@ -14,6 +15,19 @@
 // F32-NEXT: [[N:%.+]] = lowmem.group_norm [[H]], [[G]], [[B]]
 // F32-NEXT: [[Y:%.+]] = lowmem.linear [[N]], [[W1]] residual([[X]] : tensor<?x8xf32>) : tensor<?x16xf32>, tensor<8x16xf32> -> tensor<?x8xf32>
 // F32-NEXT: return [[Y]]
+
+// QLoRA: the adapter is attached first, so its weights stay full precision
+// and trainable while the base weight is quantized; the branch is folded
+// into the base layer's epilogue as its residual.
+// QLORA-LABEL: func.func @forward
+// QLORA-SAME: [[W1:%[^:]+]]: !lowmem.qtensor<8x16xf32, nf4, block = 64> {lowmem.param = "model.2.weight"}
+// QLORA-SAME: [[A:%[^:]+]]: tensor<4x16xf32> {lowmem.param = "model.2.lora_A.weight", lowmem.trainable}
+// QLORA-SAME: [[B:%[^:]+]]: tensor<8x4xf32> {lowmem.param = "model.2.lora_B.weight", lowmem.trainable})
+// QLORA: [[N:%.+]] = lowmem.group_norm
+// QLORA-NEXT: [[L:%.+]] = lowmem.lora [[N]], [[A]], [[B]] {alpha = 1.600000e+01 : f64}
+// QLORA-NEXT: [[Y:%.+]] = lowmem.qlinear [[N]], [[W1]] residual([[L]] : tensor<?x8xf32>)
+// QLORA-NEXT: [[R:%.+]] = lowmem.add {{.*}}[[Y]]
+// QLORA-NEXT: return [[R]]
 
 // NF4DQ-LABEL: func.func @forward
 // NF4DQ-SAME: [[W0:%[^:]+]]: !lowmem.qtensor<16x8xf32, nf4, block = 64, double_quant> {lowmem.param = "model.0.weight"}

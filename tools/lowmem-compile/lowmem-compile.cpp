@@ -100,10 +100,28 @@ static cl::opt<std::string>
     runtimeDir("runtime-dir",
                cl::desc("Directory holding the lowmem runtime libraries"),
                cl::init(""), cl::cat(category));
-static cl::opt<int64_t> loraRank("lora-rank", cl::desc("LoRA adapter rank"),
-                                 cl::init(0), cl::cat(category));
-static cl::opt<double> loraAlpha("lora-alpha", cl::desc("LoRA alpha"),
-                                 cl::init(0), cl::cat(category));
+static cl::opt<int64_t>
+    loraRank("lora-rank",
+             cl::desc("Attach LoRA adapters of this rank to the linear "
+                      "layers (0: none)"),
+             cl::init(0), cl::cat(category));
+static cl::opt<double>
+    loraAlpha("lora-alpha",
+              cl::desc("LoRA alpha: scale alpha / r (PEFT's default, 8)"),
+              cl::init(8.0), cl::cat(category));
+static cl::opt<bool> loraRslora("lora-rslora",
+                                cl::desc("Rank-stabilized LoRA: scale "
+                                         "alpha / sqrt(r)"),
+                                cl::init(false), cl::cat(category));
+static cl::opt<double>
+    loraDropout("lora-dropout",
+                cl::desc("Dropout on the adapters' input when training"),
+                cl::init(0.0), cl::cat(category));
+static cl::list<std::string>
+    loraTargets("lora-targets",
+                cl::desc("Layers to adapt, comma separated (names, or "
+                         "prefixes ending in '.'; default: all)"),
+                cl::CommaSeparated, cl::cat(category));
 static cl::opt<bool> train("train", cl::desc("Compile a training step"),
                            cl::init(false), cl::cat(category));
 static cl::opt<std::string> checkpoint("checkpoint",
@@ -156,6 +174,21 @@ static llvm::json::Array termsJson(Attribute attr) {
                            {"dims", std::move(symbols)}});
   }
   return out;
+}
+
+/// The adapters' configuration, for the runtime's adapter_config.json (null
+/// without adapters).
+static llvm::json::Value loraJson() {
+  if (loraRank == 0)
+    return nullptr;
+  llvm::json::Array targets;
+  for (const std::string &name : loraTargets)
+    targets.push_back(name);
+  return llvm::json::Object{{"rank", loraRank.getValue()},
+                            {"alpha", loraAlpha.getValue()},
+                            {"rslora", loraRslora.getValue()},
+                            {"dropout", loraDropout.getValue()},
+                            {"targets", std::move(targets)}};
 }
 
 /// Describes the bufferized entry function for the runtime: one record per
@@ -243,6 +276,7 @@ static FailureOr<std::string> buildManifest(func::FuncOp func) {
            {"shape", shapeJson(resultType.getShape())}}},
       {"arena_size", termsJson(arena)},
       {"heap_size", termsJson(result)},
+      {"lora", loraJson()},
       {"params", llvm::json::Object{{"trainable", trainable},
                                     {"frozen", frozen},
                                     {"quantized", quantized}}}};
@@ -435,9 +469,12 @@ int main(int argc, char **argv) {
     return fail("unsupported --gpu-arch=" + gpuArch +
                 "; expected sm_80 or later (sm_80, sm_86, sm_89, sm_90, "
                 "sm_90a, ...)");
-  if (train || loraRank != 0 || loraAlpha != 0 || !checkpoint.empty())
-    return fail("training options (--train, --lora-rank, --lora-alpha, "
-                "--checkpoint) are not supported yet");
+  if (train || !checkpoint.empty())
+    return fail("training options (--train, --checkpoint) are not "
+                "supported yet");
+  if (loraRank < 0)
+    return fail("--lora-rank must be positive, got " +
+                std::to_string(loraRank));
   if (emit != "mlir" && emit != "llvm" && emit != "obj" && emit != "exe" &&
       emit != "ptx")
     return fail("unknown --emit=" + emit +
@@ -473,6 +510,12 @@ int main(int argc, char **argv) {
   cudaOptions.doubleQuant = doubleQuant;
   for (const std::string &name : skip)
     cudaOptions.skip.push_back(name);
+  cudaOptions.loraRank = loraRank;
+  cudaOptions.loraAlpha = loraAlpha;
+  cudaOptions.loraRslora = loraRslora;
+  cudaOptions.loraDropout = loraDropout;
+  for (const std::string &name : loraTargets)
+    cudaOptions.loraTargets.push_back(name);
   cudaOptions.chip = gpuArch;
   mlir::lowmem::GraphPipelineOptions options;
   mlir::lowmem::copyGraphOptions(cudaOptions, options);

@@ -21,40 +21,51 @@ class DialectRegistry;
 class OpPassManager;
 namespace lowmem {
 
-/// Options of the graph-level pipeline (and of the full CPU pipeline).
-struct GraphPipelineOptions : public PassPipelineOptions<GraphPipelineOptions> {
-  Option<std::string> format{
+/// The graph options (weight format, LoRA adapters), shared by every
+/// pipeline that starts from the graph.
+template <typename Derived>
+struct GraphOptions : public PassPipelineOptions<Derived> {
+  ::mlir::detail::PassOptions::Option<std::string> format{
       *this, "format",
       llvm::cl::desc("Weight format: f32 (unchanged), f16, bf16, int4, nf4, "
                      "fp4, int8"),
       llvm::cl::init("f32")};
-  Option<int64_t> blockSize{
+  ::mlir::detail::PassOptions::Option<int64_t> blockSize{
       *this, "block-size",
       llvm::cl::desc("Block size of block formats (0: format default)"),
       llvm::cl::init(0)};
-  Option<bool> doubleQuant{*this, "double-quant",
-                           llvm::cl::desc("Quantize the block scales too"),
-                           llvm::cl::init(false)};
-  ListOption<std::string> skip{
+  ::mlir::detail::PassOptions::Option<bool> doubleQuant{
+      *this, "double-quant", llvm::cl::desc("Quantize the block scales too"),
+      llvm::cl::init(false)};
+  ::mlir::detail::PassOptions::ListOption<std::string> skip{
       *this, "skip",
       llvm::cl::desc("Parameters (names or prefixes ending in '.') kept in "
                      "full precision")};
+  ::mlir::detail::PassOptions::Option<int64_t> loraRank{
+      *this, "lora-rank",
+      llvm::cl::desc("Attach LoRA adapters of this rank (0: none)"),
+      llvm::cl::init(0)};
+  ::mlir::detail::PassOptions::Option<double> loraAlpha{
+      *this, "lora-alpha",
+      llvm::cl::desc("LoRA alpha: s = alpha / r (PEFT's default, 8)"),
+      llvm::cl::init(8.0)};
+  ::mlir::detail::PassOptions::Option<bool> loraRslora{
+      *this, "lora-rslora", llvm::cl::desc("Scale by alpha / sqrt(r)"),
+      llvm::cl::init(false)};
+  ::mlir::detail::PassOptions::Option<double> loraDropout{
+      *this, "lora-dropout",
+      llvm::cl::desc("Dropout on the adapters' input when training"),
+      llvm::cl::init(0.0)};
+  ::mlir::detail::PassOptions::ListOption<std::string> loraTargets{
+      *this, "lora-targets",
+      llvm::cl::desc("Layers to adapt (default: every linear layer)")};
 };
 
+/// Options of the graph-level pipeline (and of the full CPU pipeline).
+struct GraphPipelineOptions : public GraphOptions<GraphPipelineOptions> {};
+
 /// Options of the CUDA pipeline: the graph options and the GPU target.
-struct CUDAPipelineOptions : public PassPipelineOptions<CUDAPipelineOptions> {
-  Option<std::string> format{*this, "format",
-                             llvm::cl::desc("Weight format (see the graph "
-                                            "pipeline)"),
-                             llvm::cl::init("f32")};
-  Option<int64_t> blockSize{*this, "block-size",
-                            llvm::cl::desc("Block size (0: format default)"),
-                            llvm::cl::init(0)};
-  Option<bool> doubleQuant{*this, "double-quant",
-                           llvm::cl::desc("Quantize the block scales too"),
-                           llvm::cl::init(false)};
-  ListOption<std::string> skip{
-      *this, "skip", llvm::cl::desc("Parameters kept in full precision")};
+struct CUDAPipelineOptions : public GraphOptions<CUDAPipelineOptions> {
   Option<std::string> chip{*this, "chip",
                            llvm::cl::desc("GPU architecture: sm_80, sm_90"),
                            llvm::cl::init("sm_90")};
@@ -65,10 +76,21 @@ struct CUDAPipelineOptions : public PassPipelineOptions<CUDAPipelineOptions> {
 };
 
 /// Sets the graph options of `to` from the same options of `from`.
-void copyGraphOptions(const CUDAPipelineOptions &from,
-                      GraphPipelineOptions &to);
+template <typename From, typename To>
+void copyGraphOptions(const GraphOptions<From> &from, GraphOptions<To> &to) {
+  to.format = from.format;
+  to.blockSize = from.blockSize;
+  to.doubleQuant = from.doubleQuant;
+  to.skip = ArrayRef<std::string>(from.skip);
+  to.loraRank = from.loraRank;
+  to.loraAlpha = from.loraAlpha;
+  to.loraRslora = from.loraRslora;
+  to.loraDropout = from.loraDropout;
+  to.loraTargets = ArrayRef<std::string>(from.loraTargets);
+}
 
-/// Graph passes: quantize-weights (unless format=f32), fuse, cleanup.
+/// Graph passes: attach-lora (if lora-rank > 0), quantize-weights (unless
+/// format=f32), fuse, cleanup.
 void buildGraphPipeline(OpPassManager &pm, const GraphPipelineOptions &options);
 
 /// Explicit storage, lowering to linalg, bufferization, memory planning.

@@ -19,16 +19,6 @@ using namespace mlir::lowmem;
 
 namespace {
 
-/// True when `name` is listed in `skip`, exactly or under a prefix ending in
-/// a dot.
-bool isSkipped(StringRef name, ArrayRef<std::string> skip) {
-  return llvm::any_of(skip, [&](const std::string &entry) {
-    StringRef pattern(entry);
-    return name == pattern ||
-           (pattern.ends_with(".") && name.starts_with(pattern));
-  });
-}
-
 /// Rewrites `op` into a `qlinear` whose weight is `weight`.
 void replaceWithQLinear(LinearOp op, Value weight) {
   OpBuilder b(op);
@@ -77,7 +67,7 @@ struct QuantizeWeightsPass
         auto name = func.getArgAttrOfType<StringAttr>(
             idx, LowMemDialect::kParamAttrName);
         if (!name || func.getArgAttr(idx, LowMemDialect::kTrainableAttrName) ||
-            isSkipped(name.getValue(), skip))
+            matchesNameList(name.getValue(), skip))
           continue;
         auto type = dyn_cast<RankedTensorType>(arg.getType());
         if (!type || !type.hasStaticShape() || type.getRank() != 2 ||
@@ -116,3 +106,12 @@ struct QuantizeWeightsPass
 };
 
 } // namespace
+
+bool mlir::lowmem::matchesNameList(StringRef name,
+                                   ArrayRef<std::string> patterns) {
+  return llvm::any_of(patterns, [&](const std::string &entry) {
+    StringRef pattern(entry);
+    return name == pattern ||
+           (pattern.ends_with(".") && name.starts_with(pattern));
+  });
+}

@@ -23,6 +23,9 @@ FORMATS = [
     ("fp4_b64", ["--format=fp4", "--block-size=64"]),
     ("fp4_b128_dq", ["--format=fp4", "--block-size=128", "--double-quant"]),
     ("int8", ["--format=int8"]),
+    # QLoRA inference: adapters on every linear layer of an nf4 + DQ base.
+    ("nf4_b64_dq_lora", ["--format=nf4", "--block-size=64", "--double-quant",
+                         "--lora-rank=8", "--lora-alpha=16"]),
 ]
 
 

@@ -20,6 +20,11 @@ namespace lowmem {
 #define GEN_PASS_DECL
 #include "lowmem/Dialect/LowMem/Transforms/Passes.h.inc"
 
+/// True when `name` is listed in `patterns`, exactly or under a prefix ending
+/// in a dot (`model.0.` matches `model.0.model.2.weight`). The option
+/// syntax of quantize-weights' `skip` and attach-lora's `targets`.
+bool matchesNameList(StringRef name, ArrayRef<std::string> patterns);
+
 /// Patterns of the fuse pass: dequantize into linear, relu and residual add
 /// into the epilogue of a linear or qlinear.
 void populateFusePatterns(RewritePatternSet &patterns);

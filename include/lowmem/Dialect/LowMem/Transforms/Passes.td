@@ -9,6 +9,36 @@
 
 include "mlir/Pass/PassBase.td"
 
+def LowMemAttachLora : Pass<"lowmem-attach-lora", "ModuleOp"> {
+  let summary = "Add trainable low-rank adapters to linear layers";
+  let description = [{
+    For every `lowmem.linear` or `lowmem.qlinear` whose weight is a function
+    argument marked `lowmem.param = "P.weight"` (and, when `targets` is
+    given, whose layer `P` is listed there), adds two trainable arguments,
+    `P.lora_A.weight : [r, in]` and `P.lora_B.weight : [out, r]` (PEFT's
+    names without its `base_model.model.` prefix), and adds the adapter
+    branch `lowmem.lora` to the layer's output before its activation and
+    residual. The base weights are left as they are: frozen, in whatever
+    format they have or will get.
+
+    Example: `lowmem-opt --lowmem-attach-lora="rank=8 alpha=16 rslora"`
+  }];
+  let options = [
+    Option<"rank", "rank", "int64_t", /*default=*/"8",
+           "Adapter rank r (positive)">,
+    Option<"alpha", "alpha", "double", /*default=*/"8.0",
+           "Scaling numerator: s = alpha / r (alpha / sqrt(r) with rslora)">,
+    Option<"rslora", "rslora", "bool", /*default=*/"false",
+           "Rank-stabilized scaling alpha / sqrt(r)">,
+    Option<"dropout", "dropout", "double", /*default=*/"0.0",
+           "Dropout probability on the adapter's input when training">,
+    ListOption<"targets", "targets", "std::string",
+               "Layers to adapt (exact names such as model.0.model.2, or "
+               "prefixes ending in '.'); default: every linear layer">
+  ];
+  let dependentDialects = ["::mlir::lowmem::LowMemDialect"];
+}
+
 def LowMemQuantizeWeights : Pass<"lowmem-quantize-weights", "ModuleOp"> {
   let summary = "Store the weights of linear layers in a quantized format";
   let description = [{
