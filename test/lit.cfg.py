@@ -39,3 +39,19 @@ ptxas = shutil.which("ptxas") or (
 if ptxas:
     config.available_features.add("ptxas")
     config.substitutions.append(("%ptxas", ptxas))
+
+# Small numeric tests of single lowerings run in MLIR's JIT: lower a module
+# on tensors to LLVM with the upstream passes, then mlir-runner calls @main.
+llvm_lib_dir = os.path.join(os.path.dirname(config.llvm_tools_dir), "lib")
+config.substitutions.append((
+    "%lower-tensors-to-llvm",
+    "--one-shot-bufferize=bufferize-function-boundaries "
+    "--convert-linalg-to-loops --expand-strided-metadata --lower-affine "
+    "--convert-scf-to-cf --finalize-memref-to-llvm --convert-math-to-llvm "
+    "--convert-arith-to-llvm --convert-cf-to-llvm --convert-func-to-llvm "
+    "--convert-index-to-llvm --reconcile-unrealized-casts"))
+config.substitutions.append((
+    "%mlir-runner",
+    "mlir-runner -e main -entry-point-result=void -shared-libs="
+    + os.path.join(llvm_lib_dir, "libmlir_runner_utils.so") + ","
+    + os.path.join(llvm_lib_dir, "libmlir_c_runner_utils.so")))

@@ -466,11 +466,12 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
 }
 
 /// Rank-2 f32 matrix products with f32 weights, or quantized weights whose
-/// storage is explicit.
+/// storage is explicit. Transposed products (input gradients) are left to the
+/// linalg lowering for now.
 template <typename LinearLikeOp>
 LogicalResult collectLinear(LinearLikeOp op, LinearOperands &ops) {
   auto inputType = dyn_cast<RankedTensorType>(op.getInput().getType());
-  if (!inputType || inputType.getRank() != 2 ||
+  if (op.getTransposeWeight() || !inputType || inputType.getRank() != 2 ||
       !inputType.getElementType().isF32() ||
       !op.getType().getElementType().isF32())
     return failure();

@@ -70,9 +70,9 @@ SmallVector<unsigned> range(unsigned begin, unsigned end) {
   return out;
 }
 
-/// Emits `activation(input · Wᵀ + bias) + residual` where `weightAt(b, loc,
-/// n, k)` yields W[n, k] inside the reduction body (from a dense operand or
-/// decoded from quantized storage).
+/// Emits `activation(input · Wᵀ + bias) + residual` (`input · W` when the op
+/// is transposed) where `weightAt(b, loc, n, k)` yields W[n, k] inside the
+/// reduction body (from a dense operand or decoded from quantized storage).
 template <typename LinearLikeOp>
 Value emitLinear(
     PatternRewriter &rewriter, LinearLikeOp op,
@@ -111,9 +111,13 @@ Value emitLinear(
   SmallVector<unsigned> outDims = range(0, rank);
   SmallVector<Value> inputs{op.getInput()};
   SmallVector<AffineMap> maps{selectDims(ctx, numLoops, inputDims)};
+  // W[n, k], or W[k, n] for the transposed product.
+  bool transposed = op.getTransposeWeight();
   if (denseWeight) {
     inputs.push_back(denseWeight);
-    maps.push_back(selectDims(ctx, numLoops, {lead, rank}));
+    maps.push_back(selectDims(ctx, numLoops,
+                              transposed ? ArrayRef<unsigned>{rank, lead}
+                                         : ArrayRef<unsigned>{lead, rank}));
   }
   maps.push_back(selectDims(ctx, numLoops, outDims));
   SmallVector<IteratorType> iters(rank, IteratorType::parallel);
@@ -125,7 +129,8 @@ Value emitLinear(
           [&](OpBuilder &b, Location l, ValueRange args) {
             Value n = linalg::IndexOp::create(b, l, lead);
             Value k = linalg::IndexOp::create(b, l, rank);
-            Value w = weightAt(b, l, n, k, args);
+            Value w = transposed ? weightAt(b, l, k, n, args)
+                                 : weightAt(b, l, n, k, args);
             Value prod = arith::MulFOp::create(b, l, args[0], w);
             linalg::YieldOp::create(
                 b, l,

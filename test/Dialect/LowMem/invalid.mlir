@@ -125,6 +125,22 @@ func.func @linear_in_features(%x: tensor<?x8xf32>, %w: tensor<4x16xf32>) -> tens
 
 // -----
 
+func.func @linear_transposed_features(%dy: tensor<?x8xf32>, %w: tensor<16x8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'lowmem.linear' op input feature dimension (8) does not match the weight's out_features (transposed) (16)}}
+  %0 = lowmem.linear %dy, %w transposed : tensor<?x8xf32>, tensor<16x8xf32> -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @linear_transposed_result(%dy: tensor<?x16xf32>, %w: tensor<16x8xf32>) -> tensor<?x16xf32> {
+  // expected-error @+1 {{'lowmem.linear' op result shape [?, 16] must be the input's leading dimensions followed by the weight's in_features (transposed) (8)}}
+  %0 = lowmem.linear %dy, %w transposed : tensor<?x16xf32>, tensor<16x8xf32> -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}
+
+// -----
+
 func.func @linear_weight_element_type(%x: tensor<?x8xf32>, %w: tensor<4x8xf16>) -> tensor<?x4xf32> {
   // expected-error @+1 {{'lowmem.linear' op element types of input ('f32'), weight ('f16') and result ('f32') must agree}}
   %0 = lowmem.linear %x, %w : tensor<?x8xf32>, tensor<4x8xf16> -> tensor<?x4xf32>

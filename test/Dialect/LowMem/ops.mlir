@@ -94,6 +94,21 @@ func.func @linear(%x: tensor<?x8xf32>, %w: tensor<16x8xf32>, %b: tensor<16xf32>,
   return %s3 : tensor<?x16xf32>
 }
 
+// The transposed product (input gradient): [?, 16] · [16, 8] -> [?, 8],
+// bias over in_features; on a quantized weight too.
+
+// CHECK-LABEL: func.func @linear_transposed
+func.func @linear_transposed(%dy: tensor<?x16xf32>, %w: tensor<16x8xf32>,
+                             %b: tensor<8xf32>,
+                             %q: !lowmem.qtensor<16x8xf32, nf4, block = 64>)
+    -> tensor<?x8xf32> {
+  // CHECK: lowmem.linear %{{.+}}, %{{.+}} transposed bias(%{{.+}} : tensor<8xf32>) : tensor<?x16xf32>, tensor<16x8xf32> -> tensor<?x8xf32>
+  %0 = lowmem.linear %dy, %w transposed bias(%b : tensor<8xf32>) : tensor<?x16xf32>, tensor<16x8xf32> -> tensor<?x8xf32>
+  // CHECK: lowmem.qlinear %{{.+}}, %{{.+}} transposed residual(
+  %1 = lowmem.qlinear %dy, %q transposed residual(%0 : tensor<?x8xf32>) : tensor<?x16xf32>, !lowmem.qtensor<16x8xf32, nf4, block = 64> -> tensor<?x8xf32>
+  return %1 : tensor<?x8xf32>
+}
+
 // Static and rank-3 inputs, f16 and bf16 compute.
 
 // CHECK-LABEL: func.func @linear_shapes

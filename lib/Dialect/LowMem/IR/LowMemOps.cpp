@@ -35,10 +35,12 @@ static bool dimsCompatible(int64_t a, int64_t b) {
 
 /// Shared verification of `linear` and `qlinear`: `input` [..., K] times a
 /// weight [N, K] gives [..., N]; bias is [N]; residual has the result type.
+/// Transposed, `input` [..., N] times [N, K] gives [..., K].
 static LogicalResult verifyLinearLike(Operation *op, RankedTensorType input,
                                       ArrayRef<int64_t> weightShape,
                                       Type weightElementType, Value bias,
-                                      Value residual, RankedTensorType result) {
+                                      Value residual, RankedTensorType result,
+                                      bool transposed) {
   if (input.getRank() < 1)
     return op->emitOpError("input must have rank >= 1");
   if (weightShape.size() != 2)
@@ -50,11 +52,13 @@ static LogicalResult verifyLinearLike(Operation *op, RankedTensorType input,
     return op->emitOpError("weight must have a static shape, got ")
            << shapeStr(weightShape);
   int64_t outFeatures = weightShape[0], inFeatures = weightShape[1];
+  if (transposed)
+    std::swap(outFeatures, inFeatures);
   if (!dimsCompatible(input.getShape().back(), inFeatures))
     return op->emitOpError("input feature dimension (")
-           << input.getShape().back()
-           << ") does not match the weight's in_features (" << inFeatures
-           << ")";
+           << input.getShape().back() << ") does not match the weight's "
+           << (transposed ? "out_features (transposed) (" : "in_features (")
+           << inFeatures << ")";
   if (input.getElementType() != weightElementType ||
       input.getElementType() != result.getElementType())
     return op->emitOpError("element types of input (")
@@ -68,7 +72,8 @@ static LogicalResult verifyLinearLike(Operation *op, RankedTensorType input,
     return op->emitOpError("result shape ")
            << shapeStr(result.getShape())
            << " must be the input's leading dimensions followed by "
-              "out_features ("
+           << (transposed ? "the weight's in_features (transposed) ("
+                          : "out_features (")
            << outFeatures << ")";
   if (bias) {
     auto biasType = cast<RankedTensorType>(bias.getType());
@@ -94,14 +99,14 @@ LogicalResult LinearOp::verify() {
   auto weight = cast<RankedTensorType>(getWeight().getType());
   return verifyLinearLike(*this, getInput().getType(), weight.getShape(),
                           weight.getElementType(), getBias(), getResidual(),
-                          getResult().getType());
+                          getResult().getType(), getTransposeWeight());
 }
 
 LogicalResult QLinearOp::verify() {
   QTensorType weight = getWeight().getType();
   return verifyLinearLike(*this, getInput().getType(), weight.getShape(),
                           weight.getElementType(), getBias(), getResidual(),
-                          getResult().getType());
+                          getResult().getType(), getTransposeWeight());
 }
 
 //===----------------------------------------------------------------------===//

@@ -123,11 +123,15 @@ struct AttachLoraPass
       }
       found.push_back({op, layer});
     };
+    // Transposed products (gradients) are not layers.
     func.walk([&](Operation *op) {
-      if (auto linear = dyn_cast<LinearOp>(op))
-        consider(op, linear.getWeight());
-      else if (auto qlinear = dyn_cast<QLinearOp>(op))
-        consider(op, qlinear.getWeight());
+      if (auto linear = dyn_cast<LinearOp>(op)) {
+        if (!linear.getTransposeWeight())
+          consider(op, linear.getWeight());
+      } else if (auto qlinear = dyn_cast<QLinearOp>(op)) {
+        if (!qlinear.getTransposeWeight())
+          consider(op, qlinear.getWeight());
+      }
     });
 
     Type f64 = Float64Type::get(ctx);

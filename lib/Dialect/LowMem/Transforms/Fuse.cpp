@@ -30,7 +30,7 @@ struct FuseDequantizeIntoLinear : public OpRewritePattern<LinearOp> {
       return rewriter.notifyMatchFailure(op, "weight is not dequantized");
     rewriter.replaceOpWithNewOp<QLinearOp>(
         op, op.getType(), op.getInput(), dequant.getInput(), op.getBias(),
-        op.getResidual(), op.getActivationAttr());
+        op.getResidual(), op.getActivationAttr(), op.getTransposeWeightAttr());
     return success();
   }
 };
@@ -45,7 +45,8 @@ void rebuildWithEpilogue(PatternRewriter &rewriter, Operation *anchor,
   auto fused = LinearLikeOp::create(
       rewriter, anchor->getLoc(), op.getType(), op.getInput(), op.getWeight(),
       op.getBias(), residual,
-      ActivationAttr::get(rewriter.getContext(), activation));
+      ActivationAttr::get(rewriter.getContext(), activation),
+      op.getTransposeWeightAttr());
   rewriter.replaceOp(anchor, fused.getResult());
   rewriter.eraseOp(op);
 }

@@ -24,7 +24,8 @@ void replaceWithQLinear(LinearOp op, Value weight) {
   OpBuilder b(op);
   auto qlinear =
       QLinearOp::create(b, op.getLoc(), op.getType(), op.getInput(), weight,
-                        op.getBias(), op.getResidual(), op.getActivationAttr());
+                        op.getBias(), op.getResidual(), op.getActivationAttr(),
+                        op.getTransposeWeightAttr());
   op.replaceAllUsesWith(qlinear.getResult());
   op.erase();
 }

@@ -35,11 +35,12 @@ class LowMem_LinearLikeOp<string mnemonic, Type weightType>
     Optional<LowMem_FloatTensor>:$bias,
     Optional<LowMem_FloatTensor>:$residual,
     DefaultValuedAttr<LowMem_ActivationAttr,
-                      "::mlir::lowmem::Activation::none">:$activation
+                      "::mlir::lowmem::Activation::none">:$activation,
+    UnitAttr:$transpose_weight
   );
   let results = (outs LowMem_FloatTensor:$result);
   let assemblyFormat = [{
-    $input `,` $weight
+    $input `,` $weight (`transposed` $transpose_weight^)?
     (`bias` `(` $bias^ `:` type($bias) `)`)?
     (`residual` `(` $residual^ `:` type($residual) `)`)?
     (`activation` $activation^)?
@@ -57,10 +58,17 @@ def LowMem_LinearOp : LowMem_LinearLikeOp<"linear", LowMem_FloatTensor> {
     `residual` and `activation` are optional; the fuse pass folds a following
     `relu` and `add` into them.
 
+    With `transposed`, the product is `input · weight` instead: `input` is
+    `[..., N]`, the result and `bias` are `[..., K]` and `[K]`. This is the
+    input gradient of a linear layer (`dx = dy · W`), which reads the same
+    weight, quantized or not, without a transposed copy.
+
     Example:
 
     ```mlir
     %y = lowmem.linear %x, %w bias(%b : tensor<1024xf32>) activation <relu>
+        : tensor<?x1024xf32>, tensor<1024x1024xf32> -> tensor<?x1024xf32>
+    %dx = lowmem.linear %dy, %w transposed
         : tensor<?x1024xf32>, tensor<1024x1024xf32> -> tensor<?x1024xf32>
     ```
   }];
