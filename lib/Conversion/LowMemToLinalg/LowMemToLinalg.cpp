@@ -268,10 +268,17 @@ struct ElementwiseLowering : public OpRewritePattern<SourceOp> {
         maps, SmallVector<IteratorType>(rank, IteratorType::parallel),
         [&](OpBuilder &b, Location l, ValueRange args) {
           Value v;
-          if constexpr (std::is_same_v<SourceOp, ReluOp>)
+          if constexpr (std::is_same_v<SourceOp, ReluOp>) {
             v = arith::MaximumFOp::create(b, l, args[0], f32Const(b, l, 0.0f));
-          else
+          } else if constexpr (std::is_same_v<SourceOp, ReluGradOp>) {
+            // dy where the output is positive (0 at 0, as PyTorch).
+            Value zero = f32Const(b, l, 0.0f);
+            Value positive = arith::CmpFOp::create(
+                b, l, arith::CmpFPredicate::OGT, args[1], zero);
+            v = arith::SelectOp::create(b, l, positive, args[0], zero);
+          } else {
             v = arith::AddFOp::create(b, l, args[0], args[1]);
+          }
           linalg::YieldOp::create(b, l, v);
         });
     rewriter.replaceOp(op, generic.getResult(0));
@@ -423,6 +430,139 @@ struct LoraLowering : public OpRewritePattern<LoraOp> {
   }
 };
 
+/// weight_grad: result[n, k] = scale · sum over the leading dims of
+/// grad_out[..., n] · input[..., k]. Loops (n, k, leading...).
+struct WeightGradLowering : public OpRewritePattern<WeightGradOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(WeightGradOp op,
+                                PatternRewriter &rewriter) const override {
+    RankedTensorType type = op.getType();
+    if (failed(checkF32(rewriter, op, type)))
+      return failure();
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    unsigned lead = op.getGradOut().getType().getRank() - 1;
+    unsigned numLoops = 2 + lead;
+    SmallVector<unsigned> dyDims = range(2, numLoops), xDims = dyDims;
+    dyDims.push_back(0);
+    xDims.push_back(1);
+    SmallVector<AffineMap> maps{selectDims(ctx, numLoops, dyDims),
+                                selectDims(ctx, numLoops, xDims),
+                                selectDims(ctx, numLoops, {0, 1})};
+    SmallVector<IteratorType> iters(2, IteratorType::parallel);
+    iters.append(lead, IteratorType::reduction);
+    Value init = tensor::EmptyOp::create(rewriter, loc, type.getShape(),
+                                         type.getElementType());
+    Value zero = f32Const(rewriter, loc, 0.0f);
+    Value acc = linalg::FillOp::create(rewriter, loc, zero, init).getResult(0);
+    float scale = static_cast<float>(op.getScale().convertToDouble());
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{type},
+        ValueRange{op.getGradOut(), op.getInput()}, ValueRange{acc}, maps,
+        iters, [&](OpBuilder &b, Location l, ValueRange args) {
+          Value prod = arith::MulFOp::create(b, l, args[0], args[1]);
+          if (scale != 1.0f)
+            prod = arith::MulFOp::create(b, l, prod, f32Const(b, l, scale));
+          linalg::YieldOp::create(
+              b, l, ValueRange{arith::AddFOp::create(b, l, args[2], prod)});
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+/// The number of elements of `value` as an f32 (at least 1, so that the
+/// mean of an empty batch is 0 and not NaN).
+Value numelAtLeastOne(OpBuilder &b, Location loc, Value value) {
+  auto type = cast<RankedTensorType>(value.getType());
+  Value n = arith::ConstantIndexOp::create(b, loc, 1);
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    n = arith::MulIOp::create(b, loc, n,
+                              tensor::DimOp::create(b, loc, value, i));
+  n = arith::MaxUIOp::create(b, loc, n,
+                             arith::ConstantIndexOp::create(b, loc, 1));
+  Value i64 = arith::IndexCastUIOp::create(b, loc, b.getI64Type(), n);
+  return arith::UIToFPOp::create(b, loc, b.getF32Type(), i64);
+}
+
+/// mse_loss: sum of squared differences into a rank-0 tensor, then divided
+/// by the element count.
+struct MseLossLowering : public OpRewritePattern<MseLossOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(MseLossOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    auto inType = op.getPrediction().getType();
+    unsigned rank = inType.getRank();
+    RankedTensorType type = op.getType();
+    Value init = tensor::EmptyOp::create(rewriter, loc, ArrayRef<int64_t>{},
+                                         rewriter.getF32Type());
+    Value acc = linalg::FillOp::create(rewriter, loc,
+                                       f32Const(rewriter, loc, 0.0f), init)
+                    .getResult(0);
+    AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+    SmallVector<AffineMap> maps{id, id, AffineMap::get(rank, 0, {}, ctx)};
+    Value sum =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{type},
+            ValueRange{op.getPrediction(), op.getTarget()}, ValueRange{acc},
+            maps, SmallVector<IteratorType>(rank, IteratorType::reduction),
+            [&](OpBuilder &b, Location l, ValueRange args) {
+              Value d = arith::SubFOp::create(b, l, args[0], args[1]);
+              Value sq = arith::MulFOp::create(b, l, d, d);
+              linalg::YieldOp::create(
+                  b, l, ValueRange{arith::AddFOp::create(b, l, args[2], sq)});
+            })
+            .getResult(0);
+    Value n = numelAtLeastOne(rewriter, loc, op.getPrediction());
+    Value out = tensor::EmptyOp::create(rewriter, loc, ArrayRef<int64_t>{},
+                                        rewriter.getF32Type());
+    AffineMap scalar = AffineMap::get(0, 0, {}, ctx);
+    Value mean =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{type}, ValueRange{sum}, ValueRange{out},
+            SmallVector<AffineMap>{scalar, scalar}, SmallVector<IteratorType>{},
+            [&](OpBuilder &b, Location l, ValueRange args) {
+              linalg::YieldOp::create(
+                  b, l, ValueRange{arith::DivFOp::create(b, l, args[0], n)});
+            })
+            .getResult(0);
+    rewriter.replaceOp(op, mean);
+    return success();
+  }
+};
+
+/// mse_loss_grad: 2 · (prediction - target) / numel.
+struct MseLossGradLowering : public OpRewritePattern<MseLossGradOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(MseLossGradOp op,
+                                PatternRewriter &rewriter) const override {
+    RankedTensorType type = op.getType();
+    if (failed(checkF32(rewriter, op, type)))
+      return failure();
+    Location loc = op.getLoc();
+    unsigned rank = type.getRank();
+    Value n = numelAtLeastOne(rewriter, loc, op.getPrediction());
+    Value factor =
+        arith::DivFOp::create(rewriter, loc, f32Const(rewriter, loc, 2.0f), n);
+    Value init = emptyLike(rewriter, loc, type, op.getPrediction());
+    SmallVector<AffineMap> maps(
+        3, AffineMap::getMultiDimIdentityMap(rank, rewriter.getContext()));
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{type},
+        ValueRange{op.getPrediction(), op.getTarget()}, ValueRange{init}, maps,
+        SmallVector<IteratorType>(rank, IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value d = arith::SubFOp::create(b, l, args[0], args[1]);
+          linalg::YieldOp::create(
+              b, l, ValueRange{arith::MulFOp::create(b, l, d, factor)});
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
 struct ConvertLowMemToLinalgPass
     : public mlir::lowmem::impl::ConvertLowMemToLinalgBase<
           ConvertLowMemToLinalgPass> {
@@ -464,8 +604,9 @@ struct ConvertLowMemToLinalgPass
 void mlir::lowmem::populateLowMemToLinalgPatterns(RewritePatternSet &patterns,
                                                   bool tablesInRegisters) {
   patterns.add<LinearLowering, ElementwiseLowering<ReluOp>,
-               ElementwiseLowering<AddOp>, GroupNormLowering, LoraLowering>(
-      patterns.getContext());
+               ElementwiseLowering<AddOp>, ElementwiseLowering<ReluGradOp>,
+               GroupNormLowering, LoraLowering, WeightGradLowering,
+               MseLossLowering, MseLossGradLowering>(patterns.getContext());
   patterns.add<QLinearLowering, DequantizeLowering>(patterns.getContext(),
                                                     tablesInRegisters);
 }

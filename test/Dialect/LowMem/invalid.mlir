@@ -651,3 +651,43 @@ func.func @group_norm_epsilon_negative(%x: tensor<?x8xf32>, %g: tensor<8xf32>, %
   %0 = lowmem.group_norm %x, %g, %b {epsilon = -1.0 : f64, num_groups = 2 : i64} : tensor<?x8xf32>, tensor<8xf32>, tensor<8xf32> -> tensor<?x8xf32>
   return %0 : tensor<?x8xf32>
 }
+
+// -----
+
+func.func @weight_grad_rank(%dy: tensor<16xf32>, %x: tensor<8xf32>) -> tensor<16x8xf32> {
+  // expected-error @+1 {{'lowmem.weight_grad' op grad_out and input must have the same rank >= 2, got shapes [16] and [8]}}
+  %0 = lowmem.weight_grad %dy, %x : tensor<16xf32>, tensor<8xf32> -> tensor<16x8xf32>
+  return %0 : tensor<16x8xf32>
+}
+
+// -----
+
+func.func @weight_grad_leading(%dy: tensor<3x16xf32>, %x: tensor<4x8xf32>) -> tensor<16x8xf32> {
+  // expected-error @+1 {{'lowmem.weight_grad' op grad_out and input must share their leading dimensions, got shapes [3, 16] and [4, 8]}}
+  %0 = lowmem.weight_grad %dy, %x : tensor<3x16xf32>, tensor<4x8xf32> -> tensor<16x8xf32>
+  return %0 : tensor<16x8xf32>
+}
+
+// -----
+
+func.func @weight_grad_types(%dy: tensor<?x16xf16>, %x: tensor<?x8xf32>) -> tensor<16x8xf32> {
+  // expected-error @+1 {{'lowmem.weight_grad' op element types of grad_out, input and result must agree}}
+  %0 = lowmem.weight_grad %dy, %x : tensor<?x16xf16>, tensor<?x8xf32> -> tensor<16x8xf32>
+  return %0 : tensor<16x8xf32>
+}
+
+// -----
+
+func.func @weight_grad_result(%dy: tensor<?x16xf32>, %x: tensor<?x8xf32>) -> tensor<8x16xf32> {
+  // expected-error @+1 {{'lowmem.weight_grad' op result shape [8, 16] must be the static [16, 8] (grad_out's features, input's features)}}
+  %0 = lowmem.weight_grad %dy, %x : tensor<?x16xf32>, tensor<?x8xf32> -> tensor<8x16xf32>
+  return %0 : tensor<8x16xf32>
+}
+
+// -----
+
+func.func @mse_loss_f16(%y: tensor<?x16xf16>, %t: tensor<?x16xf16>) -> tensor<f32> {
+  // expected-error @+1 {{'lowmem.mse_loss' op computes in f32, got 'f16'}}
+  %0 = lowmem.mse_loss %y, %t : tensor<?x16xf16> -> tensor<f32>
+  return %0 : tensor<f32>
+}

@@ -348,3 +348,24 @@ func.func @forward(%x: tensor<?x8xf32> {lowmem.input = "x"},
   %2 = lowmem.qlinear %1, %q residual(%x : tensor<?x8xf32>) : tensor<?x8xf32>, !lowmem.qtensor<8x8xf32, nf4, double_quant> -> tensor<?x8xf32>
   return %2 : tensor<?x8xf32>
 }
+
+//===----------------------------------------------------------------------===//
+// Gradients and losses
+//===----------------------------------------------------------------------===//
+
+// CHECK-LABEL: func.func @grads
+func.func @grads(%dy: tensor<?x16xf32>, %x: tensor<?x8xf32>, %y: tensor<?x16xf32>,
+                 %t: tensor<?x16xf32>, %dy3: tensor<2x?x16xf32>, %x3: tensor<2x?x8xf32>)
+    -> (tensor<16x8xf32>, tensor<16x8xf32>, tensor<?x16xf32>, tensor<f32>, tensor<?x16xf32>) {
+  // CHECK: lowmem.weight_grad %{{.+}}, %{{.+}} : tensor<?x16xf32>, tensor<?x8xf32> -> tensor<16x8xf32>
+  %0 = lowmem.weight_grad %dy, %x : tensor<?x16xf32>, tensor<?x8xf32> -> tensor<16x8xf32>
+  // CHECK: lowmem.weight_grad %{{.+}}, %{{.+}} {scale = 2.000000e+00 : f64} : tensor<2x?x16xf32>, tensor<2x?x8xf32> -> tensor<16x8xf32>
+  %1 = lowmem.weight_grad %dy3, %x3 {scale = 2.0 : f64} : tensor<2x?x16xf32>, tensor<2x?x8xf32> -> tensor<16x8xf32>
+  // CHECK: lowmem.relu_grad %{{.+}}, %{{.+}} : tensor<?x16xf32>
+  %2 = lowmem.relu_grad %dy, %y : tensor<?x16xf32>
+  // CHECK: lowmem.mse_loss %{{.+}}, %{{.+}} : tensor<?x16xf32> -> tensor<f32>
+  %3 = lowmem.mse_loss %y, %t : tensor<?x16xf32> -> tensor<f32>
+  // CHECK: lowmem.mse_loss_grad %{{.+}}, %{{.+}} : tensor<?x16xf32>
+  %4 = lowmem.mse_loss_grad %y, %t : tensor<?x16xf32>
+  return %0, %1, %2, %3, %4 : tensor<16x8xf32>, tensor<16x8xf32>, tensor<?x16xf32>, tensor<f32>, tensor<?x16xf32>
+}

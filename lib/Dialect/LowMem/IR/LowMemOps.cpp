@@ -241,3 +241,48 @@ LogicalResult GroupNormOp::verify() {
 
 #define GET_OP_CLASSES
 #include "lowmem/Dialect/LowMem/IR/LowMemOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Gradients and losses
+//===----------------------------------------------------------------------===//
+
+LogicalResult WeightGradOp::verify() {
+  RankedTensorType dy = getGradOut().getType();
+  RankedTensorType x = getInput().getType();
+  RankedTensorType result = getResult().getType();
+  if (dy.getRank() < 2 || dy.getRank() != x.getRank())
+    return emitOpError("grad_out and input must have the same rank >= 2, "
+                       "got shapes ")
+           << shapeStr(dy.getShape()) << " and " << shapeStr(x.getShape());
+  for (int64_t i = 0; i + 1 < dy.getRank(); ++i)
+    if (!dimsCompatible(dy.getDimSize(i), x.getDimSize(i)))
+      return emitOpError("grad_out and input must share their leading "
+                         "dimensions, got shapes ")
+             << shapeStr(dy.getShape()) << " and " << shapeStr(x.getShape());
+  if (dy.getElementType() != x.getElementType() ||
+      dy.getElementType() != result.getElementType())
+    return emitOpError("element types of grad_out, input and result must "
+                       "agree");
+  if (result.getRank() != 2 ||
+      !dimsCompatible(result.getDimSize(0), dy.getShape().back()) ||
+      !dimsCompatible(result.getDimSize(1), x.getShape().back()) ||
+      !result.hasStaticShape())
+    return emitOpError("result shape ")
+           << shapeStr(result.getShape()) << " must be the static ["
+           << (ShapedType::isDynamic(dy.getShape().back())
+                   ? std::string("?")
+                   : std::to_string(dy.getShape().back()))
+           << ", "
+           << (ShapedType::isDynamic(x.getShape().back())
+                   ? std::string("?")
+                   : std::to_string(x.getShape().back()))
+           << "] (grad_out's features, input's features)";
+  return success();
+}
+
+LogicalResult MseLossOp::verify() {
+  if (!getPrediction().getType().getElementType().isF32())
+    return emitOpError("computes in f32, got ")
+           << getPrediction().getType().getElementType();
+  return success();
+}

@@ -268,4 +268,98 @@ def LowMem_GroupNormOp : LowMem_Op<"group_norm", [Pure]> {
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Gradients and losses
+//===----------------------------------------------------------------------===//
+
+def LowMem_WeightGradOp : LowMem_Op<"weight_grad", [Pure]> {
+  let summary = "gradient of a linear layer's weight";
+  let description = [{
+    Computes `scale · grad_outᵀ · input` summed over every leading
+    dimension: with `grad_out` of shape `[..., N]` and `input` `[..., K]`
+    (the same leading dimensions), the result is `[N, K]`, the gradient of
+    the weight of `linear(input, W)`. LoRA's adapter gradients are this op
+    too (`dB = s · dyᵀ · (x · Aᵀ)`).
+
+    Example:
+
+    ```mlir
+    %dw = lowmem.weight_grad %dy, %x {scale = 1.0 : f64}
+        : tensor<?x1024xf32>, tensor<?x1024xf32> -> tensor<1024x1024xf32>
+    ```
+  }];
+  let arguments = (ins
+    LowMem_FloatTensor:$grad_out,
+    LowMem_FloatTensor:$input,
+    DefaultValuedAttr<F64Attr, "1.0">:$scale
+  );
+  let results = (outs LowMem_FloatTensor:$result);
+  let assemblyFormat = [{
+    $grad_out `,` $input attr-dict `:` type($grad_out) `,` type($input) `->`
+    type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def LowMem_ReluGradOp : LowMem_Op<"relu_grad",
+                                  [Pure, SameOperandsAndResultType]> {
+  let summary = "gradient through a rectified linear unit";
+  let description = [{
+    `grad_out` where the ReLU's `output` is positive, 0 elsewhere (the
+    subgradient 0 at 0, as PyTorch takes it). It reads the ReLU's output, so
+    the backward needs no copy of its input.
+
+    Example:
+
+    ```mlir
+    %dx = lowmem.relu_grad %dy, %y : tensor<?x1024xf32>
+    ```
+  }];
+  let arguments = (ins LowMem_FloatTensor:$grad_out,
+                       LowMem_FloatTensor:$output);
+  let results = (outs LowMem_FloatTensor:$result);
+  let assemblyFormat = "$grad_out `,` $output attr-dict `:` type($result)";
+}
+
+def LowMem_MseLossOp : LowMem_Op<"mse_loss", [Pure,
+    AllTypesMatch<["prediction", "target"]>]> {
+  let summary = "mean squared error";
+  let description = [{
+    `mean((prediction - target)²)` over every element, as a rank-0 tensor
+    (PyTorch's `MSELoss` with `reduction='mean'`). An empty batch gives 0.
+
+    Example:
+
+    ```mlir
+    %l = lowmem.mse_loss %y, %t : tensor<?x1024xf32> -> tensor<f32>
+    ```
+  }];
+  let arguments = (ins LowMem_FloatTensor:$prediction,
+                       LowMem_FloatTensor:$target);
+  let results = (outs 0DTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $prediction `,` $target attr-dict `:` type($prediction) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def LowMem_MseLossGradOp : LowMem_Op<"mse_loss_grad", [Pure,
+    AllTypesMatch<["prediction", "target", "result"]>]> {
+  let summary = "gradient of the mean squared error";
+  let description = [{
+    The gradient of `mse_loss(prediction, target)` with respect to the
+    prediction: `2 · (prediction - target) / numel`.
+
+    Example:
+
+    ```mlir
+    %dy = lowmem.mse_loss_grad %y, %t : tensor<?x1024xf32>
+    ```
+  }];
+  let arguments = (ins LowMem_FloatTensor:$prediction,
+                       LowMem_FloatTensor:$target);
+  let results = (outs LowMem_FloatTensor:$result);
+  let assemblyFormat = "$prediction `,` $target attr-dict `:` type($result)";
+}
+
 #endif // LOWMEM_DIALECT_LOWMEM_IR_LOWMEMOPS_TD
