@@ -49,8 +49,9 @@ namespace {
 }
 
 struct Options {
-  std::string weights, input, output, reportJson, loadAdapter, seed = "0";
+  std::string weights, input, output, reportJson, loadAdapter;
   bool report = false, initAdapter = false;
+  uint64_t seed = 0;
 };
 
 void usage(const char *argv0) {
@@ -70,13 +71,14 @@ void usage(const char *argv0) {
 
 Options parseOptions(int argc, char **argv) {
   Options options;
+  std::string seedText = "0";
   std::map<std::string, std::string *> valued{
       {"--weights", &options.weights},
       {"--input", &options.input},
       {"--output", &options.output},
       {"--report-json", &options.reportJson},
       {"--load-adapter", &options.loadAdapter},
-      {"--seed", &options.seed}};
+      {"--seed", &seedText}};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -113,9 +115,9 @@ Options parseOptions(int argc, char **argv) {
     die("--load-adapter and --init-adapter exclude each other");
   char *end = nullptr;
   errno = 0;
-  std::strtoull(options.seed.c_str(), &end, 10);
-  if (options.seed.empty() || *end || errno || options.seed[0] == '-')
-    die("--seed needs a non-negative integer, got '" + options.seed + "'");
+  options.seed = std::strtoull(seedText.c_str(), &end, 10);
+  if (seedText.empty() || *end || errno || seedText[0] == '-')
+    die("--seed needs a non-negative integer, got '" + seedText + "'");
   return options;
 }
 
@@ -260,7 +262,6 @@ int main(int argc, char **argv) {
     die("--init-adapter: this model was compiled without LoRA adapters "
         "(lowmem-compile --lora-rank=R)");
   }
-  uint64_t seed = std::strtoull(options.seed.c_str(), nullptr, 10);
   int64_t initialised = 0;
 
   std::vector<Argument> args(records.size());
@@ -314,14 +315,17 @@ int main(int argc, char **argv) {
       if (trainable && adapter) {
         source = adapter.get();
         t = adapter->find(kPeftPrefix + name);
-      } else if (!(t = weights->find(name)) && trainable) {
-        t = weights->find(kPeftPrefix + name);
+      } else {
+        // An adapter in the weights file may carry PEFT's prefix or not.
+        t = weights->find(name);
+        if (!t && trainable)
+          t = weights->find(kPeftPrefix + name);
       }
       std::vector<float> values;
       if (!t && trainable && options.initAdapter) {
         values.assign(product(shape), 0.0f);
         if (isLoraA(name))
-          initLoraA(values.data(), shape[0], shape[1], seed, name);
+          initLoraA(values.data(), shape[0], shape[1], options.seed, name);
         ++initialised;
       } else if (!t) {
         if (trainable && adapter)

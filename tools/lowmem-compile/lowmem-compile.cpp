@@ -176,19 +176,16 @@ static llvm::json::Array termsJson(Attribute attr) {
   return out;
 }
 
-/// The adapters' configuration, for the runtime's adapter_config.json (null
-/// without adapters).
+/// The adapters' configuration, which the runtime checks adapters against
+/// (null without adapters). The adapted layers are the trainable `lora_A`
+/// parameters themselves.
 static llvm::json::Value loraJson() {
   if (loraRank == 0)
     return nullptr;
-  llvm::json::Array targets;
-  for (const std::string &name : loraTargets)
-    targets.push_back(name);
   return llvm::json::Object{{"rank", loraRank.getValue()},
                             {"alpha", loraAlpha.getValue()},
                             {"rslora", loraRslora.getValue()},
-                            {"dropout", loraDropout.getValue()},
-                            {"targets", std::move(targets)}};
+                            {"dropout", loraDropout.getValue()}};
 }
 
 /// Describes the bufferized entry function for the runtime: one record per
@@ -508,14 +505,12 @@ int main(int argc, char **argv) {
   cudaOptions.format = format;
   cudaOptions.blockSize = blockSize;
   cudaOptions.doubleQuant = doubleQuant;
-  for (const std::string &name : skip)
-    cudaOptions.skip.push_back(name);
+  cudaOptions.skip = ArrayRef<std::string>(skip);
   cudaOptions.loraRank = loraRank;
   cudaOptions.loraAlpha = loraAlpha;
   cudaOptions.loraRslora = loraRslora;
   cudaOptions.loraDropout = loraDropout;
-  for (const std::string &name : loraTargets)
-    cudaOptions.loraTargets.push_back(name);
+  cudaOptions.loraTargets = ArrayRef<std::string>(loraTargets);
   cudaOptions.chip = gpuArch;
   mlir::lowmem::GraphPipelineOptions options;
   mlir::lowmem::copyGraphOptions(cudaOptions, options);

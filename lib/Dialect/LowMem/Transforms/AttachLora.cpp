@@ -9,8 +9,6 @@
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/StringSet.h"
 
-#include <cmath>
-
 namespace mlir::lowmem {
 #define GEN_PASS_DEF_LOWMEMATTACHLORA
 #include "lowmem/Dialect/LowMem/Transforms/Passes.h.inc"
