@@ -7,13 +7,23 @@ Subcommands::
     reference.py quantize IN.safetensors -o OUT.safetensors --format nf4 [--block-size 64] [--double-quant]
     reference.py compare A.npy B.npy [--rtol 1e-4] [--max-abs X] [--mean-abs Y]
     reference.py compare-checkpoints A.safetensors B.safetensors
+    reference.py lora-grads --weights W --input x.npy --target t.npy --adapter DIR -o G.safetensors
+    reference.py compare-tensors A.safetensors B.safetensors [--rtol 1e-4]
+    reference.py train --weights W --input x.npy --target t.npy --adapter DIR --steps N --lr LR
+                 [--batch B] [--optimizer adamw|sgd] [--momentum M] [--weight-decay D] -o losses.npy
 
 ``forward`` accepts full-precision or quantized weights in any of the names of
 ``lowmem_ref.checkpoint`` and dequantizes them itself.  ``compare`` prints the
 max and mean absolute error and the max relative error ``max|a-b| / max|b|``
 and exits 1 when a bound is exceeded.  ``compare-checkpoints`` exits 1 unless
 both files hold the same tensors with the same dtype, shape and bytes (the
-``__metadata__`` is not compared).
+``__metadata__`` is not compared).  ``lora-grads`` writes the gradients of
+the MSE loss with respect to every adapter tensor (the hand-written backward
+of ``lowmem_ref.train``, named ``<layer>.lora_A.weight``);
+``compare-tensors`` compares every tensor of two files as ``compare`` does.
+``train`` runs the same training as a lowmem training binary (batches of
+rows in order, cycling; PyTorch's AdamW or SGD) in float64 and writes the
+loss of each step.
 
 Written from DESIGN.md §4-§5 only; uses numpy and the standard library
 (run it with Debian's ``/usr/bin/python3``).
@@ -28,7 +38,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
 
-from lowmem_ref import bignet, checkpoint, formats, lora, safetensors_io  # noqa: E402
+from lowmem_ref import bignet, checkpoint, formats, lora, safetensors_io, train  # noqa: E402
 
 
 def _save_npy(path, array):
@@ -167,6 +177,87 @@ def cmd_compare_checkpoints(args):
     return 0
 
 
+def _adapter_and_scale(path):
+    adapter, config = lora.load_peft(path)
+    s = lora.scale(config["r"], config["lora_alpha"], config.get("use_rslora", False))
+    return adapter, s
+
+
+def cmd_lora_grads(args):
+    """Write the loss gradients of every adapter tensor."""
+    tensors = safetensors_io.load(args.weights)
+    adapter, s = _adapter_and_scale(args.adapter)
+    loss, grads = train.loss_and_lora_grads(tensors, _load_npy(args.input), _load_npy(args.target), adapter, s)
+    out = {}
+    for layer, (da, db) in grads.items():
+        out[layer + ".lora_A.weight"] = da.astype(np.float32)
+        out[layer + ".lora_B.weight"] = db.astype(np.float32)
+    safetensors_io.save(args.output, out, {"loss": repr(loss)})
+    print(f"loss {loss:.9g}")
+    print(f"wrote {args.output}: {len(out)} gradients")
+    return 0
+
+
+def cmd_compare_tensors(args):
+    """Compare every tensor of two safetensors files; exit 1 beyond rtol."""
+    ta = safetensors_io.load(args.a)
+    tb = safetensors_io.load(args.b)
+    if sorted(ta) != sorted(tb):
+        print(f"FAIL: the files hold different tensors: {sorted(set(ta) ^ set(tb))}", file=sys.stderr)
+        return 1
+    worst = 0.0
+    for name in sorted(ta):
+        a, b = np.asarray(ta[name]), np.asarray(tb[name])
+        if a.shape != b.shape:
+            print(f"FAIL: tensor '{name}': shape {list(a.shape)} vs {list(b.shape)}", file=sys.stderr)
+            return 1
+        max_abs, _, max_rel = compare_arrays(a, b)
+        worst = max(worst, max_rel) if not np.isnan(max_rel) else float("nan")
+        if not max_rel <= args.rtol:
+            print(f"FAIL: tensor '{name}': max_rel {max_rel:.6e} > rtol {args.rtol:g} "
+                  f"(max_abs {max_abs:.6e})", file=sys.stderr)
+            return 1
+    print(f"OK: {len(ta)} tensors, worst max_rel {worst:.6e}")
+    return 0
+
+
+def cmd_train(args):
+    """Train the adapter in float64 as a lowmem training binary does; write the losses."""
+    tensors = safetensors_io.load(args.weights)
+    adapter, s = _adapter_and_scale(args.adapter)
+    x, target = _load_npy(args.input), _load_npy(args.target)
+    params = {k: [np.array(a, np.float64), np.array(b, np.float64)] for k, (a, b) in adapter.items()}
+    state = {k: [[np.zeros_like(a), np.zeros_like(a)], [np.zeros_like(b), np.zeros_like(b)]]
+             for k, (a, b) in params.items()}
+    cache = {}
+
+    def weight_fn(name):
+        if name not in cache:
+            cache[name] = checkpoint.dequantize(tensors, name)
+        return cache[name]
+
+    rows = x.shape[0]
+    batch = min(args.batch or rows, rows)
+    batches = (rows + batch - 1) // batch
+    losses = []
+    for t in range(1, args.steps + 1):
+        k = (t - 1) % batches
+        sl = slice(k * batch, min(rows, k * batch + batch))
+        loss, grads = train.loss_and_lora_grads(tensors, x[sl], target[sl], params, s, weight_fn=weight_fn)
+        losses.append(loss)
+        for layer, g in grads.items():
+            for i in (0, 1):
+                if args.optimizer == "adamw":
+                    train.adamw_step(params[layer][i], g[i], state[layer][i][0], state[layer][i][1], t, args.lr,
+                                     weight_decay=args.weight_decay)
+                else:
+                    train.sgd_step(params[layer][i], g[i], state[layer][i][0], args.lr, momentum=args.momentum,
+                                   weight_decay=args.weight_decay)
+    _save_npy(args.output, np.array(losses))
+    print(f"losses: first {losses[0]:.6g}, last {losses[-1]:.6g} over {len(losses)} steps")
+    return 0
+
+
 def build_parser():
     """The argparse parser of this tool."""
     parser = argparse.ArgumentParser(
@@ -213,6 +304,34 @@ def build_parser():
     p.add_argument("a", help="first .safetensors")
     p.add_argument("b", help="second .safetensors")
     p.set_defaults(func=cmd_compare_checkpoints)
+    p = sub.add_parser("lora-grads", help="write the MSE loss gradients of a LoRA adapter")
+    p.add_argument("--weights", required=True)
+    p.add_argument("--input", required=True)
+    p.add_argument("--target", required=True)
+    p.add_argument("--adapter", required=True)
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=cmd_lora_grads)
+
+    p = sub.add_parser("compare-tensors", help="compare every tensor of two safetensors files")
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--rtol", type=float, default=1e-4)
+    p.set_defaults(func=cmd_compare_tensors)
+
+    p = sub.add_parser("train", help="train a LoRA adapter in float64 and write the losses")
+    p.add_argument("--weights", required=True)
+    p.add_argument("--input", required=True)
+    p.add_argument("--target", required=True)
+    p.add_argument("--adapter", required=True)
+    p.add_argument("--steps", type=int, required=True)
+    p.add_argument("--lr", type=float, required=True)
+    p.add_argument("--batch", type=int, default=0)
+    p.add_argument("--optimizer", choices=["adamw", "sgd"], default="adamw")
+    p.add_argument("--momentum", type=float, default=0.0)
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=cmd_train)
+
     return parser
 
 

@@ -47,6 +47,17 @@ void mlir::lowmem::buildGraphPipeline(OpPassManager &pm,
     lora.targets.assign(options.loraTargets.begin(), options.loraTargets.end());
     pm.addPass(createLowMemAttachLora(lora));
   }
+  if (options.train) {
+    LowMemDifferentiateOptions diff;
+    diff.loss = options.loss;
+    diff.optimizer = options.optimizer;
+    diff.momentum = options.momentum;
+    diff.weightDecay = options.weightDecay;
+    diff.beta1 = options.beta1;
+    diff.beta2 = options.beta2;
+    diff.epsilon = options.epsilon;
+    pm.addPass(createLowMemDifferentiate(diff));
+  }
   if (options.format != "f32") {
     LowMemQuantizeWeightsOptions quantOptions;
     quantOptions.format = options.format;
@@ -76,6 +87,7 @@ static void buildBufferize(OpPassManager &pm, bool forGPU) {
   bufferize.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  pm.addNestedPass<func::FuncOp>(createLowMemDropInPlaceUpdates());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }

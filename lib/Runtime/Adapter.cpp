@@ -48,6 +48,10 @@ std::string lowmem::rt::adapterConfigPath(const std::string &dir) {
   return dir + "/adapter_config.json";
 }
 
+std::string lowmem::rt::trainingStatePath(const std::string &dir) {
+  return dir + "/training_state.safetensors";
+}
+
 std::string lowmem::rt::readAdapterConfig(const std::string &dir,
                                           LoraConfig &out) {
   std::string path = adapterConfigPath(dir);
@@ -123,9 +127,10 @@ std::string lowmem::rt::checkAdapterConfig(const std::string &dir,
   return "";
 }
 
-std::string
-lowmem::rt::writeAdapter(const std::string &dir, const LoraConfig &config,
-                         const std::vector<TensorToWrite> &tensors) {
+std::string lowmem::rt::writeAdapter(
+    const std::string &dir, const LoraConfig &config,
+    const std::vector<TensorToWrite> &tensors,
+    const std::vector<std::pair<std::string, std::string>> &metadata) {
   if (::mkdir(dir.c_str(), 0777) != 0 && errno != EEXIST)
     return dir + ": cannot create the directory: " + errnoText(errno);
   struct stat st;
@@ -135,8 +140,11 @@ lowmem::rt::writeAdapter(const std::string &dir, const LoraConfig &config,
   std::vector<TensorToWrite> named = tensors;
   for (TensorToWrite &t : named)
     t.name = kPeftPrefix + t.name;
+  std::vector<std::pair<std::string, std::string>> allMetadata{
+      {"format", "pt"}};
+  allMetadata.insert(allMetadata.end(), metadata.begin(), metadata.end());
   std::string problem =
-      writeSafetensors(adapterWeightsPath(dir), named, {{"format", "pt"}});
+      writeSafetensors(adapterWeightsPath(dir), named, allMetadata);
   if (!problem.empty())
     return problem;
 

@@ -24,6 +24,10 @@ const char *memCategoryName(MemCategory category) {
     return "activations";
   case MemCategory::Workspace:
     return "workspace";
+  case MemCategory::Trainable:
+    return "trainable";
+  case MemCategory::OptimizerState:
+    return "optimizer state";
   case MemCategory::Count:
     break;
   }

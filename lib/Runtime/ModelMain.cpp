@@ -7,12 +7,16 @@
 // Linked with the object that lowmem-compile emits, which defines
 // `lowmem_run(void **descriptors)` and the JSON `lowmem_manifest`. Loads the
 // weights the manifest asks for (quantizing full-precision ones while
-// loading), reads the input, allocates the planned arena, runs the model,
-// writes the output and reports predicted and measured memory.
+// loading), reads the input, allocates the planned arena, then runs the
+// model and writes its output, or, for a training step, trains, or writes
+// the gradients, and reports predicted and measured memory.
 //
 //   ./model --weights W.safetensors --input X.npy --output Y.npy [--report]
 //           [--report-json R.json] [--load-adapter DIR | --init-adapter]
 //           [--seed N]
+//   ./step  --weights W --input X.npy --target T.npy --steps N --lr LR
+//           [--batch B] [--save-adapter DIR] [--load-adapter DIR] ...
+//   ./grads --weights W --input X.npy --target T.npy --grads-output G
 //
 //===----------------------------------------------------------------------===//
 
@@ -26,14 +30,18 @@
 #include "lowmem/Runtime/QuantizedCheckpoint.h"
 #include "lowmem/Runtime/Safetensors.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <string>
 #include <vector>
+
+#include <sys/stat.h>
 
 extern "C" void lowmem_run(void **descriptors);
 extern "C" const char lowmem_manifest[];
@@ -50,6 +58,8 @@ namespace {
 
 struct Options {
   std::string weights, input, output, reportJson, loadAdapter;
+  std::string target, saveAdapter, gradsOutput;
+  std::string steps, lr, batch; // parsed once the mode is known
   bool report = false, initAdapter = false;
   uint64_t seed = 0;
 };
@@ -65,7 +75,18 @@ void usage(const char *argv0) {
               "  --init-adapter      start missing adapters as PEFT does "
               "(A kaiming-uniform, B zero)\n"
               "  --seed N            seed of that initialisation "
-              "(default 0)\n",
+              "(default 0)\n"
+              "training steps (lowmem-compile --train):\n"
+              "  --target T.npy      the targets, one row per input row\n"
+              "  --steps N --lr LR   N steps at learning rate LR\n"
+              "  --batch B           rows per step (default: all), taken in "
+              "order, cycling\n"
+              "  --save-adapter DIR  write the trained adapter (PEFT layout) "
+              "and the optimizer\n"
+              "                      state; --load-adapter DIR resumes from "
+              "them\n"
+              "  --grads-output G    (--optimizer=none) write the gradients "
+              "to G.safetensors\n",
               argv0);
 }
 
@@ -78,7 +99,13 @@ Options parseOptions(int argc, char **argv) {
       {"--output", &options.output},
       {"--report-json", &options.reportJson},
       {"--load-adapter", &options.loadAdapter},
-      {"--seed", &seedText}};
+      {"--seed", &seedText},
+      {"--target", &options.target},
+      {"--steps", &options.steps},
+      {"--lr", &options.lr},
+      {"--batch", &options.batch},
+      {"--save-adapter", &options.saveAdapter},
+      {"--grads-output", &options.gradsOutput}};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -108,9 +135,8 @@ Options parseOptions(int argc, char **argv) {
     }
     *it->second = value;
   }
-  if (options.weights.empty() || options.input.empty() ||
-      options.output.empty())
-    die("--weights, --input and --output are required (see --help)");
+  if (options.weights.empty() || options.input.empty())
+    die("--weights and --input are required (see --help)");
   if (!options.loadAdapter.empty() && options.initAdapter)
     die("--load-adapter and --init-adapter exclude each other");
   char *end = nullptr;
@@ -218,6 +244,75 @@ std::pair<const void *, size_t> partBytes(const quant::QuantizedTensor &q,
 
 double mib(double bytes) { return bytes / (1024.0 * 1024.0); }
 
+int64_t parseCount(const std::string &option, const std::string &text) {
+  char *end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end || errno || v < 1)
+    die(option + " needs a positive integer, got '" + text + "'");
+  return v;
+}
+
+double parsePositive(const std::string &option, const std::string &text) {
+  char *end = nullptr;
+  errno = 0;
+  double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end || errno || !(v > 0.0) || !std::isfinite(v))
+    die(option + " needs a positive number, got '" + text + "'");
+  return v;
+}
+
+/// Checks that `array` fits the argument `record` (dtype, and shape where
+/// the manifest gives a size).
+void checkArray(const std::string &path, const NpyArray &array,
+                const std::vector<int64_t> &shape, DType dtype) {
+  if (array.dtype != dtype)
+    die(path + ": dtype " + safetensorsDTypeName(array.dtype) +
+        " but the model expects " + safetensorsDTypeName(dtype));
+  bool ok = array.shape.size() == shape.size();
+  for (size_t d = 0; ok && d < shape.size(); ++d)
+    ok = shape[d] < 0 || shape[d] == array.shape[d];
+  if (!ok)
+    die(path + ": shape " + shapeToString(array.shape) +
+        " but the model expects " + shapeToString(shape) + " (-1: any size)");
+}
+
+/// A batched input: the whole array on the device, and the rows a step
+/// reads.
+struct BatchedInput {
+  size_t arg = 0;
+  char *base = nullptr;
+  size_t rowBytes = 0;
+};
+
+/// The compiled step's results: one memref descriptor each, laid out as the
+/// C interface's result struct.
+struct Results {
+  std::vector<int64_t> block;
+  std::vector<size_t> offsets, ranks;
+
+  explicit Results(const JsonValue &records) {
+    size_t size = 0;
+    for (const JsonValue &r : records.getArray()) {
+      size_t rank = intList(r.get("shape")).size();
+      offsets.push_back(size);
+      ranks.push_back(rank);
+      size += 3 + 2 * rank;
+    }
+    block.assign(size, 0);
+  }
+  int64_t *at(size_t i) { return block.data() + offsets[i]; }
+  std::vector<int64_t> shape(size_t i) {
+    return std::vector<int64_t>(at(i) + 3, at(i) + 3 + ranks[i]);
+  }
+  /// The aligned pointer plus the offset, in elements of `elementSize`.
+  const void *data(size_t i, size_t elementSize) {
+    return reinterpret_cast<const uint8_t *>(at(i)[1]) + at(i)[2] * elementSize;
+  }
+};
+
+bool isFinite(float v) { return std::isfinite(v); }
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -230,20 +325,76 @@ int main(int argc, char **argv) {
   if (!problem.empty())
     die("corrupt model manifest: " + problem);
   const auto &records = manifest.get("args")->getArray();
+  const JsonValue &resultList = *manifest.get("results");
+  const auto &resultRecords = resultList.getArray();
+  std::string mode = str(manifest, "mode");
+  bool training = mode == "train", gradMode = mode == "grad";
+
+  // The options each kind of binary takes.
+  auto reject = [&](const std::string &value, const char *option,
+                    const char *why) {
+    if (!value.empty())
+      die(std::string(option) + ": " + why);
+  };
+  int64_t steps = 1, batch = 0;
+  double lr = 0.0;
+  if (!training && !gradMode) {
+    const char *why = "only a training binary (lowmem-compile --train) "
+                      "takes this option";
+    reject(options.target, "--target", why);
+    reject(options.steps, "--steps", why);
+    reject(options.lr, "--lr", why);
+    reject(options.batch, "--batch", why);
+    reject(options.saveAdapter, "--save-adapter", why);
+    reject(options.gradsOutput, "--grads-output", why);
+    if (options.output.empty())
+      die("--output is required (see --help)");
+  } else {
+    if (options.target.empty())
+      die("--target T.npy is required: this binary is a training step");
+    reject(options.output, "--output",
+           "a training binary writes no output; see --save-adapter");
+    if (!options.batch.empty())
+      batch = parseCount("--batch", options.batch);
+    if (training) {
+      if (options.steps.empty() || options.lr.empty())
+        die("--steps N and --lr LR are required to train");
+      steps = parseCount("--steps", options.steps);
+      lr = parsePositive("--lr", options.lr);
+      reject(options.gradsOutput, "--grads-output",
+             "this step updates the parameters; compile with "
+             "--optimizer=none for gradients");
+    } else {
+      const char *why = "this step computes gradients only (compiled with "
+                        "--optimizer=none)";
+      reject(options.steps, "--steps", why);
+      reject(options.lr, "--lr", why);
+      reject(options.saveAdapter, "--save-adapter", why);
+      if (options.gradsOutput.empty())
+        die("--grads-output G.safetensors is required: this step computes "
+            "gradients");
+    }
+  }
 
   std::string err;
   std::unique_ptr<SafetensorsFile> weights =
       SafetensorsFile::open(options.weights, err);
   if (!weights)
     die(err);
-  NpyArray input;
+  NpyArray input, target;
   problem = readNpy(options.input, input);
   if (!problem.empty())
     die(problem);
+  if (!options.target.empty()) {
+    problem = readNpy(options.target, target);
+    if (!problem.empty())
+      die(problem);
+  }
 
   // LoRA adapters: from --load-adapter, from the weights file, or new.
   LoraConfig lora = loraConfigOf(manifest);
-  std::unique_ptr<SafetensorsFile> adapter;
+  std::unique_ptr<SafetensorsFile> adapter, savedState;
+  int64_t startStep = 0;
   if (!options.loadAdapter.empty()) {
     if (lora.rank == 0)
       die("--load-adapter: this model was compiled without LoRA adapters "
@@ -258,17 +409,47 @@ int main(int argc, char **argv) {
         SafetensorsFile::open(adapterWeightsPath(options.loadAdapter), err);
     if (!adapter)
       die(err);
+    for (const auto &[key, value] : adapter->metadata())
+      if (key == "lowmem.step")
+        startStep = std::strtoll(value.c_str(), nullptr, 10);
   } else if (options.initAdapter && lora.rank == 0) {
     die("--init-adapter: this model was compiled without LoRA adapters "
         "(lowmem-compile --lora-rank=R)");
   }
+  // The optimizer state saved with the adapter, if it is from the same step.
+  std::string stateNote = "new";
+  if (adapter && training) {
+    std::string statePath = trainingStatePath(options.loadAdapter);
+    if (std::FILE *f = std::fopen(statePath.c_str(), "rb")) {
+      std::fclose(f);
+      savedState = SafetensorsFile::open(statePath, err);
+      if (!savedState)
+        die(err);
+      int64_t stateStep = -1;
+      for (const auto &[key, value] : savedState->metadata())
+        if (key == "step")
+          stateStep = std::strtoll(value.c_str(), nullptr, 10);
+      if (stateStep != startStep) {
+        std::fprintf(stderr,
+                     "warning: %s is from step %lld but the adapter from "
+                     "step %lld; the optimizer state starts new\n",
+                     statePath.c_str(), static_cast<long long>(stateStep),
+                     static_cast<long long>(startStep));
+        savedState.reset();
+      } else {
+        stateNote = "from " + statePath;
+      }
+    }
+  }
   int64_t initialised = 0;
 
   std::vector<Argument> args(records.size());
+  std::vector<BatchedInput> batched;
   std::map<std::string, quant::QuantizedTensor> pending;
   size_t theoreticalBits = 0, inputBytes = 0;
   const JsonValue *arenaRecord = nullptr;
-  size_t arenaIndex = 0;
+  size_t arenaIndex = 0, hyperIndex = records.size();
+  std::vector<std::pair<size_t, std::string>> trainableArgs, stateArgs;
   for (size_t i = 0; i < records.size(); ++i) {
     const JsonValue &record = records[i];
     std::string kind = str(record, "kind");
@@ -281,35 +462,65 @@ int main(int argc, char **argv) {
       continue;
     }
     if (kind == "input") {
-      if (input.dtype != *dtype)
-        die(options.input + ": dtype " + safetensorsDTypeName(input.dtype) +
-            " but the model expects " + safetensorsDTypeName(*dtype));
-      bool ok = input.shape.size() == shape.size();
-      for (size_t d = 0; ok && d < shape.size(); ++d)
-        ok = shape[d] < 0 || shape[d] == input.shape[d];
-      if (!ok)
-        die(options.input + ": shape " + shapeToString(input.shape) +
-            " but the model expects " + shapeToString(shape) +
-            " (-1: any size)");
-      arg.shape = input.shape;
-      arg.data = tracker.allocate(input.data.size(), MemCategory::Inputs);
+      bool isTarget = str(record, "name") == "target";
+      const NpyArray &array = isTarget ? target : input;
+      const std::string &path = isTarget ? options.target : options.input;
+      checkArray(path, array, shape, *dtype);
+      arg.shape = array.shape;
+      arg.data = tracker.allocate(array.data.size(), MemCategory::Inputs);
       if (!arg.data)
-        die("out of memory reading " + options.input);
-      backend.upload(arg.data, input.data.data(), input.data.size());
-      inputBytes += input.data.size();
+        die("out of memory reading " + path);
+      backend.upload(arg.data, array.data.data(), array.data.size());
+      inputBytes += array.data.size();
+      if (!arg.shape.empty() && arg.shape[0] > 0)
+        batched.push_back({i, static_cast<char *>(arg.data),
+                           array.data.size() / arg.shape[0]});
+      describe(arg);
+      continue;
+    }
+    if (kind == "hyper") {
+      hyperIndex = i;
+      arg.shape = shape;
+      arg.data = tracker.allocate(product(shape) * 4, MemCategory::Workspace);
+      if (!arg.data)
+        die("out of memory");
+      describe(arg);
+      continue;
+    }
+    std::string name = str(record, "name");
+    size_t bytes = product(shape) * dtypeSize(*dtype);
+    if (kind == "state") {
+      arg.shape = shape;
+      arg.data = tracker.allocate(bytes, MemCategory::OptimizerState);
+      if (!arg.data)
+        die("out of memory allocating the optimizer state '" + name + "'");
+      std::vector<float> values(product(shape), 0.0f);
+      if (savedState) {
+        const TensorView *t = savedState->find(name);
+        if (!t)
+          die(savedState->path() + ": missing optimizer state '" + name + "'");
+        if (t->shape != shape)
+          die(savedState->path() + ": tensor '" + name + "': has shape " +
+              shapeToString(t->shape) + " but the model expects " +
+              shapeToString(shape));
+        problem = loadAsFloat(*savedState, *t, values);
+        if (!problem.empty())
+          die(problem);
+      }
+      backend.upload(arg.data, values.data(), bytes);
+      stateArgs.push_back({i, name});
       describe(arg);
       continue;
     }
     // A parameter, whole or one part of a quantized weight.
-    std::string name = str(record, "name");
     std::string part = str(record, "part");
+    bool trainable = part.empty() && record.get("trainable")->getBool();
     arg.shape = shape;
-    size_t bytes = product(shape) * dtypeSize(*dtype);
-    arg.data = tracker.allocate(bytes, MemCategory::Weights);
+    arg.data = tracker.allocate(bytes, trainable ? MemCategory::Trainable
+                                                 : MemCategory::Weights);
     if (!arg.data)
       die("out of memory loading '" + name + "'");
     if (part.empty()) {
-      bool trainable = record.get("trainable")->getBool();
       const SafetensorsFile *source = weights.get();
       const TensorView *t = nullptr;
       if (trainable && adapter) {
@@ -347,6 +558,8 @@ int main(int argc, char **argv) {
       }
       backend.upload(arg.data, values.data(), bytes);
       theoreticalBits += 32 * values.size();
+      if (trainable)
+        trainableArgs.push_back({i, name});
     } else {
       auto it = pending.find(name);
       if (it == pending.end()) {
@@ -382,6 +595,27 @@ int main(int argc, char **argv) {
     describe(arg);
   }
   size_t weightBytes = tracker.current(MemCategory::Weights);
+  size_t trainableBytes = tracker.current(MemCategory::Trainable);
+  size_t stateBytes = tracker.current(MemCategory::OptimizerState);
+  size_t residentBytes = tracker.currentTotal();
+
+  // A training step reads its inputs a batch of rows at a time: the arena
+  // is planned for the largest batch.
+  int64_t rows = input.shape.empty() ? 0 : input.shape[0];
+  if (training || gradMode) {
+    if (target.shape.empty() || target.shape[0] != rows)
+      die(options.target + ": " +
+          std::to_string(target.shape.empty() ? 0 : target.shape[0]) +
+          " rows but " + options.input + " has " + std::to_string(rows));
+    if (rows == 0)
+      die(options.input + ": no rows to train on");
+    if (batch == 0 || batch > rows)
+      batch = rows;
+    for (BatchedInput &b : batched) {
+      args[b.arg].shape[0] = batch;
+      describe(args[b.arg]);
+    }
+  }
 
   // The planned arena, painted so the touched extent can be measured.
   int64_t arenaBytes = evaluate(manifest.get("arena_size"), args);
@@ -397,53 +631,33 @@ int main(int argc, char **argv) {
     describe(arena);
   }
 
-  // Result descriptor first, then every argument's.
-  size_t resultRank = intList(manifest.get("result")->get("shape")).size();
-  std::vector<int64_t> result(3 + 2 * resultRank, 0);
-  std::vector<void *> descriptors{result.data()};
+  // The results' descriptors first, then every argument's.
+  Results results(resultList);
+  std::vector<void *> descriptors{results.block.data()};
   for (Argument &arg : args)
     descriptors.push_back(arg.descriptor.data());
+  // A heap result is the caller's to free; a result planned in the arena
+  // goes with it.
+  auto releaseResults = [&]() {
+    for (size_t r = 0; r < results.offsets.size(); ++r) {
+      void *base = reinterpret_cast<void *>(results.at(r)[0]);
+      if (!arenaRecord || base != args[arenaIndex].data)
+        tracker.release(base);
+    }
+  };
+  auto downloadResult = [&](size_t r, std::vector<uint8_t> &out, DType &dtype) {
+    dtype = *parseSafetensorsDType(str(resultRecords[r], "dtype"));
+    size_t bytes = product(results.shape(r)) * dtypeSize(dtype);
+    out.resize(bytes);
+    backend.download(out.data(), results.data(r, dtypeSize(dtype)), bytes);
+  };
 
-  if (backend.warmUp())
-    lowmem_run(descriptors.data());
-  auto start = std::chrono::steady_clock::now();
-  lowmem_run(descriptors.data());
-  auto stop = std::chrono::steady_clock::now();
-  double ms = std::chrono::duration<double, std::milli>(stop - start).count();
-
-  std::vector<int64_t> outShape(result.begin() + 3,
-                                result.begin() + 3 + resultRank);
-  std::optional<DType> outType =
-      parseSafetensorsDType(str(*manifest.get("result"), "dtype"));
-  // The aligned pointer plus the offset, in elements.
-  size_t outBytes = product(outShape) * dtypeSize(*outType);
-  const auto *outData = reinterpret_cast<const uint8_t *>(result[1]) +
-                        result[2] * dtypeSize(*outType);
-  std::vector<uint8_t> output(outBytes);
-  backend.download(output.data(), outData, outBytes);
-  problem = writeNpy(options.output, *outType, outShape, output.data());
-  if (!problem.empty())
-    die(problem);
-
-  int64_t touched = 0;
-  if (arenaRecord) {
-    std::vector<uint8_t> bytes(arenaBytes);
-    backend.download(bytes.data(), args[arenaIndex].data, arenaBytes);
-    for (int64_t i = arenaBytes; i-- > 0;)
-      if (bytes[i] != 0xA5) {
-        touched = i + 1;
-        break;
-      }
-  }
-  size_t predictedPeak = weightBytes + inputBytes + arenaBytes + heapBytes;
-  size_t measuredPeak = tracker.peakTotal();
+  std::string format = str(manifest, "format");
   const JsonValue *params = manifest.get("params");
   int64_t trainable = params->get("trainable")->getInt64().value_or(0);
   int64_t frozen = params->get("frozen")->getInt64().value_or(0);
   int64_t quantized = params->get("quantized")->getInt64().value_or(0);
-  std::string format = str(manifest, "format");
-
-  if (options.report) {
+  auto reportHeader = [&]() {
     std::printf("lowmem report: format %s", format.c_str());
     if (int64_t block = manifest.get("block")->getInt64().value_or(0))
       std::printf(", block %lld", static_cast<long long>(block));
@@ -461,7 +675,224 @@ int main(int argc, char **argv) {
                 "quantized)\n",
                 trainable / 1e6, frozen / 1e6, quantized / 1e6);
     std::printf("  weights        theoretical %.2f MB, held %.2f MB\n",
-                mib(theoreticalBits / 8.0), mib(weightBytes));
+                mib(theoreticalBits / 8.0), mib(weightBytes + trainableBytes));
+  };
+  auto touchedArena = [&]() -> int64_t {
+    if (!arenaRecord)
+      return 0;
+    std::vector<uint8_t> bytes(arenaBytes);
+    backend.download(bytes.data(), args[arenaIndex].data, arenaBytes);
+    for (int64_t i = arenaBytes; i-- > 0;)
+      if (bytes[i] != 0xA5)
+        return i + 1;
+    return 0;
+  };
+  size_t predictedPeak = residentBytes + arenaBytes + heapBytes;
+
+  if (training || gradMode) {
+    std::vector<float> hyper(4, 0.0f);
+    const JsonValue *opt = manifest.get("optimizer");
+    double beta1 = 0.0, beta2 = 0.0;
+    std::string optimizerName = "none";
+    if (opt && opt->isObject()) {
+      optimizerName = str(*opt, "name");
+      beta1 = opt->get("beta1")->getNumber();
+      beta2 = opt->get("beta2")->getNumber();
+    }
+    int64_t batches = (rows + batch - 1) / batch;
+    if (options.report) {
+      reportHeader();
+      std::printf("  training       %s, loss %s, %lld rows in batches of "
+                  "%lld, optimizer state %s\n",
+                  optimizerName.c_str(), str(manifest, "loss").c_str(),
+                  static_cast<long long>(rows), static_cast<long long>(batch),
+                  stateArgs.empty() ? "none" : stateNote.c_str());
+    }
+    std::vector<double> losses, times;
+    int64_t lastGood = startStep;
+    bool diverged = false;
+    for (int64_t s = 0; s < steps; ++s) {
+      int64_t t = startStep + s + 1; // 1-based, continues a resumed run
+      int64_t k = (t - 1) % batches;
+      int64_t n = std::min(batch, rows - k * batch);
+      for (BatchedInput &b : batched) {
+        Argument &arg = args[b.arg];
+        arg.data = b.base + k * batch * b.rowBytes;
+        arg.shape[0] = n;
+        describe(arg);
+      }
+      if (hyperIndex < args.size()) {
+        hyper = {static_cast<float>(lr),
+                 static_cast<float>(1.0 - std::pow(beta1, double(t))),
+                 static_cast<float>(1.0 - std::pow(beta2, double(t))),
+                 static_cast<float>(t)};
+        backend.upload(args[hyperIndex].data, hyper.data(), 16);
+      }
+      auto start = std::chrono::steady_clock::now();
+      lowmem_run(descriptors.data());
+      auto stop = std::chrono::steady_clock::now();
+      double ms =
+          std::chrono::duration<double, std::milli>(stop - start).count();
+      float loss = 0.0f;
+      backend.download(&loss, results.data(0, 4), 4);
+      if (gradMode) {
+        // Loss first, then one gradient per trainable parameter.
+        std::vector<std::vector<uint8_t>> grads(results.offsets.size());
+        std::vector<TensorToWrite> tensors;
+        for (size_t r = 1; r < results.offsets.size(); ++r) {
+          DType dtype;
+          downloadResult(r, grads[r], dtype);
+          tensors.push_back({str(resultRecords[r], "name"), dtype,
+                             results.shape(r), grads[r].data(),
+                             grads[r].size()});
+        }
+        releaseResults();
+        problem = writeSafetensors(options.gradsOutput, tensors,
+                                   {{"loss", std::to_string(loss)}});
+        if (!problem.empty())
+          die(problem);
+        std::printf("loss %.9g\n", loss);
+        std::printf("wrote %zu gradients to %s\n", tensors.size(),
+                    options.gradsOutput.c_str());
+        return 0;
+      }
+      releaseResults();
+      losses.push_back(loss);
+      times.push_back(ms);
+      std::printf("step %lld/%lld  loss %.6g  %.2f ms\n",
+                  static_cast<long long>(t),
+                  static_cast<long long>(startStep + steps),
+                  static_cast<double>(loss), ms);
+      std::fflush(stdout);
+      if (!isFinite(loss)) {
+        // The compiled step skipped its update: the parameters are those
+        // after the previous step.
+        diverged = true;
+        break;
+      }
+      lastGood = t;
+    }
+
+    int rc = 0;
+    if (diverged) {
+      std::fprintf(stderr,
+                   "error: step %lld: the loss is not finite (%g); training "
+                   "stopped. The step's update was skipped: the parameters "
+                   "are those after step %lld%s\n",
+                   static_cast<long long>(lastGood + 1),
+                   static_cast<double>(losses.back()),
+                   static_cast<long long>(lastGood),
+                   options.saveAdapter.empty() ? "" : ", saved as the adapter");
+      rc = 4;
+    }
+    if (!options.saveAdapter.empty()) {
+      std::vector<std::vector<float>> host;
+      std::vector<TensorToWrite> adapterTensors, stateTensors;
+      host.reserve(trainableArgs.size() + stateArgs.size());
+      auto fetch = [&](size_t i, const std::string &name,
+                       std::vector<TensorToWrite> &into) {
+        host.emplace_back(product(args[i].shape));
+        backend.download(host.back().data(), args[i].data,
+                         host.back().size() * 4);
+        into.push_back({name, DType::F32, args[i].shape, host.back().data(),
+                        host.back().size() * 4});
+      };
+      LoraConfig saved = lora;
+      for (auto &[i, name] : trainableArgs) {
+        fetch(i, name, adapterTensors);
+        if (isLoraA(name))
+          saved.targets.push_back(
+              name.substr(0, name.size() - std::strlen(".lora_A.weight")));
+      }
+      for (auto &[i, name] : stateArgs)
+        fetch(i, name, stateTensors);
+      std::string step = std::to_string(lastGood);
+      // The state first: an adapter never points at a state it lacks.
+      if (::mkdir(options.saveAdapter.c_str(), 0777) != 0 && errno != EEXIST)
+        die(options.saveAdapter +
+            ": cannot create the directory: " + errnoText(errno));
+      if (!stateTensors.empty()) {
+        problem = writeSafetensors(
+            trainingStatePath(options.saveAdapter), stateTensors,
+            {{"step", step}, {"optimizer", optimizerName}});
+        if (!problem.empty())
+          die(problem);
+      }
+      problem = writeAdapter(options.saveAdapter, saved, adapterTensors,
+                             {{"lowmem.step", step}});
+      if (!problem.empty())
+        die(problem);
+      std::printf("saved the adapter after step %s to %s\n", step.c_str(),
+                  options.saveAdapter.c_str());
+    }
+
+    size_t measuredPeak = tracker.peakTotal();
+    if (options.report) {
+      std::vector<double> sorted = times;
+      std::sort(sorted.begin(), sorted.end());
+      double median = sorted.empty() ? 0.0 : sorted[sorted.size() / 2];
+      std::printf("  memory         frozen weights %.2f MB, trainable %.2f "
+                  "MB, optimizer state %.2f MB,\n"
+                  "                 inputs %.2f MB, arena %.2f MB (touched "
+                  "%.2f MB), heap %.2f MB\n",
+                  mib(weightBytes), mib(trainableBytes), mib(stateBytes),
+                  mib(inputBytes), mib(arenaBytes), mib(touchedArena()),
+                  mib(heapBytes));
+      std::printf("  peak           predicted %.2f MB, measured %.2f MB%s\n",
+                  mib(predictedPeak), mib(measuredPeak),
+                  predictedPeak == measuredPeak ? "" : "  (MISMATCH)");
+      std::printf("  time           median %.3f ms a step over %zu steps\n",
+                  median, times.size());
+      std::printf("  (MB = 2^20 bytes)\n");
+    }
+    if (!options.reportJson.empty()) {
+      std::string json = "{\"mode\": \"train\", \"losses\": [";
+      for (size_t i = 0; i < losses.size(); ++i) {
+        char buf[64];
+        std::snprintf(buf, sizeof(buf), "%s%.9g", i ? ", " : "", losses[i]);
+        json += buf;
+      }
+      char buf[512];
+      std::snprintf(
+          buf, sizeof(buf),
+          "], \"first_step\": %lld, \"weights_bytes\": %zu, "
+          "\"trainable_bytes\": %zu, \"optimizer_state_bytes\": "
+          "%zu, \"input_bytes\": %zu, \"arena_bytes\": %lld, "
+          "\"heap_bytes\": %lld, \"predicted_peak_bytes\": %zu, "
+          "\"measured_peak_bytes\": %zu}\n",
+          static_cast<long long>(startStep + 1), weightBytes, trainableBytes,
+          stateBytes, inputBytes, static_cast<long long>(arenaBytes),
+          static_cast<long long>(heapBytes), predictedPeak, measuredPeak);
+      json += buf;
+      problem = writeFileAtomic(options.reportJson, json.data(), json.size());
+      if (!problem.empty())
+        die(problem);
+    }
+    if (rc == 0 && predictedPeak != measuredPeak)
+      rc = 3;
+    return rc;
+  }
+
+  if (backend.warmUp()) {
+    lowmem_run(descriptors.data());
+    releaseResults();
+  }
+  auto start = std::chrono::steady_clock::now();
+  lowmem_run(descriptors.data());
+  auto stop = std::chrono::steady_clock::now();
+  double ms = std::chrono::duration<double, std::milli>(stop - start).count();
+
+  std::vector<uint8_t> output;
+  DType outType;
+  downloadResult(0, output, outType);
+  problem = writeNpy(options.output, outType, results.shape(0), output.data());
+  if (!problem.empty())
+    die(problem);
+
+  int64_t touched = touchedArena();
+  size_t measuredPeak = tracker.peakTotal();
+  if (options.report) {
+    reportHeader();
     std::printf("  forward        input %.2f MB, arena %.2f MB (touched "
                 "%.2f MB), output %.2f MB\n",
                 mib(inputBytes), mib(arenaBytes), mib(touched), mib(heapBytes));
@@ -483,17 +914,13 @@ int main(int argc, char **argv) {
         "\"time_ms\": %.3f}\n",
         format.c_str(), static_cast<long long>(trainable),
         static_cast<long long>(frozen), static_cast<long long>(quantized),
-        theoreticalBits / 8.0, weightBytes, inputBytes,
+        theoreticalBits / 8.0, weightBytes + trainableBytes, inputBytes,
         static_cast<long long>(arenaBytes), static_cast<long long>(touched),
         static_cast<long long>(heapBytes), predictedPeak, measuredPeak, ms);
     problem = writeFileAtomic(options.reportJson, buf, len);
     if (!problem.empty())
       die(problem);
   }
-  // A heap result is the caller's to free; a result planned in the arena
-  // goes with it.
-  void *resultBase = reinterpret_cast<void *>(result[0]);
-  if (!arenaRecord || resultBase != args[arenaIndex].data)
-    tracker.release(resultBase);
+  releaseResults();
   return predictedPeak == measuredPeak ? 0 : 3;
 }

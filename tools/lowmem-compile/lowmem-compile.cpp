@@ -122,8 +122,30 @@ static cl::list<std::string>
                 cl::desc("Layers to adapt, comma separated (names, or "
                          "prefixes ending in '.'; default: all)"),
                 cl::CommaSeparated, cl::cat(category));
-static cl::opt<bool> train("train", cl::desc("Compile a training step"),
+static cl::opt<bool> train("train",
+                           cl::desc("Compile a training step: forward, loss, "
+                                    "gradients of the trainable parameters "
+                                    "and the optimizer update"),
                            cl::init(false), cl::cat(category));
+static cl::opt<std::string> loss("loss", cl::desc("Training loss: mse"),
+                                 cl::init("mse"), cl::cat(category));
+static cl::opt<std::string>
+    optimizer("optimizer",
+              cl::desc("adamw (default), sgd, or none (the step returns the "
+                       "gradients)"),
+              cl::init("adamw"), cl::cat(category));
+static cl::opt<double> momentum("momentum", cl::desc("SGD momentum"),
+                                cl::init(0.0), cl::cat(category));
+static cl::opt<double> weightDecay("weight-decay",
+                                   cl::desc("Weight decay (SGD: L2 in the "
+                                            "gradient; AdamW: decoupled)"),
+                                   cl::init(0.0), cl::cat(category));
+static cl::opt<double> beta1("beta1", cl::desc("AdamW beta1"), cl::init(0.9),
+                             cl::cat(category));
+static cl::opt<double> beta2("beta2", cl::desc("AdamW beta2"), cl::init(0.999),
+                             cl::cat(category));
+static cl::opt<double> adamEpsilon("epsilon", cl::desc("AdamW epsilon"),
+                                   cl::init(1.0e-8), cl::cat(category));
 static cl::opt<std::string> checkpoint("checkpoint",
                                        cl::desc("Checkpointing policy"),
                                        cl::init(""), cl::cat(category));
@@ -192,7 +214,7 @@ static llvm::json::Value loraJson() {
 /// argument in calling order, the result, and the memory plan.
 static FailureOr<std::string> buildManifest(func::FuncOp func) {
   llvm::json::Array args;
-  int64_t trainable = 0, frozen = 0, quantized = 0;
+  int64_t trainable = 0, frozen = 0, quantized = 0, optimizerState = 0;
   llvm::StringSet<llvm::MallocAllocator> seenParams;
   for (BlockArgument arg : func.getArguments()) {
     unsigned i = arg.getArgNumber();
@@ -239,21 +261,60 @@ static FailureOr<std::string> buildManifest(func::FuncOp func) {
                    i, mlir::lowmem::LowMemDialect::kInputAttrName)) {
       record["kind"] = "input";
       record["name"] = name.getValue();
+    } else if (auto name = func.getArgAttrOfType<StringAttr>(
+                   i, mlir::lowmem::LowMemDialect::kStateAttrName)) {
+      record["kind"] = "state";
+      record["name"] = name.getValue();
+      optimizerState += type.getNumElements();
+    } else if (func.getArgAttr(i,
+                               mlir::lowmem::LowMemDialect::kHyperAttrName)) {
+      record["kind"] = "hyper";
     } else {
       return func.emitError("entry argument #")
              << i << " is neither an input (lowmem.input), a parameter "
-             << "(lowmem.param) nor the arena";
+             << "(lowmem.param), optimizer state (lowmem.state), the "
+             << "hyperparameters (lowmem.hyper) nor the arena";
     }
     args.push_back(std::move(record));
   }
-  if (func.getNumResults() != 1)
+  // Results: the prediction of a model, or a training step's loss and, with
+  // no optimizer, gradients.
+  llvm::json::Array results;
+  for (unsigned i = 0; i < func.getNumResults(); ++i) {
+    auto type = dyn_cast<MemRefType>(func.getResultTypes()[i]);
+    if (!type || !safetensorsDType(type.getElementType()))
+      return func.emitError("unsupported result type ")
+             << func.getResultTypes()[i];
+    llvm::json::Object record{
+        {"dtype", safetensorsDType(type.getElementType())},
+        {"shape", shapeJson(type.getShape())}};
+    if (func.getResultAttr(i, mlir::lowmem::LowMemDialect::kLossAttrName)) {
+      record["kind"] = "loss";
+    } else if (auto name = func.getResultAttrOfType<StringAttr>(
+                   i, mlir::lowmem::LowMemDialect::kGradAttrName)) {
+      record["kind"] = "grad";
+      record["name"] = name.getValue();
+    } else if (train) {
+      return func.emitError("result #")
+             << i << " of the training step is neither the loss nor a "
+             << "gradient";
+    } else {
+      record["kind"] = "output";
+    }
+    results.push_back(std::move(record));
+  }
+  if (!train && results.size() != 1)
     return func.emitError("the entry function must return exactly one "
                           "tensor, it returns ")
-           << func.getNumResults();
-  auto resultType = dyn_cast<MemRefType>(func.getResultTypes()[0]);
-  if (!resultType || !safetensorsDType(resultType.getElementType()))
-    return func.emitError("unsupported result type ")
-           << func.getResultTypes()[0];
+           << results.size();
+  llvm::json::Value optimizerJson = nullptr;
+  if (train && optimizer != "none")
+    optimizerJson = llvm::json::Object{{"name", optimizer.getValue()},
+                                       {"momentum", momentum.getValue()},
+                                       {"weight_decay", weightDecay.getValue()},
+                                       {"beta1", beta1.getValue()},
+                                       {"beta2", beta2.getValue()},
+                                       {"epsilon", adamEpsilon.getValue()}};
   Attribute arena = func->getAttr("lowmem.arena_size");
   Attribute result = func->getAttr("lowmem.heap_size");
   if (!arena || !result)
@@ -266,17 +327,20 @@ static FailureOr<std::string> buildManifest(func::FuncOp func) {
       {"format", format.getValue()},
       {"block", blockSize.getValue()},
       {"double_quant", doubleQuant.getValue()},
+      {"mode", !train                ? "forward"
+               : optimizer == "none" ? "grad"
+                                     : "train"},
       {"args", std::move(args)},
-      {"result",
-       llvm::json::Object{
-           {"dtype", safetensorsDType(resultType.getElementType())},
-           {"shape", shapeJson(resultType.getShape())}}},
+      {"results", std::move(results)},
+      {"optimizer", std::move(optimizerJson)},
+      {"loss", train ? llvm::json::Value(loss.getValue()) : nullptr},
       {"arena_size", termsJson(arena)},
       {"heap_size", termsJson(result)},
       {"lora", loraJson()},
       {"params", llvm::json::Object{{"trainable", trainable},
                                     {"frozen", frozen},
-                                    {"quantized", quantized}}}};
+                                    {"quantized", quantized},
+                                    {"optimizer_state", optimizerState}}}};
   std::string text;
   llvm::raw_string_ostream os(text);
   os << llvm::json::Value(std::move(manifest));
@@ -466,9 +530,8 @@ int main(int argc, char **argv) {
     return fail("unsupported --gpu-arch=" + gpuArch +
                 "; expected sm_80 or later (sm_80, sm_86, sm_89, sm_90, "
                 "sm_90a, ...)");
-  if (train || !checkpoint.empty())
-    return fail("training options (--train, --checkpoint) are not "
-                "supported yet");
+  if (!checkpoint.empty())
+    return fail("--checkpoint is not supported yet");
   if (loraRank < 0)
     return fail("--lora-rank must be positive, got " +
                 std::to_string(loraRank));
@@ -511,6 +574,14 @@ int main(int argc, char **argv) {
   cudaOptions.loraRslora = loraRslora;
   cudaOptions.loraDropout = loraDropout;
   cudaOptions.loraTargets = ArrayRef<std::string>(loraTargets);
+  cudaOptions.train = train;
+  cudaOptions.loss = loss;
+  cudaOptions.optimizer = optimizer;
+  cudaOptions.momentum = momentum;
+  cudaOptions.weightDecay = weightDecay;
+  cudaOptions.beta1 = beta1;
+  cudaOptions.beta2 = beta2;
+  cudaOptions.epsilon = adamEpsilon;
   cudaOptions.chip = gpuArch;
   mlir::lowmem::GraphPipelineOptions options;
   mlir::lowmem::copyGraphOptions(cudaOptions, options);
@@ -523,6 +594,12 @@ int main(int argc, char **argv) {
   }
   if (failed(pm.run(*module)))
     return 1;
+  // Training replaced the model function by its training step.
+  if (train)
+    func = module->lookupSymbol<func::FuncOp>("train_step");
+  if (!func)
+    return fail("the pipeline left no entry function");
+  std::string entryName = func.getName().str();
 
   FailureOr<std::string> manifest = buildManifest(func);
   if (failed(manifest))
@@ -539,6 +616,8 @@ int main(int argc, char **argv) {
         kept.push_back(attr);
     func.setArgAttrs(i, kept);
   }
+  for (unsigned i = 0; i < func.getNumResults(); ++i)
+    func.setResultAttrs(i, ArrayRef<NamedAttribute>());
   func->removeAttr("lowmem.arena_size");
   func->removeAttr("lowmem.heap_size");
 
@@ -568,7 +647,7 @@ int main(int argc, char **argv) {
       translateModuleToLLVMIR(*module, llvmContext, inputFile);
   if (!llvmModule)
     return fail("translation to LLVM IR failed");
-  if (failed(addRuntimeGlue(*llvmModule, entry, *manifest)))
+  if (failed(addRuntimeGlue(*llvmModule, entryName, *manifest)))
     return fail("the entry function has no C interface");
 
   if (emit == "llvm")

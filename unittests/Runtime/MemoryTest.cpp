@@ -23,6 +23,8 @@ TEST(MemoryTest, CategoryNames) {
   EXPECT_STREQ(memCategoryName(MemCategory::Outputs), "outputs");
   EXPECT_STREQ(memCategoryName(MemCategory::Activations), "activations");
   EXPECT_STREQ(memCategoryName(MemCategory::Workspace), "workspace");
+  EXPECT_STREQ(memCategoryName(MemCategory::Trainable), "trainable");
+  EXPECT_STREQ(memCategoryName(MemCategory::OptimizerState), "optimizer state");
   EXPECT_STREQ(memCategoryName(MemCategory::Count), "invalid");
 }
 

@@ -59,6 +59,29 @@ struct GraphOptions : public PassPipelineOptions<Derived> {
   ::mlir::detail::PassOptions::ListOption<std::string> loraTargets{
       *this, "lora-targets",
       llvm::cl::desc("Layers to adapt (default: every linear layer)")};
+  ::mlir::detail::PassOptions::Option<bool> train{
+      *this, "train",
+      llvm::cl::desc("Compile a training step (lowmem-differentiate)"),
+      llvm::cl::init(false)};
+  ::mlir::detail::PassOptions::Option<std::string> loss{
+      *this, "loss", llvm::cl::desc("Training loss: mse"),
+      llvm::cl::init("mse")};
+  ::mlir::detail::PassOptions::Option<std::string> optimizer{
+      *this, "optimizer",
+      llvm::cl::desc("none (the step returns gradients), sgd or adamw"),
+      llvm::cl::init("adamw")};
+  ::mlir::detail::PassOptions::Option<double> momentum{
+      *this, "momentum", llvm::cl::desc("SGD momentum"), llvm::cl::init(0.0)};
+  ::mlir::detail::PassOptions::Option<double> weightDecay{
+      *this, "weight-decay", llvm::cl::desc("Weight decay"),
+      llvm::cl::init(0.0)};
+  ::mlir::detail::PassOptions::Option<double> beta1{
+      *this, "beta1", llvm::cl::desc("AdamW beta1"), llvm::cl::init(0.9)};
+  ::mlir::detail::PassOptions::Option<double> beta2{
+      *this, "beta2", llvm::cl::desc("AdamW beta2"), llvm::cl::init(0.999)};
+  ::mlir::detail::PassOptions::Option<double> epsilon{
+      *this, "epsilon", llvm::cl::desc("AdamW epsilon"),
+      llvm::cl::init(1.0e-8)};
 };
 
 /// Options of the graph-level pipeline (and of the full CPU pipeline).
@@ -87,13 +110,22 @@ void copyGraphOptions(const GraphOptions<From> &from, GraphOptions<To> &to) {
   to.loraRslora = from.loraRslora;
   to.loraDropout = from.loraDropout;
   to.loraTargets = ArrayRef<std::string>(from.loraTargets);
+  to.train = from.train;
+  to.loss = from.loss;
+  to.optimizer = from.optimizer;
+  to.momentum = from.momentum;
+  to.weightDecay = from.weightDecay;
+  to.beta1 = from.beta1;
+  to.beta2 = from.beta2;
+  to.epsilon = from.epsilon;
 }
 
-/// Graph passes: attach-lora (if lora-rank > 0), quantize-weights (unless
-/// format=f32), fuse, cleanup.
+/// Graph passes: attach-lora (if lora-rank > 0), differentiate (if train),
+/// quantize-weights (unless format=f32), fuse, cleanup.
 void buildGraphPipeline(OpPassManager &pm, const GraphPipelineOptions &options);
 
-/// Explicit storage, lowering to linalg, bufferization, memory planning.
+/// Explicit storage, lowering to linalg, bufferization (a training step's
+/// updates in place), memory planning.
 void buildCPUBufferizePipeline(OpPassManager &pm);
 
 /// Bufferized linalg to the LLVM dialect (loops; allocations through the

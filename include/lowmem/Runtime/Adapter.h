@@ -39,6 +39,9 @@ inline constexpr const char *kPeftPrefix = "base_model.model.";
 /// The file names inside an adapter directory.
 std::string adapterWeightsPath(const std::string &dir);
 std::string adapterConfigPath(const std::string &dir);
+/// DIR/training_state.safetensors: the optimizer state saved with an adapter
+/// (PyTorch's state names, `P.exp_avg`, ...; metadata `step`).
+std::string trainingStatePath(const std::string &dir);
 
 /// Reads DIR/adapter_config.json. Returns "" or "<path>: <reason>".
 std::string readAdapterConfig(const std::string &dir, LoraConfig &out);
@@ -50,9 +53,12 @@ std::string checkAdapterConfig(const std::string &dir, const LoraConfig &saved,
 
 /// Writes DIR/adapter_model.safetensors (each tensor named with PEFT's
 /// prefix added) and DIR/adapter_config.json, each atomically, creating DIR
-/// if needed. Returns "" or "<path>: <reason>".
-std::string writeAdapter(const std::string &dir, const LoraConfig &config,
-                         const std::vector<TensorToWrite> &tensors);
+/// if needed. `metadata` is added to the safetensors' `__metadata__` after
+/// `format: pt`. Returns "" or "<path>: <reason>".
+std::string writeAdapter(
+    const std::string &dir, const LoraConfig &config,
+    const std::vector<TensorToWrite> &tensors,
+    const std::vector<std::pair<std::string, std::string>> &metadata = {});
 
 /// PEFT's initialisation of `lora_A` (`[rank, in]`): kaiming-uniform with
 /// a = sqrt(5), that is uniform in [-1/sqrt(in), 1/sqrt(in)], drawn from a

@@ -28,6 +28,10 @@ enum class MemCategory {
   Outputs,
   Activations,
   Workspace,
+  /// Trainable parameters (LoRA adapters, or every weight when fine-tuning).
+  Trainable,
+  /// Optimizer state (momentum, AdamW moments).
+  OptimizerState,
   Count
 };
 

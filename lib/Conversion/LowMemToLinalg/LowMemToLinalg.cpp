@@ -12,6 +12,8 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
+#include <limits>
+
 namespace mlir::lowmem {
 #define GEN_PASS_DEF_CONVERTLOWMEMTOLINALG
 #include "lowmem/Conversion/Passes.h.inc"
@@ -270,6 +272,9 @@ struct ElementwiseLowering : public OpRewritePattern<SourceOp> {
           Value v;
           if constexpr (std::is_same_v<SourceOp, ReluOp>) {
             v = arith::MaximumFOp::create(b, l, args[0], f32Const(b, l, 0.0f));
+          } else if constexpr (std::is_same_v<SourceOp, ScaleOp>) {
+            float factor = static_cast<float>(op.getFactor().convertToDouble());
+            v = arith::MulFOp::create(b, l, args[0], f32Const(b, l, factor));
           } else if constexpr (std::is_same_v<SourceOp, ReluGradOp>) {
             // dy where the output is positive (0 at 0, as PyTorch).
             Value zero = f32Const(b, l, 0.0f);
@@ -286,8 +291,88 @@ struct ElementwiseLowering : public OpRewritePattern<SourceOp> {
   }
 };
 
-/// group_norm: per-group mean, then per-group biased variance (two passes
-/// for accuracy), then the normalization with the per-feature affine.
+/// Per-group statistics of `x` ([lead..., C] in groups of C / groups
+/// consecutive features): the sum and the sum of squared deviations from the
+/// mean (two passes for accuracy), of shape [lead..., groups], and the map
+/// from the loops (lead..., c) to them.
+struct GroupStats {
+  Value sum, sqSum;
+  AffineMap statMap;
+  Value invCount;
+
+  /// mean and sqrt(var + eps) inside a body, from the statistics.
+  std::pair<Value, Value> meanStd(OpBuilder &b, Location l, Value sumV,
+                                  Value sqSumV, Value eps) const {
+    Value mean = arith::MulFOp::create(b, l, sumV, invCount);
+    Value var = arith::MulFOp::create(b, l, sqSumV, invCount);
+    Value std =
+        math::SqrtOp::create(b, l, arith::AddFOp::create(b, l, var, eps));
+    return {mean, std};
+  }
+
+  /// mean and 1 / sqrt(var + eps).
+  std::pair<Value, Value> meanRstd(OpBuilder &b, Location l, Value sumV,
+                                   Value sqSumV, Value eps) const {
+    auto [mean, std] = meanStd(b, l, sumV, sqSumV, eps);
+    Value one = arith::ConstantOp::create(b, l, b.getF32FloatAttr(1.0f));
+    return {mean, arith::DivFOp::create(b, l, one, std)};
+  }
+};
+
+GroupStats groupStats(OpBuilder &b, Location loc, Value x, int64_t groups) {
+  MLIRContext *ctx = b.getContext();
+  auto type = cast<RankedTensorType>(x.getType());
+  unsigned rank = type.getRank(), lead = rank - 1;
+  int64_t groupSize = type.getShape().back() / groups;
+  SmallVector<int64_t> statShape(type.getShape().drop_back());
+  statShape.push_back(groups);
+  auto statType = RankedTensorType::get(statShape, b.getF32Type());
+  Value zero = f32Const(b, loc, 0.0f);
+  auto zeroStats = [&]() {
+    Value empty = emptyLike(b, loc, statType, x);
+    return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+  };
+  // Loop (lead..., c): channel c belongs to group c floordiv groupSize.
+  SmallVector<AffineExpr> statExprs;
+  for (unsigned i = 0; i < lead; ++i)
+    statExprs.push_back(getAffineDimExpr(i, ctx));
+  statExprs.push_back(groups == 1
+                          ? getAffineConstantExpr(0, ctx)
+                          : getAffineDimExpr(lead, ctx).floorDiv(groupSize));
+  GroupStats stats;
+  stats.statMap = AffineMap::get(rank, 0, statExprs, ctx);
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+  SmallVector<IteratorType> reduceIters(lead, IteratorType::parallel);
+  reduceIters.push_back(IteratorType::reduction);
+  stats.invCount = f32Const(b, loc, 1.0f / float(groupSize));
+  stats.sum =
+      linalg::GenericOp::create(
+          b, loc, TypeRange{statType}, ValueRange{x}, ValueRange{zeroStats()},
+          SmallVector<AffineMap>{id, stats.statMap}, reduceIters,
+          [](OpBuilder &nb, Location l, ValueRange args) {
+            linalg::YieldOp::create(
+                nb, l,
+                ValueRange{arith::AddFOp::create(nb, l, args[1], args[0])});
+          })
+          .getResult(0);
+  stats.sqSum =
+      linalg::GenericOp::create(
+          b, loc, TypeRange{statType}, ValueRange{x, stats.sum},
+          ValueRange{zeroStats()},
+          SmallVector<AffineMap>{id, stats.statMap, stats.statMap}, reduceIters,
+          [&](OpBuilder &nb, Location l, ValueRange args) {
+            Value mean = arith::MulFOp::create(nb, l, args[1], stats.invCount);
+            Value d = arith::SubFOp::create(nb, l, args[0], mean);
+            Value sq = arith::MulFOp::create(nb, l, d, d);
+            linalg::YieldOp::create(
+                nb, l, ValueRange{arith::AddFOp::create(nb, l, args[2], sq)});
+          })
+          .getResult(0);
+  return stats;
+}
+
+/// group_norm: the statistics, then the normalization with the per-feature
+/// affine.
 struct GroupNormLowering : public OpRewritePattern<GroupNormOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(GroupNormOp op,
@@ -298,76 +383,24 @@ struct GroupNormLowering : public OpRewritePattern<GroupNormOp> {
     Location loc = op.getLoc();
     MLIRContext *ctx = rewriter.getContext();
     unsigned rank = type.getRank(), lead = rank - 1;
-    int64_t channels = type.getShape().back();
-    int64_t groups = op.getNumGroups();
-    int64_t groupSize = channels / groups;
     Value x = op.getInput();
-
-    // Statistics have shape [lead..., groups].
-    SmallVector<int64_t> statShape(type.getShape().drop_back());
-    statShape.push_back(groups);
-    auto statType = RankedTensorType::get(statShape, rewriter.getF32Type());
-    Value zero = f32Const(rewriter, loc, 0.0f);
-    auto zeroStats = [&]() {
-      Value empty = emptyLike(rewriter, loc, statType, x);
-      return linalg::FillOp::create(rewriter, loc, zero, empty).getResult(0);
-    };
-    // Loop (lead..., c): channel c belongs to group c floordiv groupSize.
-    SmallVector<AffineExpr> statExprs;
-    for (unsigned i = 0; i < lead; ++i)
-      statExprs.push_back(getAffineDimExpr(i, ctx));
-    statExprs.push_back(groups == 1
-                            ? getAffineConstantExpr(0, ctx)
-                            : getAffineDimExpr(lead, ctx).floorDiv(groupSize));
-    AffineMap statMap = AffineMap::get(rank, 0, statExprs, ctx);
-    AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
-    SmallVector<IteratorType> reduceIters(lead, IteratorType::parallel);
-    reduceIters.push_back(IteratorType::reduction);
-    Value invCount = f32Const(rewriter, loc, 1.0f / float(groupSize));
-
-    Value sum =
-        linalg::GenericOp::create(
-            rewriter, loc, TypeRange{statType}, ValueRange{x},
-            ValueRange{zeroStats()}, SmallVector<AffineMap>{id, statMap},
-            reduceIters,
-            [](OpBuilder &b, Location l, ValueRange args) {
-              linalg::YieldOp::create(
-                  b, l,
-                  ValueRange{arith::AddFOp::create(b, l, args[1], args[0])});
-            })
-            .getResult(0);
-    Value sqSum =
-        linalg::GenericOp::create(
-            rewriter, loc, TypeRange{statType}, ValueRange{x, sum},
-            ValueRange{zeroStats()},
-            SmallVector<AffineMap>{id, statMap, statMap}, reduceIters,
-            [&](OpBuilder &b, Location l, ValueRange args) {
-              Value mean = arith::MulFOp::create(b, l, args[1], invCount);
-              Value d = arith::SubFOp::create(b, l, args[0], mean);
-              Value sq = arith::MulFOp::create(b, l, d, d);
-              linalg::YieldOp::create(
-                  b, l, ValueRange{arith::AddFOp::create(b, l, args[2], sq)});
-            })
-            .getResult(0);
+    GroupStats stats = groupStats(rewriter, loc, x, op.getNumGroups());
     Value eps = f32Const(rewriter, loc,
                          static_cast<float>(op.getEpsilon().convertToDouble()));
-    Value out = emptyLike(rewriter, loc, type, x);
+    AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
     AffineMap featureMap = selectDims(ctx, rank, {lead});
     Value result =
         linalg::GenericOp::create(
             rewriter, loc, TypeRange{type},
-            ValueRange{x, sum, sqSum, op.getGamma(), op.getBeta()},
-            ValueRange{out},
-            SmallVector<AffineMap>{id, statMap, statMap, featureMap, featureMap,
-                                   id},
+            ValueRange{x, stats.sum, stats.sqSum, op.getGamma(), op.getBeta()},
+            ValueRange{emptyLike(rewriter, loc, type, x)},
+            SmallVector<AffineMap>{id, stats.statMap, stats.statMap, featureMap,
+                                   featureMap, id},
             SmallVector<IteratorType>(rank, IteratorType::parallel),
             [&](OpBuilder &b, Location l, ValueRange args) {
-              Value mean = arith::MulFOp::create(b, l, args[1], invCount);
-              Value var = arith::MulFOp::create(b, l, args[2], invCount);
-              Value denom = math::SqrtOp::create(
-                  b, l, arith::AddFOp::create(b, l, var, eps));
+              auto [mean, std] = stats.meanStd(b, l, args[1], args[2], eps);
               Value norm = arith::DivFOp::create(
-                  b, l, arith::SubFOp::create(b, l, args[0], mean), denom);
+                  b, l, arith::SubFOp::create(b, l, args[0], mean), std);
               Value scaled = arith::MulFOp::create(b, l, norm, args[3]);
               linalg::YieldOp::create(
                   b, l,
@@ -375,6 +408,174 @@ struct GroupNormLowering : public OpRewritePattern<GroupNormOp> {
             })
             .getResult(0);
     rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+/// Sums `value` [lead..., C] over its leading dimensions into [C], each
+/// element first mapped by `body(b, l, args)` where args are the elements of
+/// `inputs` (indexed by `maps`, loops (c, lead...)).
+Value sumOverLeading(
+    OpBuilder &b, Location loc, RankedTensorType resultType, ValueRange inputs,
+    ArrayRef<AffineMap> maps,
+    function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+  MLIRContext *ctx = b.getContext();
+  unsigned numLoops = maps.front().getNumDims();
+  Value init = tensor::EmptyOp::create(b, loc, resultType.getShape(),
+                                       resultType.getElementType());
+  Value acc =
+      linalg::FillOp::create(b, loc, f32Const(b, loc, 0.0f), init).getResult(0);
+  SmallVector<AffineMap> allMaps(maps);
+  allMaps.push_back(selectDims(ctx, numLoops, {0}));
+  SmallVector<IteratorType> iters{IteratorType::parallel};
+  iters.append(numLoops - 1, IteratorType::reduction);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{resultType}, inputs, ValueRange{acc}, allMaps,
+             iters,
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               Value v = body(nb, l, args.drop_back());
+               linalg::YieldOp::create(
+                   nb, l,
+                   ValueRange{arith::AddFOp::create(nb, l, args.back(), v)});
+             })
+      .getResult(0);
+}
+
+/// Loops (c, lead...) reading a [lead..., C] tensor.
+AffineMap channelLastMap(MLIRContext *ctx, unsigned rank) {
+  SmallVector<unsigned> dims = range(1, rank);
+  dims.push_back(0);
+  return selectDims(ctx, rank, dims);
+}
+
+/// group_norm_grad: with g = dy · gamma, per group the sums of g and of
+/// g · x̂, then dx = rstd · (g - mean(g) - x̂ · mean(g · x̂)); grad_gamma and
+/// grad_beta are sums over the leading dimensions, built only when used.
+struct GroupNormGradLowering : public OpRewritePattern<GroupNormGradOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(GroupNormGradOp op,
+                                PatternRewriter &rewriter) const override {
+    RankedTensorType type = op.getInput().getType();
+    if (failed(checkF32(rewriter, op, type)))
+      return failure();
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    unsigned rank = type.getRank(), lead = rank - 1;
+    Value x = op.getInput(), dy = op.getGradOut(), gamma = op.getGamma();
+    GroupStats stats = groupStats(rewriter, loc, x, op.getNumGroups());
+    Value eps = f32Const(rewriter, loc,
+                         static_cast<float>(op.getEpsilon().convertToDouble()));
+    AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+    AffineMap featureMap = selectDims(ctx, rank, {lead});
+    SmallVector<Value> replacements(3);
+
+    if (!op.getGradInput().use_empty()) {
+      auto statType = cast<RankedTensorType>(stats.sum.getType());
+      Value zero = f32Const(rewriter, loc, 0.0f);
+      auto zeroStats = [&]() {
+        Value empty = emptyLike(rewriter, loc, statType, x);
+        return linalg::FillOp::create(rewriter, loc, zero, empty).getResult(0);
+      };
+      SmallVector<IteratorType> reduceIters(lead, IteratorType::parallel);
+      reduceIters.push_back(IteratorType::reduction);
+      // Per group: Σ g and Σ g · x̂.
+      auto sums = linalg::GenericOp::create(
+          rewriter, loc, TypeRange{statType, statType},
+          ValueRange{x, dy, gamma, stats.sum, stats.sqSum},
+          ValueRange{zeroStats(), zeroStats()},
+          SmallVector<AffineMap>{id, id, featureMap, stats.statMap,
+                                 stats.statMap, stats.statMap, stats.statMap},
+          reduceIters, [&](OpBuilder &b, Location l, ValueRange args) {
+            auto [mean, rstd] = stats.meanRstd(b, l, args[3], args[4], eps);
+            Value xhat = arith::MulFOp::create(
+                b, l, arith::SubFOp::create(b, l, args[0], mean), rstd);
+            Value g = arith::MulFOp::create(b, l, args[1], args[2]);
+            Value gx = arith::MulFOp::create(b, l, g, xhat);
+            linalg::YieldOp::create(
+                b, l,
+                ValueRange{arith::AddFOp::create(b, l, args[5], g),
+                           arith::AddFOp::create(b, l, args[6], gx)});
+          });
+      replacements[0] =
+          linalg::GenericOp::create(
+              rewriter, loc, TypeRange{type},
+              ValueRange{x, dy, gamma, stats.sum, stats.sqSum,
+                         sums.getResult(0), sums.getResult(1)},
+              ValueRange{emptyLike(rewriter, loc, type, x)},
+              SmallVector<AffineMap>{id, id, featureMap, stats.statMap,
+                                     stats.statMap, stats.statMap,
+                                     stats.statMap, id},
+              SmallVector<IteratorType>(rank, IteratorType::parallel),
+              [&](OpBuilder &b, Location l, ValueRange args) {
+                auto [mean, rstd] = stats.meanRstd(b, l, args[3], args[4], eps);
+                Value xhat = arith::MulFOp::create(
+                    b, l, arith::SubFOp::create(b, l, args[0], mean), rstd);
+                Value g = arith::MulFOp::create(b, l, args[1], args[2]);
+                Value meanG =
+                    arith::MulFOp::create(b, l, args[5], stats.invCount);
+                Value meanGx =
+                    arith::MulFOp::create(b, l, args[6], stats.invCount);
+                Value v = arith::SubFOp::create(
+                    b, l, arith::SubFOp::create(b, l, g, meanG),
+                    arith::MulFOp::create(b, l, xhat, meanGx));
+                linalg::YieldOp::create(
+                    b, l, ValueRange{arith::MulFOp::create(b, l, v, rstd)});
+              })
+              .getResult(0);
+    }
+    auto vecType = cast<RankedTensorType>(op.getGradGamma().getType());
+    AffineMap rowMap = channelLastMap(ctx, rank);
+    // The statistics are indexed (lead..., group) from loops (c, lead...).
+    int64_t groups = op.getNumGroups();
+    int64_t groupSize = type.getShape().back() / groups;
+    SmallVector<AffineExpr> statExprs;
+    for (unsigned i = 1; i < rank; ++i)
+      statExprs.push_back(getAffineDimExpr(i, ctx));
+    statExprs.push_back(groups == 1
+                            ? getAffineConstantExpr(0, ctx)
+                            : getAffineDimExpr(0, ctx).floorDiv(groupSize));
+    AffineMap statRowMap = AffineMap::get(rank, 0, statExprs, ctx);
+    if (!op.getGradGamma().use_empty())
+      replacements[1] = sumOverLeading(
+          rewriter, loc, vecType, ValueRange{x, dy, stats.sum, stats.sqSum},
+          {rowMap, rowMap, statRowMap, statRowMap},
+          [&](OpBuilder &b, Location l, ValueRange args) {
+            auto [mean, rstd] = stats.meanRstd(b, l, args[2], args[3], eps);
+            Value xhat = arith::MulFOp::create(
+                b, l, arith::SubFOp::create(b, l, args[0], mean), rstd);
+            return arith::MulFOp::create(b, l, args[1], xhat).getResult();
+          });
+    if (!op.getGradBeta().use_empty())
+      replacements[2] = sumOverLeading(
+          rewriter, loc, vecType, ValueRange{dy}, {rowMap},
+          [](OpBuilder &, Location, ValueRange args) { return args[0]; });
+    // Unused results become empty tensors, which fold away.
+    for (unsigned i = 0; i < 3; ++i)
+      if (!replacements[i])
+        replacements[i] =
+            i == 0 ? emptyLike(rewriter, loc, type, x)
+                   : tensor::EmptyOp::create(rewriter, loc, vecType.getShape(),
+                                             rewriter.getF32Type())
+                         .getResult();
+    rewriter.replaceOp(op, replacements);
+    return success();
+  }
+};
+
+/// bias_grad: the sum over the leading dimensions.
+struct BiasGradLowering : public OpRewritePattern<BiasGradOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(BiasGradOp op,
+                                PatternRewriter &rewriter) const override {
+    RankedTensorType type = op.getType();
+    if (failed(checkF32(rewriter, op, type)))
+      return failure();
+    unsigned rank = op.getGradOut().getType().getRank();
+    Value sum = sumOverLeading(
+        rewriter, op.getLoc(), type, ValueRange{op.getGradOut()},
+        {channelLastMap(rewriter.getContext(), rank)},
+        [](OpBuilder &, Location, ValueRange args) { return args[0]; });
+    rewriter.replaceOp(op, sum);
     return success();
   }
 };
@@ -563,6 +764,138 @@ struct MseLossGradLowering : public OpRewritePattern<MseLossGradOp> {
   }
 };
 
+/// The scalars of an optimizer step: hyper[i] and whether the loss is
+/// finite (ordered and not ±inf).
+Value hyperAt(OpBuilder &b, Location loc, Value hyper, int64_t i) {
+  return tensor::ExtractOp::create(
+      b, loc, hyper, ValueRange{arith::ConstantIndexOp::create(b, loc, i)});
+}
+
+Value lossIsFinite(OpBuilder &b, Location loc, Value loss) {
+  Value v = tensor::ExtractOp::create(b, loc, loss, ValueRange{});
+  Value inf = f32Const(b, loc, std::numeric_limits<float>::infinity());
+  return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ONE,
+                               math::AbsFOp::create(b, loc, v), inf);
+}
+
+/// One elementwise generic over the parameter whose outputs are the
+/// parameter and state tensors themselves, so that bufferization updates
+/// them in place; every output keeps its old value when `finite` is false.
+SmallVector<Value> emitUpdate(
+    OpBuilder &b, Location loc, Value grad, ValueRange state, Value finite,
+    function_ref<SmallVector<Value>(OpBuilder &, Location, Value, ValueRange)>
+        body) {
+  auto type = cast<RankedTensorType>(grad.getType());
+  unsigned rank = type.getRank();
+  SmallVector<AffineMap> maps(
+      state.size() + 1,
+      AffineMap::getMultiDimIdentityMap(rank, b.getContext()));
+  SmallVector<Type> types(state.size(), type);
+  auto generic = linalg::GenericOp::create(
+      b, loc, types, ValueRange{grad}, state, maps,
+      SmallVector<IteratorType>(rank, IteratorType::parallel),
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        ValueRange old = args.drop_front();
+        SmallVector<Value> updated = body(nb, l, args[0], old);
+        for (auto [i, v] : llvm::enumerate(updated))
+          updated[i] = arith::SelectOp::create(nb, l, finite, v, old[i]);
+        linalg::YieldOp::create(nb, l, updated);
+      });
+  return SmallVector<Value>(generic.getResults());
+}
+
+/// sgd: d = g + wd · p; with momentum buf = mu · buf + d, p -= lr · buf;
+/// without, p -= lr · d.
+struct SgdLowering : public OpRewritePattern<SgdOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SgdOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value lr = hyperAt(rewriter, loc, op.getHyper(), 0);
+    Value finite = lossIsFinite(rewriter, loc, op.getLoss());
+    float momentum = static_cast<float>(op.getMomentum().convertToDouble());
+    float decay = static_cast<float>(op.getWeightDecay().convertToDouble());
+    SmallVector<Value> state{op.getParam()};
+    if (Value buf = op.getMomentumBuffer())
+      state.push_back(buf);
+    SmallVector<Value> results = emitUpdate(
+        rewriter, loc, op.getGrad(), state, finite,
+        [&](OpBuilder &b, Location l, Value g, ValueRange old) {
+          Value d = g;
+          if (decay != 0.0f)
+            d = arith::AddFOp::create(
+                b, l, d,
+                arith::MulFOp::create(b, l, old[0], f32Const(b, l, decay)));
+          SmallVector<Value> out;
+          if (momentum != 0.0f) {
+            Value buf = arith::AddFOp::create(
+                b, l,
+                arith::MulFOp::create(b, l, old[1], f32Const(b, l, momentum)),
+                d);
+            d = buf;
+            out.push_back(buf);
+          }
+          Value p = arith::SubFOp::create(b, l, old[0],
+                                          arith::MulFOp::create(b, l, lr, d));
+          out.insert(out.begin(), p);
+          return out;
+        });
+    rewriter.replaceOp(op, results);
+    return success();
+  }
+};
+
+/// adamw, as PyTorch: p *= 1 - lr · wd; m = b1 m + (1 - b1) g;
+/// v = b2 v + (1 - b2) g²; p -= lr / bc1 · m / (sqrt(v) / sqrt(bc2) + eps).
+struct AdamWLowering : public OpRewritePattern<AdamWOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AdamWOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value hyper = op.getHyper();
+    Value lr = hyperAt(rewriter, loc, hyper, 0);
+    Value stepSize = arith::DivFOp::create(rewriter, loc, lr,
+                                           hyperAt(rewriter, loc, hyper, 1));
+    Value bc2Sqrt =
+        math::SqrtOp::create(rewriter, loc, hyperAt(rewriter, loc, hyper, 2));
+    Value finite = lossIsFinite(rewriter, loc, op.getLoss());
+    auto attr = [](FloatAttr a) {
+      return static_cast<float>(a.getValueAsDouble());
+    };
+    float beta1 = attr(op.getBeta1Attr()), beta2 = attr(op.getBeta2Attr());
+    float eps = attr(op.getEpsilonAttr()),
+          decay = attr(op.getWeightDecayAttr());
+    Value keep = arith::SubFOp::create(
+        rewriter, loc, f32Const(rewriter, loc, 1.0f),
+        arith::MulFOp::create(rewriter, loc, lr,
+                              f32Const(rewriter, loc, decay)));
+    SmallVector<Value> results = emitUpdate(
+        rewriter, loc, op.getGrad(),
+        ValueRange{op.getParam(), op.getExpAvg(), op.getExpAvgSq()}, finite,
+        [&](OpBuilder &b, Location l, Value g, ValueRange old) {
+          auto mul = [&](Value x, Value y) {
+            return arith::MulFOp::create(b, l, x, y).getResult();
+          };
+          auto add = [&](Value x, Value y) {
+            return arith::AddFOp::create(b, l, x, y).getResult();
+          };
+          Value p = decay != 0.0f ? mul(old[0], keep) : old[0];
+          Value m = add(mul(old[1], f32Const(b, l, beta1)),
+                        mul(g, f32Const(b, l, 1.0f - beta1)));
+          Value v = add(mul(old[2], f32Const(b, l, beta2)),
+                        mul(mul(g, g), f32Const(b, l, 1.0f - beta2)));
+          Value denom = add(arith::DivFOp::create(
+                                b, l, math::SqrtOp::create(b, l, v), bc2Sqrt),
+                            f32Const(b, l, eps));
+          p = arith::SubFOp::create(
+              b, l, p, mul(stepSize, arith::DivFOp::create(b, l, m, denom)));
+          return SmallVector<Value>{p, m, v};
+        });
+    rewriter.replaceOp(op, results);
+    return success();
+  }
+};
+
 struct ConvertLowMemToLinalgPass
     : public mlir::lowmem::impl::ConvertLowMemToLinalgBase<
           ConvertLowMemToLinalgPass> {
@@ -603,10 +936,13 @@ struct ConvertLowMemToLinalgPass
 
 void mlir::lowmem::populateLowMemToLinalgPatterns(RewritePatternSet &patterns,
                                                   bool tablesInRegisters) {
-  patterns.add<LinearLowering, ElementwiseLowering<ReluOp>,
-               ElementwiseLowering<AddOp>, ElementwiseLowering<ReluGradOp>,
-               GroupNormLowering, LoraLowering, WeightGradLowering,
-               MseLossLowering, MseLossGradLowering>(patterns.getContext());
+  patterns
+      .add<LinearLowering, ElementwiseLowering<ReluOp>,
+           ElementwiseLowering<AddOp>, ElementwiseLowering<ReluGradOp>,
+           GroupNormLowering, LoraLowering, WeightGradLowering, MseLossLowering,
+           MseLossGradLowering, GroupNormGradLowering, BiasGradLowering,
+           ElementwiseLowering<ScaleOp>, SgdLowering, AdamWLowering>(
+          patterns.getContext());
   patterns.add<QLinearLowering, DequantizeLowering>(patterns.getContext(),
                                                     tablesInRegisters);
 }

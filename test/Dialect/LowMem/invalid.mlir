@@ -691,3 +691,139 @@ func.func @mse_loss_f16(%y: tensor<?x16xf16>, %t: tensor<?x16xf16>) -> tensor<f3
   %0 = lowmem.mse_loss %y, %t : tensor<?x16xf16> -> tensor<f32>
   return %0 : tensor<f32>
 }
+
+// -----
+
+func.func @group_norm_grad_dy(%dy: tensor<?x4xf32>, %x: tensor<?x8xf32>, %g: tensor<8xf32>) {
+  // expected-error @+1 {{'lowmem.group_norm_grad' op grad_out type 'tensor<?x4xf32>' must equal the input type 'tensor<?x8xf32>'}}
+  %dx, %dg, %db = lowmem.group_norm_grad %dy, %x, %g {epsilon = 1.0e-05 : f64, num_groups = 1 : i64} : tensor<?x4xf32>, tensor<?x8xf32>, tensor<8xf32> -> tensor<?x8xf32>, tensor<8xf32>, tensor<8xf32>
+  return
+}
+
+// -----
+
+func.func @group_norm_grad_dx(%dy: tensor<?x8xf32>, %x: tensor<?x8xf32>, %g: tensor<8xf32>) {
+  // expected-error @+1 {{'lowmem.group_norm_grad' op grad_input type 'tensor<2x8xf32>' must equal the input type 'tensor<?x8xf32>'}}
+  %dx, %dg, %db = lowmem.group_norm_grad %dy, %x, %g {epsilon = 1.0e-05 : f64, num_groups = 1 : i64} : tensor<?x8xf32>, tensor<?x8xf32>, tensor<8xf32> -> tensor<2x8xf32>, tensor<8xf32>, tensor<8xf32>
+  return
+}
+
+// -----
+
+func.func @group_norm_grad_dgamma(%dy: tensor<?x8xf32>, %x: tensor<?x8xf32>, %g: tensor<8xf32>) {
+  // expected-error @+1 {{'lowmem.group_norm_grad' op grad_gamma and grad_beta must have gamma's type 'tensor<8xf32>'}}
+  %dx, %dg, %db = lowmem.group_norm_grad %dy, %x, %g {epsilon = 1.0e-05 : f64, num_groups = 1 : i64} : tensor<?x8xf32>, tensor<?x8xf32>, tensor<8xf32> -> tensor<?x8xf32>, tensor<8xf32>, tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @group_norm_grad_groups(%dy: tensor<?x8xf32>, %x: tensor<?x8xf32>, %g: tensor<8xf32>) {
+  // expected-error @+1 {{'lowmem.group_norm_grad' op num_groups (3) must divide the number of features (8)}}
+  %dx, %dg, %db = lowmem.group_norm_grad %dy, %x, %g {epsilon = 1.0e-05 : f64, num_groups = 3 : i64} : tensor<?x8xf32>, tensor<?x8xf32>, tensor<8xf32> -> tensor<?x8xf32>, tensor<8xf32>, tensor<8xf32>
+  return
+}
+
+// -----
+
+func.func @bias_grad_result(%dy: tensor<?x8xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{'lowmem.bias_grad' op result type 'tensor<4xf32>' must be 'tensor<8xf32>' (grad_out's last dimension and element type)}}
+  %0 = lowmem.bias_grad %dy : tensor<?x8xf32> -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @sgd_f16(%p: tensor<4xf16>, %h: tensor<4xf32>, %l: tensor<f32>) -> tensor<4xf16> {
+  // expected-error @+1 {{'lowmem.sgd' op updates f32 parameters, got 'f16'}}
+  %0 = lowmem.sgd %p, %p, %h, %l : tensor<4xf16>
+  return %0 : tensor<4xf16>
+}
+
+// -----
+
+func.func @sgd_momentum_range(%p: tensor<4xf32>, %h: tensor<4xf32>, %l: tensor<f32>) {
+  // expected-error @+1 {{'lowmem.sgd' op momentum must be in [0, 1), got 1}}
+  %0, %1 = lowmem.sgd %p, %p, %h, %l momentum_buffer(%p : tensor<4xf32>) {momentum = 1.0 : f64} : tensor<4xf32>, tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @sgd_decay(%p: tensor<4xf32>, %h: tensor<4xf32>, %l: tensor<f32>) {
+  // expected-error @+1 {{'lowmem.sgd' op weight_decay must be non-negative, got -1.000000e-01}}
+  %0 = lowmem.sgd %p, %p, %h, %l {weight_decay = -0.1 : f64} : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @sgd_buffer_without_momentum(%p: tensor<4xf32>, %h: tensor<4xf32>, %l: tensor<f32>) {
+  // expected-error @+1 {{'lowmem.sgd' op momentum_buffer given without momentum}}
+  %0, %1 = lowmem.sgd %p, %p, %h, %l momentum_buffer(%p : tensor<4xf32>) : tensor<4xf32>, tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @sgd_momentum_without_buffer(%p: tensor<4xf32>, %h: tensor<4xf32>, %l: tensor<f32>) {
+  // expected-error @+1 {{'lowmem.sgd' op momentum needs a momentum_buffer}}
+  %0 = lowmem.sgd %p, %p, %h, %l {momentum = 0.9 : f64} : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @sgd_new_buffer(%p: tensor<4xf32>, %h: tensor<4xf32>, %l: tensor<f32>) {
+  // expected-error @+1 {{'lowmem.sgd' op returns a new momentum buffer exactly when it takes one}}
+  %0, %1 = lowmem.sgd %p, %p, %h, %l : tensor<4xf32>, tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @sgd_buffer_type(%p: tensor<4xf32>, %m: tensor<2xf32>, %h: tensor<4xf32>, %l: tensor<f32>) {
+  // expected-error @+1 {{'lowmem.sgd' op momentum buffers must have the parameter's type 'tensor<4xf32>'}}
+  %0, %1 = lowmem.sgd %p, %p, %h, %l momentum_buffer(%m : tensor<2xf32>) {momentum = 0.9 : f64} : tensor<4xf32>, tensor<2xf32>
+  return
+}
+
+// -----
+
+func.func @sgd_hyper(%p: tensor<4xf32>, %h: tensor<3xf32>, %l: tensor<f32>) {
+  // expected-error @+1 {{operand #2 must be tensor<4xf32> of run-time hyperparameters}}
+  %0 = "lowmem.sgd"(%p, %p, %h, %l) {operandSegmentSizes = array<i32: 1, 1, 1, 1, 0>} : (tensor<4xf32>, tensor<4xf32>, tensor<3xf32>, tensor<f32>) -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @adamw_f16(%p: tensor<4xf16>, %h: tensor<4xf32>, %l: tensor<f32>) {
+  // expected-error @+1 {{'lowmem.adamw' op updates f32 parameters, got 'f16'}}
+  %0, %1, %2 = lowmem.adamw %p, %p, %p, %p, %h, %l : tensor<4xf16>
+  return
+}
+
+// -----
+
+func.func @adamw_beta(%p: tensor<4xf32>, %h: tensor<4xf32>, %l: tensor<f32>) {
+  // expected-error @+1 {{'lowmem.adamw' op beta2 must be in [0, 1), got 1}}
+  %0, %1, %2 = lowmem.adamw %p, %p, %p, %p, %h, %l {beta2 = 1.0 : f64} : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @adamw_epsilon(%p: tensor<4xf32>, %h: tensor<4xf32>, %l: tensor<f32>) {
+  // expected-error @+1 {{'lowmem.adamw' op epsilon must be positive, got 0}}
+  %0, %1, %2 = lowmem.adamw %p, %p, %p, %p, %h, %l {epsilon = 0.0 : f64} : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @adamw_decay(%p: tensor<4xf32>, %h: tensor<4xf32>, %l: tensor<f32>) {
+  // expected-error @+1 {{'lowmem.adamw' op weight_decay must be non-negative, got -1}}
+  %0, %1, %2 = lowmem.adamw %p, %p, %p, %p, %h, %l {weight_decay = -1.0 : f64} : tensor<4xf32>
+  return
+}

@@ -369,3 +369,32 @@ func.func @grads(%dy: tensor<?x16xf32>, %x: tensor<?x8xf32>, %y: tensor<?x16xf32
   %4 = lowmem.mse_loss_grad %y, %t : tensor<?x16xf32>
   return %0, %1, %2, %3, %4 : tensor<16x8xf32>, tensor<16x8xf32>, tensor<?x16xf32>, tensor<f32>, tensor<?x16xf32>
 }
+
+// CHECK-LABEL: func.func @more_grads
+func.func @more_grads(%dy: tensor<?x8xf32>, %x: tensor<?x8xf32>, %g: tensor<8xf32>)
+    -> (tensor<?x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<?x8xf32>) {
+  // CHECK: lowmem.group_norm_grad %{{.+}}, %{{.+}}, %{{.+}} {epsilon = 1.000000e-05 : f64, num_groups = 2 : i64} : tensor<?x8xf32>, tensor<?x8xf32>, tensor<8xf32> -> tensor<?x8xf32>, tensor<8xf32>, tensor<8xf32>
+  %dx, %dg, %db = lowmem.group_norm_grad %dy, %x, %g {epsilon = 1.0e-05 : f64, num_groups = 2 : i64} : tensor<?x8xf32>, tensor<?x8xf32>, tensor<8xf32> -> tensor<?x8xf32>, tensor<8xf32>, tensor<8xf32>
+  // CHECK: lowmem.bias_grad %{{.+}} : tensor<?x8xf32> -> tensor<8xf32>
+  %0 = lowmem.bias_grad %dy : tensor<?x8xf32> -> tensor<8xf32>
+  // CHECK: lowmem.scale %{{.+}} {factor = 2.500000e-01 : f64} : tensor<?x8xf32>
+  %1 = lowmem.scale %dy {factor = 0.25 : f64} : tensor<?x8xf32>
+  return %dx, %dg, %db, %0, %1 : tensor<?x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<?x8xf32>
+}
+
+//===----------------------------------------------------------------------===//
+// Optimizers
+//===----------------------------------------------------------------------===//
+
+// CHECK-LABEL: func.func @optimizers
+func.func @optimizers(%p: tensor<4x8xf32>, %g: tensor<4x8xf32>, %m: tensor<4x8xf32>,
+                      %v: tensor<4x8xf32>, %h: tensor<4xf32>, %l: tensor<f32>)
+    -> (tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>) {
+  // CHECK: lowmem.sgd %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} : tensor<4x8xf32>
+  %0 = lowmem.sgd %p, %g, %h, %l : tensor<4x8xf32>
+  // CHECK: lowmem.sgd %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} momentum_buffer(%{{.+}} : tensor<4x8xf32>) {momentum = 9.000000e-01 : f64, weight_decay = 1.000000e-02 : f64} : tensor<4x8xf32>, tensor<4x8xf32>
+  %1, %2 = lowmem.sgd %p, %g, %h, %l momentum_buffer(%m : tensor<4x8xf32>) {momentum = 0.9 : f64, weight_decay = 0.01 : f64} : tensor<4x8xf32>, tensor<4x8xf32>
+  // CHECK: lowmem.adamw %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} {beta1 = 8.000000e-01 : f64} : tensor<4x8xf32>
+  %3, %4, %5 = lowmem.adamw %p, %g, %m, %v, %h, %l {beta1 = 0.8 : f64} : tensor<4x8xf32>
+  return %0, %1, %2, %3, %4, %5 : tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>
+}

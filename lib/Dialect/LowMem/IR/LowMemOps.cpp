@@ -208,34 +208,130 @@ LogicalResult AssembleOp::verify() {
 // GroupNormOp
 //===----------------------------------------------------------------------===//
 
-LogicalResult GroupNormOp::verify() {
-  RankedTensorType input = getInput().getType();
+/// Shared verification of `group_norm` and `group_norm_grad`: the last
+/// dimension of `input` is static and split evenly into groups; `gamma` (and
+/// `beta`) are [C] of the input's element type.
+static LogicalResult
+verifyGroupNormLike(Operation *op, RankedTensorType input,
+                    ArrayRef<std::pair<StringRef, Value>> affine,
+                    int64_t groups, double epsilon) {
   if (input.getRank() < 1)
-    return emitOpError("input must have rank >= 1");
+    return op->emitOpError("input must have rank >= 1");
   int64_t channels = input.getShape().back();
   if (ShapedType::isDynamic(channels))
-    return emitOpError("the normalized (last) dimension must be static");
-  int64_t groups = getNumGroups();
+    return op->emitOpError("the normalized (last) dimension must be static");
   if (channels % groups != 0)
-    return emitOpError("num_groups (")
+    return op->emitOpError("num_groups (")
            << groups << ") must divide the number of features (" << channels
            << ")";
-  for (auto [name, value] : {std::pair<StringRef, Value>{"gamma", getGamma()},
-                             {"beta", getBeta()}}) {
+  for (auto [name, value] : affine) {
     auto type = cast<RankedTensorType>(value.getType());
     if (type.getRank() != 1 || type.getDimSize(0) != channels)
-      return emitOpError() << name << " must have shape [" << channels
-                           << "], got " << shapeStr(type.getShape());
+      return op->emitOpError() << name << " must have shape [" << channels
+                               << "], got " << shapeStr(type.getShape());
     if (type.getElementType() != input.getElementType())
-      return emitOpError() << name << " element type " << type.getElementType()
-                           << " must be " << input.getElementType();
+      return op->emitOpError()
+             << name << " element type " << type.getElementType() << " must be "
+             << input.getElementType();
   }
+  if (!(epsilon > 0.0))
+    return op->emitOpError("epsilon must be positive, got ") << epsilon;
+  return success();
+}
+
+LogicalResult GroupNormOp::verify() {
+  RankedTensorType input = getInput().getType();
+  if (failed(verifyGroupNormLike(
+          *this, input, {{"gamma", getGamma()}, {"beta", getBeta()}},
+          getNumGroups(), getEpsilon().convertToDouble())))
+    return failure();
   if (getResult().getType() != input)
     return emitOpError("result type ")
            << getResult().getType() << " must equal the input type " << input;
+  return success();
+}
+
+LogicalResult GroupNormGradOp::verify() {
+  RankedTensorType input = getInput().getType();
+  if (failed(verifyGroupNormLike(*this, input, {{"gamma", getGamma()}},
+                                 getNumGroups(),
+                                 getEpsilon().convertToDouble())))
+    return failure();
+  if (getGradOut().getType() != input)
+    return emitOpError("grad_out type ")
+           << getGradOut().getType() << " must equal the input type " << input;
+  if (getGradInput().getType() != input)
+    return emitOpError("grad_input type ")
+           << getGradInput().getType() << " must equal the input type "
+           << input;
+  if (getGradGamma().getType() != getGamma().getType() ||
+      getGradBeta().getType() != getGamma().getType())
+    return emitOpError("grad_gamma and grad_beta must have gamma's type ")
+           << getGamma().getType();
+  return success();
+}
+
+LogicalResult BiasGradOp::verify() {
+  RankedTensorType dy = getGradOut().getType();
+  RankedTensorType result = getResult().getType();
+  if (dy.getRank() < 1)
+    return emitOpError("grad_out must have rank >= 1");
+  if (ShapedType::isDynamic(dy.getShape().back()))
+    return emitOpError("the last dimension of grad_out must be static");
+  auto expected =
+      RankedTensorType::get({dy.getShape().back()}, dy.getElementType());
+  if (result != expected)
+    return emitOpError("result type ")
+           << result << " must be " << expected
+           << " (grad_out's last dimension and element type)";
+  return success();
+}
+
+/// Optimizers compute in f32 and keep f32 state.
+static LogicalResult verifyOptimizer(Operation *op, RankedTensorType param) {
+  if (!param.getElementType().isF32())
+    return op->emitOpError("updates f32 parameters, got ")
+           << param.getElementType();
+  return success();
+}
+
+LogicalResult SgdOp::verify() {
+  if (failed(verifyOptimizer(*this, getParam().getType())))
+    return failure();
+  double momentum = getMomentum().convertToDouble();
+  double decay = getWeightDecay().convertToDouble();
+  if (!(momentum >= 0.0 && momentum < 1.0))
+    return emitOpError("momentum must be in [0, 1), got ") << momentum;
+  if (!(decay >= 0.0))
+    return emitOpError("weight_decay must be non-negative, got ") << decay;
+  bool hasBuffer = static_cast<bool>(getMomentumBuffer());
+  if (hasBuffer != (momentum != 0.0))
+    return emitOpError(hasBuffer ? "momentum_buffer given without momentum"
+                                 : "momentum needs a momentum_buffer");
+  if (static_cast<bool>(getNewMomentumBuffer()) != hasBuffer)
+    return emitOpError("returns a new momentum buffer exactly when it takes "
+                       "one");
+  if (hasBuffer && (getMomentumBuffer().getType() != getParam().getType() ||
+                    getNewMomentumBuffer().getType() != getParam().getType()))
+    return emitOpError("momentum buffers must have the parameter's type ")
+           << getParam().getType();
+  return success();
+}
+
+LogicalResult AdamWOp::verify() {
+  if (failed(verifyOptimizer(*this, getParam().getType())))
+    return failure();
+  for (auto [name, value] :
+       {std::pair<StringRef, double>{"beta1", getBeta1().convertToDouble()},
+        {"beta2", getBeta2().convertToDouble()}})
+    if (!(value >= 0.0 && value < 1.0))
+      return emitOpError() << name << " must be in [0, 1), got " << value;
   if (!(getEpsilon().convertToDouble() > 0.0))
     return emitOpError("epsilon must be positive, got ")
            << getEpsilon().convertToDouble();
+  if (!(getWeightDecay().convertToDouble() >= 0.0))
+    return emitOpError("weight_decay must be non-negative, got ")
+           << getWeightDecay().convertToDouble();
   return success();
 }
 

@@ -210,7 +210,16 @@ struct PlanMemoryPass
       if (escapes && resultsInArena)
         buf.end = counter;
       else if (escapes || untracked) {
-        heapTerms.push_back({buf.coefficient, buf.monomial});
+        // The allocator hook receives the size rounded up to the alignment
+        // (aligned_alloc's rule): exact for static sizes. A dynamic size is
+        // exact when its bytes per unit are a multiple of the alignment (a
+        // row of 1024 f32), and otherwise may be low by less than the
+        // alignment, which the runtime reports as a mismatch.
+        int64_t bytes = buf.coefficient;
+        if (std::optional<uint64_t> align = alloc.getAlignment();
+            align && buf.monomial.empty())
+          bytes = alignTo(bytes, static_cast<int64_t>(*align));
+        heapTerms.push_back({bytes, buf.monomial});
         continue;
       }
       buffers.push_back(std::move(buf));

@@ -22,7 +22,11 @@ def LowMem_Dialect : Dialect {
 
     Function arguments of a model carry `lowmem.param = "<name>"` (the
     safetensors name of a weight), `lowmem.input = "<name>"` for data inputs
-    and `lowmem.trainable` for parameters that receive gradients.
+    and `lowmem.trainable` for parameters that receive gradients. A training
+    step (see lowmem-differentiate) also takes optimizer state
+    (`lowmem.state = "<param>.<state>"`) and run-time hyperparameters
+    (`lowmem.hyper`), and marks its results `lowmem.loss`,
+    `lowmem.grad = "<param>"` or `lowmem.update = "<param or state>"`.
   }];
   let cppNamespace = "::mlir::lowmem";
   let useDefaultTypePrinterParser = 1;
@@ -34,6 +38,12 @@ def LowMem_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kTrainableAttrName =
         "lowmem.trainable";
     static constexpr ::llvm::StringLiteral kPartAttrName = "lowmem.part";
+    static constexpr ::llvm::StringLiteral kStateAttrName = "lowmem.state";
+    static constexpr ::llvm::StringLiteral kHyperAttrName = "lowmem.hyper";
+    /// Attribute names used on the results of a training step.
+    static constexpr ::llvm::StringLiteral kLossAttrName = "lowmem.loss";
+    static constexpr ::llvm::StringLiteral kGradAttrName = "lowmem.grad";
+    static constexpr ::llvm::StringLiteral kUpdateAttrName = "lowmem.update";
 
   private:
     void registerTypes();

@@ -362,4 +362,194 @@ def LowMem_MseLossGradOp : LowMem_Op<"mse_loss_grad", [Pure,
   let assemblyFormat = "$prediction `,` $target attr-dict `:` type($result)";
 }
 
+def LowMem_GroupNormGradOp : LowMem_Op<"group_norm_grad", [Pure]> {
+  let summary = "gradients of a group normalization";
+  let description = [{
+    The gradients of `y = group_norm(input, gamma, beta)` given `grad_out`
+    (dy): with `x̂` the normalized input and `rstd = 1 / sqrt(var + epsilon)`
+    of each group of `G` features, and `g = dy · gamma`,
+
+    - `grad_input  = rstd · (g - mean(g) - x̂ · mean(g · x̂))` (means over the
+      group),
+    - `grad_gamma  = Σ dy · x̂` and `grad_beta = Σ dy` over every leading
+      dimension.
+
+    The group statistics are recomputed from `input`, so the forward saves
+    nothing but its input. A result that is not used costs nothing.
+
+    Example:
+
+    ```mlir
+    %dx, %dg, %db = lowmem.group_norm_grad %dy, %x, %g
+        {epsilon = 1.0e-05 : f64, num_groups = 1 : i64}
+        : tensor<?x1024xf32>, tensor<?x1024xf32>, tensor<1024xf32>
+          -> tensor<?x1024xf32>, tensor<1024xf32>, tensor<1024xf32>
+    ```
+  }];
+  let arguments = (ins
+    LowMem_FloatTensor:$grad_out,
+    LowMem_FloatTensor:$input,
+    LowMem_FloatTensor:$gamma,
+    ConfinedAttr<I64Attr, [IntPositive]>:$num_groups,
+    F64Attr:$epsilon
+  );
+  let results = (outs LowMem_FloatTensor:$grad_input,
+                      LowMem_FloatTensor:$grad_gamma,
+                      LowMem_FloatTensor:$grad_beta);
+  let assemblyFormat = [{
+    $grad_out `,` $input `,` $gamma attr-dict `:` type($grad_out) `,`
+    type($input) `,` type($gamma) `->` type($grad_input) `,`
+    type($grad_gamma) `,` type($grad_beta)
+  }];
+  let hasVerifier = 1;
+}
+
+def LowMem_BiasGradOp : LowMem_Op<"bias_grad", [Pure]> {
+  let summary = "gradient of a bias: sum over the leading dimensions";
+  let description = [{
+    Sums `grad_out` of shape `[..., N]` over every leading dimension into
+    `[N]`, the gradient of a bias added along the last dimension.
+
+    Example:
+
+    ```mlir
+    %db = lowmem.bias_grad %dy : tensor<?x1024xf32> -> tensor<1024xf32>
+    ```
+  }];
+  let arguments = (ins LowMem_FloatTensor:$grad_out);
+  let results = (outs LowMem_FloatTensor:$result);
+  let assemblyFormat = [{
+    $grad_out attr-dict `:` type($grad_out) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def LowMem_ScaleOp : LowMem_Op<"scale", [Pure, SameOperandsAndResultType]> {
+  let summary = "multiply by a constant";
+  let description = [{
+    `factor · input`, elementwise. The backward of a LoRA branch scales the
+    gradient reaching its input by the adapter's scale.
+
+    Example:
+
+    ```mlir
+    %y = lowmem.scale %x {factor = 2.0 : f64} : tensor<?x8xf32>
+    ```
+  }];
+  let arguments = (ins LowMem_FloatTensor:$input, F64Attr:$factor);
+  let results = (outs LowMem_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+}
+
+//===----------------------------------------------------------------------===//
+// Optimizers
+//===----------------------------------------------------------------------===//
+
+def LowMem_HyperTensor : Type<
+    CPred<"$_self == ::mlir::RankedTensorType::get({4}, "
+          "::mlir::Float32Type::get($_self.getContext()))">,
+    "tensor<4xf32> of run-time hyperparameters", "::mlir::RankedTensorType">,
+    BuildableType<"::mlir::RankedTensorType::get({4}, $_builder.getF32Type())">;
+def LowMem_LossTensor : Type<
+    CPred<"$_self == ::mlir::RankedTensorType::get({}, "
+          "::mlir::Float32Type::get($_self.getContext()))">,
+    "0-d f32 tensor", "::mlir::RankedTensorType">,
+    BuildableType<"::mlir::RankedTensorType::get({}, $_builder.getF32Type())">;
+
+class LowMem_OptimizerOp<string mnemonic, list<Trait> traits = []>
+    : LowMem_Op<mnemonic, !listconcat([Pure], traits)> {
+  code commonDescription = [{
+    The run-time hyperparameters come in `hyper`, a `tensor<4xf32>` the host
+    fills before each step: `[lr, 1 - beta1^t, 1 - beta2^t, t]` with `t` the
+    1-based step number (the bias corrections are unused by SGD). The step is
+    skipped, every result equal to its operand, when `loss` is not finite,
+    so that a diverging step never corrupts the parameters or the state.
+
+    The results are meant to be written over their operands: the
+    differentiate pass returns them from the training step and bufferization
+    places them in the operands' buffers.
+  }];
+}
+
+def LowMem_SgdOp : LowMem_OptimizerOp<"sgd",
+    [AllTypesMatch<["param", "grad", "new_param"]>]> {
+  let summary = "stochastic gradient descent step, with optional momentum";
+  let description = commonDescription # [{
+
+    With `d = grad + weight_decay · param`: without momentum
+    `param -= lr · d`; with momentum `buf = momentum · buf + d` and
+    `param -= lr · buf` (PyTorch's `SGD` without dampening or Nesterov; its
+    first step, `buf = d`, is the same from a zero buffer).
+    `momentum_buffer` is given exactly when `momentum` is not zero.
+
+    Example:
+
+    ```mlir
+    %p2, %m2 = lowmem.sgd %p, %g, %hyper, %loss
+        momentum_buffer(%m : tensor<8x1024xf32>)
+        {momentum = 0.9 : f64, weight_decay = 0.0 : f64}
+        : tensor<8x1024xf32>, tensor<8x1024xf32>
+    ```
+  }];
+  let arguments = (ins
+    LowMem_FloatTensor:$param,
+    LowMem_FloatTensor:$grad,
+    LowMem_HyperTensor:$hyper,
+    LowMem_LossTensor:$loss,
+    Optional<LowMem_FloatTensor>:$momentum_buffer,
+    DefaultValuedAttr<F64Attr, "0.0">:$momentum,
+    DefaultValuedAttr<F64Attr, "0.0">:$weight_decay
+  );
+  let results = (outs LowMem_FloatTensor:$new_param,
+                      Optional<LowMem_FloatTensor>:$new_momentum_buffer);
+  let assemblyFormat = [{
+    $param `,` $grad `,` $hyper `,` $loss
+    (`momentum_buffer` `(` $momentum_buffer^ `:` type($momentum_buffer) `)`)?
+    attr-dict `:` type($param) (`,` type($new_momentum_buffer)^)?
+  }];
+  let hasVerifier = 1;
+}
+
+def LowMem_AdamWOp : LowMem_OptimizerOp<"adamw",
+    [AllTypesMatch<["param", "grad", "exp_avg", "exp_avg_sq", "new_param",
+                    "new_exp_avg", "new_exp_avg_sq"]>]> {
+  let summary = "AdamW step (decoupled weight decay)";
+  let description = commonDescription # [{
+
+    PyTorch's `AdamW`: `param -= lr · weight_decay · param`,
+    `exp_avg = beta1 · exp_avg + (1 - beta1) · grad`,
+    `exp_avg_sq = beta2 · exp_avg_sq + (1 - beta2) · grad²`,
+    `param -= lr / (1 - beta1^t) · exp_avg /
+              (sqrt(exp_avg_sq) / sqrt(1 - beta2^t) + epsilon)`.
+
+    Example:
+
+    ```mlir
+    %p2, %m2, %v2 = lowmem.adamw %p, %g, %m, %v, %hyper, %loss
+        {beta1 = 0.9 : f64, beta2 = 0.999 : f64, epsilon = 1.0e-08 : f64,
+         weight_decay = 0.01 : f64} : tensor<8x1024xf32>
+    ```
+  }];
+  let arguments = (ins
+    LowMem_FloatTensor:$param,
+    LowMem_FloatTensor:$grad,
+    LowMem_FloatTensor:$exp_avg,
+    LowMem_FloatTensor:$exp_avg_sq,
+    LowMem_HyperTensor:$hyper,
+    LowMem_LossTensor:$loss,
+    DefaultValuedAttr<F64Attr, "0.9">:$beta1,
+    DefaultValuedAttr<F64Attr, "0.999">:$beta2,
+    DefaultValuedAttr<F64Attr, "1.0e-08">:$epsilon,
+    DefaultValuedAttr<F64Attr, "0.01">:$weight_decay
+  );
+  let results = (outs LowMem_FloatTensor:$new_param,
+                      LowMem_FloatTensor:$new_exp_avg,
+                      LowMem_FloatTensor:$new_exp_avg_sq);
+  let assemblyFormat = [{
+    $param `,` $grad `,` $exp_avg `,` $exp_avg_sq `,` $hyper `,` $loss
+    attr-dict `:` type($param)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // LOWMEM_DIALECT_LOWMEM_IR_LOWMEMOPS_TD

@@ -125,4 +125,68 @@ def LowMemPlanMemory : Pass<"lowmem-plan-memory", "::mlir::func::FuncOp"> {
                            "::mlir::arith::ArithDialect"];
 }
 
+def LowMemDifferentiate : Pass<"lowmem-differentiate", "ModuleOp"> {
+  let summary = "Turn a model function into a compiled training step";
+  let description = [{
+    Replaces the function `entry`, whose single result is the model's
+    prediction, by the training step `step-name`: the forward, the loss
+    against a new input `target` (marked `lowmem.input = "target"`), the
+    reverse sweep that computes the gradients of the parameters marked
+    `lowmem.trainable` (and of nothing else: activity analysis skips every
+    value that does not depend on a trainable parameter), and the optimizer
+    update.
+
+    Frozen weights get no gradient; the input gradient of a linear layer is
+    `lowmem.linear`/`lowmem.qlinear` `transposed` on the same weight, so a
+    weight quantized later is never dequantized into a stored copy. Values
+    the backward needs are read from the forward (ReLU outputs, layer
+    inputs); group statistics and the small LoRA intermediates `x · Aᵀ` are
+    recomputed.
+
+    With `optimizer=none` the step returns the loss (attribute `lowmem.loss`)
+    then the gradients in the order of the trainable arguments (attribute
+    `lowmem.grad = "name"`). With `sgd` or `adamw`, the step takes the
+    optimizer state (f32, PyTorch's names: `P.momentum_buffer`, or
+    `P.exp_avg` and `P.exp_avg_sq`, marked `lowmem.state`) and the run-time
+    hyperparameters (`tensor<4xf32>` marked `lowmem.hyper`, see
+    `lowmem.sgd`), and returns the loss then the updated parameters and
+    state (`lowmem.update = "name"`), which bufferization writes in place.
+
+    Example: `lowmem-opt --lowmem-differentiate="optimizer=adamw"`
+  }];
+  let options = [
+    Option<"entry", "entry", "std::string", /*default=*/"\"forward\"",
+           "The model function">,
+    Option<"stepName", "step-name", "std::string",
+           /*default=*/"\"train_step\"", "Name of the training step">,
+    Option<"loss", "loss", "std::string", /*default=*/"\"mse\"",
+           "Loss: mse (mean squared error against the target)">,
+    Option<"optimizer", "optimizer", "std::string", /*default=*/"\"adamw\"",
+           "none (return the gradients), sgd or adamw">,
+    Option<"momentum", "momentum", "double", /*default=*/"0.0",
+           "SGD momentum">,
+    Option<"weightDecay", "weight-decay", "double", /*default=*/"0.0",
+           "Weight decay (SGD: added to the gradient; AdamW: decoupled)">,
+    Option<"beta1", "beta1", "double", /*default=*/"0.9", "AdamW beta1">,
+    Option<"beta2", "beta2", "double", /*default=*/"0.999", "AdamW beta2">,
+    Option<"epsilon", "epsilon", "double", /*default=*/"1.0e-8",
+           "AdamW epsilon">
+  ];
+  let dependentDialects = ["::mlir::lowmem::LowMemDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
+def LowMemDropInPlaceUpdates
+    : Pass<"lowmem-drop-in-place-updates", "::mlir::func::FuncOp"> {
+  let summary = "Drop the training step's results that were updated in place";
+  let description = [{
+    Runs on bufferized functions. A result marked `lowmem.update = "name"`
+    must be the function argument of that name (`lowmem.param` or
+    `lowmem.state`): bufferization wrote the update into the argument's
+    buffer, and the result is dropped. An update that bufferization could
+    not place in its argument's buffer is an error naming it: the compiled
+    step would otherwise hold a second copy of the parameter or state.
+  }];
+}
+
 #endif // LOWMEM_DIALECT_LOWMEM_TRANSFORMS_PASSES_TD

@@ -1,0 +1,382 @@
+//===- Differentiate.cpp - reverse mode over lowmem graphs ----------------===//
+//
+// Part of the lowmem project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Builds a training step from a model function: forward, loss, a reverse
+// sweep over the lowmem ops restricted to the values that depend on a
+// trainable parameter, and the optimizer update of every trainable
+// parameter.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lowmem/Dialect/LowMem/Transforms/Passes.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "llvm/ADT/SetVector.h"
+
+namespace mlir::lowmem {
+#define GEN_PASS_DEF_LOWMEMDIFFERENTIATE
+#include "lowmem/Dialect/LowMem/Transforms/Passes.h.inc"
+} // namespace mlir::lowmem
+
+using namespace mlir;
+using namespace mlir::lowmem;
+
+namespace {
+
+/// The reverse sweep: adjoints of the active values of one block, built at
+/// the builder's insertion point.
+class ReverseSweep {
+public:
+  ReverseSweep(OpBuilder &b, const DenseSet<Value> &active)
+      : b(b), active(active) {}
+
+  /// Adds `grad` to the adjoint of `value` if `value` is active.
+  void accumulate(Value value, Value grad) {
+    if (!active.contains(value))
+      return;
+    Value &slot = adjoints[value];
+    slot =
+        slot ? AddOp::create(b, grad.getLoc(), slot, grad).getResult() : grad;
+  }
+
+  Value adjoint(Value value) const { return adjoints.lookup(value); }
+
+  /// Propagates the adjoint of `op`'s results to its active operands.
+  LogicalResult visit(Operation *op) {
+    if (llvm::none_of(op->getOperands(),
+                      [&](Value v) { return active.contains(v); }))
+      return success();
+    if (auto linear = dyn_cast<LinearOp>(op))
+      return visitLinear(linear);
+    if (auto qlinear = dyn_cast<QLinearOp>(op))
+      return visitLinear(qlinear);
+    Value dy = op->getNumResults() == 1 ? adjoint(op->getResult(0)) : Value();
+    if (op->getNumResults() == 1 && !dy)
+      return success(); // The result does not reach the loss.
+    Location loc = op->getLoc();
+    if (auto relu = dyn_cast<ReluOp>(op)) {
+      accumulate(relu.getInput(),
+                 ReluGradOp::create(b, loc, dy, relu.getResult()));
+      return success();
+    }
+    if (auto add = dyn_cast<AddOp>(op)) {
+      accumulate(add.getLhs(), dy);
+      accumulate(add.getRhs(), dy);
+      return success();
+    }
+    if (auto scale = dyn_cast<ScaleOp>(op)) {
+      accumulate(scale.getInput(),
+                 ScaleOp::create(b, loc, dy, scale.getFactorAttr()));
+      return success();
+    }
+    if (auto norm = dyn_cast<GroupNormOp>(op)) {
+      auto grads = GroupNormGradOp::create(
+          b, loc, norm.getInput().getType(), norm.getGamma().getType(),
+          norm.getBeta().getType(), dy, norm.getInput(), norm.getGamma(),
+          norm.getNumGroupsAttr(), norm.getEpsilonAttr());
+      accumulate(norm.getInput(), grads.getGradInput());
+      accumulate(norm.getGamma(), grads.getGradGamma());
+      accumulate(norm.getBeta(), grads.getGradBeta());
+      return success();
+    }
+    if (auto lora = dyn_cast<LoraOp>(op))
+      return visitLora(lora, dy);
+    return op->emitOpError("cannot be differentiated: no gradient rule for "
+                           "it yet (it depends on a trainable parameter)");
+  }
+
+private:
+  /// y = act(x · Wᵀ + b) + residual: with dz = act'(dy), dx = dz · W (the
+  /// same weight, transposed product), dW = dzᵀ · x, db = Σ dz,
+  /// dresidual = dy.
+  template <typename OpTy> LogicalResult visitLinear(OpTy op) {
+    Value dy = adjoint(op.getResult());
+    if (!dy)
+      return success();
+    if (op.getTransposeWeight())
+      return op.emitOpError("cannot be differentiated when transposed");
+    Location loc = op.getLoc();
+    Value dz = dy;
+    switch (op.getActivation()) {
+    case Activation::none:
+      break;
+    case Activation::relu:
+      dz = ReluGradOp::create(b, loc, dy, op.getResult());
+      break;
+    }
+    if (Value residual = op.getResidual())
+      accumulate(residual, dy);
+    Value x = op.getInput();
+    if (active.contains(x))
+      accumulate(x, OpTy::create(b, loc, x.getType(), dz, op.getWeight(),
+                                 /*bias=*/Value(), /*residual=*/Value(),
+                                 Activation::none, /*transpose_weight=*/true));
+    if (active.contains(op.getWeight())) {
+      if constexpr (std::is_same_v<OpTy, QLinearOp>)
+        return op.emitOpError("has a trainable quantized weight; train "
+                              "full-precision weights or adapters");
+      else
+        accumulate(op.getWeight(),
+                   WeightGradOp::create(b, loc, op.getWeight().getType(), dz, x,
+                                        b.getF64FloatAttr(1.0)));
+    }
+    if (Value bias = op.getBias(); bias && active.contains(bias))
+      accumulate(bias, BiasGradOp::create(b, loc, bias.getType(), dz));
+    return success();
+  }
+
+  /// y = s · (x · Aᵀ) · Bᵀ: with u = x · Aᵀ (recomputed, [.., r]) and
+  /// t = dy · B ([.., r]): dB = s · dyᵀ · u, dA = s · tᵀ · x and
+  /// dx = s · t · A.
+  LogicalResult visitLora(LoraOp op, Value dy) {
+    if (op.getDropout().convertToDouble() != 0.0)
+      return op.emitOpError("cannot be differentiated with dropout yet; "
+                            "compile with --lora-dropout=0");
+    Location loc = op.getLoc();
+    Value x = op.getInput(), a = op.getLoraA(), bw = op.getLoraB();
+    auto xType = cast<RankedTensorType>(x.getType());
+    SmallVector<int64_t> midShape(xType.getShape().drop_back());
+    midShape.push_back(op.getRank());
+    auto midType = RankedTensorType::get(midShape, xType.getElementType());
+    FloatAttr scale = b.getF64FloatAttr(op.getScale());
+    auto product = [&](Value lhs, Value weight, Type type, bool transposed) {
+      return LinearOp::create(b, loc, type, lhs, weight, Value(), Value(),
+                              Activation::none, transposed)
+          .getResult();
+    };
+    if (active.contains(bw)) {
+      Value u = product(x, a, midType, false);
+      accumulate(bw, WeightGradOp::create(b, loc, bw.getType(), dy, u, scale));
+    }
+    if (!active.contains(a) && !active.contains(x))
+      return success();
+    Value t = product(dy, bw, midType, true);
+    if (active.contains(a))
+      accumulate(a, WeightGradOp::create(b, loc, a.getType(), t, x, scale));
+    if (active.contains(x))
+      accumulate(
+          x, ScaleOp::create(b, loc, product(t, a, x.getType(), true), scale));
+    return success();
+  }
+
+  OpBuilder &b;
+  const DenseSet<Value> &active;
+  DenseMap<Value, Value> adjoints;
+};
+
+struct DifferentiatePass
+    : public mlir::lowmem::impl::LowMemDifferentiateBase<DifferentiatePass> {
+  using Base::Base;
+
+  LogicalResult checkOptions(func::FuncOp func) {
+    if (loss != "mse")
+      return func.emitError("unsupported loss '") << loss << "'; expected mse";
+    if (optimizer != "none" && optimizer != "sgd" && optimizer != "adamw")
+      return func.emitError("unknown optimizer '")
+             << optimizer << "'; expected none, sgd or adamw";
+    if (!(momentum >= 0.0 && momentum < 1.0))
+      return func.emitError("momentum must be in [0, 1), got ")
+             << static_cast<double>(momentum);
+    if (!(weightDecay >= 0.0))
+      return func.emitError("weight-decay must be non-negative, got ")
+             << static_cast<double>(weightDecay);
+    if (!(beta1 >= 0.0 && beta1 < 1.0) || !(beta2 >= 0.0 && beta2 < 1.0))
+      return func.emitError("beta1 and beta2 must be in [0, 1), got ")
+             << static_cast<double>(beta1) << " and "
+             << static_cast<double>(beta2);
+    if (!(epsilon > 0.0))
+      return func.emitError("epsilon must be positive, got ")
+             << static_cast<double>(epsilon);
+    return success();
+  }
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto func = module.lookupSymbol<func::FuncOp>(entry);
+    if (!func) {
+      module.emitError("no function '") << entry << "' to differentiate";
+      return signalPassFailure();
+    }
+    if (failed(checkOptions(func)))
+      return signalPassFailure();
+    if (stepName != entry && module.lookupSymbol(stepName)) {
+      func.emitError("a symbol named '") << stepName << "' already exists";
+      return signalPassFailure();
+    }
+    if (func.isExternal() || !func.getBody().hasOneBlock() ||
+        func.getNumResults() != 1) {
+      func.emitError("can only differentiate a function with one block and "
+                     "one result (the prediction)");
+      return signalPassFailure();
+    }
+    auto predictionType = dyn_cast<RankedTensorType>(func.getResultTypes()[0]);
+    if (!predictionType || !predictionType.getElementType().isF32()) {
+      func.emitError("the prediction must be an f32 tensor to compute the "
+                     "loss, got ")
+          << func.getResultTypes()[0];
+      return signalPassFailure();
+    }
+
+    MLIRContext *ctx = &getContext();
+    Block &body = func.getBody().front();
+    SmallVector<BlockArgument> trainable;
+    for (BlockArgument arg : body.getArguments())
+      if (func.getArgAttr(arg.getArgNumber(),
+                          LowMemDialect::kTrainableAttrName))
+        trainable.push_back(arg);
+    if (trainable.empty()) {
+      func.emitError("no trainable parameters: attach adapters "
+                     "(lowmem-attach-lora, lowmem-compile --lora-rank) or "
+                     "mark parameters lowmem.trainable");
+      return signalPassFailure();
+    }
+    for (BlockArgument arg : trainable) {
+      if (isa<QTensorType>(arg.getType())) {
+        func.emitError("trainable argument #")
+            << arg.getArgNumber() << " is quantized (" << arg.getType()
+            << "); train full-precision weights or adapters";
+        return signalPassFailure();
+      }
+      auto type = dyn_cast<RankedTensorType>(arg.getType());
+      if (!type || !type.getElementType().isF32() || !type.hasStaticShape() ||
+          !func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
+                                             LowMemDialect::kParamAttrName)) {
+        func.emitError("trainable argument #")
+            << arg.getArgNumber()
+            << " must be a static f32 tensor named by lowmem.param, got "
+            << arg.getType();
+        return signalPassFailure();
+      }
+    }
+
+    // Activity: the values that depend on a trainable parameter.
+    DenseSet<Value> active(trainable.begin(), trainable.end());
+    SmallVector<Operation *> forward;
+    for (Operation &op : body.without_terminator()) {
+      forward.push_back(&op);
+      if (llvm::any_of(op.getOperands(),
+                       [&](Value v) { return active.contains(v); }))
+        active.insert(op.getResults().begin(), op.getResults().end());
+    }
+
+    // New arguments: the target, then the optimizer's state and the
+    // hyperparameters.
+    Location loc = func.getLoc();
+    auto named = [&](StringRef key, Attribute value) {
+      return DictionaryAttr::get(ctx, {NamedAttribute(key, value)});
+    };
+    unsigned next = func.getNumArguments();
+    if (failed(func.insertArgument(next, predictionType,
+                                   named(LowMemDialect::kInputAttrName,
+                                         StringAttr::get(ctx, "target")),
+                                   loc)))
+      return signalPassFailure();
+    Value target = func.getArgument(next++);
+    SmallVector<StringRef> stateNames;
+    if (optimizer == "sgd" && momentum != 0.0)
+      stateNames = {"momentum_buffer"};
+    else if (optimizer == "adamw")
+      stateNames = {"exp_avg", "exp_avg_sq"};
+    SmallVector<SmallVector<Value>> states(trainable.size());
+    for (auto [i, param] : llvm::enumerate(trainable)) {
+      StringRef name =
+          func.getArgAttrOfType<StringAttr>(param.getArgNumber(),
+                                            LowMemDialect::kParamAttrName)
+              .getValue();
+      for (StringRef state : stateNames) {
+        if (failed(func.insertArgument(
+                next, param.getType(),
+                named(LowMemDialect::kStateAttrName,
+                      StringAttr::get(ctx, name + "." + state)),
+                loc)))
+          return signalPassFailure();
+        states[i].push_back(func.getArgument(next++));
+      }
+    }
+    Value hyper;
+    if (optimizer != "none") {
+      if (failed(func.insertArgument(
+              next, RankedTensorType::get({4}, Float32Type::get(ctx)),
+              named(LowMemDialect::kHyperAttrName, UnitAttr::get(ctx)), loc)))
+        return signalPassFailure();
+      hyper = func.getArgument(next++);
+    }
+
+    // Loss and reverse sweep.
+    auto ret = cast<func::ReturnOp>(body.getTerminator());
+    Value prediction = ret.getOperand(0);
+    OpBuilder b(ret);
+    Value lossValue = MseLossOp::create(
+        b, loc, RankedTensorType::get({}, Float32Type::get(ctx)), prediction,
+        target);
+    ReverseSweep sweep(b, active);
+    sweep.accumulate(prediction,
+                     MseLossGradOp::create(b, loc, prediction, target));
+    for (Operation *op : llvm::reverse(forward))
+      if (failed(sweep.visit(op)))
+        return signalPassFailure();
+
+    // Results: the loss, then gradients or updates.
+    SmallVector<Value> results{lossValue};
+    SmallVector<DictionaryAttr> resultAttrs{
+        named(LowMemDialect::kLossAttrName, UnitAttr::get(ctx))};
+    SmallVector<std::pair<Value, StringAttr>> updates;
+    for (auto [i, param] : llvm::enumerate(trainable)) {
+      auto name = func.getArgAttrOfType<StringAttr>(
+          param.getArgNumber(), LowMemDialect::kParamAttrName);
+      Value grad = sweep.adjoint(param);
+      if (!grad) // The parameter does not reach the loss.
+        grad = arith::ConstantOp::create(
+            b, loc,
+            DenseElementsAttr::get(cast<RankedTensorType>(param.getType()),
+                                   0.0f));
+      if (optimizer == "none") {
+        results.push_back(grad);
+        resultAttrs.push_back(named(LowMemDialect::kGradAttrName, name));
+        continue;
+      }
+      if (optimizer == "sgd") {
+        Value buf = states[i].empty() ? Value() : states[i][0];
+        auto sgd = SgdOp::create(
+            b, loc, param.getType(), buf ? buf.getType() : Type(), param, grad,
+            hyper, lossValue, buf, b.getF64FloatAttr(momentum),
+            b.getF64FloatAttr(weightDecay));
+        updates.push_back({sgd.getNewParam(), name});
+        if (buf)
+          updates.push_back(
+              {sgd.getNewMomentumBuffer(),
+               StringAttr::get(ctx, name.getValue() + ".momentum_buffer")});
+        continue;
+      }
+      auto adamw = AdamWOp::create(
+          b, loc, param, grad, states[i][0], states[i][1], hyper, lossValue,
+          b.getF64FloatAttr(beta1), b.getF64FloatAttr(beta2),
+          b.getF64FloatAttr(epsilon), b.getF64FloatAttr(weightDecay));
+      updates.push_back({adamw.getNewParam(), name});
+      updates.push_back({adamw.getNewExpAvg(),
+                         StringAttr::get(ctx, name.getValue() + ".exp_avg")});
+      updates.push_back(
+          {adamw.getNewExpAvgSq(),
+           StringAttr::get(ctx, name.getValue() + ".exp_avg_sq")});
+    }
+    for (auto [value, name] : updates) {
+      results.push_back(value);
+      resultAttrs.push_back(named(LowMemDialect::kUpdateAttrName, name));
+    }
+    func::ReturnOp::create(b, ret.getLoc(), results);
+    ret.erase();
+    SmallVector<Type> resultTypes;
+    for (Value v : results)
+      resultTypes.push_back(v.getType());
+    func.setFunctionType(
+        FunctionType::get(ctx, body.getArgumentTypes(), resultTypes));
+    func.setAllResultAttrs(resultAttrs);
+    func.setName(stepName);
+  }
+};
+
+} // namespace
