@@ -9,6 +9,7 @@ Subcommands::
     reference.py compare-checkpoints A.safetensors B.safetensors
     reference.py lora-grads --weights W --input x.npy --target t.npy --adapter DIR -o G.safetensors
     reference.py compare-tensors A.safetensors B.safetensors [--rtol 1e-4]
+    reference.py compare-losses R.json losses.npy [--first K] [--rtol 1e-4]
     reference.py train --weights W --input x.npy --target t.npy --adapter DIR --steps N --lr LR
                  [--batch B] [--optimizer adamw|sgd] [--momentum M] [--weight-decay D] -o losses.npy
 
@@ -258,6 +259,23 @@ def cmd_train(args):
     return 0
 
 
+def cmd_compare_losses(args):
+    """Compare the losses of a training binary's --report-json with reference losses."""
+    import json
+    with open(args.report) as f:
+        got = np.array(json.load(f)["losses"], dtype=np.float64)
+    ref = _load_npy(args.losses)[args.first - 1:args.first - 1 + got.size]
+    if ref.size != got.size:
+        print(f"FAIL: {got.size} losses but only {ref.size} reference losses from step {args.first}", file=sys.stderr)
+        return 1
+    max_abs, _, max_rel = compare_arrays(got, ref)
+    print(f"{got.size} losses from step {args.first}: max_rel {max_rel:.3e} (first {got[0]:.6g}, last {got[-1]:.6g})")
+    if not max_rel <= args.rtol:
+        print(f"FAIL: max_rel {max_rel:.3e} > rtol {args.rtol:g}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser():
     """The argparse parser of this tool."""
     parser = argparse.ArgumentParser(
@@ -331,6 +349,13 @@ def build_parser():
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("compare-losses", help="compare a training report's losses with reference losses")
+    p.add_argument("report")
+    p.add_argument("losses")
+    p.add_argument("--first", type=int, default=1, help="the step number of the report's first loss")
+    p.add_argument("--rtol", type=float, default=1e-4)
+    p.set_defaults(func=cmd_compare_losses)
 
     return parser
 
