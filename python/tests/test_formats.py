@@ -20,7 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "python"))
 
-from lowmem_ref import bignet, checkpoint, formats, lora, safetensors_io  # noqa: E402
+from lowmem_ref import bignet, checkpoint, formats, lora, safetensors_io, train  # noqa: E402
 from lowmem_ref.formats import DYNAMIC_MAP, FP4_TABLE, NF4_TABLE  # noqa: E402
 
 F32 = np.float32
@@ -501,6 +501,43 @@ class TestLora(unittest.TestCase):
             self.assertTrue(config["use_rslora"])
             self.assertEqual(sorted(back), ["m.0", "m.1"])
             np.testing.assert_array_equal(back["m.1"][1], ad["m.1"][1])
+
+
+class TestTrain(unittest.TestCase):
+    """The hand-written backward against finite differences; the optimizers by hand."""
+
+    def test_lora_grads_match_finite_differences(self):
+        rng = np.random.default_rng(0)
+        t = bignet.init_params(6, 2, seed=1)
+        x = rng.standard_normal((5, 6))
+        target = rng.standard_normal((5, 6))
+        layers = lora.linear_layers(t)
+        ad = {p: (rng.standard_normal((2, 6)) * 0.3, rng.standard_normal((6, 2)) * 0.3) for p in layers}
+        loss, grads = train.loss_and_lora_grads(t, x, target, ad, 1.5)
+        y = bignet.forward(t, x, lora=ad, lora_scale=1.5)
+        self.assertAlmostEqual(loss, train.mse(y, target), places=12)
+        numeric = train.numeric_lora_grads(t, x, target, ad, 1.5)
+        for p in layers:
+            for i, which in enumerate("AB"):
+                want = np.zeros_like(grads[p][i])
+                for idx in np.ndindex(want.shape):
+                    want[idx] = numeric[(p, which, idx)]
+                rel = np.abs(grads[p][i] - want).max() / np.abs(want).max()
+                self.assertLess(rel, 1e-6, f"{p} d{which}")
+
+    def test_adamw_first_step_is_lr_sign(self):
+        # Bias-corrected moments of the first step are g and g^2.
+        p, m, v = np.array([1.0, 2.0]), np.zeros(2), np.zeros(2)
+        train.adamw_step(p, np.array([0.5, -1.0]), m, v, 1, 0.1, weight_decay=0.5)
+        np.testing.assert_allclose(p, [0.85, 2.0], rtol=1e-6)
+        np.testing.assert_allclose(m, [0.05, -0.1])
+        np.testing.assert_allclose(v, [0.00025, 0.001])
+
+    def test_sgd_momentum(self):
+        p, buf = np.array([1.0, 2.0]), np.ones(2)
+        train.sgd_step(p, np.array([0.5, -1.0]), buf, 0.1, momentum=0.5, weight_decay=0.1)
+        np.testing.assert_allclose(buf, [1.1, -0.3])
+        np.testing.assert_allclose(p, [0.89, 2.03])
 
 
 class TestCLI(unittest.TestCase):
