@@ -313,6 +313,18 @@ struct Results {
 
 bool isFinite(float v) { return std::isfinite(v); }
 
+/// Reads `t` as f32 after checking that it has the shape the model expects.
+void loadChecked(const SafetensorsFile &file, const TensorView &t,
+                 const std::vector<int64_t> &shape, std::vector<float> &out) {
+  if (t.shape != shape)
+    die(file.path() + ": tensor '" + t.name + "': has shape " +
+        shapeToString(t.shape) + " but the model expects " +
+        shapeToString(shape));
+  std::string problem = loadAsFloat(file, t, out);
+  if (!problem.empty())
+    die(problem);
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -499,13 +511,7 @@ int main(int argc, char **argv) {
         const TensorView *t = savedState->find(name);
         if (!t)
           die(savedState->path() + ": missing optimizer state '" + name + "'");
-        if (t->shape != shape)
-          die(savedState->path() + ": tensor '" + name + "': has shape " +
-              shapeToString(t->shape) + " but the model expects " +
-              shapeToString(shape));
-        problem = loadAsFloat(*savedState, *t, values);
-        if (!problem.empty())
-          die(problem);
+        loadChecked(*savedState, *t, shape, values);
       }
       backend.upload(arg.data, values.data(), bytes);
       stateArgs.push_back({i, name});
@@ -548,13 +554,7 @@ int main(int argc, char **argv) {
               "lowmem) or --init-adapter to start a new one");
         die(options.weights + ": missing tensor '" + name + "'");
       } else {
-        if (t->shape != shape)
-          die(source->path() + ": tensor '" + t->name + "': has shape " +
-              shapeToString(t->shape) + " but the model expects " +
-              shapeToString(shape));
-        problem = loadAsFloat(*source, *t, values);
-        if (!problem.empty())
-          die(problem);
+        loadChecked(*source, *t, shape, values);
       }
       backend.upload(arg.data, values.data(), bytes);
       theoreticalBits += 32 * values.size();
