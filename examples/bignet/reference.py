@@ -59,8 +59,7 @@ def cmd_forward(args):
     dtype = np.float64 if args.dtype == "float64" else np.float32
     adapter, s = None, 1.0
     if args.adapter:
-        adapter, config = lora.load_peft(args.adapter)
-        s = lora.scale(config["r"], config["lora_alpha"], config.get("use_rslora", False))
+        adapter, s = _adapter_and_scale(args.adapter)
     y = bignet.forward(tensors, x, dtype=dtype, lora=adapter, lora_scale=s)
     _save_npy(args.output, y)
     dim, depth = bignet.infer_architecture(tensors)
@@ -230,12 +229,7 @@ def cmd_train(args):
     params = {k: [np.array(a, np.float64), np.array(b, np.float64)] for k, (a, b) in adapter.items()}
     state = {k: [[np.zeros_like(a), np.zeros_like(a)], [np.zeros_like(b), np.zeros_like(b)]]
              for k, (a, b) in params.items()}
-    cache = {}
-
-    def weight_fn(name):
-        if name not in cache:
-            cache[name] = checkpoint.dequantize(tensors, name)
-        return cache[name]
+    weight_fn = train.cached_weights(tensors)
 
     rows = x.shape[0]
     batch = min(args.batch or rows, rows)

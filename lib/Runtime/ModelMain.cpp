@@ -180,10 +180,12 @@ LoraConfig loraConfigOf(const JsonValue &manifest) {
   return config;
 }
 
+const std::string kLoraASuffix = ".lora_A.weight";
+
 bool isLoraA(const std::string &name) {
-  static const std::string suffix = ".lora_A.weight";
-  return name.size() > suffix.size() &&
-         name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return name.size() > kLoraASuffix.size() &&
+         name.compare(name.size() - kLoraASuffix.size(), kLoraASuffix.size(),
+                      kLoraASuffix) == 0;
 }
 
 /// A buffer handed to the compiled code with its memref descriptor.
@@ -262,8 +264,8 @@ double parsePositive(const std::string &option, const std::string &text) {
   return v;
 }
 
-/// Checks that `array` fits the argument `record` (dtype, and shape where
-/// the manifest gives a size).
+/// Checks that `array` has the argument's dtype, and its shape where the
+/// manifest gives a size (-1 is any size).
 void checkArray(const std::string &path, const NpyArray &array,
                 const std::vector<int64_t> &shape, DType dtype) {
   if (array.dtype != dtype)
@@ -291,9 +293,9 @@ struct Results {
   std::vector<int64_t> block;
   std::vector<size_t> offsets, ranks;
 
-  explicit Results(const JsonValue &records) {
+  explicit Results(const JsonValue::Array &records) {
     size_t size = 0;
-    for (const JsonValue &r : records.getArray()) {
+    for (const JsonValue &r : records) {
       size_t rank = intList(r.get("shape")).size();
       offsets.push_back(size);
       ranks.push_back(rank);
@@ -311,7 +313,14 @@ struct Results {
   }
 };
 
-bool isFinite(float v) { return std::isfinite(v); }
+/// The integer `key` of a safetensors file's metadata, or `missing`.
+int64_t metadataInt(const SafetensorsFile &file, const std::string &key,
+                    int64_t missing) {
+  for (const auto &[k, value] : file.metadata())
+    if (k == key)
+      return std::strtoll(value.c_str(), nullptr, 10);
+  return missing;
+}
 
 /// Reads `t` as f32 after checking that it has the shape the model expects.
 void loadChecked(const SafetensorsFile &file, const TensorView &t,
@@ -337,8 +346,7 @@ int main(int argc, char **argv) {
   if (!problem.empty())
     die("corrupt model manifest: " + problem);
   const auto &records = manifest.get("args")->getArray();
-  const JsonValue &resultList = *manifest.get("results");
-  const auto &resultRecords = resultList.getArray();
+  const auto &resultRecords = manifest.get("results")->getArray();
   std::string mode = str(manifest, "mode");
   bool training = mode == "train", gradMode = mode == "grad";
 
@@ -421,9 +429,7 @@ int main(int argc, char **argv) {
         SafetensorsFile::open(adapterWeightsPath(options.loadAdapter), err);
     if (!adapter)
       die(err);
-    for (const auto &[key, value] : adapter->metadata())
-      if (key == "lowmem.step")
-        startStep = std::strtoll(value.c_str(), nullptr, 10);
+    startStep = metadataInt(*adapter, "lowmem.step", 0);
   } else if (options.initAdapter && lora.rank == 0) {
     die("--init-adapter: this model was compiled without LoRA adapters "
         "(lowmem-compile --lora-rank=R)");
@@ -437,10 +443,7 @@ int main(int argc, char **argv) {
       savedState = SafetensorsFile::open(statePath, err);
       if (!savedState)
         die(err);
-      int64_t stateStep = -1;
-      for (const auto &[key, value] : savedState->metadata())
-        if (key == "step")
-          stateStep = std::strtoll(value.c_str(), nullptr, 10);
+      int64_t stateStep = metadataInt(*savedState, "step", -1);
       if (stateStep != startStep) {
         std::fprintf(stderr,
                      "warning: %s is from step %lld but the adapter from "
@@ -632,7 +635,7 @@ int main(int argc, char **argv) {
   }
 
   // The results' descriptors first, then every argument's.
-  Results results(resultList);
+  Results results(resultRecords);
   std::vector<void *> descriptors{results.block.data()};
   for (Argument &arg : args)
     descriptors.push_back(arg.descriptor.data());
@@ -764,7 +767,7 @@ int main(int argc, char **argv) {
                   static_cast<long long>(startStep + steps),
                   static_cast<double>(loss), ms);
       std::fflush(stdout);
-      if (!isFinite(loss)) {
+      if (!std::isfinite(loss)) {
         // The compiled step skipped its update: the parameters are those
         // after the previous step.
         diverged = true;
@@ -802,7 +805,7 @@ int main(int argc, char **argv) {
         fetch(i, name, adapterTensors);
         if (isLoraA(name))
           saved.targets.push_back(
-              name.substr(0, name.size() - std::strlen(".lora_A.weight")));
+              name.substr(0, name.size() - kLoraASuffix.size()));
       }
       for (auto &[i, name] : stateArgs)
         fetch(i, name, stateTensors);

@@ -20,12 +20,24 @@ import numpy as np
 
 from . import bignet, checkpoint
 
-__all__ = ["mse", "loss_and_lora_grads", "numeric_lora_grads", "adamw_step", "sgd_step"]
+__all__ = ["mse", "cached_weights", "loss_and_lora_grads", "numeric_lora_grads", "adamw_step", "sgd_step"]
 
 
 def mse(prediction, target):
     d = np.asarray(prediction, dtype=np.float64) - np.asarray(target, dtype=np.float64)
     return float(np.mean(d * d)) if d.size else 0.0
+
+
+def cached_weights(tensors):
+    """A ``weight_fn`` that dequantizes each Linear weight once."""
+    cache = {}
+
+    def weight_fn(name):
+        if name not in cache:
+            cache[name] = checkpoint.dequantize(tensors, name)
+        return cache[name]
+
+    return weight_fn
 
 
 def _prepare(tensors, weight_fn):
@@ -119,12 +131,7 @@ def numeric_lora_grads(tensors, x, target, lora, lora_scale, eps=1e-6, entries=N
     lora = {k: (np.array(a, np.float64), np.array(b, np.float64)) for k, (a, b) in lora.items()}
     x = np.asarray(x, np.float64)
     if weight_fn is None:
-        cache = {}
-
-        def weight_fn(name):
-            if name not in cache:
-                cache[name] = checkpoint.dequantize(tensors, name)
-            return cache[name]
+        weight_fn = cached_weights(tensors)
 
     def loss():
         y = bignet.forward(tensors, x, weight_fn=weight_fn, dtype=np.float64, lora=lora, lora_scale=lora_scale)

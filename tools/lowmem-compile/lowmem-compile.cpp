@@ -594,11 +594,7 @@ int main(int argc, char **argv) {
   }
   if (failed(pm.run(*module)))
     return 1;
-  // Training replaced the model function by its training step.
-  if (train)
-    func = module->lookupSymbol<func::FuncOp>("train_step");
-  if (!func)
-    return fail("the pipeline left no entry function");
+  // Training turned the model function into its training step, renamed.
   std::string entryName = func.getName().str();
 
   FailureOr<std::string> manifest = buildManifest(func);

@@ -297,8 +297,16 @@ struct ElementwiseLowering : public OpRewritePattern<SourceOp> {
 /// from the loops (lead..., c) to them.
 struct GroupStats {
   Value sum, sqSum;
+  RankedTensorType statType;
   AffineMap statMap;
   Value invCount;
+
+  /// Zeros of the statistics' shape (dynamic sizes from `like`).
+  Value zeros(OpBuilder &b, Location loc, Value like) const {
+    Value empty = emptyLike(b, loc, statType, like);
+    return linalg::FillOp::create(b, loc, f32Const(b, loc, 0.0f), empty)
+        .getResult(0);
+  }
 
   /// mean and sqrt(var + eps) inside a body, from the statistics.
   std::pair<Value, Value> meanStd(OpBuilder &b, Location l, Value sumV,
@@ -310,12 +318,16 @@ struct GroupStats {
     return {mean, std};
   }
 
-  /// mean and 1 / sqrt(var + eps).
-  std::pair<Value, Value> meanRstd(OpBuilder &b, Location l, Value sumV,
-                                   Value sqSumV, Value eps) const {
+  /// The normalized x̂ = (x - mean) · rstd and rstd inside a body.
+  std::pair<Value, Value> normalized(OpBuilder &b, Location l, Value x,
+                                     Value sumV, Value sqSumV,
+                                     Value eps) const {
     auto [mean, std] = meanStd(b, l, sumV, sqSumV, eps);
     Value one = arith::ConstantOp::create(b, l, b.getF32FloatAttr(1.0f));
-    return {mean, arith::DivFOp::create(b, l, one, std)};
+    Value rstd = arith::DivFOp::create(b, l, one, std);
+    Value xhat =
+        arith::MulFOp::create(b, l, arith::SubFOp::create(b, l, x, mean), rstd);
+    return {xhat, rstd};
   }
 };
 
@@ -326,12 +338,8 @@ GroupStats groupStats(OpBuilder &b, Location loc, Value x, int64_t groups) {
   int64_t groupSize = type.getShape().back() / groups;
   SmallVector<int64_t> statShape(type.getShape().drop_back());
   statShape.push_back(groups);
-  auto statType = RankedTensorType::get(statShape, b.getF32Type());
-  Value zero = f32Const(b, loc, 0.0f);
-  auto zeroStats = [&]() {
-    Value empty = emptyLike(b, loc, statType, x);
-    return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
-  };
+  GroupStats stats;
+  stats.statType = RankedTensorType::get(statShape, b.getF32Type());
   // Loop (lead..., c): channel c belongs to group c floordiv groupSize.
   SmallVector<AffineExpr> statExprs;
   for (unsigned i = 0; i < lead; ++i)
@@ -339,7 +347,6 @@ GroupStats groupStats(OpBuilder &b, Location loc, Value x, int64_t groups) {
   statExprs.push_back(groups == 1
                           ? getAffineConstantExpr(0, ctx)
                           : getAffineDimExpr(lead, ctx).floorDiv(groupSize));
-  GroupStats stats;
   stats.statMap = AffineMap::get(rank, 0, statExprs, ctx);
   AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
   SmallVector<IteratorType> reduceIters(lead, IteratorType::parallel);
@@ -347,7 +354,8 @@ GroupStats groupStats(OpBuilder &b, Location loc, Value x, int64_t groups) {
   stats.invCount = f32Const(b, loc, 1.0f / float(groupSize));
   stats.sum =
       linalg::GenericOp::create(
-          b, loc, TypeRange{statType}, ValueRange{x}, ValueRange{zeroStats()},
+          b, loc, TypeRange{stats.statType}, ValueRange{x},
+          ValueRange{stats.zeros(b, loc, x)},
           SmallVector<AffineMap>{id, stats.statMap}, reduceIters,
           [](OpBuilder &nb, Location l, ValueRange args) {
             linalg::YieldOp::create(
@@ -357,8 +365,8 @@ GroupStats groupStats(OpBuilder &b, Location loc, Value x, int64_t groups) {
           .getResult(0);
   stats.sqSum =
       linalg::GenericOp::create(
-          b, loc, TypeRange{statType}, ValueRange{x, stats.sum},
-          ValueRange{zeroStats()},
+          b, loc, TypeRange{stats.statType}, ValueRange{x, stats.sum},
+          ValueRange{stats.zeros(b, loc, x)},
           SmallVector<AffineMap>{id, stats.statMap, stats.statMap}, reduceIters,
           [&](OpBuilder &nb, Location l, ValueRange args) {
             Value mean = arith::MulFOp::create(nb, l, args[1], stats.invCount);
@@ -448,6 +456,16 @@ AffineMap channelLastMap(MLIRContext *ctx, unsigned rank) {
   return selectDims(ctx, rank, dims);
 }
 
+/// The plain sum of `value` [lead..., C] over its leading dimensions.
+Value sumRows(OpBuilder &b, Location loc, RankedTensorType resultType,
+              Value value) {
+  unsigned rank = cast<RankedTensorType>(value.getType()).getRank();
+  return sumOverLeading(
+      b, loc, resultType, ValueRange{value},
+      {channelLastMap(b.getContext(), rank)},
+      [](OpBuilder &, Location, ValueRange args) { return args[0]; });
+}
+
 /// group_norm_grad: with g = dy · gamma, per group the sums of g and of
 /// g · x̂, then dx = rstd · (g - mean(g) - x̂ · mean(g · x̂)); grad_gamma and
 /// grad_beta are sums over the leading dimensions, built only when used.
@@ -470,25 +488,20 @@ struct GroupNormGradLowering : public OpRewritePattern<GroupNormGradOp> {
     SmallVector<Value> replacements(3);
 
     if (!op.getGradInput().use_empty()) {
-      auto statType = cast<RankedTensorType>(stats.sum.getType());
-      Value zero = f32Const(rewriter, loc, 0.0f);
-      auto zeroStats = [&]() {
-        Value empty = emptyLike(rewriter, loc, statType, x);
-        return linalg::FillOp::create(rewriter, loc, zero, empty).getResult(0);
-      };
+      RankedTensorType statType = stats.statType;
       SmallVector<IteratorType> reduceIters(lead, IteratorType::parallel);
       reduceIters.push_back(IteratorType::reduction);
       // Per group: Σ g and Σ g · x̂.
       auto sums = linalg::GenericOp::create(
           rewriter, loc, TypeRange{statType, statType},
           ValueRange{x, dy, gamma, stats.sum, stats.sqSum},
-          ValueRange{zeroStats(), zeroStats()},
+          ValueRange{stats.zeros(rewriter, loc, x),
+                     stats.zeros(rewriter, loc, x)},
           SmallVector<AffineMap>{id, id, featureMap, stats.statMap,
                                  stats.statMap, stats.statMap, stats.statMap},
           reduceIters, [&](OpBuilder &b, Location l, ValueRange args) {
-            auto [mean, rstd] = stats.meanRstd(b, l, args[3], args[4], eps);
-            Value xhat = arith::MulFOp::create(
-                b, l, arith::SubFOp::create(b, l, args[0], mean), rstd);
+            Value xhat =
+                stats.normalized(b, l, args[0], args[3], args[4], eps).first;
             Value g = arith::MulFOp::create(b, l, args[1], args[2]);
             Value gx = arith::MulFOp::create(b, l, g, xhat);
             linalg::YieldOp::create(
@@ -507,9 +520,8 @@ struct GroupNormGradLowering : public OpRewritePattern<GroupNormGradOp> {
                                      stats.statMap, id},
               SmallVector<IteratorType>(rank, IteratorType::parallel),
               [&](OpBuilder &b, Location l, ValueRange args) {
-                auto [mean, rstd] = stats.meanRstd(b, l, args[3], args[4], eps);
-                Value xhat = arith::MulFOp::create(
-                    b, l, arith::SubFOp::create(b, l, args[0], mean), rstd);
+                auto [xhat, rstd] =
+                    stats.normalized(b, l, args[0], args[3], args[4], eps);
                 Value g = arith::MulFOp::create(b, l, args[1], args[2]);
                 Value meanG =
                     arith::MulFOp::create(b, l, args[5], stats.invCount);
@@ -526,29 +538,18 @@ struct GroupNormGradLowering : public OpRewritePattern<GroupNormGradOp> {
     auto vecType = cast<RankedTensorType>(op.getGradGamma().getType());
     AffineMap rowMap = channelLastMap(ctx, rank);
     // The statistics are indexed (lead..., group) from loops (c, lead...).
-    int64_t groups = op.getNumGroups();
-    int64_t groupSize = type.getShape().back() / groups;
-    SmallVector<AffineExpr> statExprs;
-    for (unsigned i = 1; i < rank; ++i)
-      statExprs.push_back(getAffineDimExpr(i, ctx));
-    statExprs.push_back(groups == 1
-                            ? getAffineConstantExpr(0, ctx)
-                            : getAffineDimExpr(0, ctx).floorDiv(groupSize));
-    AffineMap statRowMap = AffineMap::get(rank, 0, statExprs, ctx);
+    AffineMap statRowMap = stats.statMap.compose(rowMap);
     if (!op.getGradGamma().use_empty())
       replacements[1] = sumOverLeading(
           rewriter, loc, vecType, ValueRange{x, dy, stats.sum, stats.sqSum},
           {rowMap, rowMap, statRowMap, statRowMap},
           [&](OpBuilder &b, Location l, ValueRange args) {
-            auto [mean, rstd] = stats.meanRstd(b, l, args[2], args[3], eps);
-            Value xhat = arith::MulFOp::create(
-                b, l, arith::SubFOp::create(b, l, args[0], mean), rstd);
+            Value xhat =
+                stats.normalized(b, l, args[0], args[2], args[3], eps).first;
             return arith::MulFOp::create(b, l, args[1], xhat).getResult();
           });
     if (!op.getGradBeta().use_empty())
-      replacements[2] = sumOverLeading(
-          rewriter, loc, vecType, ValueRange{dy}, {rowMap},
-          [](OpBuilder &, Location, ValueRange args) { return args[0]; });
+      replacements[2] = sumRows(rewriter, loc, vecType, dy);
     // Unused results become empty tensors, which fold away.
     for (unsigned i = 0; i < 3; ++i)
       if (!replacements[i])
@@ -570,12 +571,8 @@ struct BiasGradLowering : public OpRewritePattern<BiasGradOp> {
     RankedTensorType type = op.getType();
     if (failed(checkF32(rewriter, op, type)))
       return failure();
-    unsigned rank = op.getGradOut().getType().getRank();
-    Value sum = sumOverLeading(
-        rewriter, op.getLoc(), type, ValueRange{op.getGradOut()},
-        {channelLastMap(rewriter.getContext(), rank)},
-        [](OpBuilder &, Location, ValueRange args) { return args[0]; });
-    rewriter.replaceOp(op, sum);
+    rewriter.replaceOp(op,
+                       sumRows(rewriter, op.getLoc(), type, op.getGradOut()));
     return success();
   }
 };

@@ -281,20 +281,21 @@ struct DifferentiatePass
       stateNames = {"momentum_buffer"};
     else if (optimizer == "adamw")
       stateNames = {"exp_avg", "exp_avg_sq"};
-    SmallVector<SmallVector<Value>> states(trainable.size());
+    // Each parameter's name, then its state arguments and their names.
+    SmallVector<StringAttr> names;
+    SmallVector<SmallVector<std::pair<Value, StringAttr>>> states(
+        trainable.size());
     for (auto [i, param] : llvm::enumerate(trainable)) {
-      StringRef name =
-          func.getArgAttrOfType<StringAttr>(param.getArgNumber(),
-                                            LowMemDialect::kParamAttrName)
-              .getValue();
+      names.push_back(func.getArgAttrOfType<StringAttr>(
+          param.getArgNumber(), LowMemDialect::kParamAttrName));
       for (StringRef state : stateNames) {
+        auto stateName =
+            StringAttr::get(ctx, names[i].getValue() + "." + state);
         if (failed(func.insertArgument(
                 next, param.getType(),
-                named(LowMemDialect::kStateAttrName,
-                      StringAttr::get(ctx, name + "." + state)),
-                loc)))
+                named(LowMemDialect::kStateAttrName, stateName), loc)))
           return signalPassFailure();
-        states[i].push_back(func.getArgument(next++));
+        states[i].push_back({func.getArgument(next++), stateName});
       }
     }
     Value hyper;
@@ -326,8 +327,7 @@ struct DifferentiatePass
         named(LowMemDialect::kLossAttrName, UnitAttr::get(ctx))};
     SmallVector<std::pair<Value, StringAttr>> updates;
     for (auto [i, param] : llvm::enumerate(trainable)) {
-      auto name = func.getArgAttrOfType<StringAttr>(
-          param.getArgNumber(), LowMemDialect::kParamAttrName);
+      StringAttr name = names[i];
       Value grad = sweep.adjoint(param);
       if (!grad) // The parameter does not reach the loss.
         grad = arith::ConstantOp::create(
@@ -339,29 +339,24 @@ struct DifferentiatePass
         resultAttrs.push_back(named(LowMemDialect::kGradAttrName, name));
         continue;
       }
+      // The new parameter, then the new state in the state arguments' order.
+      Operation *update;
       if (optimizer == "sgd") {
-        Value buf = states[i].empty() ? Value() : states[i][0];
-        auto sgd = SgdOp::create(
-            b, loc, param.getType(), buf ? buf.getType() : Type(), param, grad,
-            hyper, lossValue, buf, b.getF64FloatAttr(momentum),
-            b.getF64FloatAttr(weightDecay));
-        updates.push_back({sgd.getNewParam(), name});
-        if (buf)
-          updates.push_back(
-              {sgd.getNewMomentumBuffer(),
-               StringAttr::get(ctx, name.getValue() + ".momentum_buffer")});
-        continue;
+        Value buf = states[i].empty() ? Value() : states[i][0].first;
+        update = SgdOp::create(b, loc, param.getType(),
+                               buf ? buf.getType() : Type(), param, grad, hyper,
+                               lossValue, buf, b.getF64FloatAttr(momentum),
+                               b.getF64FloatAttr(weightDecay));
+      } else {
+        update = AdamWOp::create(
+            b, loc, param, grad, states[i][0].first, states[i][1].first, hyper,
+            lossValue, b.getF64FloatAttr(beta1), b.getF64FloatAttr(beta2),
+            b.getF64FloatAttr(epsilon), b.getF64FloatAttr(weightDecay));
       }
-      auto adamw = AdamWOp::create(
-          b, loc, param, grad, states[i][0], states[i][1], hyper, lossValue,
-          b.getF64FloatAttr(beta1), b.getF64FloatAttr(beta2),
-          b.getF64FloatAttr(epsilon), b.getF64FloatAttr(weightDecay));
-      updates.push_back({adamw.getNewParam(), name});
-      updates.push_back({adamw.getNewExpAvg(),
-                         StringAttr::get(ctx, name.getValue() + ".exp_avg")});
-      updates.push_back(
-          {adamw.getNewExpAvgSq(),
-           StringAttr::get(ctx, name.getValue() + ".exp_avg_sq")});
+      updates.push_back({update->getResult(0), name});
+      for (auto [state, result] :
+           llvm::zip_equal(states[i], update->getResults().drop_front()))
+        updates.push_back({result, state.second});
     }
     for (auto [value, name] : updates) {
       results.push_back(value);
