@@ -140,27 +140,27 @@ Value emitLinear(
           })
           .getResult(0);
 
-  // Epilogue: activation, then residual.
+  // Epilogue: activation, then residual, written over the product (no
+  // second buffer of the result's size).
   Value residual = op.getResidual();
   if (op.getActivation() == Activation::none && !residual)
     return product;
-  SmallVector<Value> epilogueInputs{product};
+  SmallVector<Value> epilogueInputs;
   if (residual)
     epilogueInputs.push_back(residual);
   SmallVector<AffineMap> epilogueMaps(
       epilogueInputs.size() + 1, AffineMap::getMultiDimIdentityMap(rank, ctx));
   Activation activation = op.getActivation();
-  Value out = emptyLike(rewriter, loc, resultType, op.getInput());
   return linalg::GenericOp::create(
              rewriter, loc, TypeRange{resultType}, epilogueInputs,
-             ValueRange{out}, epilogueMaps,
+             ValueRange{product}, epilogueMaps,
              SmallVector<IteratorType>(rank, IteratorType::parallel),
              [&](OpBuilder &b, Location l, ValueRange args) {
-               Value v = args[0];
+               Value v = args.back();
                if (activation == Activation::relu)
                  v = arith::MaximumFOp::create(b, l, v, f32Const(b, l, 0.0f));
                if (residual)
-                 v = arith::AddFOp::create(b, l, v, args[1]);
+                 v = arith::AddFOp::create(b, l, v, args[0]);
                linalg::YieldOp::create(b, l, v);
              })
       .getResult(0);
