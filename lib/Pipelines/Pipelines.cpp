@@ -49,6 +49,7 @@ void mlir::lowmem::buildGraphPipeline(OpPassManager &pm,
   }
   if (options.train) {
     LowMemDifferentiateOptions diff;
+    diff.entry = options.entry;
     diff.loss = options.loss;
     diff.optimizer = options.optimizer;
     diff.momentum = options.momentum;
@@ -69,6 +70,13 @@ void mlir::lowmem::buildGraphPipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
   pm.addNestedPass<func::FuncOp>(createLowMemFuse());
   pm.addPass(createCSEPass());
+  if (options.train && options.checkpoint != "none") {
+    LowMemCheckpointOptions checkpoint;
+    checkpoint.policy = options.checkpoint;
+    checkpoint.budget = options.checkpointBudget;
+    checkpoint.batch = options.checkpointBatch;
+    pm.addNestedPass<func::FuncOp>(createLowMemCheckpoint(checkpoint));
+  }
 }
 
 /// Storage, linalg and bufferization, shared by the CPU and CUDA pipelines.

@@ -225,6 +225,38 @@ int64_t evaluate(const JsonValue *terms, const std::vector<Argument> &args) {
   return total;
 }
 
+/// What gradient checkpointing did to a training step, FLOPs at the batch.
+struct CheckpointInfo {
+  bool present = false;
+  std::string policy;
+  int64_t boundaries = 0, kept = 0, recomputedOps = 0;
+  double recomputeFlops = 0, stepFlops = 0;
+};
+
+CheckpointInfo checkpointInfo(const JsonValue *record, int64_t batch) {
+  CheckpointInfo info;
+  if (!record || !record->isObject())
+    return info;
+  auto integer = [&](const char *key) {
+    const JsonValue *v = record->get(key);
+    return v ? v->getInt64().value_or(0) : 0;
+  };
+  // [constant, per row]
+  auto flops = [&](const char *key) {
+    std::vector<int64_t> terms = intList(record->get(key));
+    return terms.size() == 2 ? double(terms[0]) + double(terms[1]) * batch
+                             : 0.0;
+  };
+  info.present = true;
+  info.policy = str(*record, "policy");
+  info.boundaries = integer("boundaries");
+  info.kept = integer("kept");
+  info.recomputedOps = integer("recomputed_ops");
+  info.recomputeFlops = flops("recompute_flops");
+  info.stepFlops = flops("step_flops");
+  return info;
+}
+
 /// Bytes of a quantized tensor's part, by the part names of QTensorType.
 std::pair<const void *, size_t> partBytes(const quant::QuantizedTensor &q,
                                           const std::string &part) {
@@ -623,6 +655,9 @@ int main(int argc, char **argv) {
   // The planned arena, painted so the touched extent can be measured.
   int64_t arenaBytes = evaluate(manifest.get("arena_size"), args);
   int64_t heapBytes = evaluate(manifest.get("heap_size"), args);
+  // The arena starts with the gradients' region (training steps).
+  int64_t gradientBytes = evaluate(manifest.get("arena_gradients_size"), args);
+  CheckpointInfo checkpoint = checkpointInfo(manifest.get("checkpoint"), batch);
   if (arenaRecord) {
     Argument &arena = args[arenaIndex];
     arena.shape = {arenaBytes};
@@ -680,12 +715,16 @@ int main(int argc, char **argv) {
     std::printf("  weights        theoretical %.2f MB, held %.2f MB\n",
                 mib(theoreticalBits / 8.0), mib(weightBytes + trainableBytes));
   };
-  auto touchedArena = [&]() -> int64_t {
-    if (!arenaRecord)
+  // The extent of [begin, end) of the arena the model wrote: the arena was
+  // painted, and nothing writes the paint back.
+  auto touchedArena = [&](int64_t begin, int64_t end) -> int64_t {
+    if (!arenaRecord || end <= begin)
       return 0;
-    std::vector<uint8_t> bytes(arenaBytes);
-    backend.download(bytes.data(), args[arenaIndex].data, arenaBytes);
-    for (int64_t i = arenaBytes; i-- > 0;)
+    std::vector<uint8_t> bytes(end - begin);
+    backend.download(bytes.data(),
+                     static_cast<uint8_t *>(args[arenaIndex].data) + begin,
+                     bytes.size());
+    for (int64_t i = end - begin; i-- > 0;)
       if (bytes[i] != 0xA5)
         return i + 1;
     return 0;
@@ -835,12 +874,27 @@ int main(int argc, char **argv) {
       std::sort(sorted.begin(), sorted.end());
       double median = sorted.empty() ? 0.0 : sorted[sorted.size() / 2];
       std::printf("  memory         frozen weights %.2f MB, trainable %.2f "
-                  "MB, optimizer state %.2f MB,\n"
-                  "                 inputs %.2f MB, arena %.2f MB (touched "
-                  "%.2f MB), heap %.2f MB\n",
+                  "MB, optimizer state %.2f MB, inputs %.2f MB,\n"
+                  "                 gradients %.2f MB (touched %.2f MB), "
+                  "activations %.2f MB (touched %.2f MB), heap %.2f MB\n",
                   mib(weightBytes), mib(trainableBytes), mib(stateBytes),
-                  mib(inputBytes), mib(arenaBytes), mib(touchedArena()),
-                  mib(heapBytes));
+                  mib(inputBytes), mib(gradientBytes),
+                  mib(touchedArena(0, gradientBytes)),
+                  mib(arenaBytes - gradientBytes),
+                  mib(touchedArena(gradientBytes, arenaBytes)), mib(heapBytes));
+      if (checkpoint.present)
+        std::printf(
+            "  checkpoint     %s: keeps %lld of %lld boundaries, "
+            "recomputes %lld ops, %.1f MFLOP a step (%.1f%% of the "
+            "step's %.1f MFLOP)\n",
+            checkpoint.policy.c_str(), static_cast<long long>(checkpoint.kept),
+            static_cast<long long>(checkpoint.boundaries),
+            static_cast<long long>(checkpoint.recomputedOps),
+            checkpoint.recomputeFlops / 1e6,
+            checkpoint.stepFlops > 0
+                ? 100.0 * checkpoint.recomputeFlops / checkpoint.stepFlops
+                : 0.0,
+            checkpoint.stepFlops / 1e6);
       std::printf("  peak           predicted %.2f MB, measured %.2f MB%s\n",
                   mib(predictedPeak), mib(measuredPeak),
                   predictedPeak == measuredPeak ? "" : "  (MISMATCH)");
@@ -855,17 +909,23 @@ int main(int argc, char **argv) {
         std::snprintf(buf, sizeof(buf), "%s%.9g", i ? ", " : "", losses[i]);
         json += buf;
       }
-      char buf[512];
+      char buf[1024];
       std::snprintf(
           buf, sizeof(buf),
           "], \"first_step\": %lld, \"weights_bytes\": %zu, "
           "\"trainable_bytes\": %zu, \"optimizer_state_bytes\": "
           "%zu, \"input_bytes\": %zu, \"arena_bytes\": %lld, "
-          "\"heap_bytes\": %lld, \"predicted_peak_bytes\": %zu, "
-          "\"measured_peak_bytes\": %zu}\n",
+          "\"gradient_bytes\": %lld, \"heap_bytes\": %lld, "
+          "\"predicted_peak_bytes\": %zu, \"measured_peak_bytes\": %zu, "
+          "\"checkpoint\": \"%s\", \"recomputed_ops\": %lld, "
+          "\"recompute_flops\": %.0f, \"step_flops\": %.0f}\n",
           static_cast<long long>(startStep + 1), weightBytes, trainableBytes,
           stateBytes, inputBytes, static_cast<long long>(arenaBytes),
-          static_cast<long long>(heapBytes), predictedPeak, measuredPeak);
+          static_cast<long long>(gradientBytes),
+          static_cast<long long>(heapBytes), predictedPeak, measuredPeak,
+          checkpoint.present ? checkpoint.policy.c_str() : "none",
+          static_cast<long long>(checkpoint.recomputedOps),
+          checkpoint.recomputeFlops, checkpoint.stepFlops);
       json += buf;
       problem = writeFileAtomic(options.reportJson, json.data(), json.size());
       if (!problem.empty())
@@ -892,7 +952,7 @@ int main(int argc, char **argv) {
   if (!problem.empty())
     die(problem);
 
-  int64_t touched = touchedArena();
+  int64_t touched = touchedArena(0, arenaBytes);
   size_t measuredPeak = tracker.peakTotal();
   if (options.report) {
     reportHeader();

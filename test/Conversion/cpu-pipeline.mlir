@@ -25,7 +25,7 @@
 // CHECK-LABEL: llvm.func @forward(
 // The temporaries are planned in the arena (four 64-byte units a row), only
 // the result is heap allocated (32 bytes a row).
-// CHECK-SAME: attributes {lowmem.arena_size = {{\[\[}}256, [0, 0]]], lowmem.heap_size = {{\[\[}}32, [0, 0]]]}
+// CHECK-SAME: attributes {lowmem.arena_gradients_size = [], lowmem.arena_size = {{\[\[}}256, [0, 0]]], lowmem.heap_size = {{\[\[}}32, [0, 0]]]}
 // The relu epilogue, the LayerNorm's square root, then the single heap
 // allocation: the returned buffer.
 // CHECK: llvm.intr.maximum

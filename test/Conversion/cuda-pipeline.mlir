@@ -12,7 +12,7 @@
 // chip; the host function launches them and allocates nothing: every buffer,
 // the result included, is planned in the arena (device memory).
 // CHECK-LABEL: llvm.func @forward(
-// CHECK-SAME: attributes {lowmem.arena_size = {{\[\[}}128, [0, 0]]], lowmem.heap_size = []}
+// CHECK-SAME: attributes {lowmem.arena_gradients_size = [], lowmem.arena_size = {{\[\[}}128, [0, 0]]], lowmem.heap_size = []}
 // CHECK-NOT: llvm.call
 // CHECK: gpu.launch_func @forward_kernel::@forward_kernel
 // CHECK-NOT: llvm.call

@@ -59,10 +59,16 @@
 // ADAMW-SAME: {lowmem.state = "n.weight.exp_avg"}
 // ADAMW-SAME: {lowmem.state = "n.weight.exp_avg_sq"}
 // ADAMW-SAME: {lowmem.hyper}
+// Each step follows the last reader of its parameter: lora_B's once its
+// gradient and the t = dy B product are done, long before the end.
 // ADAMW: %[[LOSS:.+]] = lowmem.mse_loss
-// ADAMW: lowmem.adamw %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %[[LOSS]] {beta1 = 8.000000e-01 : f64, weight_decay = 0.000000e+00 : f64} : tensor<4xf32>
-// ADAMW-COUNT-3: lowmem.adamw
-// ADAMW: return %[[LOSS]],
+// ADAMW: %[[DB:.+]] = lowmem.weight_grad
+// ADAMW-NEXT: lowmem.linear %{{.+}}, %[[B:[a-z0-9]+]] transposed
+// ADAMW-NEXT: lowmem.adamw %[[B]], %[[DB]], %{{.+}}, %{{.+}}, %{{.+}}, %[[LOSS]] {beta1 = 8.000000e-01 : f64, weight_decay = 0.000000e+00 : f64} : tensor<4x2xf32>
+// ADAMW-COUNT-2: lowmem.adamw
+// ADAMW: %{{.+}}, %[[DG:.+]], %{{.+}} = lowmem.group_norm_grad
+// ADAMW-NEXT: lowmem.adamw %{{.+}}, %[[DG]], {{.+}} : tensor<4xf32>
+// ADAMW-NEXT: return %[[LOSS]],
 func.func @forward(%x: tensor<?x6xf32> {lowmem.input = "x"},
     %w1: tensor<4x6xf32> {lowmem.param = "l1.weight"},
     %b1: tensor<4xf32> {lowmem.param = "l1.bias"},

@@ -8,12 +8,12 @@
 // Without the option the result stays a heap allocation.
 
 // CHECK-LABEL: func.func @result
-// CHECK-SAME: attributes {lowmem.arena_size = {{\[\[}}128, [0, 0]]], lowmem.heap_size = []}
+// CHECK-SAME: attributes {lowmem.arena_gradients_size = [], lowmem.arena_size = {{\[\[}}128, [0, 0]]], lowmem.heap_size = []}
 // CHECK-NOT: memref.alloc
 // CHECK: [[R:%.+]] = memref.view
 // CHECK: return [[R]]
 // HEAP-LABEL: func.func @result
-// HEAP-SAME: attributes {lowmem.arena_size = {{\[\[}}64, [0, 0]]], lowmem.heap_size = {{\[\[}}32, [0, 0]]]}
+// HEAP-SAME: attributes {lowmem.arena_gradients_size = [], lowmem.arena_size = {{\[\[}}64, [0, 0]]], lowmem.heap_size = {{\[\[}}32, [0, 0]]]}
 // HEAP: memref.alloc
 func.func @result(%x: memref<?x8xf32>) -> memref<?x8xf32> {
   %c0 = arith.constant 0 : index

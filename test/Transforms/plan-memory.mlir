@@ -19,7 +19,7 @@
 
 // CHECK-LABEL: func.func @chain
 // CHECK-SAME: ([[X:%[^:]+]]: memref<?x8xf32>, [[OUT:%[^:]+]]: memref<?x8xf32>, [[ARENA:%[^:]+]]: memref<?xi8> {lowmem.arena})
-// CHECK-SAME: attributes {lowmem.arena_size = {{\[\[}}64], [128, [0, 0]]], lowmem.heap_size = []}
+// CHECK-SAME: attributes {lowmem.arena_gradients_size = [], lowmem.arena_size = {{\[\[}}64], [128, [0, 0]]], lowmem.heap_size = []}
 // CHECK-NOT: memref.alloc
 // The pass computes the units of its families at the top of the body.
 // CHECK: memref.dim [[X]], %{{.+}} : memref<?x8xf32>
@@ -102,7 +102,7 @@ func.func @chain(%x: memref<?x8xf32>, %out: memref<?x8xf32>) {
 
 // CHECK-LABEL: func.func @static_sizes
 // CHECK-SAME: [[ARENA:%[^:]+]]: memref<?xi8> {lowmem.arena})
-// CHECK-SAME: attributes {lowmem.arena_size = {{\[\[}}1280]], lowmem.heap_size = []}
+// CHECK-SAME: attributes {lowmem.arena_gradients_size = [], lowmem.arena_size = {{\[\[}}1280]], lowmem.heap_size = []}
 // CHECK-NOT: memref.alloc
 // CHECK-COUNT-5: memref.view [[ARENA]]
 // CHECK-NOT: memref.alloc
@@ -145,7 +145,7 @@ func.func @static_sizes(%in: memref<64xf32>, %out: memref<64xf32>) {
 
 // CHECK-LABEL: func.func @returned
 // CHECK-SAME: ([[X:%[^:]+]]: memref<?x8xf32>, [[ARENA:%[^:]+]]: memref<?xi8> {lowmem.arena})
-// CHECK-SAME: attributes {lowmem.arena_size = {{\[\[}}64]], lowmem.heap_size = {{\[\[}}32, [0, 0]], [64], [64]]}
+// CHECK-SAME: attributes {lowmem.arena_gradients_size = [], lowmem.arena_size = {{\[\[}}64]], lowmem.heap_size = {{\[\[}}32, [0, 0]], [64], [64]]}
 // CHECK: [[A:%.+]] = memref.alloc(%{{.+}}) : memref<?x8xf32>
 // CHECK: [[B:%.+]] = memref.alloc() : memref<4x4xf32>
 // CHECK: [[T:%.+]] = memref.view [[ARENA]][%{{.+}}][] : memref<?xi8> to memref<16xf32>
@@ -177,7 +177,7 @@ func.func @returned(%x: memref<?x8xf32>) -> (memref<?x?xf32>, memref<4x4xf32>, m
 func.func private @use(memref<?x?xf32>, memref<?x4xf32>, memref<?x?xf16>, memref<2xf64>)
 
 // CHECK-LABEL: func.func @families
-// CHECK-SAME: attributes {lowmem.arena_size = {{\[\[}}64], [128, [0, 0], [0, 1]], [64, [1, 0]]], lowmem.heap_size = []}
+// CHECK-SAME: attributes {lowmem.arena_gradients_size = [], lowmem.arena_size = {{\[\[}}64], [128, [0, 0], [0, 1]], [64, [1, 0]]], lowmem.heap_size = []}
 
 // CANON-LABEL: func.func @families
 // CANON-DAG: [[C0:%.+]] = arith.constant 0 : index
@@ -219,7 +219,7 @@ func.func @families(%x: memref<?x?xf32>, %y: memref<?x4xf32>) {
 // allocations nested in regions are not planned.
 
 // CHECK-LABEL: func.func @loop
-// CHECK-SAME: attributes {lowmem.arena_size = {{\[\[}}128]], lowmem.heap_size = []}
+// CHECK-SAME: attributes {lowmem.arena_gradients_size = [], lowmem.arena_size = {{\[\[}}128]], lowmem.heap_size = []}
 // CHECK: scf.for
 // CHECK: memref.alloc() : memref<16xf32>
 // CHECK: }
@@ -263,7 +263,7 @@ func.func @loop(%out: memref<16xf32>) {
 
 // CHECK-LABEL: func.func @not_planned
 // CHECK-SAME: %{{[^:]+}}: memref<?xi8> {lowmem.arena})
-// CHECK-SAME: attributes {lowmem.arena_size = {{\[\[}}64]], lowmem.heap_size = []}
+// CHECK-SAME: attributes {lowmem.arena_gradients_size = [], lowmem.arena_size = {{\[\[}}64]], lowmem.heap_size = []}
 // CHECK-COUNT-5: memref.alloc
 // CHECK: memref.view {{.+}} to memref<8xf32>
 // CHECK: memref.alloc
@@ -296,7 +296,7 @@ func.func @not_planned(%x: memref<?x8xf32>, %i: index) {
 
 // CHECK-LABEL: func.func @no_buffers
 // CHECK-SAME: ([[X:%[^:]+]]: memref<4xf32>, %{{[^:]+}}: memref<?xi8> {lowmem.arena})
-// CHECK-SAME: attributes {lowmem.arena_size = [], lowmem.heap_size = []}
+// CHECK-SAME: attributes {lowmem.arena_gradients_size = [], lowmem.arena_size = [], lowmem.heap_size = []}
 // CHECK-NEXT: return
 func.func @no_buffers(%x: memref<4xf32>) {
   return
@@ -306,3 +306,61 @@ func.func @no_buffers(%x: memref<4xf32>) {
 // CHECK-LABEL: func.func private @declaration(memref<4xf32>)
 // CHECK-NOT: lowmem.arena
 func.func private @declaration(memref<4xf32>)
+
+// -----
+
+// A buffer read by an op that writes a trainable parameter is a gradient:
+// gradients are planned in families of their own, first in the arena, and
+// listed apart. %g and %h are both gradients and live together (128
+// bytes); the activation %t, as large, does not share their space.
+
+// CHECK-LABEL: func.func @gradients
+// CHECK-SAME: attributes {lowmem.arena_gradients_size = {{\[\[}}128]], lowmem.arena_size = {{\[\[}}128], [64]], lowmem.heap_size = []}
+// CANON-LABEL: func.func @gradients
+// CANON-DAG: [[C0:%.+]] = arith.constant 0 : index
+// CANON-DAG: [[C64:%.+]] = arith.constant 64 : index
+// CANON-DAG: [[C128:%.+]] = arith.constant 128 : index
+// CANON: memref.view %arg3{{\[}}[[C128]]][] : memref<?xi8> to memref<16xf32>
+// CANON: memref.view %arg3{{\[}}[[C0]]][] : memref<?xi8> to memref<16xf32>
+// CANON: memref.view %arg3{{\[}}[[C64]]][] : memref<?xi8> to memref<16xf32>
+func.func @gradients(%x: memref<16xf32>, %p: memref<16xf32> {lowmem.param = "p", lowmem.trainable},
+                     %q: memref<16xf32> {lowmem.param = "q", lowmem.trainable}) {
+  %t = memref.alloc() : memref<16xf32>
+  linalg.copy ins(%x : memref<16xf32>) outs(%t : memref<16xf32>)
+  %g = memref.alloc() : memref<16xf32>
+  linalg.copy ins(%t : memref<16xf32>) outs(%g : memref<16xf32>)
+  %h = memref.alloc() : memref<16xf32>
+  linalg.copy ins(%t : memref<16xf32>) outs(%h : memref<16xf32>)
+  linalg.copy ins(%g : memref<16xf32>) outs(%p : memref<16xf32>)
+  linalg.copy ins(%h : memref<16xf32>) outs(%q : memref<16xf32>)
+  return
+}
+
+// -----
+
+// The activation budget recorded by lowmem-checkpoint is checked against the
+// plan, every dynamic dimension being the batch: 4 rows of 64 aligned bytes
+// (32 with alignment=16).
+
+// expected-error-re @+1 {{the planned activation arena is {{(256|128)}} bytes at batch 4, over the checkpoint budget of 127 bytes; give a larger budget}}
+func.func @over_budget(%x: memref<?x8xf32>, %y: memref<?x8xf32>) attributes {lowmem.checkpoint_budget = [127, 4]} {
+  %c0 = arith.constant 0 : index
+  %d = memref.dim %x, %c0 : memref<?x8xf32>
+  %t = memref.alloc(%d) : memref<?x8xf32>
+  linalg.copy ins(%x : memref<?x8xf32>) outs(%t : memref<?x8xf32>)
+  linalg.copy ins(%t : memref<?x8xf32>) outs(%y : memref<?x8xf32>)
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func.func @within_budget
+// CHECK-SAME: lowmem.arena_size = {{\[\[}}64, [0, 0]]]
+func.func @within_budget(%x: memref<?x8xf32>, %y: memref<?x8xf32>) attributes {lowmem.checkpoint_budget = [256, 4]} {
+  %c0 = arith.constant 0 : index
+  %d = memref.dim %x, %c0 : memref<?x8xf32>
+  %t = memref.alloc(%d) : memref<?x8xf32>
+  linalg.copy ins(%x : memref<?x8xf32>) outs(%t : memref<?x8xf32>)
+  linalg.copy ins(%t : memref<?x8xf32>) outs(%y : memref<?x8xf32>)
+  return
+}

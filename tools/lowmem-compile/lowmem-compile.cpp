@@ -146,9 +146,18 @@ static cl::opt<double> beta2("beta2", cl::desc("AdamW beta2"), cl::init(0.999),
                              cl::cat(category));
 static cl::opt<double> adamEpsilon("epsilon", cl::desc("AdamW epsilon"),
                                    cl::init(1.0e-8), cl::cat(category));
-static cl::opt<std::string> checkpoint("checkpoint",
-                                       cl::desc("Checkpointing policy"),
-                                       cl::init(""), cl::cat(category));
+static cl::opt<std::string> checkpoint(
+    "checkpoint",
+    cl::desc("Gradient checkpointing of a training step: none (default), "
+             "blocks (keep block boundaries, recompute inside), sqrt (keep "
+             "every ceil(sqrt(n))-th boundary), or budget=BYTES (recompute "
+             "least while the activation arena at --batch rows fits)"),
+    cl::init("none"), cl::cat(category));
+static cl::opt<int64_t> checkpointBatch(
+    "batch",
+    cl::desc("With --checkpoint=budget=BYTES: the batch size the budget is "
+             "planned for"),
+    cl::init(0), cl::cat(category));
 
 /// Prints `lowmem-compile: error: ...` and returns 1.
 static int fail(const llvm::Twine &message) {
@@ -208,6 +217,33 @@ static llvm::json::Value loraJson() {
                             {"alpha", loraAlpha.getValue()},
                             {"rslora", loraRslora.getValue()},
                             {"dropout", loraDropout.getValue()}};
+}
+
+/// What the checkpoint pass did (null when it did not run): the policy, the
+/// boundaries found and kept, the ops recomputed, and the FLOPs of the
+/// recomputation and of the whole step as [constant, per row].
+static llvm::json::Value checkpointJson(func::FuncOp func) {
+  auto info = func->getAttrOfType<DictionaryAttr>("lowmem.checkpoint");
+  if (!info)
+    return nullptr;
+  auto integer = [&](StringRef key) {
+    auto attr = info.getAs<IntegerAttr>(key);
+    return attr ? attr.getInt() : 0;
+  };
+  auto terms = [&](StringRef key) {
+    llvm::json::Array out;
+    if (auto array = info.getAs<ArrayAttr>(key))
+      for (Attribute a : array)
+        out.push_back(cast<IntegerAttr>(a).getInt());
+    return out;
+  };
+  auto policy = info.getAs<StringAttr>("policy");
+  return llvm::json::Object{{"policy", policy ? policy.getValue() : ""},
+                            {"boundaries", integer("boundaries")},
+                            {"kept", integer("kept")},
+                            {"recomputed_ops", integer("recomputed_ops")},
+                            {"recompute_flops", terms("recompute_flops")},
+                            {"step_flops", terms("step_flops")}};
 }
 
 /// Describes the bufferized entry function for the runtime: one record per
@@ -316,6 +352,7 @@ static FailureOr<std::string> buildManifest(func::FuncOp func) {
                                        {"beta2", beta2.getValue()},
                                        {"epsilon", adamEpsilon.getValue()}};
   Attribute arena = func->getAttr("lowmem.arena_size");
+  Attribute gradients = func->getAttr("lowmem.arena_gradients_size");
   Attribute result = func->getAttr("lowmem.heap_size");
   if (!arena || !result)
     return func.emitError("the function carries no memory plan; "
@@ -336,6 +373,9 @@ static FailureOr<std::string> buildManifest(func::FuncOp func) {
       {"loss", train ? llvm::json::Value(loss.getValue()) : nullptr},
       {"arena_size", termsJson(arena)},
       {"heap_size", termsJson(result)},
+      {"arena_gradients_size",
+       gradients ? termsJson(gradients) : llvm::json::Array()},
+      {"checkpoint", checkpointJson(func)},
       {"lora", loraJson()},
       {"params", llvm::json::Object{{"trainable", trainable},
                                     {"frozen", frozen},
@@ -530,8 +570,27 @@ int main(int argc, char **argv) {
     return fail("unsupported --gpu-arch=" + gpuArch +
                 "; expected sm_80 or later (sm_80, sm_86, sm_89, sm_90, "
                 "sm_90a, ...)");
-  if (!checkpoint.empty())
-    return fail("--checkpoint is not supported yet");
+  // --checkpoint=none|blocks|sqrt|budget=BYTES.
+  std::string checkpointPolicy = checkpoint;
+  int64_t checkpointBudget = 0;
+  if (StringRef(checkpoint).starts_with("budget")) {
+    StringRef bytes = StringRef(checkpoint).drop_front(6);
+    if (!bytes.consume_front("=") || bytes.getAsInteger(10, checkpointBudget) ||
+        checkpointBudget <= 0)
+      return fail("--checkpoint=" + checkpoint +
+                  ": expected budget=BYTES with a positive number of bytes");
+    if (checkpointBatch <= 0)
+      return fail("--checkpoint=budget=BYTES needs --batch=N, the batch size "
+                  "the activation budget is planned for");
+    checkpointPolicy = "budget";
+  } else if (checkpoint != "none" && checkpoint != "blocks" &&
+             checkpoint != "sqrt") {
+    return fail("unknown --checkpoint=" + checkpoint +
+                "; expected none, blocks, sqrt or budget=BYTES");
+  }
+  if (checkpointPolicy != "none" && !train)
+    return fail("--checkpoint=" + checkpoint +
+                " applies to training steps; add --train");
   if (loraRank < 0)
     return fail("--lora-rank must be positive, got " +
                 std::to_string(loraRank));
@@ -582,6 +641,10 @@ int main(int argc, char **argv) {
   cudaOptions.beta1 = beta1;
   cudaOptions.beta2 = beta2;
   cudaOptions.epsilon = adamEpsilon;
+  cudaOptions.entry = entry;
+  cudaOptions.checkpoint = checkpointPolicy;
+  cudaOptions.checkpointBudget = checkpointBudget;
+  cudaOptions.checkpointBatch = std::max<int64_t>(checkpointBatch, 1);
   cudaOptions.chip = gpuArch;
   mlir::lowmem::GraphPipelineOptions options;
   mlir::lowmem::copyGraphOptions(cudaOptions, options);
@@ -614,8 +677,10 @@ int main(int argc, char **argv) {
   }
   for (unsigned i = 0; i < func.getNumResults(); ++i)
     func.setResultAttrs(i, ArrayRef<NamedAttribute>());
-  func->removeAttr("lowmem.arena_size");
-  func->removeAttr("lowmem.heap_size");
+  for (StringRef attr :
+       {"lowmem.arena_size", "lowmem.heap_size", "lowmem.arena_gradients_size",
+        "lowmem.checkpoint", "lowmem.checkpoint_budget"})
+    func->removeAttr(attr);
 
   PassManager lowering(&context);
   if (cuda)

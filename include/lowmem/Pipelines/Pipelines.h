@@ -59,6 +59,10 @@ struct GraphOptions : public PassPipelineOptions<Derived> {
   ::mlir::detail::PassOptions::ListOption<std::string> loraTargets{
       *this, "lora-targets",
       llvm::cl::desc("Layers to adapt (default: every linear layer)")};
+  ::mlir::detail::PassOptions::Option<std::string> entry{
+      *this, "entry",
+      llvm::cl::desc("The model function a training step is built from"),
+      llvm::cl::init("forward")};
   ::mlir::detail::PassOptions::Option<bool> train{
       *this, "train",
       llvm::cl::desc("Compile a training step (lowmem-differentiate)"),
@@ -82,6 +86,20 @@ struct GraphOptions : public PassPipelineOptions<Derived> {
   ::mlir::detail::PassOptions::Option<double> epsilon{
       *this, "epsilon", llvm::cl::desc("AdamW epsilon"),
       llvm::cl::init(1.0e-8)};
+  ::mlir::detail::PassOptions::Option<std::string> checkpoint{
+      *this, "checkpoint",
+      llvm::cl::desc("Checkpointing of a training step: none, blocks, sqrt "
+                     "or budget (lowmem-checkpoint)"),
+      llvm::cl::init("none")};
+  ::mlir::detail::PassOptions::Option<int64_t> checkpointBudget{
+      *this, "checkpoint-budget",
+      llvm::cl::desc("With checkpoint=budget: the activation peak allowed, "
+                     "in bytes"),
+      llvm::cl::init(0)};
+  ::mlir::detail::PassOptions::Option<int64_t> checkpointBatch{
+      *this, "checkpoint-batch",
+      llvm::cl::desc("With checkpoint=budget: the batch size planned for"),
+      llvm::cl::init(1)};
 };
 
 /// Options of the graph-level pipeline (and of the full CPU pipeline).
@@ -110,6 +128,7 @@ void copyGraphOptions(const GraphOptions<From> &from, GraphOptions<To> &to) {
   to.loraRslora = from.loraRslora;
   to.loraDropout = from.loraDropout;
   to.loraTargets = ArrayRef<std::string>(from.loraTargets);
+  to.entry = from.entry;
   to.train = from.train;
   to.loss = from.loss;
   to.optimizer = from.optimizer;
@@ -118,10 +137,15 @@ void copyGraphOptions(const GraphOptions<From> &from, GraphOptions<To> &to) {
   to.beta1 = from.beta1;
   to.beta2 = from.beta2;
   to.epsilon = from.epsilon;
+  to.checkpoint = from.checkpoint;
+  to.checkpointBudget = from.checkpointBudget;
+  to.checkpointBatch = from.checkpointBatch;
 }
 
 /// Graph passes: attach-lora (if lora-rank > 0), differentiate (if train),
-/// quantize-weights (unless format=f32), fuse, cleanup.
+/// quantize-weights (unless format=f32), fuse, cleanup, then checkpoint (if
+/// train and checkpoint is not none; after CSE, which must not merge the
+/// recomputation with the forward).
 void buildGraphPipeline(OpPassManager &pm, const GraphPipelineOptions &options);
 
 /// Explicit storage, lowering to linalg, bufferization (a training step's

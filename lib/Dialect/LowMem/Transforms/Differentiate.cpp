@@ -371,6 +371,7 @@ struct DifferentiatePass
         FunctionType::get(ctx, body.getArgumentTypes(), resultTypes));
     func.setAllResultAttrs(resultAttrs);
     func.setName(stepName);
+    placeUpdatesEarly(body);
   }
 };
 

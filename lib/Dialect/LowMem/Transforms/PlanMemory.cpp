@@ -15,6 +15,7 @@
 #include "lowmem/Dialect/LowMem/Transforms/Passes.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/Interfaces/DestinationStyleOpInterface.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 #include "llvm/ADT/MapVector.h"
 
@@ -40,7 +41,8 @@ struct Buffer {
   int64_t start = 0, end = 0; // live range over top-level op indices
   int64_t coefficient = 0;    // bytes per unit of the monomial
   Monomial monomial;
-  int64_t offset = 0; // coefficient offset within its family
+  int64_t offset = 0;    // coefficient offset within its family
+  bool gradient = false; // read by an op that updates a trainable parameter
 };
 
 int64_t alignTo(int64_t value, int64_t align) {
@@ -75,6 +77,48 @@ int64_t packFamily(SmallVectorImpl<Buffer *> &family) {
     placed.push_back(buf);
   }
   return size;
+}
+
+/// Buffers of one family share a monomial; gradients (first: false) and
+/// activations are planned apart.
+using Family = std::pair<bool, Monomial>;
+
+/// True when `use` is an input of an op that writes a trainable parameter
+/// argument: the gradient an optimizer step consumes.
+bool isGradientRead(OpOperand &use, func::FuncOp func) {
+  auto dps = dyn_cast<DestinationStyleOpInterface>(use.getOwner());
+  if (!dps || !dps.isDpsInput(&use))
+    return false;
+  return llvm::any_of(dps.getDpsInits(), [&](Value init) {
+    auto arg = dyn_cast<BlockArgument>(init);
+    return arg && arg.getOwner() == &func.getBody().front() &&
+           func.getArgAttr(arg.getArgNumber(),
+                           LowMemDialect::kTrainableAttrName);
+  });
+}
+
+/// Checks the arena against the activation budget the checkpoint pass
+/// recorded, `[bytes, batch]`, every dynamic dimension being the batch.
+LogicalResult checkBudget(func::FuncOp func,
+                          ArrayRef<std::pair<int64_t, Monomial>> terms) {
+  auto budget = func->getAttrOfType<ArrayAttr>("lowmem.checkpoint_budget");
+  if (!budget || budget.size() != 2)
+    return success();
+  int64_t bytes = cast<IntegerAttr>(budget[0]).getInt();
+  int64_t batch = cast<IntegerAttr>(budget[1]).getInt();
+  int64_t arena = 0;
+  for (const auto &[coefficient, monomial] : terms) {
+    int64_t term = coefficient;
+    for (size_t i = 0; i < monomial.size(); ++i)
+      term *= batch;
+    arena += term;
+  }
+  if (arena <= bytes)
+    return success();
+  return func.emitError("the planned activation arena is ")
+         << arena << " bytes at batch " << batch
+         << ", over the checkpoint budget of " << bytes
+         << " bytes; give a larger budget";
 }
 
 /// Encodes terms as [[coefficient, [arg, dim], ...], ...].
@@ -187,6 +231,8 @@ struct PlanMemoryPass
             escapes = true;
           Operation *top = body.findAncestorOpInBlock(*owner);
           buf.end = std::max(buf.end, position.lookup(top));
+          if (isGradientRead(use, func))
+            buf.gradient = true;
           auto view = dyn_cast<ViewLikeOpInterface>(owner);
           if (view && view.getViewSource() == value) {
             llvm::append_range(worklist, owner->getResults());
@@ -225,19 +271,25 @@ struct PlanMemoryPass
       buffers.push_back(std::move(buf));
     }
 
-    // Group into families by monomial, constants first.
-    std::map<Monomial, SmallVector<Buffer *>> families;
+    // Group into families by monomial, constants first; gradients in
+    // families of their own at the start of the arena, so that the plan
+    // tells them apart from activations.
+    std::map<Family, SmallVector<Buffer *>> families;
     for (Buffer &buf : buffers) {
       buf.coefficient = alignTo(buf.coefficient, alignment);
-      families[buf.monomial].push_back(&buf);
+      families[{!buf.gradient, buf.monomial}].push_back(&buf);
     }
-    SmallVector<std::pair<int64_t, Monomial>> arenaTerms;
-    std::map<Monomial, SmallVector<std::pair<int64_t, Monomial>>> familyBase;
-    for (auto &[monomial, family] : families) {
-      familyBase[monomial] = arenaTerms;
+    SmallVector<std::pair<int64_t, Monomial>> arenaTerms, gradientTerms;
+    std::map<Family, SmallVector<std::pair<int64_t, Monomial>>> familyBase;
+    for (auto &[key, family] : families) {
+      familyBase[key] = arenaTerms;
       int64_t size = packFamily(family);
-      arenaTerms.push_back({size, monomial});
+      arenaTerms.push_back({size, key.second});
+      if (!key.first)
+        gradientTerms.push_back({size, key.second});
     }
+    if (failed(checkBudget(func, arenaTerms)))
+      return signalPassFailure();
 
     // Materialize: a trailing arena argument and views into it.
     OpBuilder b(func.getContext());
@@ -275,12 +327,11 @@ struct PlanMemoryPass
       }
       return sum;
     };
-    std::map<Monomial, std::pair<Value, Value>> familyValues; // base, unit
-    for (auto &[monomial, family] : families)
-      familyValues[monomial] = {evaluate(familyBase[monomial]),
-                                valueOf(monomial)};
+    std::map<Family, std::pair<Value, Value>> familyValues; // base, unit
+    for (auto &[key, family] : families)
+      familyValues[key] = {evaluate(familyBase[key]), valueOf(key.second)};
     for (Buffer &buf : buffers) {
-      auto [base, unit] = familyValues[buf.monomial];
+      auto [base, unit] = familyValues[{!buf.gradient, buf.monomial}];
       OpBuilder ib(buf.alloc);
       Value c = arith::ConstantIndexOp::create(ib, loc, buf.offset);
       Value offset = arith::AddIOp::create(
@@ -296,6 +347,7 @@ struct PlanMemoryPass
     }
     func->setAttr("lowmem.arena_size", termsAttr(b, arenaTerms));
     func->setAttr("lowmem.heap_size", termsAttr(b, heapTerms));
+    func->setAttr("lowmem.arena_gradients_size", termsAttr(b, gradientTerms));
   }
 };
 

@@ -29,6 +29,12 @@ bool matchesNameList(StringRef name, ArrayRef<std::string> patterns);
 /// into the epilogue of a linear or qlinear.
 void populateFusePatterns(RewritePatternSet &patterns);
 
+/// Moves every optimizer step (`lowmem.sgd`, `lowmem.adamw`) of `block` to
+/// just after the last op it depends on or that still reads the parameter or
+/// state it overwrites: each gradient is consumed as soon as it is final, so
+/// gradients do not all stay live until the end of the step.
+void placeUpdatesEarly(Block &block);
+
 #define GEN_PASS_REGISTRATION
 #include "lowmem/Dialect/LowMem/Transforms/Passes.h.inc"
 

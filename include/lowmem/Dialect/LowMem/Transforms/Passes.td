@@ -108,8 +108,14 @@ def LowMemPlanMemory : Pass<"lowmem-plan-memory", "::mlir::func::FuncOp"> {
     compiled code has no allocator), returned buffers are planned in the
     arena too, live until the function returns, and a buffer that cannot
     be planned is an error. The
+    Gradients (buffers read by an op that writes a trainable parameter
+    argument, the optimizer step) are packed in families of their own at
+    the start of the arena. With `lowmem.checkpoint_budget = [bytes, batch]`
+    (see lowmem-checkpoint) an arena larger than the budget, every dynamic
+    dimension being the batch, is an error. The
     predicted arena and heap sizes are attached to the function as
-    `lowmem.arena_size` and `lowmem.heap_size`, each a list of terms
+    `lowmem.arena_size` and `lowmem.heap_size` (and the gradients' part of
+    the arena as `lowmem.arena_gradients_size`), each a list of terms
     `[coefficient, [arg, dim], ...]` whose sum gives the size in bytes for
     the actual input dimensions.
   }];
@@ -151,6 +157,9 @@ def LowMemDifferentiate : Pass<"lowmem-differentiate", "ModuleOp"> {
     hyperparameters (`tensor<4xf32>` marked `lowmem.hyper`, see
     `lowmem.sgd`), and returns the loss then the updated parameters and
     state (`lowmem.update = "name"`), which bufferization writes in place.
+    Each optimizer step is placed right after the last op that reads the
+    parameter it overwrites, so that a gradient is consumed as soon as it is
+    final instead of every gradient living until the end of the step.
 
     Example: `lowmem-opt --lowmem-differentiate="optimizer=adamw"`
   }];
@@ -187,6 +196,55 @@ def LowMemDropInPlaceUpdates
     not place in its argument's buffer is an error naming it: the compiled
     step would otherwise hold a second copy of the parameter or state.
   }];
+}
+
+def LowMemCheckpoint : Pass<"lowmem-checkpoint", "::mlir::func::FuncOp"> {
+  let summary = "Gradient checkpointing: recompute activations in the backward";
+  let description = [{
+    Runs on training steps (functions with a `lowmem.mse_loss`), after the
+    graph passes. The forward is the set of ops the loss depends on; an
+    activation is saved when an op of the backward reads it. A *boundary* is
+    a forward value that is, right after its definition, the only
+    activation still needed by the rest of the forward: a residual block's
+    input or output. Boundaries kept by the policy stay saved; every other
+    activation the backward reads is recomputed from the nearest kept ones,
+    by clones of its forward ops (marked `lowmem.recompute`, so CSE never
+    merges them with the originals) placed just before the first backward
+    op that reads it. The originals then die inside the forward.
+
+    Policies:
+    - `none`: everything the backward reads is saved.
+    - `blocks`: every boundary is kept; the inside of each block is
+      recomputed during its backward.
+    - `sqrt`: of the n boundaries, every ceil(sqrt(n))-th and the last are
+      kept (Chen et al., 2016): about sqrt(n) segments, each recomputed
+      once, at the cost of about one extra forward.
+    - `budget`: the policy that recomputes least among none, blocks and
+      every k-th boundary (k = 2 .. n) whose activation peak at `batch`
+      rows fits in `budget` bytes; an error, with the smallest peak any of
+      them reaches, when none fits. The peak is estimated as the largest
+      sum of live tensors over the step's ops (plan-memory checks the real
+      arena against the budget, recorded as `lowmem.checkpoint_budget`).
+
+    Optimizer steps are then placed after the last reader of what they
+    overwrite (recomputation reads parameters). The function gets the
+    attribute `lowmem.checkpoint`: the policy, the boundaries found and
+    kept, the recomputed ops, and the FLOPs of the recomputation and of the
+    whole step per row of the dynamic leading dimension.
+
+    Example: `lowmem-opt --lowmem-checkpoint="policy=budget budget=4000000
+    batch=64"`
+  }];
+  let options = [
+    Option<"policy", "policy", "std::string", /*default=*/"\"blocks\"",
+           "none, blocks, sqrt or budget">,
+    Option<"budget", "budget", "int64_t", /*default=*/"0",
+           "With policy=budget: the activation peak allowed, in bytes">,
+    Option<"batch", "batch", "int64_t", /*default=*/"1",
+           "With policy=budget: the size of every dynamic dimension when "
+           "estimating the peak (the batch size)">
+  ];
+  let dependentDialects = ["::mlir::lowmem::LowMemDialect"];
 }
 
 #endif // LOWMEM_DIALECT_LOWMEM_TRANSFORMS_PASSES_TD
