@@ -2,7 +2,10 @@
 # The main job: installs what is missing, builds lowmem, generates the BigNet
 # example (dim 1024, 6 blocks; override with BIGNET_DIM / BIGNET_DEPTH),
 # imports it, compiles it for the CPU in every weight format, runs each and
-# prints the memory and accuracy table. Work files go to out/bignet.
+# prints the memory and accuracy table; then fine-tunes BigNet with LoRA and
+# QLoRA (examples/bignet/fit: the loss curves, and the training memory under
+# each checkpointing policy beside the seed's table; BIGNET_FIT=0 skips it).
+# Work files go to out/bignet.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${LOWMEM_BUILD_DIR:-$root/build}"
@@ -43,3 +46,8 @@ done
 echo
 echo "BigNet dim $dim, depth $depth, batch $batch, CPU backend; errors vs the numpy float64 reference of the fp32 model"
 $py "$ex/summarize.py" "$out/reference.npy" "${specs[@]}"
+
+if [ "${BIGNET_FIT:-1}" != 0 ]; then
+  echo
+  "$ex/fit/run.sh" "$out/fit"
+fi

@@ -75,7 +75,7 @@ def cmd_make_adapter(args):
         layers = [l for l in layers
                   if any(l == t or (t.endswith(".") and l.startswith(t)) for t in args.targets)]
     shapes = {l: tuple(tensors[l + ".weight"].shape) for l in layers}
-    adapter = lora.random_adapter(shapes, args.rank, seed=args.seed)
+    adapter = lora.random_adapter(shapes, args.rank, seed=args.seed, b_scale=args.b_scale)
     lora.save_peft(args.output, adapter, args.rank, args.alpha, rslora=args.rslora)
     print(f"wrote {args.output}: {len(adapter)} LoRA adapters of rank {args.rank}")
     return 0
@@ -292,6 +292,8 @@ def build_parser():
     p.add_argument("--rslora", action="store_true")
     p.add_argument("--targets", nargs="*", help="layers (or prefixes ending in '.'); default all")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--b-scale", type=float, default=0.05,
+                   help="standard deviation of B (0: PEFT's B = 0; A depends on the seed only)")
     p.add_argument("-o", "--output", required=True, help="adapter directory")
     p.set_defaults(func=cmd_make_adapter)
 

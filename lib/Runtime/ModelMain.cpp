@@ -871,10 +871,12 @@ int main(int argc, char **argv) {
     }
 
     size_t measuredPeak = tracker.peakTotal();
+    std::vector<double> sortedTimes = times;
+    std::sort(sortedTimes.begin(), sortedTimes.end());
+    double medianMs =
+        sortedTimes.empty() ? 0.0 : sortedTimes[sortedTimes.size() / 2];
     if (options.report) {
-      std::vector<double> sorted = times;
-      std::sort(sorted.begin(), sorted.end());
-      double median = sorted.empty() ? 0.0 : sorted[sorted.size() / 2];
+      double median = medianMs;
       std::printf("  memory         frozen weights %.2f MB, trainable %.2f "
                   "MB, optimizer state %.2f MB, inputs %.2f MB,\n"
                   "                 gradients %.2f MB (touched %.2f MB), "
@@ -905,7 +907,8 @@ int main(int argc, char **argv) {
       std::printf("  (MB = 2^20 bytes)\n");
     }
     if (!options.reportJson.empty()) {
-      std::string json = "{\"mode\": \"train\", \"losses\": [";
+      std::string json = std::string("{\"mode\": \"") +
+                         (gradMode ? "grad" : "train") + "\", \"losses\": [";
       for (size_t i = 0; i < losses.size(); ++i) {
         char buf[64];
         std::snprintf(buf, sizeof(buf), "%s%.9g", i ? ", " : "", losses[i]);
@@ -920,14 +923,18 @@ int main(int argc, char **argv) {
           "\"gradient_bytes\": %lld, \"heap_bytes\": %lld, "
           "\"predicted_peak_bytes\": %zu, \"measured_peak_bytes\": %zu, "
           "\"checkpoint\": \"%s\", \"recomputed_ops\": %lld, "
-          "\"recompute_flops\": %.0f, \"step_flops\": %.0f}\n",
+          "\"recompute_flops\": %.0f, \"step_flops\": %.0f, "
+          "\"trainable\": %lld, \"frozen\": %lld, \"batch\": %lld, "
+          "\"median_step_ms\": %.3f}\n",
           static_cast<long long>(startStep + 1), weightBytes, trainableBytes,
           stateBytes, inputBytes, static_cast<long long>(arenaBytes),
           static_cast<long long>(gradientBytes),
           static_cast<long long>(heapBytes), predictedPeak, measuredPeak,
           checkpoint.present ? checkpoint.policy.c_str() : "none",
           static_cast<long long>(checkpoint.recomputedOps),
-          checkpoint.recomputeFlops, checkpoint.stepFlops);
+          checkpoint.recomputeFlops, checkpoint.stepFlops,
+          static_cast<long long>(trainable), static_cast<long long>(frozen),
+          static_cast<long long>(batch), medianMs);
       json += buf;
       problem = writeFileAtomic(options.reportJson, json.data(), json.size());
       if (!problem.empty())
