@@ -59,7 +59,7 @@ namespace {
 struct Options {
   std::string weights, input, output, reportJson, loadAdapter;
   std::string target, saveAdapter, gradsOutput;
-  std::string steps, lr, batch; // parsed once the mode is known
+  std::string steps, lr, batch, saveEvery; // parsed once the mode is known
   bool report = false, initAdapter = false;
   uint64_t seed = 0;
 };
@@ -85,6 +85,8 @@ void usage(const char *argv0) {
               "and the optimizer\n"
               "                      state; --load-adapter DIR resumes from "
               "them\n"
+              "  --save-every K      also save them every K steps (each "
+              "file replaced atomically)\n"
               "  --grads-output G    (--optimizer=none) write the gradients "
               "to G.safetensors\n",
               argv0);
@@ -105,6 +107,7 @@ Options parseOptions(int argc, char **argv) {
       {"--lr", &options.lr},
       {"--batch", &options.batch},
       {"--save-adapter", &options.saveAdapter},
+      {"--save-every", &options.saveEvery},
       {"--grads-output", &options.gradsOutput}};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -388,7 +391,7 @@ int main(int argc, char **argv) {
     if (!value.empty())
       die(std::string(option) + ": " + why);
   };
-  int64_t steps = 1, batch = 0;
+  int64_t steps = 1, batch = 0, saveEvery = 0;
   double lr = 0.0;
   if (!training && !gradMode) {
     const char *why = "only a training binary (lowmem-compile --train) "
@@ -398,6 +401,7 @@ int main(int argc, char **argv) {
     reject(options.lr, "--lr", why);
     reject(options.batch, "--batch", why);
     reject(options.saveAdapter, "--save-adapter", why);
+    reject(options.saveEvery, "--save-every", why);
     reject(options.gradsOutput, "--grads-output", why);
     if (options.output.empty())
       die("--output is required (see --help)");
@@ -412,6 +416,11 @@ int main(int argc, char **argv) {
       if (options.steps.empty() || options.lr.empty())
         die("--steps N and --lr LR are required to train");
       steps = parseCount("--steps", options.steps);
+      if (!options.saveEvery.empty()) {
+        if (options.saveAdapter.empty())
+          die("--save-every: give --save-adapter DIR to save into");
+        saveEvery = parseCount("--save-every", options.saveEvery);
+      }
       lr = parsePositive("--lr", options.lr);
       reject(options.gradsOutput, "--grads-output",
              "this step updates the parameters; compile with "
@@ -422,6 +431,7 @@ int main(int argc, char **argv) {
       reject(options.steps, "--steps", why);
       reject(options.lr, "--lr", why);
       reject(options.saveAdapter, "--save-adapter", why);
+      reject(options.saveEvery, "--save-every", why);
       if (options.gradsOutput.empty())
         die("--grads-output G.safetensors is required: this step computes "
             "gradients");
@@ -750,6 +760,49 @@ int main(int argc, char **argv) {
                   static_cast<long long>(rows), static_cast<long long>(batch),
                   stateArgs.empty() ? "none" : stateNote.c_str());
     }
+    // Writes the adapter and the optimizer state as they are after step
+    // `afterStep`: the state first, so that an adapter never points at a
+    // state it lacks; each file atomically.
+    auto saveAdapter = [&](int64_t afterStep) {
+      std::vector<std::vector<float>> host;
+      std::vector<TensorToWrite> adapterTensors, stateTensors;
+      host.reserve(trainableArgs.size() + stateArgs.size());
+      auto fetch = [&](size_t i, const std::string &name,
+                       std::vector<TensorToWrite> &into) {
+        host.emplace_back(product(args[i].shape));
+        backend.download(host.back().data(), args[i].data,
+                         host.back().size() * 4);
+        into.push_back({name, DType::F32, args[i].shape, host.back().data(),
+                        host.back().size() * 4});
+      };
+      LoraConfig saved = lora;
+      for (auto &[i, name] : trainableArgs) {
+        fetch(i, name, adapterTensors);
+        if (isLoraA(name))
+          saved.targets.push_back(
+              name.substr(0, name.size() - kLoraASuffix.size()));
+      }
+      for (auto &[i, name] : stateArgs)
+        fetch(i, name, stateTensors);
+      std::string step = std::to_string(afterStep);
+      // The state first: an adapter never points at a state it lacks.
+      if (::mkdir(options.saveAdapter.c_str(), 0777) != 0 && errno != EEXIST)
+        die(options.saveAdapter +
+            ": cannot create the directory: " + errnoText(errno));
+      if (!stateTensors.empty()) {
+        problem = writeSafetensors(
+            trainingStatePath(options.saveAdapter), stateTensors,
+            {{"step", step}, {"optimizer", optimizerName}});
+        if (!problem.empty())
+          die(problem);
+      }
+      problem = writeAdapter(options.saveAdapter, saved, adapterTensors,
+                             {{"lowmem.step", step}});
+      if (!problem.empty())
+        die(problem);
+      std::printf("saved the adapter after step %s to %s\n", step.c_str(),
+                  options.saveAdapter.c_str());
+    };
     std::vector<double> losses, times;
     int64_t lastGood = startStep;
     bool diverged = false;
@@ -815,6 +868,8 @@ int main(int argc, char **argv) {
         break;
       }
       lastGood = t;
+      if (saveEvery > 0 && s + 1 < steps && t % saveEvery == 0)
+        saveAdapter(t);
     }
 
     int rc = 0;
@@ -829,46 +884,8 @@ int main(int argc, char **argv) {
                    options.saveAdapter.empty() ? "" : ", saved as the adapter");
       rc = 4;
     }
-    if (!options.saveAdapter.empty()) {
-      std::vector<std::vector<float>> host;
-      std::vector<TensorToWrite> adapterTensors, stateTensors;
-      host.reserve(trainableArgs.size() + stateArgs.size());
-      auto fetch = [&](size_t i, const std::string &name,
-                       std::vector<TensorToWrite> &into) {
-        host.emplace_back(product(args[i].shape));
-        backend.download(host.back().data(), args[i].data,
-                         host.back().size() * 4);
-        into.push_back({name, DType::F32, args[i].shape, host.back().data(),
-                        host.back().size() * 4});
-      };
-      LoraConfig saved = lora;
-      for (auto &[i, name] : trainableArgs) {
-        fetch(i, name, adapterTensors);
-        if (isLoraA(name))
-          saved.targets.push_back(
-              name.substr(0, name.size() - kLoraASuffix.size()));
-      }
-      for (auto &[i, name] : stateArgs)
-        fetch(i, name, stateTensors);
-      std::string step = std::to_string(lastGood);
-      // The state first: an adapter never points at a state it lacks.
-      if (::mkdir(options.saveAdapter.c_str(), 0777) != 0 && errno != EEXIST)
-        die(options.saveAdapter +
-            ": cannot create the directory: " + errnoText(errno));
-      if (!stateTensors.empty()) {
-        problem = writeSafetensors(
-            trainingStatePath(options.saveAdapter), stateTensors,
-            {{"step", step}, {"optimizer", optimizerName}});
-        if (!problem.empty())
-          die(problem);
-      }
-      problem = writeAdapter(options.saveAdapter, saved, adapterTensors,
-                             {{"lowmem.step", step}});
-      if (!problem.empty())
-        die(problem);
-      std::printf("saved the adapter after step %s to %s\n", step.c_str(),
-                  options.saveAdapter.c_str());
-    }
+    if (!options.saveAdapter.empty())
+      saveAdapter(lastGood);
 
     size_t measuredPeak = tracker.peakTotal();
     std::vector<double> sortedTimes = times;
