@@ -26,6 +26,7 @@
 #include "lowmem/Runtime/FileUtil.h"
 #include "lowmem/Runtime/Json.h"
 #include "lowmem/Runtime/Memory.h"
+#include "lowmem/Runtime/Merge.h"
 #include "lowmem/Runtime/Npy.h"
 #include "lowmem/Runtime/QuantizedCheckpoint.h"
 #include "lowmem/Runtime/Safetensors.h"
@@ -38,6 +39,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -60,6 +62,8 @@ struct Options {
   std::string weights, input, output, reportJson, loadAdapter;
   std::string target, saveAdapter, gradsOutput;
   std::string steps, lr, batch, saveEvery; // parsed once the mode is known
+  std::string merge, mergeFormat = "f32", mergeBlockSize = "0";
+  bool mergeDoubleQuant = false;
   bool report = false, initAdapter = false;
   uint64_t seed = 0;
 };
@@ -88,7 +92,16 @@ void usage(const char *argv0) {
               "  --save-every K      also save them every K steps (each "
               "file replaced atomically)\n"
               "  --grads-output G    (--optimizer=none) write the gradients "
-              "to G.safetensors\n",
+              "to G.safetensors\n"
+              "models with LoRA adapters (after training, for training "
+              "binaries):\n"
+              "  --merge M.safetensors  write the weights with the adapters "
+              "merged, W + s B A,\n"
+              "                      W as the model uses it; 2-D weights in "
+              "--merge-format\n"
+              "                      (f32, f16, bf16, int4, nf4, fp4, int8; "
+              "with --merge-block-size N\n"
+              "                      and --merge-double-quant)\n",
               argv0);
 }
 
@@ -108,6 +121,9 @@ Options parseOptions(int argc, char **argv) {
       {"--batch", &options.batch},
       {"--save-adapter", &options.saveAdapter},
       {"--save-every", &options.saveEvery},
+      {"--merge", &options.merge},
+      {"--merge-format", &options.mergeFormat},
+      {"--merge-block-size", &options.mergeBlockSize},
       {"--grads-output", &options.gradsOutput}};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -121,6 +137,10 @@ Options parseOptions(int argc, char **argv) {
     }
     if (arg == "--init-adapter") {
       options.initAdapter = true;
+      continue;
+    }
+    if (arg == "--merge-double-quant") {
+      options.mergeDoubleQuant = true;
       continue;
     }
     std::string value;
@@ -432,6 +452,7 @@ int main(int argc, char **argv) {
       reject(options.lr, "--lr", why);
       reject(options.saveAdapter, "--save-adapter", why);
       reject(options.saveEvery, "--save-every", why);
+      reject(options.merge, "--merge", why);
       if (options.gradsOutput.empty())
         die("--grads-output G.safetensors is required: this step computes "
             "gradients");
@@ -639,6 +660,59 @@ int main(int argc, char **argv) {
     }
     describe(arg);
   }
+  // --merge: the frozen weights as the model uses them plus s B A, written
+  // once the adapters are final (after training).
+  if (!options.merge.empty() && trainableArgs.empty())
+    die("--merge: this model has no LoRA adapters to merge");
+  std::optional<quant::Format> mergeFormat =
+      quant::parseFormat(options.mergeFormat);
+  if (!mergeFormat)
+    die("--merge-format: unknown format '" + options.mergeFormat +
+        "'; expected f32, f16, bf16, int4, nf4, fp4 or int8");
+  int64_t mergeBlockSize = 0;
+  if (options.mergeBlockSize != "0")
+    mergeBlockSize = parseCount("--merge-block-size", options.mergeBlockSize);
+  auto mergeAdapters = [&]() {
+    if (options.merge.empty())
+      return;
+    std::vector<MergeParam> params;
+    std::set<std::string> seen;
+    for (const JsonValue &record : records) {
+      std::string name = str(record, "name");
+      if (str(record, "kind") != "param" ||
+          record.get("trainable")->getBool() || !seen.insert(name).second)
+        continue;
+      MergeParam param;
+      param.name = name;
+      param.shape = intList(record.get("shape"));
+      if (!str(record, "part").empty()) {
+        param.format = *quant::parseFormat(str(record, "format"));
+        param.blockSize = record.get("block")->getInt64().value_or(0);
+        param.doubleQuant = record.get("double_quant")->getBool();
+        param.shape = intList(record.get("logical_shape"));
+      }
+      params.push_back(std::move(param));
+    }
+    std::vector<std::vector<float>> host;
+    host.reserve(trainableArgs.size());
+    AdapterTensors adapters;
+    for (auto &[i, name] : trainableArgs) {
+      host.emplace_back(product(args[i].shape));
+      backend.download(host.back().data(), args[i].data,
+                       host.back().size() * 4);
+      adapters[name] = {args[i].shape, host.back().data()};
+    }
+    double scale = lora.rslora ? lora.alpha / std::sqrt(double(lora.rank))
+                               : lora.alpha / double(lora.rank);
+    std::string failure = writeMergedWeights(
+        *weights, params, adapters, scale, *mergeFormat, mergeBlockSize,
+        options.mergeDoubleQuant, options.merge);
+    if (!failure.empty())
+      die(failure);
+    std::printf("wrote the merged weights (%s) to %s\n",
+                options.mergeFormat.c_str(), options.merge.c_str());
+  };
+
   size_t weightBytes = tracker.current(MemCategory::Weights);
   size_t trainableBytes = tracker.current(MemCategory::Trainable);
   size_t stateBytes = tracker.current(MemCategory::OptimizerState);
@@ -886,6 +960,7 @@ int main(int argc, char **argv) {
     }
     if (!options.saveAdapter.empty())
       saveAdapter(lastGood);
+    mergeAdapters();
 
     size_t measuredPeak = tracker.peakTotal();
     std::vector<double> sortedTimes = times;
@@ -977,6 +1052,7 @@ int main(int argc, char **argv) {
   problem = writeNpy(options.output, outType, results.shape(0), output.data());
   if (!problem.empty())
     die(problem);
+  mergeAdapters();
 
   int64_t touched = touchedArena(0, arenaBytes);
   size_t measuredPeak = tracker.peakTotal();
