@@ -187,7 +187,8 @@ def cmd_lora_grads(args):
     """Write the loss gradients of every adapter tensor."""
     tensors = safetensors_io.load(args.weights)
     adapter, s = _adapter_and_scale(args.adapter)
-    loss, grads = train.loss_and_lora_grads(tensors, _load_npy(args.input), _load_npy(args.target), adapter, s)
+    loss, grads = train.loss_and_lora_grads(tensors, _load_npy(args.input), _load_npy(args.target), adapter, s,
+                                            loss=args.loss)
     out = {}
     for layer, (da, db) in grads.items():
         out[layer + ".lora_A.weight"] = da.astype(np.float32)
@@ -238,7 +239,8 @@ def cmd_train(args):
     for t in range(1, args.steps + 1):
         k = (t - 1) % batches
         sl = slice(k * batch, min(rows, k * batch + batch))
-        loss, grads = train.loss_and_lora_grads(tensors, x[sl], target[sl], params, s, weight_fn=weight_fn)
+        loss, grads = train.loss_and_lora_grads(tensors, x[sl], target[sl], params, s, weight_fn=weight_fn,
+                                                loss=args.loss)
         losses.append(loss)
         for layer, g in grads.items():
             for i in (0, 1):
@@ -322,6 +324,8 @@ def build_parser():
     p.add_argument("--weights", required=True)
     p.add_argument("--input", required=True)
     p.add_argument("--target", required=True)
+    p.add_argument("--loss", choices=["mse", "cross_entropy"], default="mse",
+                   help="mse (target shaped as the output) or cross_entropy (target: int64 class labels)")
     p.add_argument("--adapter", required=True)
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_lora_grads)
@@ -336,6 +340,8 @@ def build_parser():
     p.add_argument("--weights", required=True)
     p.add_argument("--input", required=True)
     p.add_argument("--target", required=True)
+    p.add_argument("--loss", choices=["mse", "cross_entropy"], default="mse",
+                   help="mse (target shaped as the output) or cross_entropy (target: int64 class labels)")
     p.add_argument("--adapter", required=True)
     p.add_argument("--steps", type=int, required=True)
     p.add_argument("--lr", type=float, required=True)

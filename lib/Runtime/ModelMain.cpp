@@ -334,6 +334,23 @@ void checkArray(const std::string &path, const NpyArray &array,
         " but the model expects " + shapeToString(shape) + " (-1: any size)");
 }
 
+/// Cross-entropy targets: every label a class in [0, classes), or -100
+/// (ignored, PyTorch's ignore_index).
+void checkLabels(const std::string &path, const NpyArray &array,
+                 const JsonValue *classesRecord) {
+  if (!classesRecord || classesRecord->isNull())
+    return;
+  int64_t classes = classesRecord->getInt64().value_or(0);
+  const auto *labels = reinterpret_cast<const int64_t *>(array.data.data());
+  for (int64_t i = 0; i < array.numElements(); ++i) {
+    int64_t label = labels[i];
+    if (label != -100 && (label < 0 || label >= classes))
+      die(path + ": label " + std::to_string(label) + " at element " +
+          std::to_string(i) + " is not a class in [0, " +
+          std::to_string(classes) + ") nor -100 (ignored)");
+  }
+}
+
 /// A batched input: the whole array on the device, and the rows a step
 /// reads.
 struct BatchedInput {
@@ -544,6 +561,8 @@ int main(int argc, char **argv) {
       const NpyArray &array = isTarget ? target : input;
       const std::string &path = isTarget ? options.target : options.input;
       checkArray(path, array, shape, *dtype);
+      if (isTarget)
+        checkLabels(path, array, manifest.get("classes"));
       arg.shape = array.shape;
       arg.data = tracker.allocate(array.data.size(), MemCategory::Inputs);
       if (!arg.data)

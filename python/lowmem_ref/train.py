@@ -20,12 +20,51 @@ import numpy as np
 
 from . import bignet, checkpoint
 
-__all__ = ["mse", "cached_weights", "loss_and_lora_grads", "numeric_lora_grads", "adamw_step", "sgd_step"]
+__all__ = ["mse", "cross_entropy", "loss_and_grad", "cached_weights", "loss_and_lora_grads", "numeric_lora_grads", "adamw_step", "sgd_step"]
 
 
 def mse(prediction, target):
     d = np.asarray(prediction, dtype=np.float64) - np.asarray(target, dtype=np.float64)
     return float(np.mean(d * d)) if d.size else 0.0
+
+
+def cross_entropy(logits, labels, ignore_index=-100):
+    """PyTorch's CrossEntropyLoss (mean over the rows whose label is not
+    ``ignore_index``; NaN when there are none): logits ``[..., classes]``,
+    labels ``[...]``."""
+    loss, _ = _cross_entropy_and_grad(logits, labels, ignore_index)
+    return loss
+
+
+def _cross_entropy_and_grad(logits, labels, ignore_index=-100):
+    z = np.asarray(logits, np.float64)
+    z = z.reshape(-1, z.shape[-1])
+    lab = np.asarray(labels).reshape(-1)
+    keep = lab != ignore_index
+    n = int(keep.sum())
+    zmax = z.max(axis=-1, keepdims=True)
+    e = np.exp(z - zmax)
+    total = e.sum(axis=-1, keepdims=True)
+    picked = np.where(keep, lab, 0)
+    rows = np.arange(z.shape[0])
+    per_row = np.log(total[:, 0]) + zmax[:, 0] - z[rows, picked]
+    loss = float(per_row[keep].sum() / n) if n else float("nan")
+    grad = e / total
+    grad[rows, picked] -= 1.0
+    grad = np.where(keep[:, None], grad / max(n, 1), 0.0)
+    return loss, grad.reshape(np.shape(logits))
+
+
+def loss_and_grad(prediction, target, loss="mse"):
+    """The loss (``mse`` or ``cross_entropy``) and its gradient with respect
+    to the prediction, in float64."""
+    y = np.asarray(prediction, np.float64)
+    if loss == "mse":
+        t = np.asarray(target, np.float64)
+        return mse(y, t), 2.0 * (y - t) / max(y.size, 1)
+    if loss == "cross_entropy":
+        return _cross_entropy_and_grad(y, target)
+    raise ValueError(f"unknown loss {loss!r}")
 
 
 def cached_weights(tensors):
@@ -56,12 +95,13 @@ def _prepare(tensors, weight_fn):
     return dim, depth, param, weight
 
 
-def loss_and_lora_grads(tensors, x, target, lora, lora_scale, weight_fn=None):
+def loss_and_lora_grads(tensors, x, target, lora, lora_scale, weight_fn=None, loss="mse"):
     """Loss and ``{layer: (dA, dB)}`` for every adapted layer, in float64.
 
     Args:
         tensors: the BigNet state dict (full precision or quantized).
-        x, target: ``[batch, dim]``.
+        x: ``[batch, dim]``; target: ``[batch, dim]`` for ``mse``, or
+            class labels ``[batch]`` for ``cross_entropy`` (logits = y).
         lora: ``{layer: (A [r, dim], B [dim, r])}``.
         lora_scale: the adapter scale s.
     """
@@ -94,9 +134,7 @@ def loss_and_lora_grads(tensors, x, target, lora, lora_scale, weight_fn=None):
         h = h + inp
         tape.append(("residual", None))
     y = h
-    t = np.asarray(target, np.float64)
-    loss = mse(y, t)
-    dy = 2.0 * (y - t) / max(y.size, 1)
+    value, dy = loss_and_grad(y, target, loss)
 
     grads = {}
     residuals = []  # gradient reaching each block's input through its skip
@@ -119,10 +157,11 @@ def loss_and_lora_grads(tensors, x, target, lora, lora_scale, weight_fn=None):
             xhat, rstd, gamma = data
             g = dy * gamma
             dy = rstd * (g - g.mean(axis=-1, keepdims=True) - xhat * (g * xhat).mean(axis=-1, keepdims=True))
-    return loss, grads
+    return value, grads
 
 
-def numeric_lora_grads(tensors, x, target, lora, lora_scale, eps=1e-6, entries=None, weight_fn=None):
+def numeric_lora_grads(tensors, x, target, lora, lora_scale, eps=1e-6, entries=None, weight_fn=None,
+                       loss="mse"):
     """Central finite differences of the loss w.r.t. adapter entries.
 
     Returns ``{(layer, which, index): derivative}`` for ``which`` in
@@ -133,9 +172,9 @@ def numeric_lora_grads(tensors, x, target, lora, lora_scale, eps=1e-6, entries=N
     if weight_fn is None:
         weight_fn = cached_weights(tensors)
 
-    def loss():
+    def value():
         y = bignet.forward(tensors, x, weight_fn=weight_fn, dtype=np.float64, lora=lora, lora_scale=lora_scale)
-        return mse(y, target)
+        return loss_and_grad(y, target, loss)[0]
 
     out = {}
     if entries is None:
@@ -145,9 +184,9 @@ def numeric_lora_grads(tensors, x, target, lora, lora_scale, eps=1e-6, entries=N
         arr = lora[layer][0 if which == "A" else 1]
         old = arr[idx]
         arr[idx] = old + eps
-        up = loss()
+        up = value()
         arr[idx] = old - eps
-        down = loss()
+        down = value()
         arr[idx] = old
         out[(layer, which, idx)] = (up - down) / (2 * eps)
     return out

@@ -525,6 +525,29 @@ class TestTrain(unittest.TestCase):
                 rel = np.abs(grads[p][i] - want).max() / np.abs(want).max()
                 self.assertLess(rel, 1e-6, f"{p} d{which}")
 
+    def test_cross_entropy_grads_match_finite_differences(self):
+        rng = np.random.default_rng(1)
+        t = bignet.init_params(6, 2, seed=2)
+        x = rng.standard_normal((5, 6))
+        labels = np.array([0, 5, -100, 2, 2], dtype=np.int64)  # one ignored row
+        layers = lora.linear_layers(t)
+        ad = {p: (rng.standard_normal((2, 6)) * 0.3, rng.standard_normal((6, 2)) * 0.3) for p in layers}
+        loss, grads = train.loss_and_lora_grads(t, x, labels, ad, 1.5, loss="cross_entropy")
+        y = bignet.forward(t, x, lora=ad, lora_scale=1.5)
+        # By hand: mean over the 4 counted rows of logsumexp - the label's logit.
+        rows = [0, 1, 3, 4]
+        want = np.mean([np.log(np.exp(y[r]).sum()) - y[r, labels[r]] for r in rows])
+        self.assertAlmostEqual(loss, want, places=12)
+        numeric = train.numeric_lora_grads(t, x, labels, ad, 1.5, loss="cross_entropy")
+        for p in layers:
+            for i, which in enumerate("AB"):
+                want = np.zeros_like(grads[p][i])
+                for idx in np.ndindex(want.shape):
+                    want[idx] = numeric[(p, which, idx)]
+                rel = np.abs(grads[p][i] - want).max() / np.abs(want).max()
+                self.assertLess(rel, 1e-6, f"{p} d{which}")
+        self.assertTrue(np.isnan(train.cross_entropy(y[:2], np.array([-100, -100]))))
+
     def test_adamw_first_step_is_lr_sign(self):
         # Bias-corrected moments of the first step are g and g^2.
         p, m, v = np.array([1.0, 2.0]), np.zeros(2), np.zeros(2)

@@ -19,6 +19,23 @@ func.func @main() {
   call @print(%db_d) : (tensor<?xf32>) -> ()
   // CHECK: [4, 6]
 
+  // cross_entropy_loss over rows [1, 2, 3] (label 2) and [1, 1, 1] (label
+  // -100, ignored): log(e + e^2 + e^3) - 3 = 0.407606, a mean over one row.
+  // Its gradient: softmax([1, 2, 3]) - [0, 0, 1] = [0.0900306, 0.244728,
+  // -0.334759], and 0 on the ignored row.
+  %logits = arith.constant dense<[[1.0, 2.0, 3.0], [1.0, 1.0, 1.0]]> : tensor<2x3xf32>
+  %labels = arith.constant dense<[2, -100]> : tensor<2xi64>
+  %ce = lowmem.cross_entropy_loss %logits, %labels : tensor<2x3xf32>, tensor<2xi64> -> tensor<f32>
+  %ce1 = tensor.expand_shape %ce [] output_shape [1] : tensor<f32> into tensor<1xf32>
+  %ce_d = tensor.cast %ce1 : tensor<1xf32> to tensor<?xf32>
+  call @print(%ce_d) : (tensor<?xf32>) -> ()
+  // CHECK: [0.40760{{[0-9]*}}]
+  %dce = lowmem.cross_entropy_loss_grad %logits, %labels : tensor<2x3xf32>, tensor<2xi64>
+  %dce1 = tensor.collapse_shape %dce [[0, 1]] : tensor<2x3xf32> into tensor<6xf32>
+  %dce_d = tensor.cast %dce1 : tensor<6xf32> to tensor<?xf32>
+  call @print(%dce_d) : (tensor<?xf32>) -> ()
+  // CHECK: [0.0900{{[0-9]*}}, 0.24472{{[0-9]*}}, -0.33475{{[0-9]*}}, 0, 0, 0]
+
   // scale by 0.25.
   %v = arith.constant dense<[1.0, 2.0, 3.0, 4.0]> : tensor<4xf32>
   %s = lowmem.scale %v {factor = 0.25 : f64} : tensor<4xf32>

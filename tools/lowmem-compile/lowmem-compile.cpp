@@ -127,8 +127,11 @@ static cl::opt<bool> train("train",
                                     "gradients of the trainable parameters "
                                     "and the optimizer update"),
                            cl::init(false), cl::cat(category));
-static cl::opt<std::string> loss("loss", cl::desc("Training loss: mse"),
-                                 cl::init("mse"), cl::cat(category));
+static cl::opt<std::string>
+    loss("loss",
+         cl::desc("Training loss: mse, or cross_entropy (the model outputs "
+                  "logits, the target holds i64 class labels)"),
+         cl::init("mse"), cl::cat(category));
 static cl::opt<std::string>
     optimizer("optimizer",
               cl::desc("adamw (default), sgd, or none (the step returns the "
@@ -248,7 +251,8 @@ static llvm::json::Value checkpointJson(func::FuncOp func) {
 
 /// Describes the bufferized entry function for the runtime: one record per
 /// argument in calling order, the result, and the memory plan.
-static FailureOr<std::string> buildManifest(func::FuncOp func) {
+static FailureOr<std::string> buildManifest(func::FuncOp func,
+                                            int64_t classes) {
   llvm::json::Array args;
   int64_t trainable = 0, frozen = 0, quantized = 0, optimizerState = 0;
   llvm::StringSet<llvm::MallocAllocator> seenParams;
@@ -371,6 +375,8 @@ static FailureOr<std::string> buildManifest(func::FuncOp func) {
       {"results", std::move(results)},
       {"optimizer", std::move(optimizerJson)},
       {"loss", train ? llvm::json::Value(loss.getValue()) : nullptr},
+      {"classes",
+       train && loss == "cross_entropy" ? llvm::json::Value(classes) : nullptr},
       {"arena_size", termsJson(arena)},
       {"heap_size", termsJson(result)},
       {"arena_gradients_size",
@@ -621,6 +627,14 @@ int main(int argc, char **argv) {
   if (!func)
     return fail("no function '" + entry + "' in " + inputFile);
 
+  // The number of classes of a cross-entropy step: the model's last
+  // dimension, against which the runtime checks the labels.
+  int64_t classes = 0;
+  if (func.getNumResults() == 1)
+    if (auto type = dyn_cast<RankedTensorType>(func.getResultTypes()[0]))
+      if (type.getRank() > 0)
+        classes = type.getShape().back();
+
   // The CUDA options hold the graph options too; the CPU pipeline takes
   // those alone.
   mlir::lowmem::CUDAPipelineOptions cudaOptions;
@@ -660,7 +674,7 @@ int main(int argc, char **argv) {
   // Training turned the model function into its training step, renamed.
   std::string entryName = func.getName().str();
 
-  FailureOr<std::string> manifest = buildManifest(func);
+  FailureOr<std::string> manifest = buildManifest(func, classes);
   if (failed(manifest))
     return 1;
   func->setAttr("llvm.emit_c_interface", UnitAttr::get(&context));

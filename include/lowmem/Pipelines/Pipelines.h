@@ -68,7 +68,7 @@ struct GraphOptions : public PassPipelineOptions<Derived> {
       llvm::cl::desc("Compile a training step (lowmem-differentiate)"),
       llvm::cl::init(false)};
   ::mlir::detail::PassOptions::Option<std::string> loss{
-      *this, "loss", llvm::cl::desc("Training loss: mse"),
+      *this, "loss", llvm::cl::desc("Training loss: mse or cross_entropy"),
       llvm::cl::init("mse")};
   ::mlir::detail::PassOptions::Option<std::string> optimizer{
       *this, "optimizer",

@@ -761,6 +761,199 @@ struct MseLossGradLowering : public OpRewritePattern<MseLossGradOp> {
   }
 };
 
+/// A rank-0 f32 tensor holding 0, the accumulator of a full reduction.
+Value zeroScalar(OpBuilder &b, Location loc) {
+  Value empty =
+      tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, b.getF32Type());
+  return linalg::FillOp::create(b, loc, f32Const(b, loc, 0.0f), empty)
+      .getResult(0);
+}
+
+/// Row statistics of logits [lead..., classes]: the maximum and the sum of
+/// exp(x - max) of every row, tensors of the leading shape.
+std::pair<Value, Value> softmaxStats(OpBuilder &b, Location loc, Value logits) {
+  MLIRContext *ctx = b.getContext();
+  auto type = cast<RankedTensorType>(logits.getType());
+  unsigned rank = type.getRank();
+  auto rowType =
+      RankedTensorType::get(type.getShape().drop_back(), b.getF32Type());
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+  AffineMap row = selectDims(ctx, rank, range(0, rank - 1));
+  SmallVector<IteratorType> iters(rank - 1, IteratorType::parallel);
+  iters.push_back(IteratorType::reduction);
+  auto reduce =
+      [&](ValueRange inputs, ArrayRef<AffineMap> inputMaps, float start,
+          function_ref<Value(OpBuilder &, Location, ValueRange)> combine) {
+        Value init = linalg::FillOp::create(b, loc, f32Const(b, loc, start),
+                                            emptyLike(b, loc, rowType, logits))
+                         .getResult(0);
+        SmallVector<AffineMap> maps(inputMaps);
+        maps.push_back(row);
+        return linalg::GenericOp::create(
+                   b, loc, TypeRange{rowType}, inputs, ValueRange{init}, maps,
+                   iters,
+                   [&](OpBuilder &nb, Location l, ValueRange args) {
+                     linalg::YieldOp::create(nb, l, combine(nb, l, args));
+                   })
+            .getResult(0);
+      };
+  Value max = reduce(
+      ValueRange{logits}, {id}, -std::numeric_limits<float>::infinity(),
+      [](OpBuilder &nb, Location l, ValueRange args) {
+        return arith::MaximumFOp::create(nb, l, args[0], args[1]).getResult();
+      });
+  Value sum =
+      reduce(ValueRange{logits, max}, {id, row}, 0.0f,
+             [](OpBuilder &nb, Location l, ValueRange args) {
+               Value e = math::ExpOp::create(
+                   nb, l, arith::SubFOp::create(nb, l, args[0], args[1]));
+               return arith::AddFOp::create(nb, l, args[2], e).getResult();
+             });
+  return {max, sum};
+}
+
+/// Whether a label counts, and the index it selects (0 when ignored).
+std::pair<Value, Value> labelIndex(OpBuilder &b, Location loc, Value label,
+                                   int64_t ignoreIndex) {
+  Value ignored =
+      arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(ignoreIndex));
+  Value counts =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, label, ignored);
+  Value zero = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0));
+  Value safe = arith::SelectOp::create(b, loc, counts, label, zero);
+  return {counts, arith::IndexCastOp::create(b, loc, b.getIndexType(), safe)};
+}
+
+/// The number of counted rows, as a rank-0 f32 tensor.
+Value countedRows(OpBuilder &b, Location loc, Value labels,
+                  int64_t ignoreIndex) {
+  MLIRContext *ctx = b.getContext();
+  auto type = cast<RankedTensorType>(labels.getType());
+  unsigned rank = type.getRank();
+  auto scalarType = RankedTensorType::get({}, b.getF32Type());
+  Value init = zeroScalar(b, loc);
+  SmallVector<AffineMap> maps{AffineMap::getMultiDimIdentityMap(rank, ctx),
+                              AffineMap::get(rank, 0, {}, ctx)};
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{scalarType}, ValueRange{labels},
+             ValueRange{init}, maps,
+             SmallVector<IteratorType>(rank, IteratorType::reduction),
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               Value counts = labelIndex(nb, l, args[0], ignoreIndex).first;
+               Value one = arith::UIToFPOp::create(
+                   nb, l, nb.getF32Type(),
+                   arith::ExtUIOp::create(nb, l, nb.getI32Type(), counts));
+               linalg::YieldOp::create(
+                   nb, l,
+                   ValueRange{arith::AddFOp::create(nb, l, args[1], one)});
+             })
+      .getResult(0);
+}
+
+/// cross_entropy_loss: Σ over counted rows of log(sumexp) + max - x[label],
+/// divided by the number of counted rows.
+struct CrossEntropyLossLowering : public OpRewritePattern<CrossEntropyLossOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(CrossEntropyLossOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    Value logits = op.getLogits(), labels = op.getLabels();
+    int64_t ignoreIndex = op.getIgnoreIndex();
+    auto [max, sumExp] = softmaxStats(rewriter, loc, logits);
+    unsigned rank = cast<RankedTensorType>(labels.getType()).getRank();
+    RankedTensorType type = op.getType();
+    Value init = zeroScalar(rewriter, loc);
+    AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+    SmallVector<AffineMap> maps{id, id, id, AffineMap::get(rank, 0, {}, ctx)};
+    Value total =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{type}, ValueRange{labels, max, sumExp},
+            ValueRange{init}, maps,
+            SmallVector<IteratorType>(rank, IteratorType::reduction),
+            [&](OpBuilder &b, Location l, ValueRange args) {
+              auto [counts, index] = labelIndex(b, l, args[0], ignoreIndex);
+              SmallVector<Value> at;
+              for (unsigned d = 0; d < rank; ++d)
+                at.push_back(linalg::IndexOp::create(b, l, d));
+              at.push_back(index);
+              Value picked = tensor::ExtractOp::create(b, l, logits, at);
+              Value logSum = math::LogOp::create(b, l, args[2]);
+              Value term = arith::SubFOp::create(
+                  b, l, arith::AddFOp::create(b, l, logSum, args[1]), picked);
+              term = arith::SelectOp::create(b, l, counts, term,
+                                             f32Const(b, l, 0.0f));
+              linalg::YieldOp::create(
+                  b, l, ValueRange{arith::AddFOp::create(b, l, args[3], term)});
+            })
+            .getResult(0);
+    Value count = countedRows(rewriter, loc, labels, ignoreIndex);
+    Value out = tensor::EmptyOp::create(rewriter, loc, ArrayRef<int64_t>{},
+                                        rewriter.getF32Type());
+    AffineMap scalar = AffineMap::get(0, 0, {}, ctx);
+    Value mean =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{type}, ValueRange{total, count},
+            ValueRange{out}, SmallVector<AffineMap>(3, scalar),
+            SmallVector<IteratorType>{},
+            [&](OpBuilder &b, Location l, ValueRange args) {
+              linalg::YieldOp::create(
+                  b, l,
+                  ValueRange{arith::DivFOp::create(b, l, args[0], args[1])});
+            })
+            .getResult(0);
+    rewriter.replaceOp(op, mean);
+    return success();
+  }
+};
+
+/// cross_entropy_loss_grad: (exp(x - max) / sumexp - [c == label]) / n on
+/// counted rows, 0 on ignored ones.
+struct CrossEntropyLossGradLowering
+    : public OpRewritePattern<CrossEntropyLossGradOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(CrossEntropyLossGradOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    Value logits = op.getLogits(), labels = op.getLabels();
+    int64_t ignoreIndex = op.getIgnoreIndex();
+    RankedTensorType type = op.getType();
+    unsigned rank = type.getRank();
+    auto [max, sumExp] = softmaxStats(rewriter, loc, logits);
+    Value count = countedRows(rewriter, loc, labels, ignoreIndex);
+    AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+    AffineMap row = selectDims(ctx, rank, range(0, rank - 1));
+    SmallVector<AffineMap> maps{
+        id, row, row, row, AffineMap::get(rank, 0, {}, ctx), id};
+    Value init = emptyLike(rewriter, loc, type, logits);
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{type},
+        ValueRange{logits, labels, max, sumExp, count}, ValueRange{init}, maps,
+        SmallVector<IteratorType>(rank, IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          auto [counts, index] = labelIndex(b, l, args[1], ignoreIndex);
+          Value p = arith::DivFOp::create(
+              b, l,
+              math::ExpOp::create(
+                  b, l, arith::SubFOp::create(b, l, args[0], args[2])),
+              args[3]);
+          Value c = linalg::IndexOp::create(b, l, rank - 1);
+          Value hit =
+              arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, c, index);
+          Value g = arith::SubFOp::create(
+              b, l, p,
+              arith::SelectOp::create(b, l, hit, f32Const(b, l, 1.0f),
+                                      f32Const(b, l, 0.0f)));
+          g = arith::DivFOp::create(b, l, g, args[4]);
+          g = arith::SelectOp::create(b, l, counts, g, f32Const(b, l, 0.0f));
+          linalg::YieldOp::create(b, l, g);
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
 /// The scalars of an optimizer step: hyper[i] and whether the loss is
 /// finite (ordered and not ±inf).
 Value hyperAt(OpBuilder &b, Location loc, Value hyper, int64_t i) {
@@ -933,13 +1126,13 @@ struct ConvertLowMemToLinalgPass
 
 void mlir::lowmem::populateLowMemToLinalgPatterns(RewritePatternSet &patterns,
                                                   bool tablesInRegisters) {
-  patterns
-      .add<LinearLowering, ElementwiseLowering<ReluOp>,
-           ElementwiseLowering<AddOp>, ElementwiseLowering<ReluGradOp>,
-           GroupNormLowering, LoraLowering, WeightGradLowering, MseLossLowering,
-           MseLossGradLowering, GroupNormGradLowering, BiasGradLowering,
-           ElementwiseLowering<ScaleOp>, SgdLowering, AdamWLowering>(
-          patterns.getContext());
+  patterns.add<LinearLowering, ElementwiseLowering<ReluOp>,
+               ElementwiseLowering<AddOp>, ElementwiseLowering<ReluGradOp>,
+               GroupNormLowering, LoraLowering, WeightGradLowering,
+               MseLossLowering, MseLossGradLowering, CrossEntropyLossLowering,
+               CrossEntropyLossGradLowering, GroupNormGradLowering,
+               BiasGradLowering, ElementwiseLowering<ScaleOp>, SgdLowering,
+               AdamWLowering>(patterns.getContext());
   patterns.add<QLinearLowering, DequantizeLowering>(patterns.getContext(),
                                                     tablesInRegisters);
 }

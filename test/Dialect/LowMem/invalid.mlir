@@ -694,6 +694,30 @@ func.func @mse_loss_f16(%y: tensor<?x16xf16>, %t: tensor<?x16xf16>) -> tensor<f3
 
 // -----
 
+func.func @cross_entropy_f16(%y: tensor<?x10xf16>, %l: tensor<?xi64>) -> tensor<f32> {
+  // expected-error @+1 {{'lowmem.cross_entropy_loss' op computes in f32, got 'f16'}}
+  %0 = lowmem.cross_entropy_loss %y, %l : tensor<?x10xf16>, tensor<?xi64> -> tensor<f32>
+  return %0 : tensor<f32>
+}
+
+// -----
+
+func.func @cross_entropy_rank(%y: tensor<10xf32>, %l: tensor<i64>) -> tensor<f32> {
+  // expected-error @+1 {{'lowmem.cross_entropy_loss' op needs logits of rank 2 or more ([..., classes]), got 'tensor<10xf32>'}}
+  %0 = lowmem.cross_entropy_loss %y, %l : tensor<10xf32>, tensor<i64> -> tensor<f32>
+  return %0 : tensor<f32>
+}
+
+// -----
+
+func.func @cross_entropy_labels(%y: tensor<4x10xf32>, %l: tensor<5xi64>) -> tensor<4x10xf32> {
+  // expected-error @+1 {{'lowmem.cross_entropy_loss_grad' op labels 'tensor<5xi64>' must have the leading shape of the logits 'tensor<4x10xf32>'}}
+  %0 = lowmem.cross_entropy_loss_grad %y, %l : tensor<4x10xf32>, tensor<5xi64>
+  return %0 : tensor<4x10xf32>
+}
+
+// -----
+
 func.func @group_norm_grad_dy(%dy: tensor<?x4xf32>, %x: tensor<?x8xf32>, %g: tensor<8xf32>) {
   // expected-error @+1 {{'lowmem.group_norm_grad' op grad_out type 'tensor<?x4xf32>' must equal the input type 'tensor<?x8xf32>'}}
   %dx, %dg, %db = lowmem.group_norm_grad %dy, %x, %g {epsilon = 1.0e-05 : f64, num_groups = 1 : i64} : tensor<?x4xf32>, tensor<?x8xf32>, tensor<8xf32> -> tensor<?x8xf32>, tensor<8xf32>, tensor<8xf32>

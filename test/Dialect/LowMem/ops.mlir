@@ -370,6 +370,19 @@ func.func @grads(%dy: tensor<?x16xf32>, %x: tensor<?x8xf32>, %y: tensor<?x16xf32
   return %0, %1, %2, %3, %4 : tensor<16x8xf32>, tensor<16x8xf32>, tensor<?x16xf32>, tensor<f32>, tensor<?x16xf32>
 }
 
+// CHECK-LABEL: func.func @cross_entropy
+func.func @cross_entropy(%logits: tensor<?x10xf32>, %labels: tensor<?xi64>,
+                         %seq: tensor<2x?x32xf32>, %tokens: tensor<2x?xi64>)
+    -> (tensor<f32>, tensor<?x10xf32>, tensor<f32>) {
+  // CHECK: lowmem.cross_entropy_loss %{{.+}}, %{{.+}} : tensor<?x10xf32>, tensor<?xi64> -> tensor<f32>
+  %0 = lowmem.cross_entropy_loss %logits, %labels : tensor<?x10xf32>, tensor<?xi64> -> tensor<f32>
+  // CHECK: lowmem.cross_entropy_loss_grad %{{.+}}, %{{.+}} : tensor<?x10xf32>, tensor<?xi64>
+  %1 = lowmem.cross_entropy_loss_grad %logits, %labels : tensor<?x10xf32>, tensor<?xi64>
+  // CHECK: lowmem.cross_entropy_loss %{{.+}}, %{{.+}} {ignore_index = 0 : i64} : tensor<2x?x32xf32>, tensor<2x?xi64> -> tensor<f32>
+  %2 = lowmem.cross_entropy_loss %seq, %tokens {ignore_index = 0 : i64} : tensor<2x?x32xf32>, tensor<2x?xi64> -> tensor<f32>
+  return %0, %1, %2 : tensor<f32>, tensor<?x10xf32>, tensor<f32>
+}
+
 // CHECK-LABEL: func.func @more_grads
 func.func @more_grads(%dy: tensor<?x8xf32>, %x: tensor<?x8xf32>, %g: tensor<8xf32>)
     -> (tensor<?x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<?x8xf32>) {

@@ -8,6 +8,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/TypeUtilities.h"
 #include "llvm/ADT/StringExtras.h"
 
 #include <cmath>
@@ -381,4 +382,33 @@ LogicalResult MseLossOp::verify() {
     return emitOpError("computes in f32, got ")
            << getPrediction().getType().getElementType();
   return success();
+}
+
+/// Logits [..., classes] in f32 and labels of the leading shape.
+static LogicalResult verifyCrossEntropy(Operation *op, Value logits,
+                                        Value labels) {
+  auto logitsType = cast<RankedTensorType>(logits.getType());
+  auto labelsType = cast<RankedTensorType>(labels.getType());
+  if (!logitsType.getElementType().isF32())
+    return op->emitOpError("computes in f32, got ")
+           << logitsType.getElementType();
+  if (logitsType.getRank() < 2)
+    return op->emitOpError("needs logits of rank 2 or more ([..., "
+                           "classes]), got ")
+           << logitsType;
+  if (labelsType.getRank() + 1 != logitsType.getRank() ||
+      failed(verifyCompatibleShape(labelsType.getShape(),
+                                   logitsType.getShape().drop_back())))
+    return op->emitOpError("labels ")
+           << labelsType << " must have the leading shape of the logits "
+           << logitsType;
+  return success();
+}
+
+LogicalResult CrossEntropyLossOp::verify() {
+  return verifyCrossEntropy(*this, getLogits(), getLabels());
+}
+
+LogicalResult CrossEntropyLossGradOp::verify() {
+  return verifyCrossEntropy(*this, getLogits(), getLabels());
 }

@@ -85,6 +85,10 @@ int64_t flopsOf(Operation *op, int64_t dyn) {
     return 12 * out;
   if (isa<MseLossOp>(op))
     return 3 * numElements(op->getOperand(0).getType(), dyn);
+  if (isa<CrossEntropyLossOp>(op))
+    return 4 * numElements(op->getOperand(0).getType(), dyn);
+  if (isa<CrossEntropyLossGradOp>(op))
+    return 6 * out;
   return out;
 }
 
@@ -110,7 +114,7 @@ FailureOr<StepAnalysis> analyze(func::FuncOp func) {
   StepAnalysis a;
   Block &body = func.getBody().front();
   for (Operation &op : body)
-    if (isa<MseLossOp>(op)) {
+    if (isa<MseLossOp, CrossEntropyLossOp>(op)) {
       if (a.loss)
         return failure();
       a.loss = &op;

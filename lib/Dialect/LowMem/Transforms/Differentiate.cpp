@@ -173,8 +173,9 @@ struct DifferentiatePass
   using Base::Base;
 
   LogicalResult checkOptions(func::FuncOp func) {
-    if (loss != "mse")
-      return func.emitError("unsupported loss '") << loss << "'; expected mse";
+    if (loss != "mse" && loss != "cross_entropy")
+      return func.emitError("unsupported loss '")
+             << loss << "'; expected mse or cross_entropy";
     if (optimizer != "none" && optimizer != "sgd" && optimizer != "adamw")
       return func.emitError("unknown optimizer '")
              << optimizer << "'; expected none, sgd or adamw";
@@ -220,6 +221,19 @@ struct DifferentiatePass
           << func.getResultTypes()[0];
       return signalPassFailure();
     }
+    if (loss == "cross_entropy" && predictionType.getRank() < 2) {
+      func.emitError("cross_entropy needs a prediction of logits [..., "
+                     "classes], got ")
+          << predictionType;
+      return signalPassFailure();
+    }
+    // The target: the prediction's shape for mse; for cross-entropy one
+    // i64 class label a row.
+    RankedTensorType targetType =
+        loss == "mse"
+            ? predictionType
+            : RankedTensorType::get(predictionType.getShape().drop_back(),
+                                    IntegerType::get(&getContext(), 64));
 
     MLIRContext *ctx = &getContext();
     Block &body = func.getBody().front();
@@ -270,7 +284,7 @@ struct DifferentiatePass
       return DictionaryAttr::get(ctx, {NamedAttribute(key, value)});
     };
     unsigned next = func.getNumArguments();
-    if (failed(func.insertArgument(next, predictionType,
+    if (failed(func.insertArgument(next, targetType,
                                    named(LowMemDialect::kInputAttrName,
                                          StringAttr::get(ctx, "target")),
                                    loc)))
@@ -311,12 +325,19 @@ struct DifferentiatePass
     auto ret = cast<func::ReturnOp>(body.getTerminator());
     Value prediction = ret.getOperand(0);
     OpBuilder b(ret);
-    Value lossValue = MseLossOp::create(
-        b, loc, RankedTensorType::get({}, Float32Type::get(ctx)), prediction,
-        target);
+    auto scalarType = RankedTensorType::get({}, Float32Type::get(ctx));
+    Value lossValue, seed;
+    if (loss == "mse") {
+      lossValue = MseLossOp::create(b, loc, scalarType, prediction, target);
+      seed = MseLossGradOp::create(b, loc, prediction, target);
+    } else {
+      lossValue =
+          CrossEntropyLossOp::create(b, loc, scalarType, prediction, target);
+      seed = CrossEntropyLossGradOp::create(b, loc, predictionType, prediction,
+                                            target);
+    }
     ReverseSweep sweep(b, active);
-    sweep.accumulate(prediction,
-                     MseLossGradOp::create(b, loc, prediction, target));
+    sweep.accumulate(prediction, seed);
     for (Operation *op : llvm::reverse(forward))
       if (failed(sweep.visit(op)))
         return signalPassFailure();

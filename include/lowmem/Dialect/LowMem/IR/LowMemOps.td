@@ -362,6 +362,61 @@ def LowMem_MseLossGradOp : LowMem_Op<"mse_loss_grad", [Pure,
   let assemblyFormat = "$prediction `,` $target attr-dict `:` type($result)";
 }
 
+def LowMem_CrossEntropyLossOp : LowMem_Op<"cross_entropy_loss", [Pure]> {
+  let summary = "mean cross-entropy of logits against class labels";
+  let description = [{
+    `logits` holds one row of class scores per leading index
+    (`[..., classes]`), `labels` the class of each row (`[...]`, i64). The
+    loss is the mean, over the rows whose label is not `ignore_index`, of
+    `logsumexp(row) - row[label]` (PyTorch's `CrossEntropyLoss` with
+    `reduction='mean'`; NaN when every row is ignored, as in PyTorch). A
+    label outside `[0, classes)` other than `ignore_index` is undefined
+    behaviour; the runtime checks the labels it reads.
+
+    Example:
+
+    ```mlir
+    %l = lowmem.cross_entropy_loss %logits, %labels
+        : tensor<?x10xf32>, tensor<?xi64> -> tensor<f32>
+    ```
+  }];
+  let arguments = (ins LowMem_FloatTensor:$logits,
+                       RankedTensorOf<[I64]>:$labels,
+                       DefaultValuedAttr<I64Attr, "-100">:$ignore_index);
+  let results = (outs 0DTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $logits `,` $labels attr-dict `:` type($logits) `,` type($labels) `->`
+    type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def LowMem_CrossEntropyLossGradOp
+    : LowMem_Op<"cross_entropy_loss_grad",
+                [Pure, AllTypesMatch<["logits", "result"]>]> {
+  let summary = "gradient of the mean cross-entropy";
+  let description = [{
+    The gradient of `cross_entropy_loss(logits, labels)` with respect to the
+    logits: `(softmax(row) - onehot(label)) / n` for a counted row, `n` the
+    number of counted rows, and 0 for a row whose label is `ignore_index`.
+
+    Example:
+
+    ```mlir
+    %dy = lowmem.cross_entropy_loss_grad %logits, %labels
+        : tensor<?x10xf32>, tensor<?xi64>
+    ```
+  }];
+  let arguments = (ins LowMem_FloatTensor:$logits,
+                       RankedTensorOf<[I64]>:$labels,
+                       DefaultValuedAttr<I64Attr, "-100">:$ignore_index);
+  let results = (outs LowMem_FloatTensor:$result);
+  let assemblyFormat = [{
+    $logits `,` $labels attr-dict `:` type($logits) `,` type($labels)
+  }];
+  let hasVerifier = 1;
+}
+
 def LowMem_GroupNormGradOp : LowMem_Op<"group_norm_grad", [Pure]> {
   let summary = "gradients of a group normalization";
   let description = [{

@@ -169,7 +169,9 @@ def LowMemDifferentiate : Pass<"lowmem-differentiate", "ModuleOp"> {
     Option<"stepName", "step-name", "std::string",
            /*default=*/"\"train_step\"", "Name of the training step">,
     Option<"loss", "loss", "std::string", /*default=*/"\"mse\"",
-           "Loss: mse (mean squared error against the target)">,
+           "Loss: mse (mean squared error against the target, shaped as "
+           "the prediction) or cross_entropy (the prediction holds logits "
+           "[..., classes], the target one i64 class a row)">,
     Option<"optimizer", "optimizer", "std::string", /*default=*/"\"adamw\"",
            "none (return the gradients), sgd or adamw">,
     Option<"momentum", "momentum", "double", /*default=*/"0.0",
@@ -201,7 +203,8 @@ def LowMemDropInPlaceUpdates
 def LowMemCheckpoint : Pass<"lowmem-checkpoint", "::mlir::func::FuncOp"> {
   let summary = "Gradient checkpointing: recompute activations in the backward";
   let description = [{
-    Runs on training steps (functions with a `lowmem.mse_loss`), after the
+    Runs on training steps (functions with a `lowmem.mse_loss` or a
+    `lowmem.cross_entropy_loss`), after the
     graph passes. The forward is the set of ops the loss depends on; an
     activation is saved when an op of the backward reads it. A *boundary* is
     a forward value that is, right after its definition, the only
