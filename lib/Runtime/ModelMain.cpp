@@ -62,6 +62,7 @@ struct Options {
   std::string weights, input, output, reportJson, loadAdapter;
   std::string target, saveAdapter, gradsOutput;
   std::string steps, lr, batch, saveEvery; // parsed once the mode is known
+  std::string lrSchedule = "constant";
   std::string merge, mergeFormat = "f32", mergeBlockSize = "0";
   bool mergeDoubleQuant = false;
   bool report = false, initAdapter = false;
@@ -85,6 +86,10 @@ void usage(const char *argv0) {
               "  --steps N --lr LR   N steps at learning rate LR\n"
               "  --batch B           rows per step (default: all), taken in "
               "order, cycling\n"
+              "  --lr-schedule S     constant (default), linear or cosine: "
+              "decay to 0 at the\n"
+              "                      run's last step (a resumed run's "
+              "schedule ends there too)\n"
               "  --save-adapter DIR  write the trained adapter (PEFT layout) "
               "and the optimizer\n"
               "                      state; --load-adapter DIR resumes from "
@@ -121,6 +126,7 @@ Options parseOptions(int argc, char **argv) {
       {"--batch", &options.batch},
       {"--save-adapter", &options.saveAdapter},
       {"--save-every", &options.saveEvery},
+      {"--lr-schedule", &options.lrSchedule},
       {"--merge", &options.merge},
       {"--merge-format", &options.mergeFormat},
       {"--merge-block-size", &options.mergeBlockSize},
@@ -459,6 +465,10 @@ int main(int argc, char **argv) {
         saveEvery = parseCount("--save-every", options.saveEvery);
       }
       lr = parsePositive("--lr", options.lr);
+      if (options.lrSchedule != "constant" && options.lrSchedule != "linear" &&
+          options.lrSchedule != "cosine")
+        die("--lr-schedule: unknown schedule '" + options.lrSchedule +
+            "'; expected constant, linear or cosine");
       reject(options.gradsOutput, "--grads-output",
              "this step updates the parameters; compile with "
              "--optimizer=none for gradients");
@@ -847,11 +857,14 @@ int main(int argc, char **argv) {
     int64_t batches = (rows + batch - 1) / batch;
     if (options.report) {
       reportHeader();
-      std::printf("  training       %s, loss %s, %lld rows in batches of "
-                  "%lld, optimizer state %s\n",
-                  optimizerName.c_str(), str(manifest, "loss").c_str(),
-                  static_cast<long long>(rows), static_cast<long long>(batch),
-                  stateArgs.empty() ? "none" : stateNote.c_str());
+      std::printf(
+          "  training       %s, loss %s, %lld rows in batches of "
+          "%lld, optimizer state %s%s%s\n",
+          optimizerName.c_str(), str(manifest, "loss").c_str(),
+          static_cast<long long>(rows), static_cast<long long>(batch),
+          stateArgs.empty() ? "none" : stateNote.c_str(),
+          options.lrSchedule == "constant" ? "" : ", lr schedule ",
+          options.lrSchedule == "constant" ? "" : options.lrSchedule.c_str());
     }
     // Writes the adapter and the optimizer state as they are after step
     // `afterStep`: the state first, so that an adapter never points at a
@@ -896,6 +909,16 @@ int main(int argc, char **argv) {
       std::printf("saved the adapter after step %s to %s\n", step.c_str(),
                   options.saveAdapter.c_str());
     };
+    // The learning rate of step t (1-based), decaying over this run's steps.
+    int64_t lastStep = startStep + steps;
+    auto scheduledLr = [&](int64_t t) {
+      double progress = lastStep > 1 ? double(t - 1) / double(lastStep) : 0.0;
+      if (options.lrSchedule == "linear")
+        return lr * (1.0 - progress);
+      if (options.lrSchedule == "cosine")
+        return lr * 0.5 * (1.0 + std::cos(M_PI * progress));
+      return lr;
+    };
     std::vector<double> losses, times;
     int64_t lastGood = startStep;
     bool diverged = false;
@@ -910,7 +933,7 @@ int main(int argc, char **argv) {
         describe(arg);
       }
       if (hyperIndex < args.size()) {
-        hyper = {static_cast<float>(lr),
+        hyper = {static_cast<float>(scheduledLr(t)),
                  static_cast<float>(1.0 - std::pow(beta1, double(t))),
                  static_cast<float>(1.0 - std::pow(beta2, double(t))),
                  static_cast<float>(t)};

@@ -506,6 +506,15 @@ class TestLora(unittest.TestCase):
 class TestTrain(unittest.TestCase):
     """The hand-written backward against finite differences; the optimizers by hand."""
 
+    def assert_match(self, grads, numeric, layers):
+        for p in layers:
+            for i, which in enumerate("AB"):
+                want = np.zeros_like(grads[p][i])
+                for idx in np.ndindex(want.shape):
+                    want[idx] = numeric[(p, which, idx)]
+                rel = np.abs(grads[p][i] - want).max() / np.abs(want).max()
+                self.assertLess(rel, 1e-6, f"{p} d{which}")
+
     def test_lora_grads_match_finite_differences(self):
         rng = np.random.default_rng(0)
         t = bignet.init_params(6, 2, seed=1)
@@ -517,13 +526,7 @@ class TestTrain(unittest.TestCase):
         y = bignet.forward(t, x, lora=ad, lora_scale=1.5)
         self.assertAlmostEqual(loss, train.mse(y, target), places=12)
         numeric = train.numeric_lora_grads(t, x, target, ad, 1.5)
-        for p in layers:
-            for i, which in enumerate("AB"):
-                want = np.zeros_like(grads[p][i])
-                for idx in np.ndindex(want.shape):
-                    want[idx] = numeric[(p, which, idx)]
-                rel = np.abs(grads[p][i] - want).max() / np.abs(want).max()
-                self.assertLess(rel, 1e-6, f"{p} d{which}")
+        self.assert_match(grads, numeric, layers)
 
     def test_cross_entropy_grads_match_finite_differences(self):
         rng = np.random.default_rng(1)
@@ -539,13 +542,7 @@ class TestTrain(unittest.TestCase):
         want = np.mean([np.log(np.exp(y[r]).sum()) - y[r, labels[r]] for r in rows])
         self.assertAlmostEqual(loss, want, places=12)
         numeric = train.numeric_lora_grads(t, x, labels, ad, 1.5, loss="cross_entropy")
-        for p in layers:
-            for i, which in enumerate("AB"):
-                want = np.zeros_like(grads[p][i])
-                for idx in np.ndindex(want.shape):
-                    want[idx] = numeric[(p, which, idx)]
-                rel = np.abs(grads[p][i] - want).max() / np.abs(want).max()
-                self.assertLess(rel, 1e-6, f"{p} d{which}")
+        self.assert_match(grads, numeric, layers)
         self.assertTrue(np.isnan(train.cross_entropy(y[:2], np.array([-100, -100]))))
 
     def test_adamw_first_step_is_lr_sign(self):
