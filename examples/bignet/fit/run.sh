@@ -24,7 +24,8 @@ out="$1"
 py=/usr/bin/python3
 ref="$ex/reference.py"
 dim="${FIT_DIM:-1024}"; depth="${FIT_DEPTH:-6}"
-steps="${FIT_STEPS:-80}"; batch="${FIT_BATCH:-32}"; lr="${FIT_LR:-1e-3}"
+steps="${FIT_STEPS:-120}"; batch="${FIT_BATCH:-32}"; lr="${FIT_LR:-1e-3}"
+schedule="${FIT_LR_SCHEDULE:-linear}"
 rows="${FIT_ROWS:-256}"; membatch="${FIT_MEMORY_BATCH:-16}"
 mkdir -p "$out"
 
@@ -56,7 +57,7 @@ for v in "lora (f16 base)|f16|--format=f16" \
   rm -rf "$out/adapter-$tag"
   "$out/fit-$tag" --weights "$out/base-$tag.safetensors" --input "$out/x.npy" \
     --target "$out/target-$tag.npy" --load-adapter "$out/start" \
-    --steps "$steps" --lr "$lr" --batch "$batch" \
+    --steps "$steps" --lr "$lr" --lr-schedule "$schedule" --batch "$batch" \
     --save-adapter "$out/adapter-$tag" --report \
     --report-json "$out/fit-$tag.json" | grep -v '^step ' || true
   test -s "$out/fit-$tag.json"
@@ -81,7 +82,7 @@ for v in "lora (f16, r32)|lora|--format=f16" \
 done
 
 echo
-echo "BigNet dim $dim, depth $depth: LoRA/QLoRA fit, $steps AdamW steps (lr $lr), batches of $batch of $rows rows, CPU backend"
+echo "BigNet dim $dim, depth $depth: LoRA/QLoRA fit, $steps AdamW steps (lr $lr, $schedule schedule), batches of $batch of $rows rows, CPU backend"
 $py "$here/summarize.py" curves --min-drop "${FIT_MIN_DROP:-10}" "${curves[@]}"
 echo
 echo "Training memory at the seed's settings, batch $membatch (MB = 2^20 bytes)"

@@ -4,7 +4,8 @@
 usage: summarize.py curves [--min-drop X] NAME:REPORT.json ...
            the loss curve of each run (`--report-json` of a training binary),
            and its drop: the first step's loss over the mean of the last
-           five; exits 1 when a drop is below --min-drop
+           eight (one pass over the 256 rows in batches of 32); exits 1 when
+           a drop is below --min-drop
        summarize.py memory NAME|POLICY|REPORT.json ...
            the training memory of one step under each checkpointing policy,
            beside the seed's PyTorch table (DESIGN.md section 6)
@@ -46,12 +47,12 @@ def curves(args):
             cells.append(f"{losses[t - 1]:.3e}" if t <= len(losses) else "")
         print(f"| {t} | " + " | ".join(cells) + " |")
     print()
-    print("| run | first loss | last five (mean) | drop | step (median) | "
+    print("| run | first loss | last eight (mean) | drop | step (median) | "
           "peak predicted | peak measured | gradients | activations |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name, r in runs:
         losses = r["losses"]
-        tail = losses[-5:]
+        tail = losses[-8:]
         last = sum(tail) / len(tail)
         drop = losses[0] / last if last > 0 else float("inf")
         ok = drop >= args.min_drop
