@@ -188,7 +188,7 @@ def cmd_lora_grads(args):
     tensors = safetensors_io.load(args.weights)
     adapter, s = _adapter_and_scale(args.adapter)
     loss, grads = train.loss_and_lora_grads(tensors, _load_npy(args.input), _load_npy(args.target), adapter, s,
-                                            loss=args.loss)
+                                            loss=args.loss, dropout=args.dropout)
     out = {}
     for layer, (da, db) in grads.items():
         out[layer + ".lora_A.weight"] = da.astype(np.float32)
@@ -240,7 +240,7 @@ def cmd_train(args):
         k = (t - 1) % batches
         sl = slice(k * batch, min(rows, k * batch + batch))
         loss, grads = train.loss_and_lora_grads(tensors, x[sl], target[sl], params, s, weight_fn=weight_fn,
-                                                loss=args.loss)
+                                                loss=args.loss, dropout=args.dropout, step=t)
         losses.append(loss)
         for layer, g in grads.items():
             for i in (0, 1):
@@ -324,6 +324,8 @@ def build_parser():
     p.add_argument("--weights", required=True)
     p.add_argument("--input", required=True)
     p.add_argument("--target", required=True)
+    p.add_argument("--dropout", type=float, default=0.0,
+                   help="LoRA dropout, with the masks lowmem draws (step 1 for lora-grads)")
     p.add_argument("--loss", choices=["mse", "cross_entropy"], default="mse",
                    help="mse (target shaped as the output) or cross_entropy (target: int64 class labels)")
     p.add_argument("--adapter", required=True)
@@ -340,6 +342,8 @@ def build_parser():
     p.add_argument("--weights", required=True)
     p.add_argument("--input", required=True)
     p.add_argument("--target", required=True)
+    p.add_argument("--dropout", type=float, default=0.0,
+                   help="LoRA dropout, with the masks lowmem draws (step 1 for lora-grads)")
     p.add_argument("--loss", choices=["mse", "cross_entropy"], default="mse",
                    help="mse (target shaped as the output) or cross_entropy (target: int64 class labels)")
     p.add_argument("--adapter", required=True)

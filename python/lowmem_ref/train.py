@@ -20,7 +20,7 @@ import numpy as np
 
 from . import bignet, checkpoint
 
-__all__ = ["mse", "cross_entropy", "loss_and_grad", "cached_weights", "loss_and_lora_grads", "numeric_lora_grads", "adamw_step", "sgd_step"]
+__all__ = ["mse", "cross_entropy", "loss_and_grad", "dropout_mask", "cached_weights", "loss_and_lora_grads", "numeric_lora_grads", "adamw_step", "sgd_step"]
 
 
 def mse(prediction, target):
@@ -67,6 +67,25 @@ def loss_and_grad(prediction, target, loss="mse"):
     raise ValueError(f"unknown loss {loss!r}")
 
 
+def dropout_mask(shape, probability, stream, step):
+    """lowmem.dropout's mask, scaled: ``keep / (1 - p)`` as float64, from the
+    element's row-major index, the stream and the 1-based step (u32
+    arithmetic, the op's description)."""
+    n = int(np.prod(shape))
+    with np.errstate(over="ignore"):
+        i = np.arange(n, dtype=np.uint64).astype(np.uint32)
+        salt = np.uint32((stream * 0x9E3779B9 ^ step * 0x85EBCA6B) & 0xFFFFFFFF)
+        h = i ^ salt
+        h ^= h >> np.uint32(16)
+        h *= np.uint32(0x7FEB352D)
+        h ^= h >> np.uint32(15)
+        h *= np.uint32(0x846CA68B)
+        h ^= h >> np.uint32(16)
+    u = (h >> np.uint32(8)).astype(np.float64) * 2.0 ** -24
+    keep = u >= np.float32(probability)
+    return (keep / (1.0 - probability)).reshape(shape)
+
+
 def cached_weights(tensors):
     """A ``weight_fn`` that dequantizes each Linear weight once."""
     cache = {}
@@ -95,7 +114,8 @@ def _prepare(tensors, weight_fn):
     return dim, depth, param, weight
 
 
-def loss_and_lora_grads(tensors, x, target, lora, lora_scale, weight_fn=None, loss="mse"):
+def loss_and_lora_grads(tensors, x, target, lora, lora_scale, weight_fn=None, loss="mse",
+                        dropout=0.0, step=1):
     """Loss and ``{layer: (dA, dB)}`` for every adapted layer, in float64.
 
     Args:
@@ -104,11 +124,14 @@ def loss_and_lora_grads(tensors, x, target, lora, lora_scale, weight_fn=None, lo
             class labels ``[batch]`` for ``cross_entropy`` (logits = y).
         lora: ``{layer: (A [r, dim], B [dim, r])}``.
         lora_scale: the adapter scale s.
+        dropout, step: LoRA dropout on each adapter's input, with the masks
+            lowmem draws at that step (streams in forward order).
     """
     dim, depth, param, weight = _prepare(tensors, weight_fn)
     s = float(lora_scale)
     lora = {k: (np.asarray(a, np.float64), np.asarray(b, np.float64)) for k, (a, b) in lora.items()}
     h = np.asarray(x, np.float64)
+    streams = 0
     tape = []  # (kind, data) in forward order
     for k in range(depth):
         i = 2 * k
@@ -126,10 +149,16 @@ def loss_and_lora_grads(tensors, x, target, lora, lora_scale, weight_fn=None, lo
             p = f"model.{i}.model.{j}"
             w = weight(p + ".weight")
             z = h @ w.T + param(p + ".bias")
+            mask = None
             if p in lora:
                 a, b = lora[p]
-                z = z + s * ((h @ a.T) @ b.T)
-            tape.append(("linear", (p, h, w, z, j != 4)))
+                hd = h
+                if dropout:
+                    mask = dropout_mask(h.shape, dropout, streams, step)
+                    streams += 1
+                    hd = h * mask
+                z = z + s * ((hd @ a.T) @ b.T)
+            tape.append(("linear", (p, h, w, z, j != 4, mask)))
             h = np.maximum(z, 0.0) if j != 4 else z
         h = h + inp
         tape.append(("residual", None))
@@ -142,14 +171,16 @@ def loss_and_lora_grads(tensors, x, target, lora, lora_scale, weight_fn=None, lo
         if kind == "residual":
             residuals.append(dy)
         elif kind == "linear":
-            p, hin, w, z, relu = data
+            p, hin, w, z, relu, mask = data
             dz = dy * (z > 0) if relu else dy
             dh = dz @ w
             if p in lora:
                 a, b = lora[p]
+                hd = hin if mask is None else hin * mask
                 t_ = dz @ b  # [batch, r]
-                grads[p] = (s * t_.T @ hin, s * dz.T @ (hin @ a.T))
-                dh = dh + s * t_ @ a
+                grads[p] = (s * t_.T @ hd, s * dz.T @ (hd @ a.T))
+                dx = s * t_ @ a
+                dh = dh + (dx if mask is None else dx * mask)
             dy = dh
             if p.endswith(".model.0"):
                 dy = dy + residuals.pop()
@@ -161,7 +192,7 @@ def loss_and_lora_grads(tensors, x, target, lora, lora_scale, weight_fn=None, lo
 
 
 def numeric_lora_grads(tensors, x, target, lora, lora_scale, eps=1e-6, entries=None, weight_fn=None,
-                       loss="mse"):
+                       loss="mse", dropout=0.0, step=1):
     """Central finite differences of the loss w.r.t. adapter entries.
 
     Returns ``{(layer, which, index): derivative}`` for ``which`` in
@@ -173,6 +204,8 @@ def numeric_lora_grads(tensors, x, target, lora, lora_scale, eps=1e-6, entries=N
         weight_fn = cached_weights(tensors)
 
     def value():
+        if dropout:  # bignet.forward has no dropout: the same masks here
+            return loss_and_lora_grads(tensors, x, target, lora, lora_scale, weight_fn, loss, dropout, step)[0]
         y = bignet.forward(tensors, x, weight_fn=weight_fn, dtype=np.float64, lora=lora, lora_scale=lora_scale)
         return loss_and_grad(y, target, loss)[0]
 

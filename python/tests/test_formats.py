@@ -545,6 +545,24 @@ class TestTrain(unittest.TestCase):
         self.assert_match(grads, numeric, layers)
         self.assertTrue(np.isnan(train.cross_entropy(y[:2], np.array([-100, -100]))))
 
+    def test_dropout_grads_match_finite_differences(self):
+        rng = np.random.default_rng(2)
+        t = bignet.init_params(6, 2, seed=3)
+        x = rng.standard_normal((5, 6))
+        target = rng.standard_normal((5, 6))
+        layers = lora.linear_layers(t)
+        ad = {p: (rng.standard_normal((2, 6)) * 0.3, rng.standard_normal((6, 2)) * 0.3) for p in layers}
+        loss, grads = train.loss_and_lora_grads(t, x, target, ad, 1.5, dropout=0.3, step=4)
+        numeric = train.numeric_lora_grads(t, x, target, ad, 1.5, dropout=0.3, step=4)
+        self.assert_match(grads, numeric, layers)
+        # The masks drop about p of the elements, differ by stream and step,
+        # and scale the rest by 1 / (1 - p).
+        m = train.dropout_mask((1000, 64), 0.3, 0, 1)
+        self.assertAlmostEqual(float((m == 0).mean()), 0.3, delta=0.01)
+        np.testing.assert_allclose(m[m != 0], 1 / 0.7)
+        self.assertFalse(np.array_equal(m, train.dropout_mask((1000, 64), 0.3, 1, 1)))
+        self.assertFalse(np.array_equal(m, train.dropout_mask((1000, 64), 0.3, 0, 2)))
+
     def test_adamw_first_step_is_lr_sign(self):
         # Bias-corrected moments of the first step are g and g^2.
         p, m, v = np.array([1.0, 2.0]), np.zeros(2), np.zeros(2)

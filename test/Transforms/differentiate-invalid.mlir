@@ -41,15 +41,6 @@ func.func @forward(%x: tensor<?x4xf32> {lowmem.input = "x"},
   return %0 : tensor<?x4xf32>
 }
 
-// -----
-
-func.func @forward(%x: tensor<?x4xf32> {lowmem.input = "x"},
-                   %a: tensor<2x4xf32> {lowmem.param = "l.lora_A.weight", lowmem.trainable},
-                   %b: tensor<4x2xf32> {lowmem.param = "l.lora_B.weight", lowmem.trainable}) -> tensor<?x4xf32> {
-  // expected-error @+1 {{'lowmem.lora' op cannot be differentiated with dropout yet; compile with --lora-dropout=0}}
-  %0 = lowmem.lora %x, %a, %b {alpha = 4.0 : f64, dropout = 0.1 : f64} : tensor<?x4xf32>, tensor<2x4xf32>, tensor<4x2xf32> -> tensor<?x4xf32>
-  return %0 : tensor<?x4xf32>
-}
 
 // -----
 

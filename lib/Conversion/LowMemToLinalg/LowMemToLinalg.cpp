@@ -954,6 +954,82 @@ struct CrossEntropyLossGradLowering
   }
 };
 
+/// dropout: the counter-based mask of the op's description, recomputed
+/// from the element's row-major index, the stream and the step.
+struct DropoutLowering : public OpRewritePattern<DropoutOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(DropoutOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getType();
+    unsigned rank = type.getRank();
+    double p = op.getProbability().convertToDouble();
+    Value input = op.getInput();
+    Type i32 = rewriter.getI32Type();
+    auto u32 = [&](OpBuilder &b, Location l, uint32_t v) {
+      return arith::ConstantOp::create(
+                 b, l, b.getIntegerAttr(i32, static_cast<int32_t>(v)))
+          .getResult();
+    };
+    // The step number t = hyper[3], and the stream's contribution.
+    Value t = arith::FPToUIOp::create(
+        rewriter, loc, i32,
+        tensor::ExtractOp::create(
+            rewriter, loc, op.getHyper(),
+            ValueRange{arith::ConstantIndexOp::create(rewriter, loc, 3)}));
+    Value salt = arith::XOrIOp::create(
+        rewriter, loc,
+        u32(rewriter, loc, static_cast<uint32_t>(op.getStream()) * 0x9E3779B9u),
+        arith::MulIOp::create(rewriter, loc, t,
+                              u32(rewriter, loc, 0x85EBCA6Bu)));
+    SmallVector<Value> dims;
+    for (unsigned d = 0; d < rank; ++d)
+      dims.push_back(tensor::DimOp::create(rewriter, loc, input, d));
+    Value keepScale =
+        f32Const(rewriter, loc, static_cast<float>(1.0 / (1.0 - p)));
+    Value threshold = f32Const(rewriter, loc, static_cast<float>(p));
+    SmallVector<AffineMap> maps(
+        2, AffineMap::getMultiDimIdentityMap(rank, rewriter.getContext()));
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{type}, ValueRange{input},
+        ValueRange{emptyLike(rewriter, loc, type, input)}, maps,
+        SmallVector<IteratorType>(rank, IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value index = arith::ConstantIndexOp::create(b, l, 0);
+          for (unsigned d = 0; d < rank; ++d)
+            index = arith::AddIOp::create(
+                b, l, arith::MulIOp::create(b, l, index, dims[d]),
+                linalg::IndexOp::create(b, l, d));
+          Value h = arith::XOrIOp::create(
+              b, l, arith::IndexCastOp::create(b, l, i32, index), salt);
+          auto mix = [&](unsigned shift) {
+            h = arith::XOrIOp::create(
+                b, l, h, arith::ShRUIOp::create(b, l, h, u32(b, l, shift)));
+          };
+          mix(16);
+          h = arith::MulIOp::create(b, l, h, u32(b, l, 0x7FEB352Du));
+          mix(15);
+          h = arith::MulIOp::create(b, l, h, u32(b, l, 0x846CA68Bu));
+          mix(16);
+          Value u = arith::MulFOp::create(
+              b, l,
+              arith::UIToFPOp::create(
+                  b, l, b.getF32Type(),
+                  arith::ShRUIOp::create(b, l, h, u32(b, l, 8))),
+              f32Const(b, l, 1.0f / 16777216.0f));
+          Value keep = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGE, u,
+                                             threshold);
+          Value scaled = arith::MulFOp::create(b, l, args[0], keepScale);
+          linalg::YieldOp::create(
+              b, l,
+              ValueRange{arith::SelectOp::create(b, l, keep, scaled,
+                                                 f32Const(b, l, 0.0f))});
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
 /// The scalars of an optimizer step: hyper[i] and whether the loss is
 /// finite (ordered and not ±inf).
 Value hyperAt(OpBuilder &b, Location loc, Value hyper, int64_t i) {
@@ -1130,9 +1206,10 @@ void mlir::lowmem::populateLowMemToLinalgPatterns(RewritePatternSet &patterns,
                ElementwiseLowering<AddOp>, ElementwiseLowering<ReluGradOp>,
                GroupNormLowering, LoraLowering, WeightGradLowering,
                MseLossLowering, MseLossGradLowering, CrossEntropyLossLowering,
-               CrossEntropyLossGradLowering, GroupNormGradLowering,
-               BiasGradLowering, ElementwiseLowering<ScaleOp>, SgdLowering,
-               AdamWLowering>(patterns.getContext());
+               DropoutLowering, CrossEntropyLossGradLowering,
+               GroupNormGradLowering, BiasGradLowering,
+               ElementwiseLowering<ScaleOp>, SgdLowering, AdamWLowering>(
+      patterns.getContext());
   patterns.add<QLinearLowering, DequantizeLowering>(patterns.getContext(),
                                                     tablesInRegisters);
 }

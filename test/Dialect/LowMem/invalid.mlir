@@ -718,6 +718,30 @@ func.func @cross_entropy_labels(%y: tensor<4x10xf32>, %l: tensor<5xi64>) -> tens
 
 // -----
 
+func.func @dropout_probability(%x: tensor<?x16xf32>, %h: tensor<4xf32>) -> tensor<?x16xf32> {
+  // expected-error @+1 {{'lowmem.dropout' op probability must be in [0, 1), got 1}}
+  %0 = lowmem.dropout %x, %h {probability = 1.0 : f64, stream = 0 : i64} : tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}
+
+// -----
+
+func.func @dropout_stream(%x: tensor<?x16xf32>, %h: tensor<4xf32>) -> tensor<?x16xf32> {
+  // expected-error @+1 {{'lowmem.dropout' op stream must be non-negative, got -1}}
+  %0 = lowmem.dropout %x, %h {probability = 0.5 : f64, stream = -1 : i64} : tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}
+
+// -----
+
+func.func @dropout_f16(%x: tensor<?x16xf16>, %h: tensor<4xf32>) -> tensor<?x16xf16> {
+  // expected-error @+1 {{'lowmem.dropout' op computes in f32, got 'f16'}}
+  %0 = lowmem.dropout %x, %h {probability = 0.5 : f64, stream = 0 : i64} : tensor<?x16xf16>
+  return %0 : tensor<?x16xf16>
+}
+
+// -----
+
 func.func @group_norm_grad_dy(%dy: tensor<?x4xf32>, %x: tensor<?x8xf32>, %g: tensor<8xf32>) {
   // expected-error @+1 {{'lowmem.group_norm_grad' op grad_out type 'tensor<?x4xf32>' must equal the input type 'tensor<?x8xf32>'}}
   %dx, %dg, %db = lowmem.group_norm_grad %dy, %x, %g {epsilon = 1.0e-05 : f64, num_groups = 1 : i64} : tensor<?x4xf32>, tensor<?x8xf32>, tensor<8xf32> -> tensor<?x8xf32>, tensor<8xf32>, tensor<8xf32>

@@ -383,6 +383,13 @@ func.func @cross_entropy(%logits: tensor<?x10xf32>, %labels: tensor<?xi64>,
   return %0, %1, %2 : tensor<f32>, tensor<?x10xf32>, tensor<f32>
 }
 
+// CHECK-LABEL: func.func @dropout
+func.func @dropout(%x: tensor<?x16xf32>, %hyper: tensor<4xf32>) -> tensor<?x16xf32> {
+  // CHECK: lowmem.dropout %{{.+}}, %{{.+}} {probability = 1.000000e-01 : f64, stream = 3 : i64} : tensor<?x16xf32>
+  %0 = lowmem.dropout %x, %hyper {probability = 0.1 : f64, stream = 3 : i64} : tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}
+
 // CHECK-LABEL: func.func @more_grads
 func.func @more_grads(%dy: tensor<?x8xf32>, %x: tensor<?x8xf32>, %g: tensor<8xf32>)
     -> (tensor<?x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<?x8xf32>) {

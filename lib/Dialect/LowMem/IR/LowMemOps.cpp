@@ -412,3 +412,16 @@ LogicalResult CrossEntropyLossOp::verify() {
 LogicalResult CrossEntropyLossGradOp::verify() {
   return verifyCrossEntropy(*this, getLogits(), getLabels());
 }
+
+LogicalResult DropoutOp::verify() {
+  if (!getInput().getType().getElementType().isF32())
+    return emitOpError("computes in f32, got ")
+           << getInput().getType().getElementType();
+  double p = getProbability().convertToDouble();
+  if (!(p >= 0.0 && p < 1.0))
+    return emitOpError("probability must be in [0, 1), got ") << p;
+  auto stream = static_cast<int64_t>(getStream());
+  if (stream < 0)
+    return emitOpError("stream must be non-negative, got ") << stream;
+  return success();
+}

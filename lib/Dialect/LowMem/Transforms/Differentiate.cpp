@@ -68,6 +68,14 @@ public:
       accumulate(add.getRhs(), dy);
       return success();
     }
+    if (auto dropout = dyn_cast<DropoutOp>(op)) {
+      // Linear: the same mask on the output gradient.
+      accumulate(dropout.getInput(),
+                 DropoutOp::create(b, loc, dy, dropout.getHyper(),
+                                   dropout.getProbabilityAttr(),
+                                   dropout.getStreamAttr()));
+      return success();
+    }
     if (auto scale = dyn_cast<ScaleOp>(op)) {
       accumulate(scale.getInput(),
                  ScaleOp::create(b, loc, dy, scale.getFactorAttr()));
@@ -133,9 +141,6 @@ private:
   /// t = dy · B ([.., r]): dB = s · dyᵀ · u, dA = s · tᵀ · x and
   /// dx = s · t · A.
   LogicalResult visitLora(LoraOp op, Value dy) {
-    if (op.getDropout().convertToDouble() != 0.0)
-      return op.emitOpError("cannot be differentiated with dropout yet; "
-                            "compile with --lora-dropout=0");
     Location loc = op.getLoc();
     Value x = op.getInput(), a = op.getLoraA(), bw = op.getLoraB();
     auto xType = cast<RankedTensorType>(x.getType());
@@ -267,16 +272,6 @@ struct DifferentiatePass
       }
     }
 
-    // Activity: the values that depend on a trainable parameter.
-    DenseSet<Value> active(trainable.begin(), trainable.end());
-    SmallVector<Operation *> forward;
-    for (Operation &op : body.without_terminator()) {
-      forward.push_back(&op);
-      if (llvm::any_of(op.getOperands(),
-                       [&](Value v) { return active.contains(v); }))
-        active.insert(op.getResults().begin(), op.getResults().end());
-    }
-
     // New arguments: the target, then the optimizer's state and the
     // hyperparameters.
     Location loc = func.getLoc();
@@ -312,13 +307,38 @@ struct DifferentiatePass
         states[i].push_back({func.getArgument(next++), stateName});
       }
     }
+    // LoRA dropout: a lowmem.dropout on each branch's input, its mask drawn
+    // from the step number; the branch itself then has none.
+    SmallVector<LoraOp> dropped;
+    for (Operation &op : body)
+      if (auto lora = dyn_cast<LoraOp>(op))
+        if (lora.getDropout().convertToDouble() != 0.0)
+          dropped.push_back(lora);
     Value hyper;
-    if (optimizer != "none") {
+    if (optimizer != "none" || !dropped.empty()) {
       if (failed(func.insertArgument(
               next, RankedTensorType::get({4}, Float32Type::get(ctx)),
               named(LowMemDialect::kHyperAttrName, UnitAttr::get(ctx)), loc)))
         return signalPassFailure();
       hyper = func.getArgument(next++);
+    }
+    for (auto [stream, lora] : llvm::enumerate(dropped)) {
+      OpBuilder db(lora);
+      Value masked = DropoutOp::create(
+          db, lora.getLoc(), lora.getInput(), hyper, lora.getDropoutAttr(),
+          db.getI64IntegerAttr(static_cast<int64_t>(stream)));
+      lora.getInputMutable().assign(masked);
+      lora.setDropoutAttr(db.getF64FloatAttr(0.0));
+    }
+
+    // Activity: the values that depend on a trainable parameter.
+    DenseSet<Value> active(trainable.begin(), trainable.end());
+    SmallVector<Operation *> forward;
+    for (Operation &op : body.without_terminator()) {
+      forward.push_back(&op);
+      if (llvm::any_of(op.getOperands(),
+                       [&](Value v) { return active.contains(v); }))
+        active.insert(op.getResults().begin(), op.getResults().end());
     }
 
     // Loss and reverse sweep.

@@ -97,7 +97,8 @@ def LowMem_LoraOp : LowMem_Op<"lora", [Pure]> {
   let description = [{
     Computes the LoRA branch `s · (dropout(input) · Aᵀ) · Bᵀ` with `A` of
     shape `[r, K]`, `B` of shape `[N, r]` and `s = alpha / r` (`standard`) or
-    `alpha / sqrt(r)` (`rslora`). Dropout is only applied when training; the
+    `alpha / sqrt(r)` (`rslora`). Dropout is only applied when training
+    (lowmem-differentiate puts a `lowmem.dropout` on the branch's input); the
     inference lowering ignores it.
 
     Example:
@@ -510,6 +511,37 @@ def LowMem_LossTensor : Type<
           "::mlir::Float32Type::get($_self.getContext()))">,
     "0-d f32 tensor", "::mlir::RankedTensorType">,
     BuildableType<"::mlir::RankedTensorType::get({}, $_builder.getF32Type())">;
+
+def LowMem_DropoutOp : LowMem_Op<"dropout",
+    [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "inverted dropout with a counter-based mask";
+  let description = [{
+    Zeroes each element with probability `probability` and scales the others
+    by `1 / (1 - probability)`. The mask is a function of the element's
+    row-major index `i`, the op's `stream` and the step number `t =
+    hyper[3]` (see `lowmem.sgd`), so the backward regenerates it instead of
+    storing it, and a resumed run draws the same masks: with `u32` wrapping
+    arithmetic, `h = i ^ (stream · 0x9E3779B9) ^ (t · 0x85EBCA6B)`, then
+    `h ^= h >> 16; h *= 0x7FEB352D; h ^= h >> 15; h *= 0x846CA68B;
+    h ^= h >> 16`, and the element is kept when `(h >> 8) · 2⁻²⁴ ≥
+    probability`. Dropout is linear: its gradient is the same op applied to
+    the output gradient.
+
+    Example:
+
+    ```mlir
+    %d = lowmem.dropout %x, %hyper {probability = 0.1 : f64, stream = 3 : i64}
+        : tensor<?x1024xf32>
+    ```
+  }];
+  let arguments = (ins LowMem_FloatTensor:$input,
+                       LowMem_HyperTensor:$hyper,
+                       F64Attr:$probability,
+                       I64Attr:$stream);
+  let results = (outs LowMem_FloatTensor:$result);
+  let assemblyFormat = "$input `,` $hyper attr-dict `:` type($input)";
+  let hasVerifier = 1;
+}
 
 class LowMem_OptimizerOp<string mnemonic, list<Trait> traits = []>
     : LowMem_Op<mnemonic, !listconcat([Pure], traits)> {

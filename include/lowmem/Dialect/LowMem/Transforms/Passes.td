@@ -142,6 +142,11 @@ def LowMemDifferentiate : Pass<"lowmem-differentiate", "ModuleOp"> {
     value that does not depend on a trainable parameter), and the optimizer
     update.
 
+    A `lowmem.lora` with dropout gets a `lowmem.dropout` on its input whose
+    mask is drawn from the step number (`hyper[3]`; the hyperparameters
+    argument is added even with `optimizer=none`) and a stream numbered in
+    forward order; the backward applies the same dropout to the gradient.
+
     Frozen weights get no gradient; the input gradient of a linear layer is
     `lowmem.linear`/`lowmem.qlinear` `transposed` on the same weight, so a
     weight quantized later is never dequantized into a stored copy. Values
