@@ -62,7 +62,7 @@ struct Options {
   std::string weights, input, output, reportJson, loadAdapter;
   std::string target, saveAdapter, gradsOutput;
   std::string steps, lr, batch, saveEvery; // parsed once the mode is known
-  std::string lrSchedule = "constant";
+  std::string lrSchedule;                  // empty: constant
   std::string merge, mergeFormat = "f32", mergeBlockSize = "0";
   bool mergeDoubleQuant = false;
   bool report = false, initAdapter = false;
@@ -445,6 +445,7 @@ int main(int argc, char **argv) {
     reject(options.batch, "--batch", why);
     reject(options.saveAdapter, "--save-adapter", why);
     reject(options.saveEvery, "--save-every", why);
+    reject(options.lrSchedule, "--lr-schedule", why);
     reject(options.gradsOutput, "--grads-output", why);
     if (options.output.empty())
       die("--output is required (see --help)");
@@ -465,6 +466,8 @@ int main(int argc, char **argv) {
         saveEvery = parseCount("--save-every", options.saveEvery);
       }
       lr = parsePositive("--lr", options.lr);
+      if (options.lrSchedule.empty())
+        options.lrSchedule = "constant";
       if (options.lrSchedule != "constant" && options.lrSchedule != "linear" &&
           options.lrSchedule != "cosine")
         die("--lr-schedule: unknown schedule '" + options.lrSchedule +
@@ -479,6 +482,7 @@ int main(int argc, char **argv) {
       reject(options.lr, "--lr", why);
       reject(options.saveAdapter, "--save-adapter", why);
       reject(options.saveEvery, "--save-every", why);
+      reject(options.lrSchedule, "--lr-schedule", why);
       reject(options.merge, "--merge", why);
       if (options.gradsOutput.empty())
         die("--grads-output G.safetensors is required: this step computes "
