@@ -11,8 +11,11 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <dirent.h>
 #include <fcntl.h>
 #include <new>
+#include <signal.h>
 #include <sys/stat.h>
 #include <system_error>
 #include <unistd.h>
@@ -49,6 +52,37 @@ std::string directoryOf(const std::string &path) {
   if (slash == 0)
     return "/";
   return path.substr(0, slash);
+}
+
+/// Removes the temporary files `<name>.tmp.<pid>.<16 hex>` that a writer of
+/// `path` killed mid-write left beside it: those whose process no longer
+/// exists. Files of a live process, and every other name, are left alone.
+void removeStaleTemporaries(const std::string &path) {
+  std::string dir = directoryOf(path);
+  size_t slash = path.find_last_of('/');
+  std::string prefix =
+      (slash == std::string::npos ? path : path.substr(slash + 1)) + ".tmp.";
+  DIR *d = ::opendir(dir.c_str());
+  if (!d)
+    return;
+  while (struct dirent *entry = ::readdir(d)) {
+    std::string name = entry->d_name;
+    if (name.compare(0, prefix.size(), prefix) != 0)
+      continue;
+    std::string rest = name.substr(prefix.size());
+    size_t dot = rest.find('.');
+    if (dot == std::string::npos || dot == 0 || rest.size() - dot - 1 != 16 ||
+        rest.find_first_not_of("0123456789") < dot ||
+        rest.find_first_not_of("0123456789abcdef", dot + 1) !=
+            std::string::npos)
+      continue;
+    long pid = std::strtol(rest.substr(0, dot).c_str(), nullptr, 10);
+    if (pid <= 0 || pid == static_cast<long>(::getpid()))
+      continue;
+    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)
+      ::unlink((dir + "/" + name).c_str());
+  }
+  ::closedir(d);
 }
 
 std::string failure(const std::string &path, const std::string &what, int err) {
@@ -93,6 +127,7 @@ std::string writeFileAtomic(const std::string &path,
     if (chunk.size > 0 && !chunk.data)
       return path + ": internal error: null data for a non-empty chunk";
 
+  removeStaleTemporaries(path);
   std::string tmpPath;
   int fd = -1;
   for (int attempt = 0; attempt < 16 && fd < 0; ++attempt) {

@@ -8,6 +8,7 @@
 
 #include "gtest/gtest.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <dirent.h>
 #include <string>
@@ -62,6 +63,31 @@ TEST(FileUtilTest, WritesAndLeavesNoTempFile) {
   EXPECT_EQ(writeFileAtomic(path, data.data(), data.size()), "");
   EXPECT_EQ(readAll(path), data);
   EXPECT_EQ(dir.list(), std::vector<std::string>{"out.bin"});
+}
+
+TEST(FileUtilTest, RemovesTemporariesOfDeadWriters) {
+  TempDir dir;
+  std::string path = dir.path + "/out.bin";
+  auto touch = [&](const std::string &name) {
+    FILE *f = std::fopen((dir.path + "/" + name).c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fclose(f);
+  };
+  // A writer that no longer exists (pid beyond pid_max), this process (a
+  // write may be in flight), another file's temporary and an unrelated name.
+  touch("out.bin.tmp.2147483600.0123456789abcdef");
+  std::string mine =
+      "out.bin.tmp." + std::to_string(::getpid()) + ".0123456789abcdef";
+  touch(mine);
+  touch("other.bin.tmp.2147483600.0123456789abcdef");
+  touch("out.bin.tmp.notes");
+  EXPECT_EQ(writeFileAtomic(path, "x", 1), "");
+  std::vector<std::string> left = dir.list();
+  std::sort(left.begin(), left.end());
+  std::vector<std::string> want{"other.bin.tmp.2147483600.0123456789abcdef",
+                                "out.bin", mine, "out.bin.tmp.notes"};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(left, want);
 }
 
 TEST(FileUtilTest, ReplacesExistingFile) {
