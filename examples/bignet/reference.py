@@ -8,10 +8,12 @@ Subcommands::
     reference.py compare A.npy B.npy [--rtol 1e-4] [--max-abs X] [--mean-abs Y]
     reference.py compare-checkpoints A.safetensors B.safetensors
     reference.py lora-grads --weights W --input x.npy --target t.npy --adapter DIR -o G.safetensors
+                 [--loss mse|cross_entropy] [--dropout P]
     reference.py compare-tensors A.safetensors B.safetensors [--rtol 1e-4]
     reference.py compare-losses R.json losses.npy [--first K] [--rtol 1e-4]
     reference.py train --weights W --input x.npy --target t.npy --adapter DIR --steps N --lr LR
-                 [--batch B] [--optimizer adamw|sgd] [--momentum M] [--weight-decay D] -o losses.npy
+                 [--batch B] [--optimizer adamw|sgd] [--momentum M] [--weight-decay D]
+                 [--loss mse|cross_entropy] [--dropout P] -o losses.npy
 
 ``forward`` accepts full-precision or quantized weights in any of the names of
 ``lowmem_ref.checkpoint`` and dequantizes them itself.  ``compare`` prints the
@@ -19,7 +21,8 @@ max and mean absolute error and the max relative error ``max|a-b| / max|b|``
 and exits 1 when a bound is exceeded.  ``compare-checkpoints`` exits 1 unless
 both files hold the same tensors with the same dtype, shape and bytes (the
 ``__metadata__`` is not compared).  ``lora-grads`` writes the gradients of
-the MSE loss with respect to every adapter tensor (the hand-written backward
+the loss (MSE, or cross-entropy against int64 labels; with LoRA dropout, the
+masks lowmem draws at step 1) with respect to every adapter tensor (the hand-written backward
 of ``lowmem_ref.train``, named ``<layer>.lora_A.weight``);
 ``compare-tensors`` compares every tensor of two files as ``compare`` does.
 ``train`` runs the same training as a lowmem training binary (batches of
@@ -320,15 +323,8 @@ def build_parser():
     p.add_argument("a", help="first .safetensors")
     p.add_argument("b", help="second .safetensors")
     p.set_defaults(func=cmd_compare_checkpoints)
-    p = sub.add_parser("lora-grads", help="write the MSE loss gradients of a LoRA adapter")
-    p.add_argument("--weights", required=True)
-    p.add_argument("--input", required=True)
-    p.add_argument("--target", required=True)
-    p.add_argument("--dropout", type=float, default=0.0,
-                   help="LoRA dropout, with the masks lowmem draws (step 1 for lora-grads)")
-    p.add_argument("--loss", choices=["mse", "cross_entropy"], default="mse",
-                   help="mse (target shaped as the output) or cross_entropy (target: int64 class labels)")
-    p.add_argument("--adapter", required=True)
+    p = sub.add_parser("lora-grads", help="write the loss gradients of a LoRA adapter (one step)")
+    _add_step_arguments(p)
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_lora_grads)
 
@@ -339,14 +335,7 @@ def build_parser():
     p.set_defaults(func=cmd_compare_tensors)
 
     p = sub.add_parser("train", help="train a LoRA adapter in float64 and write the losses")
-    p.add_argument("--weights", required=True)
-    p.add_argument("--input", required=True)
-    p.add_argument("--target", required=True)
-    p.add_argument("--dropout", type=float, default=0.0,
-                   help="LoRA dropout, with the masks lowmem draws (step 1 for lora-grads)")
-    p.add_argument("--loss", choices=["mse", "cross_entropy"], default="mse",
-                   help="mse (target shaped as the output) or cross_entropy (target: int64 class labels)")
-    p.add_argument("--adapter", required=True)
+    _add_step_arguments(p)
     p.add_argument("--steps", type=int, required=True)
     p.add_argument("--lr", type=float, required=True)
     p.add_argument("--batch", type=int, default=0)
@@ -364,6 +353,18 @@ def build_parser():
     p.set_defaults(func=cmd_compare_losses)
 
     return parser
+
+
+def _add_step_arguments(p):
+    """The arguments of a training step: model, data, loss, adapter."""
+    p.add_argument("--weights", required=True)
+    p.add_argument("--input", required=True)
+    p.add_argument("--target", required=True)
+    p.add_argument("--dropout", type=float, default=0.0,
+                   help="LoRA dropout, with the masks lowmem draws at each step")
+    p.add_argument("--loss", choices=["mse", "cross_entropy"], default="mse",
+                   help="mse (target shaped as the output) or cross_entropy (target: int64 class labels)")
+    p.add_argument("--adapter", required=True)
 
 
 def main(argv=None):

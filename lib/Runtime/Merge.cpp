@@ -39,11 +39,7 @@ std::string decode(const SafetensorsFile &weights, const MergeParam &param,
   const TensorView *t = weights.find(param.name);
   if (!t)
     return weights.path() + ": missing tensor '" + param.name + "'";
-  if (t->shape != param.shape)
-    return weights.path() + ": tensor '" + param.name + "' has shape " +
-           shapeToString(t->shape) + ", the model expects " +
-           shapeToString(param.shape);
-  return loadAsFloat(weights, *t, out);
+  return loadAsFloatWithShape(weights, *t, param.shape, out);
 }
 
 } // namespace
@@ -64,7 +60,10 @@ std::string lowmem::rt::writeMergedWeights(
     problem = decode(weights, param, w);
     if (!problem.empty())
       return problem;
-    if (endsWith(param.name, ".weight") && param.shape.size() == 2) {
+    // A linear layer's weight: what adapters adapt and formats quantize.
+    bool linearWeight =
+        endsWith(param.name, ".weight") && param.shape.size() == 2;
+    if (linearWeight) {
       std::string layer = param.name.substr(0, param.name.size() - 7);
       auto a = adapters.find(layer + ".lora_A.weight");
       auto b = adapters.find(layer + ".lora_B.weight");
@@ -90,8 +89,7 @@ std::string lowmem::rt::writeMergedWeights(
         ++merged;
       }
     }
-    if (format != quant::Format::F32 && param.shape.size() == 2 &&
-        endsWith(param.name, ".weight")) {
+    if (format != quant::Format::F32 && linearWeight) {
       quant::QuantizedTensor q = quant::quantize(w.data(), param.shape, format,
                                                  blockSize, doubleQuant);
       appendQuantizedTensors(param.name, q, out);

@@ -403,11 +403,7 @@ int64_t metadataInt(const SafetensorsFile &file, const std::string &key,
 /// Reads `t` as f32 after checking that it has the shape the model expects.
 void loadChecked(const SafetensorsFile &file, const TensorView &t,
                  const std::vector<int64_t> &shape, std::vector<float> &out) {
-  if (t.shape != shape)
-    die(file.path() + ": tensor '" + t.name + "': has shape " +
-        shapeToString(t.shape) + " but the model expects " +
-        shapeToString(shape));
-  std::string problem = loadAsFloat(file, t, out);
+  std::string problem = loadAsFloatWithShape(file, t, shape, out);
   if (!problem.empty())
     die(problem);
 }
@@ -436,16 +432,20 @@ int main(int argc, char **argv) {
   };
   int64_t steps = 1, batch = 0, saveEvery = 0;
   double lr = 0.0;
+  // The options of a step that updates the parameters.
+  auto rejectUpdateOptions = [&](const char *why) {
+    reject(options.steps, "--steps", why);
+    reject(options.lr, "--lr", why);
+    reject(options.saveAdapter, "--save-adapter", why);
+    reject(options.saveEvery, "--save-every", why);
+    reject(options.lrSchedule, "--lr-schedule", why);
+  };
   if (!training && !gradMode) {
     const char *why = "only a training binary (lowmem-compile --train) "
                       "takes this option";
     reject(options.target, "--target", why);
-    reject(options.steps, "--steps", why);
-    reject(options.lr, "--lr", why);
+    rejectUpdateOptions(why);
     reject(options.batch, "--batch", why);
-    reject(options.saveAdapter, "--save-adapter", why);
-    reject(options.saveEvery, "--save-every", why);
-    reject(options.lrSchedule, "--lr-schedule", why);
     reject(options.gradsOutput, "--grads-output", why);
     if (options.output.empty())
       die("--output is required (see --help)");
@@ -478,11 +478,7 @@ int main(int argc, char **argv) {
     } else {
       const char *why = "this step computes gradients only (compiled with "
                         "--optimizer=none)";
-      reject(options.steps, "--steps", why);
-      reject(options.lr, "--lr", why);
-      reject(options.saveAdapter, "--save-adapter", why);
-      reject(options.saveEvery, "--save-every", why);
-      reject(options.lrSchedule, "--lr-schedule", why);
+      rejectUpdateOptions(why);
       reject(options.merge, "--merge", why);
       if (options.gradsOutput.empty())
         die("--grads-output G.safetensors is required: this step computes "
@@ -705,6 +701,12 @@ int main(int argc, char **argv) {
   int64_t mergeBlockSize = 0;
   if (options.mergeBlockSize != "0")
     mergeBlockSize = parseCount("--merge-block-size", options.mergeBlockSize);
+  // A copy in host memory of an f32 argument (an adapter or its state).
+  auto downloadF32 = [&](size_t i) {
+    std::vector<float> values(product(args[i].shape));
+    backend.download(values.data(), args[i].data, values.size() * 4);
+    return values;
+  };
   auto mergeAdapters = [&]() {
     if (options.merge.empty())
       return;
@@ -727,12 +729,9 @@ int main(int argc, char **argv) {
       params.push_back(std::move(param));
     }
     std::vector<std::vector<float>> host;
-    host.reserve(trainableArgs.size());
     AdapterTensors adapters;
     for (auto &[i, name] : trainableArgs) {
-      host.emplace_back(product(args[i].shape));
-      backend.download(host.back().data(), args[i].data,
-                       host.back().size() * 4);
+      host.push_back(downloadF32(i));
       adapters[name] = {args[i].shape, host.back().data()};
     }
     double scale = lora.rslora ? lora.alpha / std::sqrt(double(lora.rank))
@@ -879,9 +878,7 @@ int main(int argc, char **argv) {
       host.reserve(trainableArgs.size() + stateArgs.size());
       auto fetch = [&](size_t i, const std::string &name,
                        std::vector<TensorToWrite> &into) {
-        host.emplace_back(product(args[i].shape));
-        backend.download(host.back().data(), args[i].data,
-                         host.back().size() * 4);
+        host.push_back(downloadF32(i));
         into.push_back({name, DType::F32, args[i].shape, host.back().data(),
                         host.back().size() * 4});
       };
@@ -1014,7 +1011,6 @@ int main(int argc, char **argv) {
     double medianMs =
         sortedTimes.empty() ? 0.0 : sortedTimes[sortedTimes.size() / 2];
     if (options.report) {
-      double median = medianMs;
       std::printf("  memory         frozen weights %.2f MB, trainable %.2f "
                   "MB, optimizer state %.2f MB, inputs %.2f MB,\n"
                   "                 gradients %.2f MB (touched %.2f MB), "
@@ -1041,7 +1037,7 @@ int main(int argc, char **argv) {
                   mib(predictedPeak), mib(measuredPeak),
                   predictedPeak == measuredPeak ? "" : "  (MISMATCH)");
       std::printf("  time           median %.3f ms a step over %zu steps\n",
-                  median, times.size());
+                  medianMs, times.size());
       std::printf("  (MB = 2^20 bytes)\n");
     }
     if (!options.reportJson.empty()) {

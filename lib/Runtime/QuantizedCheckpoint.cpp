@@ -450,3 +450,14 @@ std::string rt::loadWeightAs(const SafetensorsFile &file,
   out.nestedOffset = static_cast<float>(offset->getNumber());
   return "";
 }
+
+std::string lowmem::rt::loadAsFloatWithShape(const SafetensorsFile &file,
+                                             const TensorView &tensor,
+                                             const std::vector<int64_t> &shape,
+                                             std::vector<float> &out) {
+  if (tensor.shape != shape)
+    return file.path() + ": tensor '" + tensor.name + "': has shape " +
+           shapeToString(tensor.shape) + " but the model expects " +
+           shapeToString(shape);
+  return loadAsFloat(file, tensor, out);
+}

@@ -515,13 +515,20 @@ class TestTrain(unittest.TestCase):
                 rel = np.abs(grads[p][i] - want).max() / np.abs(want).max()
                 self.assertLess(rel, 1e-6, f"{p} d{which}")
 
-    def test_lora_grads_match_finite_differences(self):
-        rng = np.random.default_rng(0)
-        t = bignet.init_params(6, 2, seed=1)
+    @staticmethod
+    def problem(seed):
+        """A BigNet 6x2 with an adapter on every layer, 5 input rows and 5
+        regression targets."""
+        rng = np.random.default_rng(seed)
+        t = bignet.init_params(6, 2, seed=seed + 1)
         x = rng.standard_normal((5, 6))
         target = rng.standard_normal((5, 6))
         layers = lora.linear_layers(t)
         ad = {p: (rng.standard_normal((2, 6)) * 0.3, rng.standard_normal((6, 2)) * 0.3) for p in layers}
+        return t, x, target, layers, ad
+
+    def test_lora_grads_match_finite_differences(self):
+        t, x, target, layers, ad = self.problem(0)
         loss, grads = train.loss_and_lora_grads(t, x, target, ad, 1.5)
         y = bignet.forward(t, x, lora=ad, lora_scale=1.5)
         self.assertAlmostEqual(loss, train.mse(y, target), places=12)
@@ -529,12 +536,8 @@ class TestTrain(unittest.TestCase):
         self.assert_match(grads, numeric, layers)
 
     def test_cross_entropy_grads_match_finite_differences(self):
-        rng = np.random.default_rng(1)
-        t = bignet.init_params(6, 2, seed=2)
-        x = rng.standard_normal((5, 6))
+        t, x, _, layers, ad = self.problem(1)
         labels = np.array([0, 5, -100, 2, 2], dtype=np.int64)  # one ignored row
-        layers = lora.linear_layers(t)
-        ad = {p: (rng.standard_normal((2, 6)) * 0.3, rng.standard_normal((6, 2)) * 0.3) for p in layers}
         loss, grads = train.loss_and_lora_grads(t, x, labels, ad, 1.5, loss="cross_entropy")
         y = bignet.forward(t, x, lora=ad, lora_scale=1.5)
         # By hand: mean over the 4 counted rows of logsumexp - the label's logit.
@@ -546,13 +549,8 @@ class TestTrain(unittest.TestCase):
         self.assertTrue(np.isnan(train.cross_entropy(y[:2], np.array([-100, -100]))))
 
     def test_dropout_grads_match_finite_differences(self):
-        rng = np.random.default_rng(2)
-        t = bignet.init_params(6, 2, seed=3)
-        x = rng.standard_normal((5, 6))
-        target = rng.standard_normal((5, 6))
-        layers = lora.linear_layers(t)
-        ad = {p: (rng.standard_normal((2, 6)) * 0.3, rng.standard_normal((6, 2)) * 0.3) for p in layers}
-        loss, grads = train.loss_and_lora_grads(t, x, target, ad, 1.5, dropout=0.3, step=4)
+        t, x, target, layers, ad = self.problem(2)
+        _, grads = train.loss_and_lora_grads(t, x, target, ad, 1.5, dropout=0.3, step=4)
         numeric = train.numeric_lora_grads(t, x, target, ad, 1.5, dropout=0.3, step=4)
         self.assert_match(grads, numeric, layers)
         # The masks drop about p of the elements, differ by stream and step,

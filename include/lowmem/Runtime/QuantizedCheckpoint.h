@@ -77,6 +77,13 @@ std::string loadWeightAs(const SafetensorsFile &file, const std::string &name,
 std::string loadAsFloat(const SafetensorsFile &file, const TensorView &tensor,
                         std::vector<float> &out);
 
+/// loadAsFloat for a tensor the model expects with `shape`: a tensor of
+/// another shape is an error naming the file, the tensor and both shapes.
+std::string loadAsFloatWithShape(const SafetensorsFile &file,
+                                 const TensorView &tensor,
+                                 const std::vector<int64_t> &shape,
+                                 std::vector<float> &out);
+
 /// Renders a shape as [2, 3].
 std::string shapeToString(const std::vector<int64_t> &shape);
 

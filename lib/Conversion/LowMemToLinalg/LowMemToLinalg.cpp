@@ -683,6 +683,32 @@ Value numelAtLeastOne(OpBuilder &b, Location loc, Value value) {
   return arith::UIToFPOp::create(b, loc, b.getF32Type(), i64);
 }
 
+/// A rank-0 f32 tensor holding 0, the accumulator of a full reduction.
+Value zeroScalar(OpBuilder &b, Location loc) {
+  Value empty =
+      tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, b.getF32Type());
+  return linalg::FillOp::create(b, loc, f32Const(b, loc, 0.0f), empty)
+      .getResult(0);
+}
+
+/// `sum / divisor` for a rank-0 f32 tensor `sum` and an f32 `divisor`: the
+/// mean a loss returns.
+Value scalarQuotient(OpBuilder &b, Location loc, Value sum, Value divisor) {
+  AffineMap scalar = AffineMap::get(0, 0, {}, b.getContext());
+  Value out =
+      tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, b.getF32Type());
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{out.getType()}, ValueRange{sum}, ValueRange{out},
+             SmallVector<AffineMap>{scalar, scalar},
+             SmallVector<IteratorType>{},
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               linalg::YieldOp::create(
+                   nb, l,
+                   ValueRange{arith::DivFOp::create(nb, l, args[0], divisor)});
+             })
+      .getResult(0);
+}
+
 /// mse_loss: sum of squared differences into a rank-0 tensor, then divided
 /// by the element count.
 struct MseLossLowering : public OpRewritePattern<MseLossOp> {
@@ -694,11 +720,7 @@ struct MseLossLowering : public OpRewritePattern<MseLossOp> {
     auto inType = op.getPrediction().getType();
     unsigned rank = inType.getRank();
     RankedTensorType type = op.getType();
-    Value init = tensor::EmptyOp::create(rewriter, loc, ArrayRef<int64_t>{},
-                                         rewriter.getF32Type());
-    Value acc = linalg::FillOp::create(rewriter, loc,
-                                       f32Const(rewriter, loc, 0.0f), init)
-                    .getResult(0);
+    Value acc = zeroScalar(rewriter, loc);
     AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
     SmallVector<AffineMap> maps{id, id, AffineMap::get(rank, 0, {}, ctx)};
     Value sum =
@@ -714,18 +736,7 @@ struct MseLossLowering : public OpRewritePattern<MseLossOp> {
             })
             .getResult(0);
     Value n = numelAtLeastOne(rewriter, loc, op.getPrediction());
-    Value out = tensor::EmptyOp::create(rewriter, loc, ArrayRef<int64_t>{},
-                                        rewriter.getF32Type());
-    AffineMap scalar = AffineMap::get(0, 0, {}, ctx);
-    Value mean =
-        linalg::GenericOp::create(
-            rewriter, loc, TypeRange{type}, ValueRange{sum}, ValueRange{out},
-            SmallVector<AffineMap>{scalar, scalar}, SmallVector<IteratorType>{},
-            [&](OpBuilder &b, Location l, ValueRange args) {
-              linalg::YieldOp::create(
-                  b, l, ValueRange{arith::DivFOp::create(b, l, args[0], n)});
-            })
-            .getResult(0);
+    Value mean = scalarQuotient(rewriter, loc, sum, n);
     rewriter.replaceOp(op, mean);
     return success();
   }
@@ -760,14 +771,6 @@ struct MseLossGradLowering : public OpRewritePattern<MseLossGradOp> {
     return success();
   }
 };
-
-/// A rank-0 f32 tensor holding 0, the accumulator of a full reduction.
-Value zeroScalar(OpBuilder &b, Location loc) {
-  Value empty =
-      tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, b.getF32Type());
-  return linalg::FillOp::create(b, loc, f32Const(b, loc, 0.0f), empty)
-      .getResult(0);
-}
 
 /// Row statistics of logits [lead..., classes]: the maximum and the sum of
 /// exp(x - max) of every row, tensors of the leading shape.
@@ -888,20 +891,9 @@ struct CrossEntropyLossLowering : public OpRewritePattern<CrossEntropyLossOp> {
             })
             .getResult(0);
     Value count = countedRows(rewriter, loc, labels, ignoreIndex);
-    Value out = tensor::EmptyOp::create(rewriter, loc, ArrayRef<int64_t>{},
-                                        rewriter.getF32Type());
-    AffineMap scalar = AffineMap::get(0, 0, {}, ctx);
-    Value mean =
-        linalg::GenericOp::create(
-            rewriter, loc, TypeRange{type}, ValueRange{total, count},
-            ValueRange{out}, SmallVector<AffineMap>(3, scalar),
-            SmallVector<IteratorType>{},
-            [&](OpBuilder &b, Location l, ValueRange args) {
-              linalg::YieldOp::create(
-                  b, l,
-                  ValueRange{arith::DivFOp::create(b, l, args[0], args[1])});
-            })
-            .getResult(0);
+    Value mean = scalarQuotient(
+        rewriter, loc, total,
+        tensor::ExtractOp::create(rewriter, loc, count, ValueRange{}));
     rewriter.replaceOp(op, mean);
     return success();
   }
