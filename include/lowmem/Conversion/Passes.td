@@ -76,4 +76,33 @@ def ConvertLowMemToGPU : Pass<"convert-lowmem-to-gpu", "::mlir::ModuleOp"> {
                            "::mlir::LLVM::LLVMDialect"];
 }
 
+def LowMemGPUMath : Pass<"lowmem-gpu-math", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Lower math in GPU kernels without libdevice";
+  let description = [{
+    MLIR's NVVM lowering turns `math` ops into calls to CUDA's libdevice
+    (`__nv_sqrtf`, `__nv_expf`, ...), which are linked only when the
+    compiler finds a CUDA toolkit at compile time; otherwise the PTX holds
+    unresolved calls that the driver rejects at run time. This pass makes
+    kernels independent of the toolkit, and their precision independent of
+    libdevice's defaults:
+
+    - `math.sqrt`, `math.absf`, `math.fma`, `math.floor`, `math.ceil`,
+      `math.copysign` and `math.roundeven` become LLVM intrinsics, which
+      NVPTX selects as single, correctly rounded instructions
+      (`sqrt.rn.f32`, `abs.f32`, `fma.rn.f32`, `cvt.rmi.f32.f32`, ...);
+      `math.rsqrt` becomes a division by such a square root;
+    - `exp`, `log`, `log2`, `log1p`, `expm1`, `tanh`, `erf` and the other
+      functions MLIR approximates become polynomial approximations in `arith`
+      ops (f16 and bf16 computed in f32).
+
+    A `math` op left over has no lowering without libdevice: the pass fails
+    and names it.
+
+    Example: `lowmem-opt --pass-pipeline='builtin.module(gpu.module(lowmem-gpu-math))'`.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 #endif // LOWMEM_CONVERSION_PASSES_TD

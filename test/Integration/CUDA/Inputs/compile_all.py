@@ -26,6 +26,15 @@ FORMATS = [
     # QLoRA inference: adapters on every linear layer of an nf4 + DQ base.
     ("nf4_b64_dq_lora", ["--format=nf4", "--block-size=64", "--double-quant",
                          "--lora-rank=8", "--lora-alpha=16"]),
+    # Training steps: QLoRA with AdamW; LoRA on f16 with SGD, dropout,
+    # checkpointing and cross-entropy; gradients only.
+    ("nf4_b64_dq_train", ["--format=nf4", "--block-size=64", "--double-quant",
+                          "--train", "--lora-rank=8", "--lora-alpha=16"]),
+    ("f16_train_sgd", ["--format=f16", "--train", "--lora-rank=4",
+                       "--optimizer=sgd", "--momentum=0.9",
+                       "--lora-dropout=0.1", "--checkpoint=blocks",
+                       "--loss=cross_entropy"]),
+    ("f32_grads", ["--train", "--optimizer=none", "--lora-rank=4"]),
 ]
 
 
