@@ -6,7 +6,9 @@
 //
 // Model buffers of a --target=cuda executable live in device memory,
 // allocated with cuMemAlloc and accounted by their own tracker, so the
-// report's measured peak is the device's. Weights are uploaded once, part by
+// report's measured peak is the device's. Optimizer state may instead be
+// paged (unified memory) or in page-locked host memory, each accounted by a
+// tracker of its own. Weights are uploaded once, part by
 // part, from a host staging copy no larger than one tensor.
 //
 //===----------------------------------------------------------------------===//
@@ -26,28 +28,72 @@ CUdeviceptr devicePointer(const void *p) {
   return static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(p));
 }
 
-/// cuMemAlloc aligns to at least 256 bytes, more than any buffer asks for.
-void *deviceAllocate(size_t bytes, size_t align) {
-  if (align > 256)
+/// The driver's allocations are aligned to at least 256 bytes, more than
+/// any buffer asks for.
+template <Placement P> void *allocate(size_t bytes, size_t align) {
+  void *p = nullptr;
+  if (align > 256 || !allocateAt(requireDevice(), P, bytes, p).empty())
     return nullptr;
-  CUdeviceptr p = 0;
-  if (requireDevice().cuMemAlloc(&p, bytes) != kSuccess)
-    return nullptr;
-  return reinterpret_cast<void *>(static_cast<uintptr_t>(p));
+  return p;
 }
 
-void deviceRelease(void *p) {
-  (void)requireDevice().cuMemFree(devicePointer(p));
+template <Placement P> void release(void *p) {
+  (void)releaseAt(requireDevice(), P, p);
+}
+
+/// One tracker per placement, never destroyed: device memory is released
+/// with the context at exit.
+template <Placement P> MemoryTracker &trackerAt() {
+  static MemoryTracker *tracker =
+      new MemoryTracker(MemoryProvider{allocate<P>, release<P>});
+  return *tracker;
 }
 
 class CudaBackend : public Backend {
 public:
   CudaBackend() { (void)requireDevice(); }
-  MemoryTracker &memory() override {
-    // Never destroyed: device memory is released with the context at exit.
-    static MemoryTracker *tracker =
-        new MemoryTracker(MemoryProvider{deviceAllocate, deviceRelease});
-    return *tracker;
+  MemoryTracker &memory() override { return trackerAt<Placement::Device>(); }
+  MemoryTracker *memory(Placement placement, std::string &why) override {
+    why = checkPlacement(requireDevice(), currentDevice(), placement);
+    if (!why.empty())
+      return nullptr;
+    switch (placement) {
+    case Placement::Device:
+      return &memory();
+    case Placement::Paged:
+      return &trackerAt<Placement::Paged>();
+    case Placement::Host:
+      return &trackerAt<Placement::Host>();
+    }
+    return nullptr;
+  }
+  std::string describe(Placement placement) override {
+    switch (placement) {
+    case Placement::Device:
+      return "device memory";
+    case Placement::Paged:
+      return "unified memory, prefetched to the GPU before each step";
+    case Placement::Host:
+      return "page-locked host memory, updated in place over the bus";
+    }
+    return "";
+  }
+  /// Without concurrent managed access (not on Linux with a Pascal or
+  /// later GPU) the driver migrates pages at each launch on its own.
+  void prefetch(const void *p, size_t bytes) override {
+    static const bool concurrent = [] {
+      int value = 0;
+      return requireDevice().cuDeviceGetAttribute(
+                 &value, kAttrConcurrentManagedAccess, currentDevice()) ==
+                 kSuccess &&
+             value != 0;
+    }();
+    if (!concurrent || bytes == 0)
+      return;
+    std::string problem =
+        prefetchTo(requireDevice(), currentDevice(), p, bytes, launchStream());
+    if (!problem.empty())
+      fatal(problem);
   }
   void upload(void *dst, const void *src, size_t bytes) override {
     if (bytes)

@@ -18,7 +18,7 @@ namespace {
 DriverApi driverApi;
 std::string driverError;
 bool driverLoaded = false;
-CUdevice currentDevice = 0;
+CUdevice activeDevice = 0;
 
 /// Resolves `name` into `slot`; versioned names first (cuMemAlloc_v2).
 template <typename Fn>
@@ -79,6 +79,13 @@ std::string lowmem::rt::cuda::openDriver(const char *name, DriverApi &d) {
   resolve(handle, "cuMemcpyDtoH_v2", d.cuMemcpyDtoH, missing);
   resolve(handle, "cuMemGetInfo_v2", d.cuMemGetInfo, missing);
   resolve(handle, "cuMemsetD8_v2", d.cuMemsetD8, missing);
+  resolve(handle, "cuMemAllocManaged", d.cuMemAllocManaged, missing);
+  resolve(handle, "cuMemHostAlloc", d.cuMemHostAlloc, missing);
+  resolve(handle, "cuMemHostGetDevicePointer_v2", d.cuMemHostGetDevicePointer,
+          missing);
+  resolve(handle, "cuMemFreeHost", d.cuMemFreeHost, missing);
+  // The form that takes a CUmemLocation (CUDA 12.2 and later).
+  resolve(handle, "cuMemPrefetchAsync_v2", d.cuMemPrefetchAsync, missing);
   if (!missing.empty()) {
     dlclose(handle);
     return std::string("the CUDA driver '") + name +
@@ -125,7 +132,7 @@ std::string lowmem::rt::cuda::initDevice(int ordinal) {
     return describeError("cuDevicePrimaryCtxRetain", r);
   if (CUresult r = api->cuCtxSetCurrent(context))
     return describeError("cuCtxSetCurrent", r);
-  currentDevice = device;
+  activeDevice = device;
   return "";
 }
 
@@ -135,9 +142,9 @@ std::string lowmem::rt::cuda::deviceDescription() {
     return "no device";
   char name[256] = {0};
   int major = 0, minor = 0;
-  api->cuDeviceGetName(name, sizeof(name) - 1, currentDevice);
-  api->cuDeviceGetAttribute(&major, kAttrComputeCapabilityMajor, currentDevice);
-  api->cuDeviceGetAttribute(&minor, kAttrComputeCapabilityMinor, currentDevice);
+  api->cuDeviceGetName(name, sizeof(name) - 1, activeDevice);
+  api->cuDeviceGetAttribute(&major, kAttrComputeCapabilityMajor, activeDevice);
+  api->cuDeviceGetAttribute(&minor, kAttrComputeCapabilityMinor, activeDevice);
   return std::string(name) + " (sm_" + std::to_string(major) +
          std::to_string(minor) + ")";
 }
@@ -162,4 +169,90 @@ const DriverApi &lowmem::rt::cuda::requireDevice() {
 void lowmem::rt::cuda::checkResult(const char *call, CUresult result) {
   if (result != kSuccess)
     fatal(describeError(call, result));
+}
+
+CUdevice lowmem::rt::cuda::currentDevice() { return activeDevice; }
+
+std::string lowmem::rt::cuda::checkPlacement(const DriverApi &d,
+                                             CUdevice device,
+                                             Placement placement) {
+  auto attribute = [&](int which) {
+    int value = 0;
+    return d.cuDeviceGetAttribute(&value, which, device) == kSuccess &&
+           value != 0;
+  };
+  switch (placement) {
+  case Placement::Device:
+    return "";
+  case Placement::Paged:
+    if (!attribute(kAttrManagedMemory))
+      return "this GPU cannot allocate unified (managed) memory";
+    return "";
+  case Placement::Host:
+    if (!attribute(kAttrUnifiedAddressing))
+      return "this GPU does not share one address space with the host, so "
+             "kernels cannot reach host memory in place";
+    return "";
+  }
+  return "unknown placement";
+}
+
+std::string lowmem::rt::cuda::allocateAt(const DriverApi &d,
+                                         Placement placement, size_t bytes,
+                                         void *&out) {
+  out = nullptr;
+  bytes = bytes ? bytes : 1;
+  CUdeviceptr p = 0;
+  switch (placement) {
+  case Placement::Device:
+    if (CUresult r = d.cuMemAlloc(&p, bytes))
+      return describeError("cuMemAlloc", r);
+    break;
+  case Placement::Paged:
+    if (CUresult r = d.cuMemAllocManaged(&p, bytes, kMemAttachGlobal))
+      return describeError("cuMemAllocManaged", r);
+    break;
+  case Placement::Host: {
+    void *host = nullptr;
+    if (CUresult r = d.cuMemHostAlloc(
+            &host, bytes, kMemHostAllocPortable | kMemHostAllocDeviceMap))
+      return describeError("cuMemHostAlloc", r);
+    if (CUresult r = d.cuMemHostGetDevicePointer(&p, host, 0)) {
+      (void)d.cuMemFreeHost(host);
+      return describeError("cuMemHostGetDevicePointer", r);
+    }
+    // Kernels and the host use one address: the model's descriptors hold
+    // one pointer for both.
+    if (p != static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(host))) {
+      (void)d.cuMemFreeHost(host);
+      return "mapped host memory has another address on the device";
+    }
+    break;
+  }
+  }
+  out = reinterpret_cast<void *>(static_cast<uintptr_t>(p));
+  return "";
+}
+
+std::string lowmem::rt::cuda::releaseAt(const DriverApi &d, Placement placement,
+                                        void *p) {
+  CUresult r = placement == Placement::Host
+                   ? d.cuMemFreeHost(p)
+                   : d.cuMemFree(static_cast<CUdeviceptr>(
+                         reinterpret_cast<uintptr_t>(p)));
+  return r == kSuccess
+             ? ""
+             : describeError(placement == Placement::Host ? "cuMemFreeHost"
+                                                          : "cuMemFree",
+                             r);
+}
+
+std::string lowmem::rt::cuda::prefetchTo(const DriverApi &d, CUdevice device,
+                                         const void *p, size_t bytes,
+                                         CUstream stream) {
+  CUmemLocation location{kMemLocationTypeDevice, device};
+  CUresult r = d.cuMemPrefetchAsync(
+      static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(p)), bytes, location,
+      0, stream);
+  return r == kSuccess ? "" : describeError("cuMemPrefetchAsync", r);
 }

@@ -27,6 +27,16 @@
 
 using namespace lowmem::rt::cuda;
 
+CUstream lowmem::rt::cuda::launchStream() {
+  static CUstream stream = [] {
+    CUstream created = nullptr;
+    checkResult("cuStreamCreate",
+                requireDevice().cuStreamCreate(&created, /*flags=*/0));
+    return created;
+  }();
+  return stream;
+}
+
 extern "C" {
 
 /// Loads a module from PTX text, JIT-compiled by the driver for the current
@@ -73,15 +83,7 @@ void *mgpuModuleGetFunction(void *module, const char *name) {
 }
 
 /// The one stream of all launches.
-void *mgpuStreamCreate() {
-  static CUstream stream = [] {
-    CUstream created = nullptr;
-    checkResult("cuStreamCreate",
-                requireDevice().cuStreamCreate(&created, /*flags=*/0));
-    return created;
-  }();
-  return stream;
-}
+void *mgpuStreamCreate() { return launchStream(); }
 
 void mgpuStreamSynchronize(void *stream) {
   checkResult("cuStreamSynchronize", requireDevice().cuStreamSynchronize(

@@ -32,6 +32,15 @@ namespace {
 class HostBackend : public Backend {
 public:
   MemoryTracker &memory() override { return MemoryTracker::global(); }
+  /// Host memory is the only memory: the state is there already.
+  MemoryTracker *memory(Placement placement, std::string &why) override {
+    if (placement != Placement::Paged)
+      return &memory();
+    why = "paged state is CUDA unified memory, for --target=cuda binaries; "
+          "a CPU binary keeps all of its buffers in host memory already";
+    return nullptr;
+  }
+  std::string describe(Placement) override { return "host memory"; }
   void upload(void *dst, const void *src, size_t bytes) override {
     std::memcpy(dst, src, bytes);
   }

@@ -34,6 +34,25 @@ const char *memCategoryName(MemCategory category) {
   return "invalid";
 }
 
+const char *placementName(Placement placement) {
+  switch (placement) {
+  case Placement::Device:
+    return "device";
+  case Placement::Paged:
+    return "paged";
+  case Placement::Host:
+    return "host";
+  }
+  return "?";
+}
+
+std::optional<Placement> parsePlacement(const std::string &name) {
+  for (Placement p : {Placement::Device, Placement::Paged, Placement::Host})
+    if (name == placementName(p))
+      return p;
+  return std::nullopt;
+}
+
 namespace {
 void *hostAllocate(size_t bytes, size_t align) {
   void *p = nullptr;

@@ -63,6 +63,7 @@ struct Options {
   std::string target, saveAdapter, gradsOutput;
   std::string steps, lr, batch, saveEvery; // parsed once the mode is known
   std::string lrSchedule;                  // empty: constant
+  std::string optimizerState;              // empty: device
   std::string merge, mergeFormat = "f32", mergeBlockSize = "0";
   bool mergeDoubleQuant = false;
   bool report = false, initAdapter = false;
@@ -96,6 +97,12 @@ void usage(const char *argv0) {
               "them\n"
               "  --save-every K      also save them every K steps (each "
               "file replaced atomically)\n"
+              "  --optimizer-state P where the optimizer state lives: device "
+              "(default), paged\n"
+              "                      (CUDA unified memory, prefetched before "
+              "each step) or host\n"
+              "                      (page-locked host memory the update "
+              "kernels reach in place)\n"
               "  --grads-output G    (--optimizer=none) write the gradients "
               "to G.safetensors\n"
               "models with LoRA adapters (after training, for training "
@@ -127,6 +134,7 @@ Options parseOptions(int argc, char **argv) {
       {"--save-adapter", &options.saveAdapter},
       {"--save-every", &options.saveEvery},
       {"--lr-schedule", &options.lrSchedule},
+      {"--optimizer-state", &options.optimizerState},
       {"--merge", &options.merge},
       {"--merge-format", &options.mergeFormat},
       {"--merge-block-size", &options.mergeBlockSize},
@@ -431,6 +439,7 @@ int main(int argc, char **argv) {
       die(std::string(option) + ": " + why);
   };
   int64_t steps = 1, batch = 0, saveEvery = 0;
+  Placement statePlacement = Placement::Device;
   double lr = 0.0;
   // The options of a step that updates the parameters.
   auto rejectUpdateOptions = [&](const char *why) {
@@ -439,6 +448,7 @@ int main(int argc, char **argv) {
     reject(options.saveAdapter, "--save-adapter", why);
     reject(options.saveEvery, "--save-every", why);
     reject(options.lrSchedule, "--lr-schedule", why);
+    reject(options.optimizerState, "--optimizer-state", why);
   };
   if (!training && !gradMode) {
     const char *why = "only a training binary (lowmem-compile --train) "
@@ -472,6 +482,13 @@ int main(int argc, char **argv) {
           options.lrSchedule != "cosine")
         die("--lr-schedule: unknown schedule '" + options.lrSchedule +
             "'; expected constant, linear or cosine");
+      if (options.optimizerState.empty())
+        options.optimizerState = "device";
+      std::optional<Placement> place = parsePlacement(options.optimizerState);
+      if (!place)
+        die("--optimizer-state: unknown placement '" + options.optimizerState +
+            "'; expected device, paged or host");
+      statePlacement = *place;
       reject(options.gradsOutput, "--grads-output",
              "this step updates the parameters; compile with "
              "--optimizer=none for gradients");
@@ -485,6 +502,14 @@ int main(int argc, char **argv) {
             "gradients");
     }
   }
+
+  // Optimizer state outside the backend's own memory is accounted apart:
+  // the measured peak is the memory the kernels run next to.
+  std::string why;
+  MemoryTracker *stateTracker = backend.memory(statePlacement, why);
+  if (!stateTracker)
+    die("--optimizer-state=" + options.optimizerState + ": " + why);
+  bool stateInPeak = stateTracker == &tracker;
 
   std::string err;
   std::unique_ptr<SafetensorsFile> weights =
@@ -598,7 +623,7 @@ int main(int argc, char **argv) {
     size_t bytes = product(shape) * dtypeSize(*dtype);
     if (kind == "state") {
       arg.shape = shape;
-      arg.data = tracker.allocate(bytes, MemCategory::OptimizerState);
+      arg.data = stateTracker->allocate(bytes, MemCategory::OptimizerState);
       if (!arg.data)
         die("out of memory allocating the optimizer state '" + name + "'");
       std::vector<float> values(product(shape), 0.0f);
@@ -747,7 +772,7 @@ int main(int argc, char **argv) {
 
   size_t weightBytes = tracker.current(MemCategory::Weights);
   size_t trainableBytes = tracker.current(MemCategory::Trainable);
-  size_t stateBytes = tracker.current(MemCategory::OptimizerState);
+  size_t stateBytes = stateTracker->current(MemCategory::OptimizerState);
   size_t residentBytes = tracker.currentTotal();
 
   // A training step reads its inputs a batch of rows at a time: the arena
@@ -865,7 +890,10 @@ int main(int argc, char **argv) {
           "%lld, optimizer state %s%s%s\n",
           optimizerName.c_str(), str(manifest, "loss").c_str(),
           static_cast<long long>(rows), static_cast<long long>(batch),
-          stateArgs.empty() ? "none" : stateNote.c_str(),
+          stateArgs.empty()
+              ? "none"
+              : (stateNote + ", in " + backend.describe(statePlacement))
+                    .c_str(),
           options.lrSchedule == "constant" ? "" : ", lr schedule ",
           options.lrSchedule == "constant" ? "" : options.lrSchedule.c_str());
     }
@@ -941,6 +969,10 @@ int main(int argc, char **argv) {
         backend.upload(args[hyperIndex].data, hyper.data(), 16);
       }
       auto start = std::chrono::steady_clock::now();
+      if (statePlacement == Placement::Paged)
+        for (auto &[i, name] : stateArgs)
+          backend.prefetch(args[i].data,
+                           product(args[i].shape) * sizeof(float));
       lowmem_run(descriptors.data());
       auto stop = std::chrono::steady_clock::now();
       double ms =
@@ -1012,12 +1044,12 @@ int main(int argc, char **argv) {
         sortedTimes.empty() ? 0.0 : sortedTimes[sortedTimes.size() / 2];
     if (options.report) {
       std::printf("  memory         frozen weights %.2f MB, trainable %.2f "
-                  "MB, optimizer state %.2f MB, inputs %.2f MB,\n"
+                  "MB, optimizer state %.2f MB%s, inputs %.2f MB,\n"
                   "                 gradients %.2f MB (touched %.2f MB), "
                   "activations %.2f MB (touched %.2f MB), heap %.2f MB\n",
                   mib(weightBytes), mib(trainableBytes), mib(stateBytes),
-                  mib(inputBytes), mib(gradientBytes),
-                  mib(touchedArena(0, gradientBytes)),
+                  stateInPeak ? "" : " (outside the peak)", mib(inputBytes),
+                  mib(gradientBytes), mib(touchedArena(0, gradientBytes)),
                   mib(arenaBytes - gradientBytes),
                   mib(touchedArena(gradientBytes, arenaBytes)), mib(heapBytes));
       if (checkpoint.present)
@@ -1053,7 +1085,9 @@ int main(int argc, char **argv) {
           buf, sizeof(buf),
           "], \"first_step\": %lld, \"weights_bytes\": %zu, "
           "\"trainable_bytes\": %zu, \"optimizer_state_bytes\": "
-          "%zu, \"input_bytes\": %zu, \"arena_bytes\": %lld, "
+          "%zu, \"optimizer_state_placement\": \"%s\", "
+          "\"optimizer_state_in_peak\": %s, \"input_bytes\": %zu, "
+          "\"arena_bytes\": %lld, "
           "\"gradient_bytes\": %lld, \"heap_bytes\": %lld, "
           "\"predicted_peak_bytes\": %zu, \"measured_peak_bytes\": %zu, "
           "\"checkpoint\": \"%s\", \"recomputed_ops\": %lld, "
@@ -1061,7 +1095,9 @@ int main(int argc, char **argv) {
           "\"trainable\": %lld, \"frozen\": %lld, \"batch\": %lld, "
           "\"median_step_ms\": %.3f}\n",
           static_cast<long long>(startStep + 1), weightBytes, trainableBytes,
-          stateBytes, inputBytes, static_cast<long long>(arenaBytes),
+          stateBytes, placementName(statePlacement),
+          stateInPeak ? "true" : "false", inputBytes,
+          static_cast<long long>(arenaBytes),
           static_cast<long long>(gradientBytes),
           static_cast<long long>(heapBytes), predictedPeak, measuredPeak,
           checkpoint.present ? checkpoint.policy.c_str() : "none",

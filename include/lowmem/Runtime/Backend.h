@@ -24,8 +24,18 @@ namespace lowmem::rt {
 class Backend {
 public:
   virtual ~Backend() = default;
-  /// The memory model buffers are allocated from and accounted in.
+  /// The memory model buffers are allocated from and accounted in: the
+  /// memory the kernels run next to, whose peak the report measures.
   virtual MemoryTracker &memory() = 0;
+  /// The tracker of buffers placed at \p placement (memory() for Device),
+  /// or nullptr with the reason in \p why when this backend cannot place
+  /// buffers there.
+  virtual MemoryTracker *memory(Placement placement, std::string &why) = 0;
+  /// What \p placement means here, for the report ("host memory", ...).
+  virtual std::string describe(Placement placement) = 0;
+  /// Before a step: starts moving the paged buffer [p, p + bytes) to where
+  /// the kernels run, ordered before them.
+  virtual void prefetch(const void * /*p*/, size_t /*bytes*/) {}
   /// Host to backend, backend to host, and a byte fill of backend memory.
   virtual void upload(void *dst, const void *src, size_t bytes) = 0;
   virtual void download(void *dst, const void *src, size_t bytes) = 0;

@@ -15,6 +15,8 @@
 #ifndef LOWMEM_RUNTIME_CUDADRIVER_H
 #define LOWMEM_RUNTIME_CUDADRIVER_H
 
+#include "lowmem/Runtime/Memory.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -35,6 +37,19 @@ constexpr int kJitErrorLogBufferSize = 6;       // ..._SIZE_BYTES
 constexpr int kJitOptimizationLevel = 7;        // CU_JIT_OPTIMIZATION_LEVEL
 constexpr int kAttrComputeCapabilityMajor = 75; // CU_DEVICE_ATTRIBUTE_...
 constexpr int kAttrComputeCapabilityMinor = 76;
+constexpr int kAttrUnifiedAddressing = 41;       // ..._UNIFIED_ADDRESSING
+constexpr int kAttrManagedMemory = 83;           // ..._MANAGED_MEMORY
+constexpr int kAttrConcurrentManagedAccess = 89; // ..._CONCURRENT_MANAGED_...
+constexpr unsigned kMemAttachGlobal = 0x1;       // CU_MEM_ATTACH_GLOBAL
+constexpr unsigned kMemHostAllocPortable = 0x1;  // CU_MEMHOSTALLOC_PORTABLE
+constexpr unsigned kMemHostAllocDeviceMap = 0x2; // CU_MEMHOSTALLOC_DEVICEMAP
+constexpr int kMemLocationTypeDevice = 1;        // CU_MEM_LOCATION_TYPE_DEVICE
+
+/// CUmemLocation: where cuMemPrefetchAsync (its _v2 form) moves pages.
+struct CUmemLocation {
+  int type;
+  int id;
+};
 
 /// The driver entry points lowmem uses.
 struct DriverApi {
@@ -63,6 +78,12 @@ struct DriverApi {
   CUresult (*cuMemcpyDtoH)(void *, CUdeviceptr, size_t);
   CUresult (*cuMemGetInfo)(size_t *, size_t *);
   CUresult (*cuMemsetD8)(CUdeviceptr, unsigned char, size_t);
+  CUresult (*cuMemAllocManaged)(CUdeviceptr *, size_t, unsigned);
+  CUresult (*cuMemHostAlloc)(void **, size_t, unsigned);
+  CUresult (*cuMemHostGetDevicePointer)(CUdeviceptr *, void *, unsigned);
+  CUresult (*cuMemFreeHost)(void *);
+  CUresult (*cuMemPrefetchAsync)(CUdeviceptr, size_t, CUmemLocation, unsigned,
+                                 CUstream);
 };
 
 /// Opens `library` and resolves every entry point into `api`, uncached.
@@ -95,6 +116,32 @@ const DriverApi &requireDevice();
 
 /// Exits through fatal() with describeError() unless `result` is success.
 void checkResult(const char *call, CUresult result);
+
+/// The device made current by initDevice().
+CUdevice currentDevice();
+
+/// The stream every kernel is launched on (created on first use).
+CUstream launchStream();
+
+/// Whether `device` can hold buffers at `placement`: "" or why not. Paged
+/// buffers need managed memory; host buffers need unified addressing, so
+/// that kernels reach page-locked host memory at its host address.
+std::string checkPlacement(const DriverApi &d, CUdevice device,
+                           Placement placement);
+
+/// Allocates `bytes` (at least 1) at `placement`: cuMemAlloc, cuMemAllocManaged
+/// attached to every stream, or cuMemHostAlloc mapped into the device's
+/// address space. `out` is an address kernels can use; "" or the failure.
+std::string allocateAt(const DriverApi &d, Placement placement, size_t bytes,
+                       void *&out);
+
+/// Frees what allocateAt() returned for the same placement.
+std::string releaseAt(const DriverApi &d, Placement placement, void *p);
+
+/// Queues the migration of the unified memory [p, p + bytes) to `device` on
+/// `stream`, ahead of the kernels launched after it there.
+std::string prefetchTo(const DriverApi &d, CUdevice device, const void *p,
+                       size_t bytes, CUstream stream);
 
 } // namespace lowmem::rt::cuda
 

@@ -17,6 +17,8 @@
 
 #include <cstddef>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <unordered_map>
 
 namespace lowmem::rt {
@@ -37,6 +39,24 @@ enum class MemCategory {
 
 /// Returns "weights", "inputs", "outputs", "activations" or "workspace".
 const char *memCategoryName(MemCategory category);
+
+/// Where a buffer lives, for buffers that need not be in the memory the
+/// kernels run next to (optimizer state, which only the update touches).
+enum class Placement {
+  /// The backend's own memory: the GPU's for CUDA, host memory for the CPU.
+  Device,
+  /// CUDA unified memory, migrated to the GPU before each step; the driver
+  /// may evict it to host memory when the GPU's memory runs short.
+  Paged,
+  /// Page-locked host memory mapped into the GPU's address space: kernels
+  /// read and write it in place over the bus.
+  Host,
+};
+
+/// "device", "paged" or "host".
+const char *placementName(Placement placement);
+/// The placement named \p name, if any.
+std::optional<Placement> parsePlacement(const std::string &name);
 
 /// Thread-safe allocator wrapper with per-category accounting.
 /// Where a tracker's bytes come from: host memory unless told otherwise
