@@ -86,17 +86,20 @@ def LowMemGPUMath : Pass<"lowmem-gpu-math", "::mlir::gpu::GPUModuleOp"> {
     kernels independent of the toolkit, and their precision independent of
     libdevice's defaults:
 
-    - `math.sqrt`, `math.absf`, `math.fma`, `math.floor`, `math.ceil`,
-      `math.copysign` and `math.roundeven` become LLVM intrinsics, which
-      NVPTX selects as single, correctly rounded instructions
-      (`sqrt.rn.f32`, `abs.f32`, `fma.rn.f32`, `cvt.rmi.f32.f32`, ...);
-      `math.rsqrt` becomes a division by such a square root;
-    - `exp`, `log`, `log2`, `log1p`, `expm1`, `tanh`, `erf` and the other
-      functions MLIR approximates become polynomial approximations in `arith`
-      ops (f16 and bf16 computed in f32).
+    - `math.sqrt`, `math.floor`, `math.ceil` and `math.trunc` become NVVM
+      intrinsics, single correctly rounded PTX instructions (`sqrt.rn.f32`,
+      `cvt.rmi.f32.f32`, ...); `math.rsqrt` a division by such a square
+      root; `math.fma` LLVM's fma (`fma.rn`);
+    - `math.absf` and `math.copysign` become operations on the sign bit;
+      `math.isnan`, `math.isinf`, `math.isfinite` and `math.absi`
+      comparisons and selects;
+    - `exp`, `log`, `log1p`, `expm1`, `sin`, `cos`, `tanh`, `erf` and the
+      other functions MLIR approximates become polynomial approximations in
+      `arith` ops (f16 and bf16 computed in f32).
 
-    A `math` op left over has no lowering without libdevice: the pass fails
-    and names it.
+    A `math` op left over (but the bit counts, which the NVVM lowering
+    handles), or an `arith.remf`, has no lowering without libdevice: the
+    pass fails and names it.
 
     Example: `lowmem-opt --pass-pipeline='builtin.module(gpu.module(lowmem-gpu-math))'`.
   }];

@@ -91,7 +91,7 @@ struct RsqrtToDivision : OpRewritePattern<math::RsqrtOp> {
 };
 
 /// A math op whose generic LLVM intrinsic the NVVM lowering keeps and NVPTX
-/// selects as one instruction (abs, fma.rn, copysign).
+/// selects as one instruction (fma.rn).
 template <typename MathOp, typename IntrinsicOp>
 struct ToIntrinsic : OpRewritePattern<MathOp> {
   ToIntrinsic(MLIRContext *context)
@@ -104,34 +104,131 @@ struct ToIntrinsic : OpRewritePattern<MathOp> {
   }
 };
 
+/// The integer type of `type`'s bits (element-wise for vectors).
+Type bitsType(Type type) {
+  Type element = IntegerType::get(
+      type.getContext(), getElementTypeOrSelf(type).getIntOrFloatBitWidth());
+  if (auto vector = dyn_cast<VectorType>(type))
+    return vector.clone(element);
+  return element;
+}
+
+/// An integer constant of `type` (a splat for vectors).
+Value bitsConstant(PatternRewriter &rewriter, Location loc, Type type,
+                   const APInt &value) {
+  Attribute attr;
+  if (auto vector = dyn_cast<VectorType>(type))
+    attr = DenseElementsAttr::get(vector, value);
+  else
+    attr = rewriter.getIntegerAttr(type, value);
+  return arith::ConstantOp::create(rewriter, loc, cast<TypedAttr>(attr));
+}
+
+/// absf and copysign on the sign bit: the NVVM lowering sends their LLVM
+/// intrinsics to libdevice too. Any float width, scalars and vectors.
+struct SignBitLowering : RewritePattern {
+  SignBitLowering(MLIRContext *context)
+      : RewritePattern(MatchAnyOpTypeTag(), /*benefit=*/2, context) {}
+  LogicalResult matchAndRewrite(Operation *op,
+                                PatternRewriter &rewriter) const override {
+    if (!isa<math::AbsFOp, math::CopySignOp>(op))
+      return failure();
+    Location loc = op->getLoc();
+    Type type = op->getResult(0).getType();
+    Type bits = bitsType(type);
+    unsigned width = getElementTypeOrSelf(type).getIntOrFloatBitWidth();
+    APInt signBit = APInt::getSignMask(width);
+    Value magnitude = arith::AndIOp::create(
+        rewriter, loc,
+        arith::BitcastOp::create(rewriter, loc, bits, op->getOperand(0)),
+        bitsConstant(rewriter, loc, bits, ~signBit));
+    Value result = magnitude;
+    if (isa<math::CopySignOp>(op)) {
+      Value sign = arith::AndIOp::create(
+          rewriter, loc,
+          arith::BitcastOp::create(rewriter, loc, bits, op->getOperand(1)),
+          bitsConstant(rewriter, loc, bits, signBit));
+      result = arith::OrIOp::create(rewriter, loc, magnitude, sign);
+    }
+    rewriter.replaceOpWithNewOp<arith::BitcastOp>(op, type, result);
+    return success();
+  }
+};
+
+/// Classification and integer abs, which the NVVM lowering sends to
+/// libdevice, in arith.
+struct ArithLowering : RewritePattern {
+  ArithLowering(MLIRContext *context)
+      : RewritePattern(MatchAnyOpTypeTag(), /*benefit=*/2, context) {}
+  LogicalResult matchAndRewrite(Operation *op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op->getLoc();
+    if (isa<math::IsNaNOp, math::IsInfOp, math::IsFiniteOp>(op)) {
+      Value x = op->getOperand(0);
+      Type type = x.getType();
+      auto inf = cast<FloatType>(getElementTypeOrSelf(type));
+      Attribute infAttr =
+          rewriter.getFloatAttr(inf, APFloat::getInf(inf.getFloatSemantics()));
+      if (auto vector = dyn_cast<VectorType>(type))
+        infAttr = DenseElementsAttr::get(vector, infAttr);
+      Value infinity =
+          arith::ConstantOp::create(rewriter, loc, cast<TypedAttr>(infAttr));
+      Value magnitude = math::AbsFOp::create(rewriter, loc, x);
+      Value result;
+      if (isa<math::IsNaNOp>(op))
+        result = arith::CmpFOp::create(rewriter, loc, arith::CmpFPredicate::UNO,
+                                       x, x);
+      else if (isa<math::IsInfOp>(op))
+        result = arith::CmpFOp::create(rewriter, loc, arith::CmpFPredicate::OEQ,
+                                       magnitude, infinity);
+      else
+        result = arith::CmpFOp::create(rewriter, loc, arith::CmpFPredicate::ONE,
+                                       magnitude, infinity);
+      rewriter.replaceOp(op, result);
+      return success();
+    }
+    if (auto absi = dyn_cast<math::AbsIOp>(op)) {
+      Value x = absi.getOperand();
+      Value zero = arith::ConstantOp::create(
+          rewriter, loc, cast<TypedAttr>(rewriter.getZeroAttr(x.getType())));
+      Value negative = arith::CmpIOp::create(
+          rewriter, loc, arith::CmpIPredicate::slt, x, zero);
+      rewriter.replaceOpWithNewOp<arith::SelectOp>(
+          op, negative, arith::SubIOp::create(rewriter, loc, zero, x), x);
+      return success();
+    }
+    return failure();
+  }
+};
+
 struct LowMemGPUMathPass
     : mlir::lowmem::impl::LowMemGPUMathBase<LowMemGPUMathPass> {
   void runOnOperation() override {
     MLIRContext *context = &getContext();
     RewritePatternSet patterns(context);
-    patterns
-        .add<ToIntrinsic<math::AbsFOp, LLVM::FAbsOp>,
-             ToIntrinsic<math::FmaOp, LLVM::FMAOp>,
-             ToIntrinsic<math::CopySignOp, LLVM::CopySignOp>, RsqrtToDivision>(
-            context);
+    patterns.add<ToIntrinsic<math::FmaOp, LLVM::FMAOp>, SignBitLowering,
+                 ArithLowering, RsqrtToDivision>(context);
     patterns.add<ToNVVMIntrinsic<math::SqrtOp>>(context, "sqrt.rn");
     patterns.add<ToNVVMIntrinsic<math::FloorOp>>(context, "floor");
     patterns.add<ToNVVMIntrinsic<math::CeilOp>>(context, "ceil");
+    patterns.add<ToNVVMIntrinsic<math::TruncOp>>(context, "trunc");
     // Every function MLIR approximates, but rsqrt (exact above, and
     // approximated only with x86 intrinsics).
     auto approximated = [](StringRef name) { return name != "math.rsqrt"; };
+    // tan, sinh, powf, exp2, log10, ... in terms of the approximated ones.
+    math::populateExpansionPatterns(patterns);
     populateMathF32ExpansionPatterns(patterns, approximated);
     populateMathPolynomialApproximationPatterns(patterns, approximated);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
+    // What is left would call libdevice, but the bit counts, which the NVVM
+    // lowering turns into LLVM intrinsics; so would arith.remf (fmod).
     WalkResult leftover = getOperation().walk([](Operation *op) {
-      // Integer math (ctlz, ctpop, ...) never goes to libdevice.
-      bool floating = llvm::any_of(op->getResultTypes(), [](Type t) {
-        return isa<FloatType>(getElementTypeOrSelf(t));
-      });
-      if (floating && op->getDialect() &&
-          op->getDialect()->getNamespace() ==
-              math::MathDialect::getDialectNamespace()) {
+      bool libdevice = isa<arith::RemFOp>(op) ||
+                       (isa<math::MathDialect>(op->getDialect()) &&
+                        !isa<math::CountLeadingZerosOp,
+                             math::CountTrailingZerosOp, math::CtPopOp>(op));
+      if (libdevice) {
         op->emitError() << "'" << op->getName()
                         << "' has no lowering in GPU kernels without CUDA's "
                            "libdevice";
