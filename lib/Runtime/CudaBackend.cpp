@@ -30,11 +30,13 @@ CUdeviceptr devicePointer(const void *p) {
 
 /// The driver's allocations are aligned to at least 256 bytes, more than
 /// any buffer asks for.
+std::string lastFailure;
+
 template <Placement P> void *allocate(size_t bytes, size_t align) {
   void *p = nullptr;
-  if (align > 256 || !allocateAt(requireDevice(), P, bytes, p).empty())
-    return nullptr;
-  return p;
+  lastFailure = align > 256 ? "alignment above 256 bytes"
+                            : allocateAt(requireDevice(), P, bytes, p);
+  return lastFailure.empty() ? p : nullptr;
 }
 
 template <Placement P> void release(void *p) {
@@ -72,7 +74,8 @@ public:
     case Placement::Device:
       return "device memory";
     case Placement::Paged:
-      return "unified memory, prefetched to the GPU before each step";
+      return "unified memory, prefetched to the GPU before each step and "
+             "evictable";
     case Placement::Host:
       return "page-locked host memory, updated in place over the bus";
     }
@@ -111,6 +114,7 @@ public:
                   requireDevice().cuMemsetD8(devicePointer(dst), value, bytes));
   }
   std::string description() override { return deviceDescription(); }
+  std::string lastAllocationFailure() override { return lastFailure; }
   bool warmUp() const override { return true; }
 };
 

@@ -79,13 +79,15 @@ std::string lowmem::rt::cuda::openDriver(const char *name, DriverApi &d) {
   resolve(handle, "cuMemcpyDtoH_v2", d.cuMemcpyDtoH, missing);
   resolve(handle, "cuMemGetInfo_v2", d.cuMemGetInfo, missing);
   resolve(handle, "cuMemsetD8_v2", d.cuMemsetD8, missing);
-  resolve(handle, "cuMemAllocManaged", d.cuMemAllocManaged, missing);
-  resolve(handle, "cuMemHostAlloc", d.cuMemHostAlloc, missing);
+  // Optional: only paged and host placements need them, and a driver
+  // without them (cuMemPrefetchAsync_v2 is CUDA 12.2's) still runs models.
+  std::string optional;
+  resolve(handle, "cuMemAllocManaged", d.cuMemAllocManaged, optional);
+  resolve(handle, "cuMemHostAlloc", d.cuMemHostAlloc, optional);
   resolve(handle, "cuMemHostGetDevicePointer_v2", d.cuMemHostGetDevicePointer,
-          missing);
-  resolve(handle, "cuMemFreeHost", d.cuMemFreeHost, missing);
-  // The form that takes a CUmemLocation (CUDA 12.2 and later).
-  resolve(handle, "cuMemPrefetchAsync_v2", d.cuMemPrefetchAsync, missing);
+          optional);
+  resolve(handle, "cuMemFreeHost", d.cuMemFreeHost, optional);
+  resolve(handle, "cuMemPrefetchAsync_v2", d.cuMemPrefetchAsync, optional);
   if (!missing.empty()) {
     dlclose(handle);
     return std::string("the CUDA driver '") + name +
@@ -185,13 +187,23 @@ std::string lowmem::rt::cuda::checkPlacement(const DriverApi &d,
   case Placement::Device:
     return "";
   case Placement::Paged:
+    if (!d.cuMemAllocManaged || !d.cuMemFree || !d.cuMemPrefetchAsync)
+      return "the CUDA driver lacks cuMemAllocManaged or "
+             "cuMemPrefetchAsync_v2 (CUDA 12.2 and later have them)";
     if (!attribute(kAttrManagedMemory))
       return "this GPU cannot allocate unified (managed) memory";
     return "";
   case Placement::Host:
-    if (!attribute(kAttrUnifiedAddressing))
-      return "this GPU does not share one address space with the host, so "
-             "kernels cannot reach host memory in place";
+    if (!d.cuMemHostAlloc || !d.cuMemHostGetDevicePointer || !d.cuMemFreeHost)
+      return "the CUDA driver lacks cuMemHostAlloc, "
+             "cuMemHostGetDevicePointer or cuMemFreeHost";
+    // Kernels reach the memory at its host address only with all three.
+    if (!attribute(kAttrUnifiedAddressing) ||
+        !attribute(kAttrCanMapHostMemory) ||
+        !attribute(kAttrCanUseHostPointerForRegisteredMem))
+      return "this GPU cannot reach page-locked host memory at its host "
+             "address (unified addressing and mapped host memory are "
+             "needed)";
     return "";
   }
   return "unknown placement";

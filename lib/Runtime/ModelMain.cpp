@@ -625,7 +625,12 @@ int main(int argc, char **argv) {
       arg.shape = shape;
       arg.data = stateTracker->allocate(bytes, MemCategory::OptimizerState);
       if (!arg.data)
-        die("out of memory allocating the optimizer state '" + name + "'");
+        die("cannot allocate the optimizer state '" + name + "' (" +
+            std::to_string(bytes) + " bytes, " + options.optimizerState +
+            "): " +
+            (backend.lastAllocationFailure().empty()
+                 ? std::string("out of memory")
+                 : backend.lastAllocationFailure()));
       std::vector<float> values(product(shape), 0.0f);
       if (savedState) {
         const TensorView *t = savedState->find(name);
@@ -1048,8 +1053,13 @@ int main(int argc, char **argv) {
                   "                 gradients %.2f MB (touched %.2f MB), "
                   "activations %.2f MB (touched %.2f MB), heap %.2f MB\n",
                   mib(weightBytes), mib(trainableBytes), mib(stateBytes),
-                  stateInPeak ? "" : " (outside the peak)", mib(inputBytes),
-                  mib(gradientBytes), mib(touchedArena(0, gradientBytes)),
+                  stateInPeak || stateBytes == 0 ? ""
+                  : statePlacement == Placement::Paged
+                      ? " (not in the peak: on the GPU while "
+                        "prefetched, evictable)"
+                      : " (not in the peak: host memory)",
+                  mib(inputBytes), mib(gradientBytes),
+                  mib(touchedArena(0, gradientBytes)),
                   mib(arenaBytes - gradientBytes),
                   mib(touchedArena(gradientBytes, arenaBytes)), mib(heapBytes));
       if (checkpoint.present)

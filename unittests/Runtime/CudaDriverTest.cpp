@@ -62,7 +62,7 @@ namespace {
 /// What the fake driver was asked, and what its device can do.
 struct FakeDriver {
   std::vector<std::string> calls;
-  int unifiedAddressing = 1, managedMemory = 1;
+  int unifiedAddressing = 1, managedMemory = 1, hostPointers = 1;
   bool mappedElsewhere = false;
   CUresult allocResult = kSuccess;
   CUmemLocation prefetchLocation{0, -1};
@@ -86,7 +86,10 @@ DriverApi fakeApi() {
     fake.calls.push_back("attribute " + std::to_string(which));
     *value = which == kAttrUnifiedAddressing ? fake.unifiedAddressing
              : which == kAttrManagedMemory   ? fake.managedMemory
-                                             : 0;
+             : which == kAttrCanMapHostMemory ||
+                     which == kAttrCanUseHostPointerForRegisteredMem
+                 ? fake.hostPointers
+                 : 0;
     return kSuccess;
   };
   d.cuMemAlloc = [](CUdeviceptr *p, size_t bytes) -> CUresult {
@@ -191,8 +194,26 @@ TEST(CudaPlacementTest, PlacementsTheDeviceCannotHoldAreRefused) {
   fake.managedMemory = 0;
   EXPECT_EQ(checkPlacement(d, 0, Placement::Paged),
             "this GPU cannot allocate unified (managed) memory");
+  // Host memory at its host address needs all three attributes.
+  fake.hostPointers = 0;
+  EXPECT_NE(checkPlacement(d, 0, Placement::Host).find("host address"),
+            std::string::npos);
+  fake.hostPointers = 1;
   fake.unifiedAddressing = 0;
-  EXPECT_NE(checkPlacement(d, 0, Placement::Host).find("address space"),
+  EXPECT_NE(checkPlacement(d, 0, Placement::Host).find("host address"),
+            std::string::npos);
+}
+
+TEST(CudaPlacementTest, OlderDriversRunButRefusePagedState) {
+  fake = FakeDriver();
+  DriverApi d = fakeApi();
+  d.cuMemPrefetchAsync = nullptr; // before CUDA 12.2
+  EXPECT_EQ(checkPlacement(d, 0, Placement::Device), "");
+  EXPECT_NE(
+      checkPlacement(d, 0, Placement::Paged).find("cuMemPrefetchAsync_v2"),
+      std::string::npos);
+  d.cuMemHostAlloc = nullptr;
+  EXPECT_NE(checkPlacement(d, 0, Placement::Host).find("cuMemHostAlloc"),
             std::string::npos);
 }
 

@@ -40,6 +40,8 @@ public:
   virtual void upload(void *dst, const void *src, size_t bytes) = 0;
   virtual void download(void *dst, const void *src, size_t bytes) = 0;
   virtual void fill(void *dst, unsigned char value, size_t bytes) = 0;
+  /// Why the last allocation that returned nullptr failed, if known.
+  virtual std::string lastAllocationFailure() { return ""; }
   /// Where the model runs, for the report ("CPU", or the GPU's name).
   virtual std::string description() = 0;
   /// Whether the first run is a warm-up that the timed run follows (the

@@ -37,9 +37,12 @@ constexpr int kJitErrorLogBufferSize = 6;       // ..._SIZE_BYTES
 constexpr int kJitOptimizationLevel = 7;        // CU_JIT_OPTIMIZATION_LEVEL
 constexpr int kAttrComputeCapabilityMajor = 75; // CU_DEVICE_ATTRIBUTE_...
 constexpr int kAttrComputeCapabilityMinor = 76;
+constexpr int kAttrCanMapHostMemory = 19;        // ..._CAN_MAP_HOST_MEMORY
 constexpr int kAttrUnifiedAddressing = 41;       // ..._UNIFIED_ADDRESSING
 constexpr int kAttrManagedMemory = 83;           // ..._MANAGED_MEMORY
 constexpr int kAttrConcurrentManagedAccess = 89; // ..._CONCURRENT_MANAGED_...
+constexpr int kAttrCanUseHostPointerForRegisteredMem = 91; // ..._CAN_USE_HOST_
+                                                           // POINTER_FOR_...
 constexpr unsigned kMemAttachGlobal = 0x1;       // CU_MEM_ATTACH_GLOBAL
 constexpr unsigned kMemHostAllocPortable = 0x1;  // CU_MEMHOSTALLOC_PORTABLE
 constexpr unsigned kMemHostAllocDeviceMap = 0x2; // CU_MEMHOSTALLOC_DEVICEMAP
@@ -51,7 +54,9 @@ struct CUmemLocation {
   int id;
 };
 
-/// The driver entry points lowmem uses.
+/// The driver entry points lowmem uses. Those after cuMemsetD8 are optional
+/// (null when the driver lacks them): only paged and host placements use
+/// them.
 struct DriverApi {
   CUresult (*cuInit)(unsigned);
   CUresult (*cuDriverGetVersion)(int *);
@@ -124,8 +129,8 @@ CUdevice currentDevice();
 CUstream launchStream();
 
 /// Whether `device` can hold buffers at `placement`: "" or why not. Paged
-/// buffers need managed memory; host buffers need unified addressing, so
-/// that kernels reach page-locked host memory at its host address.
+/// buffers need managed memory and the prefetch entry point; host buffers
+/// need unified addressing and mapped host memory at its host address.
 std::string checkPlacement(const DriverApi &d, CUdevice device,
                            Placement placement);
 
