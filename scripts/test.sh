@@ -19,7 +19,7 @@ n=$(grep -oE '[0-9]+ tests? from [0-9]+ test suites? ran' "$build/unittests.log"
 record unittests $rc "$n"
 
 echo "== python reference self-test"
-/usr/bin/python3 "$root/python/tests/test_formats.py" > "$build/pytest.log" 2>&1
+/usr/bin/python3 -m unittest discover -s "$root/python/tests" -p "test_*.py" > "$build/pytest.log" 2>&1
 rc=$?; tail -1 "$build/pytest.log"
 n=$(grep -oE 'Ran [0-9]+' "$build/pytest.log" | grep -oE '[0-9]+' || echo 0)
 record python $rc "$n"

@@ -246,7 +246,9 @@ void describe(Argument &arg) {
   }
 }
 
-/// Evaluates size terms [{coeff, dims: [[arg, dim], ...]}, ...].
+/// Evaluates size terms [{coeff, dims: [[arg, dim], ...], align?}, ...]; a
+/// term with an alignment is one buffer, rounded up to it as the allocator
+/// hook is asked for.
 int64_t evaluate(const JsonValue *terms, const std::vector<Argument> &args) {
   int64_t total = 0;
   if (!terms || !terms->isArray())
@@ -257,6 +259,9 @@ int64_t evaluate(const JsonValue *terms, const std::vector<Argument> &args) {
       std::vector<int64_t> pair = intList(&sym);
       value *= args.at(pair.at(0)).shape.at(pair.at(1));
     }
+    if (const JsonValue *align = term.get("align"))
+      if (int64_t a = align->getInt64().value_or(1); a > 1)
+        value = (value + a - 1) / a * a;
     total += value;
   }
   return total;
@@ -363,6 +368,20 @@ void checkLabels(const std::string &path, const NpyArray &array,
           std::to_string(i) + " is not a class in [0, " +
           std::to_string(classes) + ") nor -100 (ignored)");
   }
+}
+
+/// Token ids: every id in [0, bound) when the manifest gives a bound.
+void checkTokenIds(const std::string &path, const NpyArray &array,
+                   const JsonValue *boundRecord) {
+  if (!boundRecord || boundRecord->isNull())
+    return;
+  int64_t bound = boundRecord->getInt64().value_or(0);
+  const auto *ids = reinterpret_cast<const int64_t *>(array.data.data());
+  for (int64_t i = 0; i < array.numElements(); ++i)
+    if (ids[i] < 0 || ids[i] >= bound)
+      die(path + ": token id " + std::to_string(ids[i]) + " at element " +
+          std::to_string(i) + " is outside the vocabulary [0, " +
+          std::to_string(bound) + ")");
 }
 
 /// A batched input: the whole array on the device, and the rows a step
@@ -598,6 +617,7 @@ int main(int argc, char **argv) {
       checkArray(path, array, shape, *dtype);
       if (isTarget)
         checkLabels(path, array, manifest.get("classes"));
+      checkTokenIds(path, array, record.get("ids_below"));
       arg.shape = array.shape;
       arg.data = tracker.allocate(array.data.size(), MemCategory::Inputs);
       if (!arg.data)

@@ -146,10 +146,12 @@ def to_float(array, dtype_name=None):
     raise ValueError(f"cannot convert dtype {a.dtype} to float")
 
 
-def quantize_checkpoint(tensors, fmt, block=None, double_quant=False):
+def quantize_checkpoint(tensors, fmt, block=None, double_quant=False, skip=()):
     """Quantize every 2-D ``*.weight`` tensor of a full-precision checkpoint.
 
-    Other tensors (biases, 1-D norm weights, ...) are copied unchanged.
+    Other tensors (biases, 1-D norm weights, ...) are copied unchanged, and
+    so are the weights ``skip`` names (a name, or a prefix ending in ``.``;
+    bitsandbytes keeps embeddings and ``lm_head`` in full precision).
 
     Args:
         tensors: name -> numpy array (e.g. from :func:`safetensors_io.load`;
@@ -167,7 +169,9 @@ def quantize_checkpoint(tensors, fmt, block=None, double_quant=False):
         if QUANT_STATE_PREFIX in name or name.endswith((".absmax", ".quant_map", ".SCB")):
             raise ValueError(f"tensor '{name}' looks already quantized; quantize a full-precision checkpoint")
         dt = dtypes.get(name)
-        if is_quantizable(name, arr):
+        skipped = any(name == p or name == p + ".weight" or (p.endswith(".") and name.startswith(p))
+                      for p in skip)
+        if is_quantizable(name, arr) and not skipped:
             w = to_float(arr, dt).astype(F32)
             out.update(quantized_tensors(name, formats.quantize(w, fmt, block, double_quant)))
         else:

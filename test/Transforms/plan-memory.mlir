@@ -364,3 +364,21 @@ func.func @within_budget(%x: memref<?x8xf32>, %y: memref<?x8xf32>) attributes {l
   linalg.copy ins(%t : memref<?x8xf32>) outs(%y : memref<?x8xf32>)
   return
 }
+
+// -----
+
+// A returned buffer with an alignment and a dynamic size whose bytes per
+// unit (1000 f32 = 4000 bytes) are not a multiple of it: the allocator is
+// asked for the size rounded up, which only the runtime knows, so the plan
+// gives each heap term's alignment.
+
+// CHECK-LABEL: func.func @logits
+// CHECK-SAME: lowmem.heap_alignment = [64, 1]
+// CHECK-SAME: lowmem.heap_size = {{\[\[}}4000, [0, 0]], [64]]
+func.func @logits(%x: memref<?x8xf32>) -> (memref<?x1000xf32>, memref<3xf32>) {
+  %c0 = arith.constant 0 : index
+  %n = memref.dim %x, %c0 : memref<?x8xf32>
+  %a = memref.alloc(%n) {alignment = 64 : i64} : memref<?x1000xf32>
+  %b = memref.alloc() {alignment = 64 : i64} : memref<3xf32>
+  return %a, %b : memref<?x1000xf32>, memref<3xf32>
+}

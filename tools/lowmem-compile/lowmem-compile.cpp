@@ -193,9 +193,12 @@ static llvm::json::Array shapeJson(ArrayRef<int64_t> shape) {
   return out;
 }
 
-static llvm::json::Array termsJson(Attribute attr) {
+/// Size terms; with `alignments`, each term is one buffer whose size the
+/// runtime rounds up to its alignment.
+static llvm::json::Array termsJson(Attribute attr,
+                                   Attribute alignments = nullptr) {
   llvm::json::Array out;
-  for (Attribute term : cast<ArrayAttr>(attr)) {
+  for (auto [i, term] : llvm::enumerate(cast<ArrayAttr>(attr))) {
     auto list = cast<ArrayAttr>(term);
     llvm::json::Array symbols;
     for (Attribute sym : list.getValue().drop_front()) {
@@ -203,9 +206,11 @@ static llvm::json::Array termsJson(Attribute attr) {
       symbols.push_back(llvm::json::Array{cast<IntegerAttr>(pair[0]).getInt(),
                                           cast<IntegerAttr>(pair[1]).getInt()});
     }
-    out.push_back(
-        llvm::json::Object{{"coeff", cast<IntegerAttr>(list[0]).getInt()},
-                           {"dims", std::move(symbols)}});
+    llvm::json::Object record{{"coeff", cast<IntegerAttr>(list[0]).getInt()},
+                              {"dims", std::move(symbols)}};
+    if (auto aligns = dyn_cast_or_null<ArrayAttr>(alignments))
+      record["align"] = cast<IntegerAttr>(aligns[i]).getInt();
+    out.push_back(std::move(record));
   }
   return out;
 }
@@ -251,8 +256,9 @@ static llvm::json::Value checkpointJson(func::FuncOp func) {
 
 /// Describes the bufferized entry function for the runtime: one record per
 /// argument in calling order, the result, and the memory plan.
-static FailureOr<std::string> buildManifest(func::FuncOp func,
-                                            int64_t classes) {
+static FailureOr<std::string>
+buildManifest(func::FuncOp func, int64_t classes,
+              const std::map<std::string, int64_t> &tokenBounds) {
   llvm::json::Array args;
   int64_t trainable = 0, frozen = 0, quantized = 0, optimizerState = 0;
   llvm::StringSet<llvm::MallocAllocator> seenParams;
@@ -301,6 +307,9 @@ static FailureOr<std::string> buildManifest(func::FuncOp func,
                    i, mlir::lowmem::LowMemDialect::kInputAttrName)) {
       record["kind"] = "input";
       record["name"] = name.getValue();
+      auto bound = tokenBounds.find(name.getValue().str());
+      if (bound != tokenBounds.end())
+        record["ids_below"] = bound->second;
     } else if (auto name = func.getArgAttrOfType<StringAttr>(
                    i, mlir::lowmem::LowMemDialect::kStateAttrName)) {
       record["kind"] = "state";
@@ -378,7 +387,7 @@ static FailureOr<std::string> buildManifest(func::FuncOp func,
       {"classes",
        train && loss == "cross_entropy" ? llvm::json::Value(classes) : nullptr},
       {"arena_size", termsJson(arena)},
-      {"heap_size", termsJson(result)},
+      {"heap_size", termsJson(result, func->getAttr("lowmem.heap_alignment"))},
       {"arena_gradients_size",
        gradients ? termsJson(gradients) : llvm::json::Array()},
       {"checkpoint", checkpointJson(func)},
@@ -635,6 +644,22 @@ int main(int argc, char **argv) {
       if (type.getRank() > 0)
         classes = type.getShape().back();
 
+  // Inputs read as token ids by an embedding: the runtime checks every id
+  // against the vocabulary.
+  std::map<std::string, int64_t> tokenBounds;
+  func.walk([&](mlir::lowmem::EmbeddingOp op) {
+    auto arg = dyn_cast<BlockArgument>(op.getIds());
+    if (!arg || arg.getOwner() != &func.getBody().front())
+      return;
+    if (auto name = func.getArgAttrOfType<StringAttr>(
+            arg.getArgNumber(), mlir::lowmem::LowMemDialect::kInputAttrName)) {
+      int64_t vocab = op.getTable().getType().getDimSize(0);
+      auto [it, fresh] = tokenBounds.emplace(name.getValue().str(), vocab);
+      if (!fresh)
+        it->second = std::min(it->second, vocab);
+    }
+  });
+
   // The CUDA options hold the graph options too; the CPU pipeline takes
   // those alone.
   mlir::lowmem::CUDAPipelineOptions cudaOptions;
@@ -674,7 +699,7 @@ int main(int argc, char **argv) {
   // Training turned the model function into its training step, renamed.
   std::string entryName = func.getName().str();
 
-  FailureOr<std::string> manifest = buildManifest(func, classes);
+  FailureOr<std::string> manifest = buildManifest(func, classes, tokenBounds);
   if (failed(manifest))
     return 1;
   func->setAttr("llvm.emit_c_interface", UnitAttr::get(&context));
@@ -691,9 +716,9 @@ int main(int argc, char **argv) {
   }
   for (unsigned i = 0; i < func.getNumResults(); ++i)
     func.setResultAttrs(i, ArrayRef<NamedAttribute>());
-  for (StringRef attr :
-       {"lowmem.arena_size", "lowmem.heap_size", "lowmem.arena_gradients_size",
-        "lowmem.checkpoint", "lowmem.checkpoint_budget"})
+  for (StringRef attr : {"lowmem.arena_size", "lowmem.heap_size",
+                         "lowmem.heap_alignment", "lowmem.arena_gradients_size",
+                         "lowmem.checkpoint", "lowmem.checkpoint_budget"})
     func->removeAttr(attr);
 
   PassManager lowering(&context);

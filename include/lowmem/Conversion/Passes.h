@@ -33,6 +33,10 @@ namespace lowmem {
 void populateLowMemToLinalgPatterns(RewritePatternSet &patterns,
                                     bool tablesInRegisters = false);
 
+/// Patterns lowering the transformer ops (embedding, rms_norm, rope,
+/// swiglu to linalg on tensors; attention to loops over buffers).
+void populateTransformerToLinalgPatterns(RewritePatternSet &patterns);
+
 #define GEN_PASS_REGISTRATION
 #include "lowmem/Conversion/Passes.h.inc"
 

@@ -18,7 +18,10 @@ def ConvertLowMemToLinalg
     codes and scales from the storage of a `lowmem.assemble` (run
     `lowmem-materialize-storage` first), so the dequantized weight never
     exists as a tensor; its epilogue (bias, activation, residual) is a second
-    elementwise generic.
+    elementwise generic. The transformer ops (embedding, rms_norm, rope,
+    swiglu) become generics too; `attention` becomes loops over buffers (a
+    parallel loop over batch, head and query, the keys streamed with an
+    online softmax into the output row), so no score matrix exists.
   }];
   let options = [
     Option<"tablesInRegisters", "tables-in-registers", "bool",
@@ -31,7 +34,10 @@ def ConvertLowMemToLinalg
                            "::mlir::tensor::TensorDialect",
                            "::mlir::vector::VectorDialect",
                            "::mlir::arith::ArithDialect",
-                           "::mlir::math::MathDialect"];
+                           "::mlir::math::MathDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
 }
 
 def ConvertLowMemToGPU : Pass<"convert-lowmem-to-gpu", "::mlir::ModuleOp"> {

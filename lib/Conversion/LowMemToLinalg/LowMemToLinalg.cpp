@@ -1204,4 +1204,5 @@ void mlir::lowmem::populateLowMemToLinalgPatterns(RewritePatternSet &patterns,
       patterns.getContext());
   patterns.add<QLinearLowering, DequantizeLowering>(patterns.getContext(),
                                                     tablesInRegisters);
+  populateTransformerToLinalgPatterns(patterns);
 }

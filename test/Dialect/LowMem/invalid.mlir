@@ -875,3 +875,189 @@ func.func @adamw_decay(%p: tensor<4xf32>, %h: tensor<4xf32>, %l: tensor<f32>) {
   %0, %1, %2 = lowmem.adamw %p, %p, %p, %p, %h, %l {weight_decay = -1.0 : f64} : tensor<4xf32>
   return
 }
+
+//===----------------------------------------------------------------------===//
+// Transformer ops
+//===----------------------------------------------------------------------===//
+
+func.func @embedding_dynamic_table(%ids: tensor<?xi64>, %t: tensor<?x8xf32>) {
+  // expected-error @+1 {{table must be a static [vocab, hidden] matrix, got 'tensor<?x8xf32>'}}
+  %0 = lowmem.embedding %ids, %t : tensor<?xi64>, tensor<?x8xf32> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @embedding_shape(%ids: tensor<2x3xi64>, %t: tensor<10x8xf32>) {
+  // expected-error @+1 {{result 'tensor<2x3x4xf32>' must have the ids' shape [2, 3] followed by the hidden size 8}}
+  %0 = lowmem.embedding %ids, %t : tensor<2x3xi64>, tensor<10x8xf32> -> tensor<2x3x4xf32>
+  return
+}
+
+// -----
+
+func.func @embedding_type(%ids: tensor<2xi64>, %t: tensor<10x8xf32>) {
+  // expected-error @+1 {{result element type 'f16' must be 'f32'}}
+  %0 = lowmem.embedding %ids, %t : tensor<2xi64>, tensor<10x8xf32> -> tensor<2x8xf16>
+  return
+}
+
+// -----
+
+func.func @rms_norm_weight(%x: tensor<?x8xf32>, %w: tensor<4xf32>) {
+  // expected-error @+1 {{weight must have shape [8], got [4]}}
+  %0 = lowmem.rms_norm %x, %w {epsilon = 1.0e-06 : f64} : tensor<?x8xf32>, tensor<4xf32> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @rms_norm_epsilon(%x: tensor<?x8xf32>, %w: tensor<8xf32>) {
+  // expected-error @+1 {{epsilon must be positive, got 0}}
+  %0 = lowmem.rms_norm %x, %w {epsilon = 0.0 : f64} : tensor<?x8xf32>, tensor<8xf32> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @rms_norm_result(%x: tensor<?x8xf32>, %w: tensor<8xf32>) {
+  // expected-error @+1 {{result type 'tensor<4x8xf32>' must equal the input type 'tensor<?x8xf32>'}}
+  %0 = lowmem.rms_norm %x, %w {epsilon = 1.0e-06 : f64} : tensor<?x8xf32>, tensor<8xf32> -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @rope_rank(%x: tensor<?x64xf32>, %f: tensor<8xf32>) {
+  // expected-error @+1 {{input must be [batch, seq, heads x head_dim] with a static last dimension, got 'tensor<?x64xf32>'}}
+  %0 = lowmem.rope %x, %f {head_dim = 16 : i64} : tensor<?x64xf32>, tensor<8xf32> -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @rope_odd(%x: tensor<?x?x63xf32>, %f: tensor<10xf32>) {
+  // expected-error @+1 {{head_dim must be even, got 21}}
+  %0 = lowmem.rope %x, %f {head_dim = 21 : i64} : tensor<?x?x63xf32>, tensor<10xf32> -> tensor<?x?x63xf32>
+  return
+}
+
+// -----
+
+func.func @rope_divides(%x: tensor<?x?x60xf32>, %f: tensor<8xf32>) {
+  // expected-error @+1 {{head_dim (16) must divide the last dimension (60)}}
+  %0 = lowmem.rope %x, %f {head_dim = 16 : i64} : tensor<?x?x60xf32>, tensor<8xf32> -> tensor<?x?x60xf32>
+  return
+}
+
+// -----
+
+func.func @rope_freq(%x: tensor<?x?x64xf32>, %f: tensor<16xf32>) {
+  // expected-error @+1 {{inv_freq must have shape [8], got [16]}}
+  %0 = lowmem.rope %x, %f {head_dim = 16 : i64} : tensor<?x?x64xf32>, tensor<16xf32> -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @rope_freq_type(%x: tensor<?x?x64xf32>, %f: tensor<8xf16>) {
+  // expected-error @+1 {{inv_freq element type 'f16' must be 'f32'}}
+  %0 = lowmem.rope %x, %f {head_dim = 16 : i64} : tensor<?x?x64xf32>, tensor<8xf16> -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @rope_offset(%x: tensor<?x?x64xf32>, %f: tensor<8xf32>) {
+  // expected-error @+1 {{position_offset must be non-negative, got -1}}
+  %0 = lowmem.rope %x, %f {head_dim = 16 : i64, position_offset = -1 : i64} : tensor<?x?x64xf32>, tensor<8xf32> -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @rope_result(%x: tensor<?x?x64xf32>, %f: tensor<8xf32>) {
+  // expected-error @+1 {{result type 'tensor<1x?x64xf32>' must equal the input type 'tensor<?x?x64xf32>'}}
+  %0 = lowmem.rope %x, %f {head_dim = 16 : i64} : tensor<?x?x64xf32>, tensor<8xf32> -> tensor<1x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @attention_rank(%q: tensor<?x64xf32>, %k: tensor<?x?x32xf32>) {
+  // expected-error @+1 {{query must be [batch, seq, heads x head_dim] with a static last dimension, got 'tensor<?x64xf32>'}}
+  %0 = lowmem.attention %q, %k, %k {num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32> -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @attention_type(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf16>) {
+  // expected-error @+1 {{key element type 'f16' must be 'f32'}}
+  %0 = lowmem.attention %q, %k, %k {num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x?x64xf32>, tensor<?x?x32xf16>, tensor<?x?x32xf16> -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @attention_groups(%q: tensor<?x?x64xf32>, %k: tensor<?x?x48xf32>) {
+  // expected-error @+1 {{num_kv_heads (3) must divide num_heads (4)}}
+  %0 = lowmem.attention %q, %k, %k {num_heads = 4 : i64, num_kv_heads = 3 : i64, scale = 0.25 : f64} : tensor<?x?x64xf32>, tensor<?x?x48xf32>, tensor<?x?x48xf32> -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @attention_heads(%q: tensor<?x?x60xf32>, %k: tensor<?x?x30xf32>) {
+  // expected-error @+1 {{num_heads (8) must divide the query's last dimension (60)}}
+  %0 = lowmem.attention %q, %k, %k {num_heads = 8 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x?x60xf32>, tensor<?x?x30xf32>, tensor<?x?x30xf32> -> tensor<?x?x60xf32>
+  return
+}
+
+// -----
+
+func.func @attention_kv_features(%q: tensor<?x?x64xf32>, %k: tensor<?x?x16xf32>) {
+  // expected-error @+1 {{key and value must have num_kv_heads x head_dim = 32 features, got 16 and 16}}
+  %0 = lowmem.attention %q, %k, %k {num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x?x64xf32>, tensor<?x?x16xf32>, tensor<?x?x16xf32> -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @attention_kv_length(%q: tensor<?x?x64xf32>, %k: tensor<2x5x32xf32>, %v: tensor<2x6x32xf32>) {
+  // expected-error @+1 {{key 'tensor<2x5x32xf32>' and value 'tensor<2x6x32xf32>' must have the same batch and length}}
+  %0 = lowmem.attention %q, %k, %v {num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x?x64xf32>, tensor<2x5x32xf32>, tensor<2x6x32xf32> -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @attention_batch(%q: tensor<3x?x64xf32>, %k: tensor<2x5x32xf32>) {
+  // expected-error @+1 {{query 'tensor<3x?x64xf32>' and key 'tensor<2x5x32xf32>' must have the same batch}}
+  %0 = lowmem.attention %q, %k, %k {num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<3x?x64xf32>, tensor<2x5x32xf32>, tensor<2x5x32xf32> -> tensor<3x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @attention_causal(%q: tensor<2x6x64xf32>, %k: tensor<2x5x32xf32>) {
+  // expected-error @+1 {{causal attention needs at least as many keys (5) as queries (6)}}
+  %0 = lowmem.attention %q, %k, %k {causal, num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<2x6x64xf32>, tensor<2x5x32xf32>, tensor<2x5x32xf32> -> tensor<2x6x64xf32>
+  return
+}
+
+// -----
+
+func.func @attention_scale(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf32>) {
+  // expected-error @+1 {{scale must be positive, got -1}}
+  %0 = lowmem.attention %q, %k, %k {num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = -1.0 : f64} : tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32> -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @attention_result(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf32>) {
+  // expected-error @+1 {{result type 'tensor<?x?x32xf32>' must equal the query type 'tensor<?x?x64xf32>'}}
+  %0 = lowmem.attention %q, %k, %k {num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32> -> tensor<?x?x32xf32>
+  return
+}

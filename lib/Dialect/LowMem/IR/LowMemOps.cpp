@@ -425,3 +425,132 @@ LogicalResult DropoutOp::verify() {
     return emitOpError("stream must be non-negative, got ") << stream;
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// Transformer layers
+//===----------------------------------------------------------------------===//
+
+/// `tensor` is a ranked tensor of the element type of `like`.
+static LogicalResult checkElementType(Operation *op, StringRef name,
+                                      RankedTensorType type,
+                                      RankedTensorType like) {
+  if (type.getElementType() != like.getElementType())
+    return op->emitOpError()
+           << name << " element type " << type.getElementType() << " must be "
+           << like.getElementType();
+  return success();
+}
+
+LogicalResult EmbeddingOp::verify() {
+  RankedTensorType ids = getIds().getType();
+  RankedTensorType table = getTable().getType();
+  RankedTensorType result = getResult().getType();
+  if (table.getRank() != 2 || !table.hasStaticShape())
+    return emitOpError("table must be a static [vocab, hidden] matrix, got ")
+           << table;
+  if (failed(checkElementType(*this, "result", result, table)))
+    return failure();
+  if (result.getRank() != ids.getRank() + 1 ||
+      failed(verifyCompatibleShape(result.getShape().drop_back(),
+                                   ids.getShape())) ||
+      result.getShape().back() != table.getDimSize(1))
+    return emitOpError("result ")
+           << result << " must have the ids' shape " << shapeStr(ids.getShape())
+           << " followed by the hidden size " << table.getDimSize(1);
+  return success();
+}
+
+LogicalResult RmsNormOp::verify() {
+  RankedTensorType input = getInput().getType();
+  if (failed(verifyGroupNormLike(*this, input, {{"weight", getWeight()}},
+                                 /*groups=*/1, getEpsilon().convertToDouble())))
+    return failure();
+  if (getResult().getType() != input)
+    return emitOpError("result type ")
+           << getResult().getType() << " must equal the input type " << input;
+  return success();
+}
+
+LogicalResult RopeOp::verify() {
+  RankedTensorType input = getInput().getType();
+  RankedTensorType freq = getInvFreq().getType();
+  int64_t headDim = getHeadDim();
+  if (input.getRank() != 3 || ShapedType::isDynamic(input.getDimSize(2)))
+    return emitOpError("input must be [batch, seq, heads x head_dim] with a "
+                       "static last dimension, got ")
+           << input;
+  if (headDim % 2 != 0)
+    return emitOpError("head_dim must be even, got ") << headDim;
+  if (input.getDimSize(2) % headDim != 0)
+    return emitOpError("head_dim (")
+           << headDim << ") must divide the last dimension ("
+           << input.getDimSize(2) << ")";
+  if (freq.getRank() != 1 || freq.getDimSize(0) != headDim / 2)
+    return emitOpError("inv_freq must have shape [")
+           << headDim / 2 << "], got " << shapeStr(freq.getShape());
+  if (failed(checkElementType(*this, "inv_freq", freq, input)))
+    return failure();
+  // The attribute's accessor is unsigned.
+  auto offset = static_cast<int64_t>(getPositionOffset());
+  if (offset < 0)
+    return emitOpError("position_offset must be non-negative, got ") << offset;
+  if (getResult().getType() != input)
+    return emitOpError("result type ")
+           << getResult().getType() << " must equal the input type " << input;
+  return success();
+}
+
+int64_t AttentionOp::getHeadDim() {
+  return getQuery().getType().getDimSize(2) / getNumHeads();
+}
+
+LogicalResult AttentionOp::verify() {
+  RankedTensorType q = getQuery().getType();
+  RankedTensorType k = getKey().getType();
+  RankedTensorType v = getValue().getType();
+  for (auto [name, type] : {std::pair<StringRef, RankedTensorType>{"query", q},
+                            {"key", k},
+                            {"value", v}}) {
+    if (type.getRank() != 3 || ShapedType::isDynamic(type.getDimSize(2)))
+      return emitOpError()
+             << name
+             << " must be [batch, seq, heads x head_dim] with a static last "
+                "dimension, got "
+             << type;
+    if (failed(checkElementType(*this, name, type, q)))
+      return failure();
+  }
+  int64_t heads = getNumHeads(), kvHeads = getNumKvHeads();
+  if (heads % kvHeads != 0)
+    return emitOpError("num_kv_heads (")
+           << kvHeads << ") must divide num_heads (" << heads << ")";
+  if (q.getDimSize(2) % heads != 0)
+    return emitOpError("num_heads (")
+           << heads << ") must divide the query's last dimension ("
+           << q.getDimSize(2) << ")";
+  int64_t headDim = q.getDimSize(2) / heads;
+  if (k.getDimSize(2) != kvHeads * headDim ||
+      v.getDimSize(2) != kvHeads * headDim)
+    return emitOpError("key and value must have num_kv_heads x head_dim = ")
+           << kvHeads * headDim << " features, got " << k.getDimSize(2)
+           << " and " << v.getDimSize(2);
+  if (failed(verifyCompatibleShape(k.getShape().drop_back(),
+                                   v.getShape().drop_back())))
+    return emitOpError("key ")
+           << k << " and value " << v << " must have the same batch and length";
+  if (failed(verifyCompatibleShape(q.getShape().take_front(),
+                                   k.getShape().take_front())))
+    return emitOpError("query ")
+           << q << " and key " << k << " must have the same batch";
+  if (getCausal() && !q.isDynamicDim(1) && !k.isDynamicDim(1) &&
+      q.getDimSize(1) > k.getDimSize(1))
+    return emitOpError("causal attention needs at least as many keys (")
+           << k.getDimSize(1) << ") as queries (" << q.getDimSize(1) << ")";
+  if (!(getScale().convertToDouble() > 0.0))
+    return emitOpError("scale must be positive, got ")
+           << getScale().convertToDouble();
+  if (getResult().getType() != q)
+    return emitOpError("result type ")
+           << getResult().getType() << " must equal the query type " << q;
+  return success();
+}

@@ -185,6 +185,8 @@ struct PlanMemoryPass
 
     SmallVector<Buffer> buffers;
     SmallVector<std::pair<int64_t, Monomial>> heapTerms;
+    SmallVector<int64_t> heapAlignments;
+    bool roundHeapAtRunTime = false;
     for (auto alloc : body.getOps<memref::AllocOp>()) {
       MemRefType type = alloc.getType();
       if (!type.getLayout().isIdentity() ||
@@ -257,15 +259,20 @@ struct PlanMemoryPass
         buf.end = counter;
       else if (escapes || untracked) {
         // The allocator hook receives the size rounded up to the alignment
-        // (aligned_alloc's rule): exact for static sizes. A dynamic size is
-        // exact when its bytes per unit are a multiple of the alignment (a
-        // row of 1024 f32), and otherwise may be low by less than the
-        // alignment, which the runtime reports as a mismatch.
+        // (aligned_alloc's rule). Static sizes are rounded here; a dynamic
+        // size whose bytes per unit are not a multiple of the alignment (a
+        // row of 1000 f32 logits) is rounded by the runtime once the sizes
+        // are known: lowmem.heap_alignment gives each term's alignment.
         int64_t bytes = buf.coefficient;
-        if (std::optional<uint64_t> align = alloc.getAlignment();
-            align && buf.monomial.empty())
-          bytes = alignTo(bytes, static_cast<int64_t>(*align));
+        int64_t align = 1;
+        if (std::optional<uint64_t> a = alloc.getAlignment())
+          align = static_cast<int64_t>(*a);
+        if (buf.monomial.empty())
+          bytes = alignTo(bytes, align);
+        else if (bytes % align != 0)
+          roundHeapAtRunTime = true;
         heapTerms.push_back({bytes, buf.monomial});
+        heapAlignments.push_back(buf.monomial.empty() ? 1 : align);
         continue;
       }
       buffers.push_back(std::move(buf));
@@ -347,6 +354,8 @@ struct PlanMemoryPass
     }
     func->setAttr("lowmem.arena_size", termsAttr(b, arenaTerms));
     func->setAttr("lowmem.heap_size", termsAttr(b, heapTerms));
+    if (roundHeapAtRunTime)
+      func->setAttr("lowmem.heap_alignment", b.getI64ArrayAttr(heapAlignments));
     func->setAttr("lowmem.arena_gradients_size", termsAttr(b, gradientTerms));
   }
 };

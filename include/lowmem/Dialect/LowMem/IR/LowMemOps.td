@@ -270,6 +270,150 @@ def LowMem_GroupNormOp : LowMem_Op<"group_norm", [Pure]> {
 }
 
 //===----------------------------------------------------------------------===//
+// Transformer layers
+//===----------------------------------------------------------------------===//
+
+def LowMem_EmbeddingOp : LowMem_Op<"embedding", [Pure]> {
+  let summary = "token embedding lookup";
+  let description = [{
+    Gathers the rows of `table` (`[V, H]`, PyTorch's `nn.Embedding` layout)
+    named by the token ids in `ids` (`[...]`, i64): the result is
+    `[..., H]`. An id outside `[0, V)` is the caller's error; compiled models
+    check every id before running.
+
+    Example:
+
+    ```mlir
+    %h = lowmem.embedding %ids, %table
+        : tensor<?x?xi64>, tensor<1000x64xf32> -> tensor<?x?x64xf32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[I64]>:$ids, LowMem_FloatTensor:$table);
+  let results = (outs LowMem_FloatTensor:$result);
+  let assemblyFormat = [{
+    $ids `,` $table attr-dict `:` type($ids) `,` type($table) `->`
+    type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def LowMem_RmsNormOp : LowMem_Op<"rms_norm", [Pure]> {
+  let summary = "root-mean-square normalization over the last dimension";
+  let description = [{
+    `x / sqrt(mean(x²) + epsilon) * weight` over the last dimension `H` of
+    `input`, `weight` of shape `[H]`, as LLaMA's and Qwen2's RMSNorm
+    (computed in f32).
+
+    Example:
+
+    ```mlir
+    %y = lowmem.rms_norm %x, %w {epsilon = 1.0e-06 : f64}
+        : tensor<?x?x64xf32>, tensor<64xf32> -> tensor<?x?x64xf32>
+    ```
+  }];
+  let arguments = (ins LowMem_FloatTensor:$input, LowMem_FloatTensor:$weight,
+                   F64Attr:$epsilon);
+  let results = (outs LowMem_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight attr-dict `:` type($input) `,` type($weight) `->`
+    type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def LowMem_RopeOp : LowMem_Op<"rope", [Pure]> {
+  let summary = "rotary position embedding of attention heads";
+  let description = [{
+    Rotates each head of `input` (`[B, S, heads × D]`) by its position, in
+    the "rotate half" convention of LLaMA and Qwen2: for `i < D/2` and the
+    token at position `p = position_offset + s`, with `θ = p · inv_freq[i]`,
+
+    ```
+    y[i]       = x[i] cos θ − x[i + D/2] sin θ
+    y[i + D/2] = x[i + D/2] cos θ + x[i] sin θ
+    ```
+
+    `inv_freq` (`[D/2]`) holds the frequencies the model's configuration
+    defines (`theta^(-2i/D)`, and its scaling, if any): the importer computes
+    them, so every scaling scheme lowers the same way.
+
+    Example:
+
+    ```mlir
+    %q2 = lowmem.rope %q, %inv_freq {head_dim = 16 : i64, position_offset = 0 : i64}
+        : tensor<?x?x64xf32>, tensor<8xf32> -> tensor<?x?x64xf32>
+    ```
+  }];
+  let arguments = (ins LowMem_FloatTensor:$input, LowMem_FloatTensor:$inv_freq,
+                   ConfinedAttr<I64Attr, [IntPositive]>:$head_dim,
+                   DefaultValuedAttr<I64Attr, "0">:$position_offset);
+  let results = (outs LowMem_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $inv_freq attr-dict `:` type($input) `,` type($inv_freq) `->`
+    type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def LowMem_AttentionOp : LowMem_Op<"attention", [Pure]> {
+  let summary = "grouped-query scaled dot-product attention";
+  let description = [{
+    Multi-head attention over `query` (`[B, S, num_heads × D]`) with `key`
+    and `value` (`[B, T, num_kv_heads × D]`): query head `h` attends with kv
+    head `h / (num_heads / num_kv_heads)` (grouped-query attention),
+    `softmax(scale · q kᵀ) v` per head, the result `[B, S, num_heads × D]`.
+    With `causal`, query `s` sees keys `t ≤ s + (T − S)` (the queries are
+    the last `S` of `T` positions).
+
+    The lowering never forms the `S × T` score matrix: each query row keeps a
+    running maximum and sum and rescales its output row as keys stream past
+    (online softmax).
+
+    Example:
+
+    ```mlir
+    %o = lowmem.attention %q, %k, %v {causal, num_heads = 4 : i64,
+                                      num_kv_heads = 2 : i64, scale = 0.25 : f64}
+        : tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>
+          -> tensor<?x?x64xf32>
+    ```
+  }];
+  let arguments = (ins LowMem_FloatTensor:$query, LowMem_FloatTensor:$key,
+                   LowMem_FloatTensor:$value,
+                   ConfinedAttr<I64Attr, [IntPositive]>:$num_heads,
+                   ConfinedAttr<I64Attr, [IntPositive]>:$num_kv_heads,
+                   F64Attr:$scale, UnitAttr:$causal);
+  let results = (outs LowMem_FloatTensor:$result);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value attr-dict `:` type($query) `,` type($key) `,`
+    type($value) `->` type($result)
+  }];
+  let extraClassDeclaration = [{
+    /// The size D of one head.
+    int64_t getHeadDim();
+  }];
+  let hasVerifier = 1;
+}
+
+def LowMem_SwiGluOp : LowMem_Op<"swiglu", [Pure, SameOperandsAndResultType]> {
+  let summary = "SiLU-gated linear unit";
+  let description = [{
+    `silu(gate) · up` elementwise, `silu(x) = x / (1 + exp(−x))`: the
+    activation of LLaMA's and Qwen2's MLP between its gate/up projections
+    and its down projection.
+
+    Example:
+
+    ```mlir
+    %a = lowmem.swiglu %gate, %up : tensor<?x?x128xf32>
+    ```
+  }];
+  let arguments = (ins LowMem_FloatTensor:$gate, LowMem_FloatTensor:$up);
+  let results = (outs LowMem_FloatTensor:$result);
+  let assemblyFormat = "$gate `,` $up attr-dict `:` type($result)";
+}
+
+//===----------------------------------------------------------------------===//
 // Gradients and losses
 //===----------------------------------------------------------------------===//
 

@@ -1,0 +1,82 @@
+// RUN: lowmem-opt %s --split-input-file --convert-lowmem-to-linalg | FileCheck %s
+
+// Embedding: one generic over the result gathering table rows; the id is
+// clamped into the table (the runtime reports bad ids before running).
+// CHECK-LABEL: func.func @embedding
+// CHECK: linalg.generic
+// CHECK: arith.index_cast
+// CHECK: arith.maxsi
+// CHECK: arith.minsi %{{.+}}, %c999
+// CHECK: tensor.extract %{{.+}}[%{{.+}}, %{{.+}}] : tensor<1000x64xf32>
+func.func @embedding(%ids: tensor<?x?xi64>, %t: tensor<1000x64xf32>) -> tensor<?x?x64xf32> {
+  %0 = lowmem.embedding %ids, %t : tensor<?x?xi64>, tensor<1000x64xf32> -> tensor<?x?x64xf32>
+  return %0 : tensor<?x?x64xf32>
+}
+
+// -----
+
+// RMSNorm: a sum of squares per row, then x / sqrt(mean + eps) * w.
+// CHECK-LABEL: func.func @rms_norm
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK: arith.mulf
+// CHECK: arith.addf
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel"]
+// CHECK: math.sqrt
+// CHECK: arith.divf
+func.func @rms_norm(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>) -> tensor<?x?x64xf32> {
+  %0 = lowmem.rms_norm %x, %w {epsilon = 1.0e-06 : f64} : tensor<?x?x64xf32>, tensor<64xf32> -> tensor<?x?x64xf32>
+  return %0 : tensor<?x?x64xf32>
+}
+
+// -----
+
+// RoPE: each element reads its partner half a head away and rotates by
+// position x frequency, the position shifted by the offset.
+// CHECK-LABEL: func.func @rope
+// CHECK: linalg.generic
+// CHECK: arith.remui %{{.+}}, %c16
+// CHECK: arith.cmpi ult
+// CHECK: tensor.extract %{{.+}}[%{{.+}}, %{{.+}}, %{{.+}}] : tensor<?x?x64xf32>
+// CHECK: arith.addi %{{.+}}, %c3
+// CHECK: math.cos
+// CHECK: math.sin
+func.func @rope(%x: tensor<?x?x64xf32>, %f: tensor<8xf32>) -> tensor<?x?x64xf32> {
+  %0 = lowmem.rope %x, %f {head_dim = 16 : i64, position_offset = 3 : i64} : tensor<?x?x64xf32>, tensor<8xf32> -> tensor<?x?x64xf32>
+  return %0 : tensor<?x?x64xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @swiglu
+// CHECK: linalg.generic
+// CHECK: arith.negf
+// CHECK: math.exp
+// CHECK: arith.divf
+// CHECK: arith.mulf
+func.func @swiglu(%g: tensor<?x?x128xf32>, %u: tensor<?x?x128xf32>) -> tensor<?x?x128xf32> {
+  %0 = lowmem.swiglu %g, %u : tensor<?x?x128xf32>
+  return %0 : tensor<?x?x128xf32>
+}
+
+// -----
+
+// Attention: the only buffer is the output; a parallel loop over (batch,
+// head, query) streams the keys up to the causal limit with the running max
+// and sum as loop-carried values, rescaling the output row.
+// CHECK-LABEL: func.func @attention
+// CHECK-COUNT-3: bufferization.to_buffer
+// CHECK: %[[OUT:.+]] = memref.alloc(%{{.+}}, %{{.+}}) {alignment = 64 : i64} : memref<?x?x64xf32>
+// CHECK-NOT: memref.alloc
+// CHECK: scf.parallel (%[[B:.+]], %[[H:.+]], %[[S:.+]]) =
+// CHECK: arith.divui %[[H]], %c2
+// CHECK: arith.minui
+// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %{{.+}} iter_args(%[[M:.+]] = %cst{{.*}}, %[[L:.+]] = %cst{{.*}}) -> (f32, f32)
+// CHECK: arith.maximumf %[[M]]
+// CHECK: math.exp
+// CHECK: math.exp
+// CHECK: memref.store %{{.+}}, %[[OUT]]
+// CHECK: bufferization.to_tensor %[[OUT]] restrict writable
+func.func @attention(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf32>, %v: tensor<?x?x32xf32>) -> tensor<?x?x64xf32> {
+  %0 = lowmem.attention %q, %k, %v {causal, num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32> -> tensor<?x?x64xf32>
+  return %0 : tensor<?x?x64xf32>
+}

@@ -1,0 +1,24 @@
+// RUN: lowmem-opt %s | lowmem-opt | FileCheck %s
+// RUN: lowmem-opt %s --mlir-print-op-generic | lowmem-opt | FileCheck %s
+
+// The transformer ops round-trip through the custom and generic forms.
+
+// CHECK-LABEL: func.func @decoder_layer
+func.func @decoder_layer(%ids: tensor<?x?xi64>, %table: tensor<1000x64xf32>,
+                         %w: tensor<64xf32>, %inv: tensor<8xf32>,
+                         %kv: tensor<?x?x32xf32>, %up: tensor<?x?x64xf32>)
+    -> tensor<?x?x64xf32> {
+  // CHECK: lowmem.embedding %{{.+}}, %{{.+}} : tensor<?x?xi64>, tensor<1000x64xf32> -> tensor<?x?x64xf32>
+  %h = lowmem.embedding %ids, %table : tensor<?x?xi64>, tensor<1000x64xf32> -> tensor<?x?x64xf32>
+  // CHECK: lowmem.rms_norm %{{.+}}, %{{.+}} {epsilon = 9.9999999999999995E-7 : f64} : tensor<?x?x64xf32>, tensor<64xf32> -> tensor<?x?x64xf32>
+  %n = lowmem.rms_norm %h, %w {epsilon = 1.0e-06 : f64} : tensor<?x?x64xf32>, tensor<64xf32> -> tensor<?x?x64xf32>
+  // CHECK: lowmem.rope %{{.+}}, %{{.+}} {head_dim = 16 : i64} : tensor<?x?x64xf32>, tensor<8xf32> -> tensor<?x?x64xf32>
+  %q = lowmem.rope %n, %inv {head_dim = 16 : i64} : tensor<?x?x64xf32>, tensor<8xf32> -> tensor<?x?x64xf32>
+  // CHECK: lowmem.rope %{{.+}}, %{{.+}} {head_dim = 16 : i64, position_offset = 5 : i64}
+  %k = lowmem.rope %kv, %inv {head_dim = 16 : i64, position_offset = 5 : i64} : tensor<?x?x32xf32>, tensor<8xf32> -> tensor<?x?x32xf32>
+  // CHECK: lowmem.attention %{{.+}}, %{{.+}}, %{{.+}} {causal, num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 2.500000e-01 : f64}
+  %a = lowmem.attention %q, %k, %kv {causal, num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32> -> tensor<?x?x64xf32>
+  // CHECK: lowmem.swiglu %{{.+}}, %{{.+}} : tensor<?x?x64xf32>
+  %s = lowmem.swiglu %a, %up : tensor<?x?x64xf32>
+  return %s : tensor<?x?x64xf32>
+}
