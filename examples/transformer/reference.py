@@ -4,8 +4,11 @@
 
 Commands::
 
-    forward   --model DIR [--weights W.safetensors] --ids IDS.npy -o LOGITS.npy
-    quantize  --model DIR -o Q.safetensors --format nf4 [--block-size 64] [--double-quant]
+    forward       --model DIR [--weights W] --ids IDS.npy [--adapter AD] -o LOGITS.npy
+    quantize      --model DIR -o Q.safetensors --format nf4 [--block-size 64] [--double-quant]
+    make-adapter  --model DIR --rank R --alpha A -o AD   (every linear layer of the layers)
+    lora-grads    --model DIR [--weights W] --ids IDS.npy --labels L.npy --adapter AD -o G.safetensors
+                  (cross-entropy; central finite differences in float64, every entry)
 """
 
 import argparse
@@ -17,19 +20,40 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
 
-from lowmem_ref import checkpoint, formats, safetensors_io, transformer  # noqa: E402
+from lowmem_ref import checkpoint, formats, lora, safetensors_io, transformer  # noqa: E402
 
 #: Kept in full precision when quantizing, as bitsandbytes does.
 SKIP = ("model.embed_tokens.weight", "lm_head.weight")
 
 
-def cmd_forward(args):
+def _model(args):
     cfg = transformer.Config.load(os.path.join(args.model, "config.json"))
     weights = args.weights or os.path.join(args.model, "model.safetensors")
-    tensors = safetensors_io.load(weights)
+    return cfg, safetensors_io.load(weights)
+
+
+def _adapter(path):
+    if not path:
+        return None, 1.0
+    adapter, config = lora.load_peft(path)
+    return adapter, lora.scale(config["r"], config["lora_alpha"], config.get("use_rslora", False))
+
+
+def cross_entropy(logits, labels):
+    """Mean of -log softmax(logits)[label] over the labels that are not -100."""
+    keep = labels != -100
+    z = logits - logits.max(axis=-1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    picked = np.take_along_axis(logp, np.where(keep, labels, 0)[..., None], axis=-1)[..., 0]
+    return -(picked * keep).sum() / max(int(keep.sum()), 1)
+
+
+def cmd_forward(args):
+    cfg, tensors = _model(args)
     ids = np.load(args.ids, allow_pickle=False)
     dtype = np.float64 if args.dtype == "float64" else np.float32
-    logits = transformer.forward(tensors, cfg, ids, dtype=dtype)
+    adapter, s = _adapter(args.adapter)
+    logits = transformer.forward(tensors, cfg, ids, dtype=dtype, lora=adapter, lora_scale=s)
     buf = io.BytesIO()
     np.save(buf, logits, allow_pickle=False)
     safetensors_io.write_bytes_atomic(args.output, buf.getvalue())
@@ -46,6 +70,48 @@ def cmd_quantize(args):
     return 0
 
 
+def cmd_make_adapter(args):
+    cfg = transformer.Config.load(os.path.join(args.model, "config.json"))
+    shapes = {n[: -len(".weight")]: shape for n, shape in transformer.param_names(cfg)
+              if n.startswith("model.layers.") and n.endswith("_proj.weight")}
+    adapter = lora.random_adapter(shapes, args.rank, seed=args.seed, b_scale=args.b_scale)
+    lora.save_peft(args.output, adapter, args.rank, args.alpha)
+    print(f"wrote {args.output}: {len(adapter)} LoRA adapters of rank {args.rank}")
+    return 0
+
+
+def cmd_lora_grads(args):
+    cfg, tensors = _model(args)
+    ids = np.load(args.ids, allow_pickle=False)
+    labels = np.load(args.labels, allow_pickle=False)
+    adapter, s = _adapter(args.adapter)
+    adapter = {k: (a.astype(np.float64), b.astype(np.float64)) for k, (a, b) in adapter.items()}
+
+    def loss():
+        return cross_entropy(transformer.forward(tensors, cfg, ids, lora=adapter, lora_scale=s), labels)
+
+    out = {}
+    h = args.step
+    for layer in sorted(adapter):
+        for which, name in ((0, ".lora_A.weight"), (1, ".lora_B.weight")):
+            t = adapter[layer][which]
+            g = np.zeros_like(t)
+            for i in np.ndindex(t.shape):
+                keep = t[i]
+                t[i] = keep + h
+                up = loss()
+                t[i] = keep - h
+                down = loss()
+                t[i] = keep
+                g[i] = (up - down) / (2 * h)
+            out[layer + name] = g.astype(np.float32)
+    value = loss()
+    safetensors_io.save(args.output, out, {"loss": repr(value)})
+    print(f"loss {value:.9g}")
+    print(f"wrote {args.output}: {len(out)} gradients by central differences (step {h})")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -54,8 +120,26 @@ def main(argv=None):
     p.add_argument("--weights", help="weights to use instead of DIR/model.safetensors (e.g. quantized)")
     p.add_argument("--ids", required=True, help="int64 [batch, seq] .npy")
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    p.add_argument("--adapter", help="PEFT LoRA adapter directory")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_forward)
+    p = sub.add_parser("make-adapter", help="a random PEFT adapter on every linear layer of the layers")
+    p.add_argument("--model", required=True)
+    p.add_argument("--rank", type=int, required=True)
+    p.add_argument("--alpha", type=float, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--b-scale", type=float, default=0.05)
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=cmd_make_adapter)
+    p = sub.add_parser("lora-grads", help="cross-entropy gradients of an adapter, by finite differences")
+    p.add_argument("--model", required=True)
+    p.add_argument("--weights")
+    p.add_argument("--ids", required=True)
+    p.add_argument("--labels", required=True, help="int64 [batch, seq], -100 ignored")
+    p.add_argument("--adapter", required=True)
+    p.add_argument("--step", type=float, default=1e-5)
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=cmd_lora_grads)
     p = sub.add_parser("quantize", help="quantize the linear weights (not the embedding, not lm_head)")
     p.add_argument("--model", required=True)
     p.add_argument("-o", "--output", required=True)

@@ -908,19 +908,20 @@ int main(int argc, char **argv) {
       beta2 = opt->get("beta2")->getNumber();
     }
     int64_t batches = (rows + batch - 1) / batch;
+    // A gradient step has no schedule.
+    bool scheduled = training && options.lrSchedule != "constant";
     if (options.report) {
       reportHeader();
-      std::printf(
-          "  training       %s, loss %s, %lld rows in batches of "
-          "%lld, optimizer state %s%s%s\n",
-          optimizerName.c_str(), str(manifest, "loss").c_str(),
-          static_cast<long long>(rows), static_cast<long long>(batch),
-          stateArgs.empty()
-              ? "none"
-              : (stateNote + ", in " + backend.describe(statePlacement))
-                    .c_str(),
-          options.lrSchedule == "constant" ? "" : ", lr schedule ",
-          options.lrSchedule == "constant" ? "" : options.lrSchedule.c_str());
+      std::printf("  training       %s, loss %s, %lld rows in batches of "
+                  "%lld, optimizer state %s%s%s\n",
+                  optimizerName.c_str(), str(manifest, "loss").c_str(),
+                  static_cast<long long>(rows), static_cast<long long>(batch),
+                  stateArgs.empty()
+                      ? "none"
+                      : (stateNote + ", in " + backend.describe(statePlacement))
+                            .c_str(),
+                  scheduled ? ", lr schedule " : "",
+                  scheduled ? options.lrSchedule.c_str() : "");
     }
     // Writes the adapter and the optimizer state as they are after step
     // `afterStep`: the state first, so that an adapter never points at a

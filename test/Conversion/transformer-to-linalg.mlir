@@ -80,3 +80,62 @@ func.func @attention(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf32>, %v: tensor<
   %0 = lowmem.attention %q, %k, %v {causal, num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32> -> tensor<?x?x64xf32>
   return %0 : tensor<?x?x64xf32>
 }
+
+// -----
+
+// Attention's gradient: three result buffers and the [B, heads, S, 2] row
+// statistics, three parallel loop nests (statistics; dq per query row; dk
+// and dv per key row of each kv head, looping over the heads of its group
+// and the queries that see it), and no score matrix.
+// CHECK-LABEL: func.func @attention_grad
+// CHECK-COUNT-5: bufferization.to_buffer
+// CHECK: memref.alloc(%{{.+}}, %{{.+}}) {alignment = 64 : i64} : memref<?x?x64xf32>
+// CHECK: memref.alloc(%{{.+}}, %{{.+}}) {alignment = 64 : i64} : memref<?x?x32xf32>
+// CHECK: memref.alloc(%{{.+}}, %{{.+}}) {alignment = 64 : i64} : memref<?x?x32xf32>
+// CHECK: %[[STATS:.+]] = memref.alloc(%{{.+}}, %{{.+}}) {alignment = 64 : i64} : memref<?x4x?x2xf32>
+// CHECK-NOT: memref.alloc
+// CHECK: scf.parallel
+// CHECK: math.log
+// CHECK: memref.store %{{.+}}, %[[STATS]]
+// CHECK: scf.parallel
+// CHECK: memref.load %[[STATS]]
+// CHECK: scf.parallel
+// CHECK: arith.cmpi ugt
+// CHECK-COUNT-3: bufferization.to_tensor
+func.func @attention_grad(%do: tensor<?x?x64xf32>, %q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf32>, %v: tensor<?x?x32xf32>, %o: tensor<?x?x64xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>) {
+  %0:3 = lowmem.attention_grad %do, %q, %k, %v, %o {causal, num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?x?x64xf32> -> tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>
+  return %0#0, %0#1, %0#2 : tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @rms_norm_grad
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel"]
+// CHECK: math.sqrt
+func.func @rms_norm_grad(%dy: tensor<?x?x64xf32>, %x: tensor<?x?x64xf32>, %w: tensor<64xf32>) -> tensor<?x?x64xf32> {
+  %0 = lowmem.rms_norm_grad %dy, %x, %w {epsilon = 1.0e-06 : f64} : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<64xf32> -> tensor<?x?x64xf32>
+  return %0 : tensor<?x?x64xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @swiglu_grad
+// CHECK: linalg.generic
+// CHECK: math.exp
+// CHECK: linalg.yield %{{.+}}, %{{.+}} : f32, f32
+func.func @swiglu_grad(%dy: tensor<?x?x64xf32>, %g: tensor<?x?x64xf32>, %u: tensor<?x?x64xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>) {
+  %0:2 = lowmem.swiglu_grad %dy, %g, %u : tensor<?x?x64xf32>
+  return %0#0, %0#1 : tensor<?x?x64xf32>, tensor<?x?x64xf32>
+}
+
+// -----
+
+// The inverse rotation negates the sine.
+// CHECK-LABEL: func.func @rope_inverse
+// CHECK: math.sin
+// CHECK-NEXT: arith.negf
+func.func @rope_inverse(%x: tensor<?x?x64xf32>, %f: tensor<8xf32>) -> tensor<?x?x64xf32> {
+  %0 = lowmem.rope %x, %f {head_dim = 16 : i64, inverse} : tensor<?x?x64xf32>, tensor<8xf32> -> tensor<?x?x64xf32>
+  return %0 : tensor<?x?x64xf32>
+}

@@ -198,6 +198,9 @@ struct RopeLowering : public OpRewritePattern<RopeOp> {
           Value theta = arith::MulFOp::create(b, l, posF, freq);
           Value cos = math::CosOp::create(b, l, theta);
           Value sin = math::SinOp::create(b, l, theta);
+          // The inverse rotation is by -theta.
+          if (op.getInverse())
+            sin = arith::NegFOp::create(b, l, sin);
           // First half: x cos - x[i + D/2] sin; second: x cos + x[i] sin.
           Value rotated = arith::MulFOp::create(b, l, other, sin);
           Value signedRot = arith::SelectOp::create(
@@ -232,6 +235,118 @@ struct SwiGluLowering : public OpRewritePattern<SwiGluOp> {
           return arith::MulFOp::create(b, l, silu, args[1]).getResult();
         });
     rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+/// rms_norm_grad: per row, the sums of x² and of dy·w·x (one generic with
+/// two outputs), then r·dy·w − x·r³·mean(dy·w·x).
+struct RmsNormGradLowering : public OpRewritePattern<RmsNormGradOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RmsNormGradOp op,
+                                PatternRewriter &rewriter) const override {
+    RankedTensorType type = op.getGradInput().getType();
+    if (failed(checkF32(rewriter, op, type)))
+      return failure();
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    unsigned rank = type.getRank(), lead = rank - 1;
+    Value x = op.getInput(), dy = op.getGradOut(), w = op.getWeight();
+    auto rowType = RankedTensorType::get(type.getShape().drop_back(),
+                                         type.getElementType());
+    SmallVector<AffineExpr> rowExprs;
+    for (unsigned i = 0; i < lead; ++i)
+      rowExprs.push_back(getAffineDimExpr(i, ctx));
+    AffineMap rowMap = AffineMap::get(rank, 0, rowExprs, ctx);
+    AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+    AffineMap featureMap = AffineMap::get(rank, 0, getAffineDimExpr(lead, ctx));
+    Value zeros =
+        linalg::FillOp::create(rewriter, loc, f32Const(rewriter, loc, 0.0f),
+                               emptyLike(rewriter, loc, rowType, x))
+            .getResult(0);
+    SmallVector<IteratorType> iters(lead, IteratorType::parallel);
+    iters.push_back(IteratorType::reduction);
+    auto sums = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{rowType, rowType}, ValueRange{x, dy, w},
+        ValueRange{zeros, zeros},
+        SmallVector<AffineMap>{id, id, featureMap, rowMap, rowMap}, iters,
+        [](OpBuilder &b, Location l, ValueRange args) {
+          Value sq = arith::MulFOp::create(b, l, args[0], args[0]);
+          Value g = arith::MulFOp::create(b, l, args[1], args[2]);
+          Value gx = arith::MulFOp::create(b, l, g, args[0]);
+          linalg::YieldOp::create(
+              b, l,
+              ValueRange{arith::AddFOp::create(b, l, args[3], sq),
+                         arith::AddFOp::create(b, l, args[4], gx)});
+        });
+    float invCount = 1.0f / static_cast<float>(type.getShape().back());
+    float eps = static_cast<float>(op.getEpsilon().convertToDouble());
+    Value result = elementwise(
+        rewriter, loc, type, x,
+        ValueRange{x, dy, w, sums.getResult(0), sums.getResult(1)},
+        {id, id, featureMap, rowMap, rowMap},
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value c = f32Const(b, l, invCount);
+          Value mean = arith::MulFOp::create(b, l, args[3], c);
+          Value root = math::SqrtOp::create(
+              b, l, arith::AddFOp::create(b, l, mean, f32Const(b, l, eps)));
+          Value r = arith::DivFOp::create(b, l, f32Const(b, l, 1.0f), root);
+          Value g = arith::MulFOp::create(b, l, args[1], args[2]);
+          Value r3 =
+              arith::MulFOp::create(b, l, r, arith::MulFOp::create(b, l, r, r));
+          Value meanGx = arith::MulFOp::create(b, l, args[4], c);
+          Value term = arith::MulFOp::create(
+              b, l, args[0], arith::MulFOp::create(b, l, r3, meanGx));
+          return arith::SubFOp::create(b, l, arith::MulFOp::create(b, l, r, g),
+                                       term)
+              .getResult();
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+/// swiglu_grad: both gradients from one generic with two outputs.
+struct SwiGluGradLowering : public OpRewritePattern<SwiGluGradOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SwiGluGradOp op,
+                                PatternRewriter &rewriter) const override {
+    auto type = cast<RankedTensorType>(op.getGradOut().getType());
+    if (failed(checkF32(rewriter, op, type)))
+      return failure();
+    Location loc = op.getLoc();
+    unsigned rank = type.getRank();
+    AffineMap id =
+        AffineMap::getMultiDimIdentityMap(rank, rewriter.getContext());
+    Value like = op.getGradOut();
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{type, type},
+        ValueRange{op.getGradOut(), op.getGate(), op.getUp()},
+        ValueRange{emptyLike(rewriter, loc, type, like),
+                   emptyLike(rewriter, loc, type, like)},
+        SmallVector<AffineMap>(5, id),
+        SmallVector<IteratorType>(rank, IteratorType::parallel),
+        [](OpBuilder &b, Location l, ValueRange args) {
+          Value dy = args[0], g = args[1], u = args[2];
+          Value one = f32Const(b, l, 1.0f);
+          Value e = math::ExpOp::create(b, l, arith::NegFOp::create(b, l, g));
+          Value sigma = arith::DivFOp::create(
+              b, l, one, arith::AddFOp::create(b, l, one, e));
+          Value silu = arith::MulFOp::create(b, l, g, sigma);
+          // silu'(g) = sigma (1 + g (1 - sigma))
+          Value slope = arith::MulFOp::create(
+              b, l, sigma,
+              arith::AddFOp::create(
+                  b, l, one,
+                  arith::MulFOp::create(
+                      b, l, g, arith::SubFOp::create(b, l, one, sigma))));
+          Value dyu = arith::MulFOp::create(b, l, dy, u);
+          linalg::YieldOp::create(
+              b, l,
+              ValueRange{arith::MulFOp::create(b, l, dyu, slope),
+                         arith::MulFOp::create(b, l, dy, silu)});
+        });
+    rewriter.replaceOp(op, generic.getResults());
     return success();
   }
 };
@@ -392,10 +507,314 @@ struct AttentionLowering : public OpRewritePattern<AttentionOp> {
   }
 };
 
+/// A counted loop [lb, ub) carrying `init`; `body` returns the next values.
+SmallVector<Value> countedLoop(
+    OpBuilder &b, Location l, Value lb, Value ub, ValueRange init,
+    function_ref<SmallVector<Value>(OpBuilder &, Location, Value, ValueRange)>
+        body) {
+  auto loop = scf::ForOp::create(
+      b, l, lb, ub, indexConst(b, l, 1), init,
+      [&](OpBuilder &nb, Location nl, Value iv, ValueRange carried) {
+        SmallVector<Value> next = body(nb, nl, iv, carried);
+        scf::YieldOp::create(nb, nl, next);
+      });
+  return SmallVector<Value>(loop.getResults());
+}
+
+/// attention_grad in three race-free loop nests, recomputing the scores a
+/// row at a time:
+///  1. per (batch, head, query): the row's logsumexp over the visible keys
+///     and D = dO · O, kept in a [B, heads, S, 2] buffer;
+///  2. per (batch, head, query): dq = scale Σ_t p (dO·v_t − D) k_t;
+///  3. per (batch, kv head, key): dk = scale Σ p (dO·v − D) q and
+///     dv = Σ p dO over the query heads of the group and the queries that
+///     see the key.
+struct AttentionGradLowering : public OpRewritePattern<AttentionGradOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AttentionGradOp op,
+                                PatternRewriter &rewriter) const override {
+    RankedTensorType qType = op.getQuery().getType();
+    RankedTensorType kType = op.getKey().getType();
+    if (failed(checkF32(rewriter, op, qType)))
+      return failure();
+    Location loc = op.getLoc();
+    Value dO = readBuffer(rewriter, loc, op.getGradOut());
+    Value q = readBuffer(rewriter, loc, op.getQuery());
+    Value k = readBuffer(rewriter, loc, op.getKey());
+    Value v = readBuffer(rewriter, loc, op.getValue());
+    Value o = readBuffer(rewriter, loc, op.getOutput());
+    Value batch = dimOf(rewriter, loc, op.getQuery(), 0);
+    Value queries = dimOf(rewriter, loc, op.getQuery(), 1);
+    Value keys = dimOf(rewriter, loc, op.getKey(), 1);
+    auto alloc = [&](RankedTensorType type, Value tensor) {
+      SmallVector<Value> sizes;
+      for (int64_t i = 0; i < type.getRank(); ++i)
+        if (type.isDynamicDim(i))
+          sizes.push_back(dimOf(rewriter, loc, tensor, i));
+      return memref::AllocOp::create(
+                 rewriter, loc,
+                 MemRefType::get(type.getShape(), type.getElementType()), sizes,
+                 rewriter.getI64IntegerAttr(64))
+          .getResult();
+    };
+    Value dq = alloc(qType, op.getQuery());
+    Value dk = alloc(kType, op.getKey());
+    Value dv = alloc(kType, op.getKey());
+    int64_t heads = op.getNumHeads(), kvHeads = op.getNumKvHeads();
+    SmallVector<int64_t> statShape{qType.getDimSize(0), heads,
+                                   qType.getDimSize(1), 2};
+    SmallVector<Value> statSizes;
+    if (qType.isDynamicDim(0))
+      statSizes.push_back(batch);
+    if (qType.isDynamicDim(1))
+      statSizes.push_back(queries);
+    Value stats = memref::AllocOp::create(
+        rewriter, loc, MemRefType::get(statShape, rewriter.getF32Type()),
+        statSizes, rewriter.getI64IntegerAttr(64));
+
+    int64_t headDim = qType.getDimSize(2) / heads, group = heads / kvHeads;
+    bool causal = op.getCausal();
+    float scale = static_cast<float>(op.getScale().convertToDouble());
+    Value zero = indexConst(rewriter, loc, 0),
+          one = indexConst(rewriter, loc, 1);
+    Value shift = arith::SubIOp::create(rewriter, loc, keys, queries);
+
+    // Σ_d a[b, i, aBase + d] · c[b, j, cBase + d]
+    auto dot = [&](OpBuilder &b, Location l, Value a, Value bi, Value i,
+                   Value aBase, Value c, Value j, Value cBase) {
+      return countedLoop(
+                 b, l, indexConst(b, l, 0), indexConst(b, l, headDim),
+                 ValueRange{f32Const(b, l, 0.0f)},
+                 [&](OpBuilder &db, Location dl, Value d,
+                     ValueRange acc) -> SmallVector<Value> {
+                   Value x = memref::LoadOp::create(
+                       db, dl, a,
+                       ValueRange{bi, i,
+                                  arith::AddIOp::create(db, dl, aBase, d)});
+                   Value y = memref::LoadOp::create(
+                       db, dl, c,
+                       ValueRange{bi, j,
+                                  arith::AddIOp::create(db, dl, cBase, d)});
+                   return SmallVector<Value>{arith::AddFOp::create(
+                       db, dl, acc[0], arith::MulFOp::create(db, dl, x, y))};
+                 })
+          .front();
+    };
+    // for d: buf[b, i, base + d] = f(d, old value)
+    auto update =
+        [&](OpBuilder &b, Location l, Value buf, Value bi, Value i, Value base,
+            function_ref<Value(OpBuilder &, Location, Value, Value)> f) {
+          countedLoop(b, l, indexConst(b, l, 0), indexConst(b, l, headDim),
+                      ValueRange{},
+                      [&](OpBuilder &db, Location dl, Value d,
+                          ValueRange) -> SmallVector<Value> {
+                        Value c = arith::AddIOp::create(db, dl, base, d);
+                        Value old = memref::LoadOp::create(
+                            db, dl, buf, ValueRange{bi, i, c});
+                        memref::StoreOp::create(db, dl, f(db, dl, d, old), buf,
+                                                ValueRange{bi, i, c});
+                        return SmallVector<Value>{};
+                      });
+        };
+    auto scaled = [&](OpBuilder &b, Location l, Value x) {
+      return arith::MulFOp::create(b, l, x, f32Const(b, l, scale)).getResult();
+    };
+    // Keys visible from query s: [0, tEnd).
+    auto keyEnd = [&](OpBuilder &b, Location l, Value s) -> Value {
+      if (!causal)
+        return keys;
+      return arith::MinUIOp::create(
+          b, l, keys,
+          arith::AddIOp::create(b, l, arith::AddIOp::create(b, l, s, shift),
+                                indexConst(b, l, 1)));
+    };
+    auto headBase = [&](OpBuilder &b, Location l, Value h) {
+      return arith::MulIOp::create(b, l, h, indexConst(b, l, headDim))
+          .getResult();
+    };
+    auto kvBaseOf = [&](OpBuilder &b, Location l, Value h) {
+      return headBase(b, l,
+                      arith::DivUIOp::create(b, l, h, indexConst(b, l, group)));
+    };
+
+    // 1. Row statistics.
+    scf::ParallelOp::create(
+        rewriter, loc, ValueRange{zero, zero, zero},
+        ValueRange{batch, indexConst(rewriter, loc, heads), queries},
+        ValueRange{one, one, one},
+        [&](OpBuilder &b, Location l, ValueRange ivs) {
+          Value bi = ivs[0], h = ivs[1], s = ivs[2];
+          Value qBase = headBase(b, l, h), kvBase = kvBaseOf(b, l, h);
+          SmallVector<Value> ml = countedLoop(
+              b, l, indexConst(b, l, 0), keyEnd(b, l, s),
+              ValueRange{
+                  f32Const(b, l, -std::numeric_limits<float>::infinity()),
+                  f32Const(b, l, 0.0f)},
+              [&](OpBuilder &tb, Location tl, Value t,
+                  ValueRange carried) -> SmallVector<Value> {
+                Value x =
+                    scaled(tb, tl, dot(tb, tl, q, bi, s, qBase, k, t, kvBase));
+                Value mNew = arith::MaximumFOp::create(tb, tl, carried[0], x);
+                Value alpha = math::ExpOp::create(
+                    tb, tl, arith::SubFOp::create(tb, tl, carried[0], mNew));
+                Value p = math::ExpOp::create(
+                    tb, tl, arith::SubFOp::create(tb, tl, x, mNew));
+                return SmallVector<Value>{
+                    mNew,
+                    arith::AddFOp::create(
+                        tb, tl,
+                        arith::MulFOp::create(tb, tl, carried[1], alpha), p)};
+              });
+          Value lse = arith::AddFOp::create(b, l, ml[0],
+                                            math::LogOp::create(b, l, ml[1]));
+          Value dsum = dot(b, l, dO, bi, s, qBase, o, s, qBase);
+          memref::StoreOp::create(b, l, lse, stats,
+                                  ValueRange{bi, h, s, indexConst(b, l, 0)});
+          memref::StoreOp::create(b, l, dsum, stats,
+                                  ValueRange{bi, h, s, indexConst(b, l, 1)});
+        });
+
+    // p and ds of (query s of head h, key t).
+    auto probability = [&](OpBuilder &b, Location l, Value bi, Value h, Value s,
+                           Value t, Value qBase,
+                           Value kvBase) -> std::pair<Value, Value> {
+      Value x = scaled(b, l, dot(b, l, q, bi, s, qBase, k, t, kvBase));
+      Value lse = memref::LoadOp::create(
+          b, l, stats, ValueRange{bi, h, s, indexConst(b, l, 0)});
+      Value dsum = memref::LoadOp::create(
+          b, l, stats, ValueRange{bi, h, s, indexConst(b, l, 1)});
+      Value p = math::ExpOp::create(b, l, arith::SubFOp::create(b, l, x, lse));
+      Value dp = dot(b, l, dO, bi, s, qBase, v, t, kvBase);
+      Value ds =
+          arith::MulFOp::create(b, l, p, arith::SubFOp::create(b, l, dp, dsum));
+      return {p, ds};
+    };
+
+    // 2. dq per query row.
+    scf::ParallelOp::create(
+        rewriter, loc, ValueRange{zero, zero, zero},
+        ValueRange{batch, indexConst(rewriter, loc, heads), queries},
+        ValueRange{one, one, one},
+        [&](OpBuilder &b, Location l, ValueRange ivs) {
+          Value bi = ivs[0], h = ivs[1], s = ivs[2];
+          Value qBase = headBase(b, l, h), kvBase = kvBaseOf(b, l, h);
+          update(b, l, dq, bi, s, qBase,
+                 [](OpBuilder &db, Location dl, Value, Value) {
+                   return f32Const(db, dl, 0.0f);
+                 });
+          countedLoop(
+              b, l, indexConst(b, l, 0), keyEnd(b, l, s), ValueRange{},
+              [&](OpBuilder &tb, Location tl, Value t,
+                  ValueRange) -> SmallVector<Value> {
+                Value ds = scaled(
+                    tb, tl,
+                    probability(tb, tl, bi, h, s, t, qBase, kvBase).second);
+                update(
+                    tb, tl, dq, bi, s, qBase,
+                    [&](OpBuilder &db, Location dl, Value d,
+                        Value old) -> Value {
+                      Value kv = memref::LoadOp::create(
+                          db, dl, k,
+                          ValueRange{bi, t,
+                                     arith::AddIOp::create(db, dl, kvBase, d)});
+                      return arith::AddFOp::create(
+                                 db, dl, old,
+                                 arith::MulFOp::create(db, dl, ds, kv))
+                          .getResult();
+                    });
+                return SmallVector<Value>{};
+              });
+        });
+
+    // 3. dk and dv per key row of each kv head.
+    scf::ParallelOp::create(
+        rewriter, loc, ValueRange{zero, zero, zero},
+        ValueRange{batch, indexConst(rewriter, loc, kvHeads), keys},
+        ValueRange{one, one, one},
+        [&](OpBuilder &b, Location l, ValueRange ivs) {
+          Value bi = ivs[0], kvh = ivs[1], t = ivs[2];
+          Value kvBase = headBase(b, l, kvh);
+          for (Value buf : {dk, dv})
+            update(b, l, buf, bi, t, kvBase,
+                   [](OpBuilder &db, Location dl, Value, Value) {
+                     return f32Const(db, dl, 0.0f);
+                   });
+          // The first query that sees key t: max(0, t - shift).
+          Value sStart = zero;
+          if (causal) {
+            Value late = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ugt,
+                                               t, shift);
+            sStart = arith::SelectOp::create(
+                b, l, late, arith::SubIOp::create(b, l, t, shift),
+                indexConst(b, l, 0));
+          }
+          Value hFirst =
+              arith::MulIOp::create(b, l, kvh, indexConst(b, l, group));
+          Value hEnd =
+              arith::AddIOp::create(b, l, hFirst, indexConst(b, l, group));
+          countedLoop(
+              b, l, hFirst, hEnd, ValueRange{},
+              [&](OpBuilder &hb, Location hl, Value h,
+                  ValueRange) -> SmallVector<Value> {
+                Value qBase = headBase(hb, hl, h);
+                countedLoop(
+                    hb, hl, sStart, queries, ValueRange{},
+                    [&](OpBuilder &sb, Location sl, Value s,
+                        ValueRange) -> SmallVector<Value> {
+                      std::pair<Value, Value> pds =
+                          probability(sb, sl, bi, h, s, t, qBase, kvBase);
+                      Value p = pds.first;
+                      Value dsScaled = scaled(sb, sl, pds.second);
+                      update(sb, sl, dk, bi, t, kvBase,
+                             [&](OpBuilder &db, Location dl, Value d,
+                                 Value old) -> Value {
+                               Value qv = memref::LoadOp::create(
+                                   db, dl, q,
+                                   ValueRange{bi, s,
+                                              arith::AddIOp::create(db, dl,
+                                                                    qBase, d)});
+                               return arith::AddFOp::create(
+                                          db, dl, old,
+                                          arith::MulFOp::create(db, dl,
+                                                                dsScaled, qv))
+                                   .getResult();
+                             });
+                      update(sb, sl, dv, bi, t, kvBase,
+                             [&](OpBuilder &db, Location dl, Value d,
+                                 Value old) -> Value {
+                               Value g = memref::LoadOp::create(
+                                   db, dl, dO,
+                                   ValueRange{bi, s,
+                                              arith::AddIOp::create(db, dl,
+                                                                    qBase, d)});
+                               return arith::AddFOp::create(
+                                          db, dl, old,
+                                          arith::MulFOp::create(db, dl, p, g))
+                                   .getResult();
+                             });
+                      return SmallVector<Value>{};
+                    });
+                return SmallVector<Value>{};
+              });
+        });
+
+    auto asTensor = [&](Value buf, RankedTensorType type) {
+      return bufferization::ToTensorOp::create(rewriter, loc, type, buf,
+                                               rewriter.getUnitAttr(),
+                                               rewriter.getUnitAttr())
+          .getResult();
+    };
+    rewriter.replaceOp(op, ValueRange{asTensor(dq, qType), asTensor(dk, kType),
+                                      asTensor(dv, kType)});
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::lowmem::populateTransformerToLinalgPatterns(
     RewritePatternSet &patterns) {
   patterns.add<EmbeddingLowering, RmsNormLowering, RopeLowering, SwiGluLowering,
-               AttentionLowering>(patterns.getContext());
+               AttentionLowering, RmsNormGradLowering, SwiGluGradLowering,
+               AttentionGradLowering>(patterns.getContext());
 }

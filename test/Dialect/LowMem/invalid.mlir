@@ -1061,3 +1061,43 @@ func.func @attention_result(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf32>) {
   %0 = lowmem.attention %q, %k, %k {num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32> -> tensor<?x?x32xf32>
   return
 }
+
+// -----
+
+func.func @rms_norm_grad_type(%dy: tensor<?x8xf32>, %x: tensor<?x9xf32>, %w: tensor<9xf32>) {
+  // expected-error @+1 {{grad_out and grad_input must have the input type 'tensor<?x9xf32>'}}
+  %0 = lowmem.rms_norm_grad %dy, %x, %w {epsilon = 1.0e-06 : f64} : tensor<?x8xf32>, tensor<?x9xf32>, tensor<9xf32> -> tensor<?x9xf32>
+  return
+}
+
+// -----
+
+func.func @swiglu_grad_types(%dy: tensor<?x8xf32>, %g: tensor<?x9xf32>) {
+  // expected-error @+1 {{failed to verify that all of {grad_out, gate, up, grad_gate, grad_up} have same type}}
+  %0:2 = "lowmem.swiglu_grad"(%dy, %g, %g) : (tensor<?x8xf32>, tensor<?x9xf32>, tensor<?x9xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>)
+  return
+}
+
+// -----
+
+func.func @attention_grad_operands(%q: tensor<?x?x64xf32>, %k: tensor<?x?x48xf32>) {
+  // expected-error @+1 {{num_kv_heads (3) must divide num_heads (4)}}
+  %0:3 = lowmem.attention_grad %q, %q, %k, %k, %q {num_heads = 4 : i64, num_kv_heads = 3 : i64, scale = 0.25 : f64} : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x48xf32>, tensor<?x?x48xf32>, tensor<?x?x64xf32> -> tensor<?x?x64xf32>, tensor<?x?x48xf32>, tensor<?x?x48xf32>
+  return
+}
+
+// -----
+
+func.func @attention_grad_output(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf32>) {
+  // expected-error @+1 {{grad_out, output and grad_query must have the query type 'tensor<?x?x64xf32>'}}
+  %0:3 = lowmem.attention_grad %q, %q, %k, %k, %k {num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32> -> tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>
+  return
+}
+
+// -----
+
+func.func @attention_grad_kv(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf32>) {
+  // expected-error @+1 {{grad_key and grad_value must have the key and value types}}
+  %0:3 = lowmem.attention_grad %q, %q, %k, %k, %q {num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?x?x64xf32> -> tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x32xf32>
+  return
+}

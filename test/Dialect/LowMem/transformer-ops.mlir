@@ -22,3 +22,20 @@ func.func @decoder_layer(%ids: tensor<?x?xi64>, %table: tensor<1000x64xf32>,
   %s = lowmem.swiglu %a, %up : tensor<?x?x64xf32>
   return %s : tensor<?x?x64xf32>
 }
+
+// CHECK-LABEL: func.func @gradients
+func.func @gradients(%dy: tensor<?x?x64xf32>, %x: tensor<?x?x64xf32>,
+                     %w: tensor<64xf32>, %k: tensor<?x?x32xf32>,
+                     %inv: tensor<8xf32>)
+    -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>,
+        tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?x?x64xf32>) {
+  // CHECK: lowmem.rms_norm_grad %{{.+}}, %{{.+}}, %{{.+}} {epsilon = 9.9999999999999995E-7 : f64} : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<64xf32> -> tensor<?x?x64xf32>
+  %0 = lowmem.rms_norm_grad %dy, %x, %w {epsilon = 1.0e-06 : f64} : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<64xf32> -> tensor<?x?x64xf32>
+  // CHECK: lowmem.swiglu_grad %{{.+}}, %{{.+}}, %{{.+}} : tensor<?x?x64xf32>
+  %1:2 = lowmem.swiglu_grad %dy, %x, %x : tensor<?x?x64xf32>
+  // CHECK: lowmem.attention_grad %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} {causal, num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 2.500000e-01 : f64}
+  %2:3 = lowmem.attention_grad %dy, %x, %k, %k, %x {causal, num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?x?x64xf32> -> tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>
+  // CHECK: lowmem.rope %{{.+}}, %{{.+}} {head_dim = 16 : i64, inverse}
+  %3 = lowmem.rope %dy, %inv {head_dim = 16 : i64, inverse} : tensor<?x?x64xf32>, tensor<8xf32> -> tensor<?x?x64xf32>
+  return %0, %1#0, %2#0, %2#1, %2#2, %3 : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?x?x64xf32>
+}

@@ -504,53 +504,91 @@ int64_t AttentionOp::getHeadDim() {
   return getQuery().getType().getDimSize(2) / getNumHeads();
 }
 
-LogicalResult AttentionOp::verify() {
-  RankedTensorType q = getQuery().getType();
-  RankedTensorType k = getKey().getType();
-  RankedTensorType v = getValue().getType();
+/// The operand rules shared by attention and its gradient.
+static LogicalResult verifyAttentionOperands(Operation *op, RankedTensorType q,
+                                             RankedTensorType k,
+                                             RankedTensorType v, int64_t heads,
+                                             int64_t kvHeads, double scale,
+                                             bool causal) {
   for (auto [name, type] : {std::pair<StringRef, RankedTensorType>{"query", q},
                             {"key", k},
                             {"value", v}}) {
     if (type.getRank() != 3 || ShapedType::isDynamic(type.getDimSize(2)))
-      return emitOpError()
+      return op->emitOpError()
              << name
              << " must be [batch, seq, heads x head_dim] with a static last "
                 "dimension, got "
              << type;
-    if (failed(checkElementType(*this, name, type, q)))
+    if (failed(checkElementType(op, name, type, q)))
       return failure();
   }
-  int64_t heads = getNumHeads(), kvHeads = getNumKvHeads();
   if (heads % kvHeads != 0)
-    return emitOpError("num_kv_heads (")
+    return op->emitOpError("num_kv_heads (")
            << kvHeads << ") must divide num_heads (" << heads << ")";
   if (q.getDimSize(2) % heads != 0)
-    return emitOpError("num_heads (")
+    return op->emitOpError("num_heads (")
            << heads << ") must divide the query's last dimension ("
            << q.getDimSize(2) << ")";
   int64_t headDim = q.getDimSize(2) / heads;
   if (k.getDimSize(2) != kvHeads * headDim ||
       v.getDimSize(2) != kvHeads * headDim)
-    return emitOpError("key and value must have num_kv_heads x head_dim = ")
+    return op->emitOpError("key and value must have num_kv_heads x head_dim = ")
            << kvHeads * headDim << " features, got " << k.getDimSize(2)
            << " and " << v.getDimSize(2);
   if (failed(verifyCompatibleShape(k.getShape().drop_back(),
                                    v.getShape().drop_back())))
-    return emitOpError("key ")
+    return op->emitOpError("key ")
            << k << " and value " << v << " must have the same batch and length";
   if (failed(verifyCompatibleShape(q.getShape().take_front(),
                                    k.getShape().take_front())))
-    return emitOpError("query ")
+    return op->emitOpError("query ")
            << q << " and key " << k << " must have the same batch";
-  if (getCausal() && !q.isDynamicDim(1) && !k.isDynamicDim(1) &&
+  if (causal && !q.isDynamicDim(1) && !k.isDynamicDim(1) &&
       q.getDimSize(1) > k.getDimSize(1))
-    return emitOpError("causal attention needs at least as many keys (")
+    return op->emitOpError("causal attention needs at least as many keys (")
            << k.getDimSize(1) << ") as queries (" << q.getDimSize(1) << ")";
-  if (!(getScale().convertToDouble() > 0.0))
-    return emitOpError("scale must be positive, got ")
-           << getScale().convertToDouble();
+  if (!(scale > 0.0))
+    return op->emitOpError("scale must be positive, got ") << scale;
+  return success();
+}
+
+LogicalResult AttentionOp::verify() {
+  RankedTensorType q = getQuery().getType();
+  if (failed(verifyAttentionOperands(
+          *this, q, getKey().getType(), getValue().getType(), getNumHeads(),
+          getNumKvHeads(), getScale().convertToDouble(), getCausal())))
+    return failure();
   if (getResult().getType() != q)
     return emitOpError("result type ")
            << getResult().getType() << " must equal the query type " << q;
+  return success();
+}
+
+LogicalResult RmsNormGradOp::verify() {
+  RankedTensorType input = getInput().getType();
+  if (failed(verifyGroupNormLike(*this, input, {{"weight", getWeight()}},
+                                 /*groups=*/1, getEpsilon().convertToDouble())))
+    return failure();
+  if (getGradOut().getType() != input || getGradInput().getType() != input)
+    return emitOpError("grad_out and grad_input must have the input type ")
+           << input;
+  return success();
+}
+
+LogicalResult AttentionGradOp::verify() {
+  RankedTensorType q = getQuery().getType();
+  if (failed(verifyAttentionOperands(
+          *this, q, getKey().getType(), getValue().getType(), getNumHeads(),
+          getNumKvHeads(), getScale().convertToDouble(), getCausal())))
+    return failure();
+  if (getOutput().getType() != q || getGradOut().getType() != q ||
+      getGradQuery().getType() != q)
+    return emitOpError("grad_out, output and grad_query must have the query "
+                       "type ")
+           << q;
+  if (getGradKey().getType() != getKey().getType() ||
+      getGradValue().getType() != getValue().getType())
+    return emitOpError("grad_key and grad_value must have the key and value "
+                       "types");
   return success();
 }

@@ -93,6 +93,47 @@ public:
     }
     if (auto lora = dyn_cast<LoraOp>(op))
       return visitLora(lora, dy);
+    if (auto norm = dyn_cast<RmsNormOp>(op)) {
+      if (active.contains(norm.getWeight()))
+        return op->emitOpError("has a trainable weight; only its input "
+                               "gradient is implemented");
+      accumulate(norm.getInput(),
+                 RmsNormGradOp::create(b, loc, norm.getInput().getType(), dy,
+                                       norm.getInput(), norm.getWeight(),
+                                       norm.getEpsilonAttr()));
+      return success();
+    }
+    if (auto rope = dyn_cast<RopeOp>(op)) {
+      // A rotation: its gradient is the inverse rotation.
+      accumulate(
+          rope.getInput(),
+          RopeOp::create(b, loc, rope.getType(), dy, rope.getInvFreq(),
+                         rope.getHeadDimAttr(), rope.getPositionOffsetAttr(),
+                         rope.getInverse() ? UnitAttr() : b.getUnitAttr()));
+      return success();
+    }
+    if (auto swiglu = dyn_cast<SwiGluOp>(op)) {
+      auto grads =
+          SwiGluGradOp::create(b, loc, dy, swiglu.getGate(), swiglu.getUp());
+      accumulate(swiglu.getGate(), grads.getGradGate());
+      accumulate(swiglu.getUp(), grads.getGradUp());
+      return success();
+    }
+    if (auto attention = dyn_cast<AttentionOp>(op)) {
+      auto grads = AttentionGradOp::create(
+          b, loc, attention.getQuery().getType(), attention.getKey().getType(),
+          attention.getValue().getType(), dy, attention.getQuery(),
+          attention.getKey(), attention.getValue(), attention.getResult(),
+          attention.getNumHeadsAttr(), attention.getNumKvHeadsAttr(),
+          attention.getScaleAttr(), attention.getCausalAttr());
+      accumulate(attention.getQuery(), grads.getGradQuery());
+      accumulate(attention.getKey(), grads.getGradKey());
+      accumulate(attention.getValue(), grads.getGradValue());
+      return success();
+    }
+    if (isa<EmbeddingOp>(op))
+      return op->emitOpError("has a trainable table; train adapters on the "
+                             "linear layers instead");
     return op->emitOpError("cannot be differentiated: no gradient rule for "
                            "it yet (it depends on a trainable parameter)");
   }

@@ -337,6 +337,9 @@ def LowMem_RopeOp : LowMem_Op<"rope", [Pure]> {
     defines (`theta^(-2i/D)`, and its scaling, if any): the importer computes
     them, so every scaling scheme lowers the same way.
 
+    With `inverse`, the rotation is by `−θ`: the transpose of the forward
+    rotation, which is its gradient.
+
     Example:
 
     ```mlir
@@ -346,7 +349,8 @@ def LowMem_RopeOp : LowMem_Op<"rope", [Pure]> {
   }];
   let arguments = (ins LowMem_FloatTensor:$input, LowMem_FloatTensor:$inv_freq,
                    ConfinedAttr<I64Attr, [IntPositive]>:$head_dim,
-                   DefaultValuedAttr<I64Attr, "0">:$position_offset);
+                   DefaultValuedAttr<I64Attr, "0">:$position_offset,
+                   UnitAttr:$inverse);
   let results = (outs LowMem_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $inv_freq attr-dict `:` type($input) `,` type($inv_freq) `->`
@@ -411,6 +415,98 @@ def LowMem_SwiGluOp : LowMem_Op<"swiglu", [Pure, SameOperandsAndResultType]> {
   let arguments = (ins LowMem_FloatTensor:$gate, LowMem_FloatTensor:$up);
   let results = (outs LowMem_FloatTensor:$result);
   let assemblyFormat = "$gate `,` $up attr-dict `:` type($result)";
+}
+
+def LowMem_RmsNormGradOp : LowMem_Op<"rms_norm_grad", [Pure]> {
+  let summary = "input gradient of an RMS normalization";
+  let description = [{
+    The gradient of `y = rms_norm(input, weight)` with respect to `input`
+    given `grad_out` (dy): with `r = 1 / sqrt(mean(x²) + epsilon)` of each row
+    of `H` features and `g = dy · weight`,
+    `grad_input = r · g − x · r³ · mean(g · x)`. The statistics are
+    recomputed from `input`.
+
+    Example:
+
+    ```mlir
+    %dx = lowmem.rms_norm_grad %dy, %x, %w {epsilon = 1.0e-06 : f64}
+        : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<64xf32>
+          -> tensor<?x?x64xf32>
+    ```
+  }];
+  let arguments = (ins LowMem_FloatTensor:$grad_out, LowMem_FloatTensor:$input,
+                   LowMem_FloatTensor:$weight, F64Attr:$epsilon);
+  let results = (outs LowMem_FloatTensor:$grad_input);
+  let assemblyFormat = [{
+    $grad_out `,` $input `,` $weight attr-dict `:` type($grad_out) `,`
+    type($input) `,` type($weight) `->` type($grad_input)
+  }];
+  let hasVerifier = 1;
+}
+
+def LowMem_SwiGluGradOp : LowMem_Op<"swiglu_grad", [Pure,
+    AllTypesMatch<["grad_out", "gate", "up", "grad_gate", "grad_up"]>]> {
+  let summary = "gradients of a SiLU-gated linear unit";
+  let description = [{
+    The gradients of `y = silu(gate) · up` given `grad_out` (dy): with
+    `σ = 1 / (1 + exp(−gate))`,
+    `grad_gate = dy · up · σ · (1 + gate · (1 − σ))` and
+    `grad_up = dy · gate · σ`.
+
+    Example:
+
+    ```mlir
+    %dg, %du = lowmem.swiglu_grad %dy, %g, %u : tensor<?x?x128xf32>
+    ```
+  }];
+  let arguments = (ins LowMem_FloatTensor:$grad_out, LowMem_FloatTensor:$gate,
+                   LowMem_FloatTensor:$up);
+  let results = (outs LowMem_FloatTensor:$grad_gate,
+                      LowMem_FloatTensor:$grad_up);
+  let assemblyFormat = [{
+    $grad_out `,` $gate `,` $up attr-dict `:` type($grad_out)
+  }];
+}
+
+def LowMem_AttentionGradOp : LowMem_Op<"attention_grad", [Pure]> {
+  let summary = "gradients of grouped-query attention";
+  let description = [{
+    The gradients of `output = attention(query, key, value)` (same
+    attributes) given `grad_out` (dO): per head, with `P = softmax(scale ·
+    q kᵀ)` and `Dᵢ = Σ dOᵢ · outputᵢ`,
+    `dS = P ∘ (dO vᵀ − D)`, `grad_query = scale · dS k`,
+    `grad_key = scale · dSᵀ q` and `grad_value = Pᵀ dO`, the key and value
+    gradients summed over the query heads that share a kv head.
+
+    The lowering recomputes `P` a row at a time from the row's logsumexp
+    (kept, with `D`, in a `[B, heads, S, 2]` buffer): no score matrix exists.
+
+    Example:
+
+    ```mlir
+    %dq, %dk, %dv = lowmem.attention_grad %do, %q, %k, %v, %o
+        {causal, num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64}
+        : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x32xf32>,
+          tensor<?x?x32xf32>, tensor<?x?x64xf32>
+          -> tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>
+    ```
+  }];
+  let arguments = (ins LowMem_FloatTensor:$grad_out, LowMem_FloatTensor:$query,
+                   LowMem_FloatTensor:$key, LowMem_FloatTensor:$value,
+                   LowMem_FloatTensor:$output,
+                   ConfinedAttr<I64Attr, [IntPositive]>:$num_heads,
+                   ConfinedAttr<I64Attr, [IntPositive]>:$num_kv_heads,
+                   F64Attr:$scale, UnitAttr:$causal);
+  let results = (outs LowMem_FloatTensor:$grad_query,
+                      LowMem_FloatTensor:$grad_key,
+                      LowMem_FloatTensor:$grad_value);
+  let assemblyFormat = [{
+    $grad_out `,` $query `,` $key `,` $value `,` $output attr-dict `:`
+    type($grad_out) `,` type($query) `,` type($key) `,` type($value) `,`
+    type($output) `->` type($grad_query) `,` type($grad_key) `,`
+    type($grad_value)
+  }];
+  let hasVerifier = 1;
 }
 
 //===----------------------------------------------------------------------===//
