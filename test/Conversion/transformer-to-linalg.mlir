@@ -139,3 +139,39 @@ func.func @rope_inverse(%x: tensor<?x?x64xf32>, %f: tensor<8xf32>) -> tensor<?x?
   %0 = lowmem.rope %x, %f {head_dim = 16 : i64, inverse} : tensor<?x?x64xf32>, tensor<8xf32> -> tensor<?x?x64xf32>
   return %0 : tensor<?x?x64xf32>
 }
+
+// -----
+
+// The fused head and loss: per row, the vocabulary streamed with an online
+// logsumexp (no [.., vocab] buffer: only the row statistics), then the mean
+// over the rows whose label is counted.
+// CHECK-LABEL: func.func @head_and_loss
+// CHECK: %[[LSE:.+]] = memref.alloc(%{{.+}}, %{{.+}}) {alignment = 64 : i64} : memref<?x?xf32>
+// CHECK: %[[ROW:.+]] = memref.alloc(%{{.+}}, %{{.+}}) {alignment = 64 : i64} : memref<?x?xf32>
+// CHECK-NOT: memref.alloc
+// CHECK: scf.parallel
+// CHECK: scf.for %{{.+}} = %{{.+}} to %c1000
+// CHECK: math.log
+// CHECK: memref.store %{{.+}}, %[[LSE]]
+// CHECK: arith.cmpi ne, %{{.+}}, %c-100
+// CHECK: linalg.generic {{.*}}iterator_types = ["reduction", "reduction"]
+// CHECK: arith.divf
+func.func @head_and_loss(%h: tensor<?x?x64xf32>, %w: tensor<1000x64xf32>, %labels: tensor<?x?xi64>) -> (tensor<f32>, tensor<?x?xf32>) {
+  %loss, %lse = lowmem.linear_cross_entropy %h, %w, %labels : tensor<?x?x64xf32>, tensor<1000x64xf32>, tensor<?x?xi64> -> tensor<f32>, tensor<?x?xf32>
+  return %loss, %lse : tensor<f32>, tensor<?x?xf32>
+}
+
+// -----
+
+// Its gradient skips the rows whose label is ignored.
+// CHECK-LABEL: func.func @head_and_loss_grad
+// CHECK: memref.alloc(%{{.+}}, %{{.+}}) {alignment = 64 : i64} : memref<?x?x64xf32>
+// CHECK-NOT: memref.alloc
+// CHECK: scf.parallel
+// CHECK: scf.if
+// CHECK: scf.for %{{.+}} = %{{.+}} to %c1000
+// CHECK: math.exp
+func.func @head_and_loss_grad(%h: tensor<?x?x64xf32>, %w: tensor<1000x64xf32>, %labels: tensor<?x?xi64>, %lse: tensor<?x?xf32>) -> tensor<?x?x64xf32> {
+  %dh = lowmem.linear_cross_entropy_grad %h, %w, %labels, %lse : tensor<?x?x64xf32>, tensor<1000x64xf32>, tensor<?x?xi64>, tensor<?x?xf32> -> tensor<?x?x64xf32>
+  return %dh : tensor<?x?x64xf32>
+}

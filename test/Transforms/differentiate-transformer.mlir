@@ -4,7 +4,8 @@
 // projections carry trainable LoRA adapters. RMSNorm gives its input
 // gradient, rope its inverse rotation, SwiGLU both gradients, attention
 // the query, key and value gradients. The first norm and the embedding
-// depend on nothing trainable and get no gradient.
+// depend on nothing trainable and get no gradient. The head and the loss
+// become one linear_cross_entropy: the logits are never stored.
 
 // CHECK-LABEL: func.func @train_step(
 // CHECK: %[[EMB:.+]] = lowmem.embedding
@@ -12,7 +13,10 @@
 // CHECK: %[[K:.+]] = lowmem.rope
 // CHECK: %[[ATT:.+]] = lowmem.attention %[[Q]], %[[K]], %[[V:[^ ]+]] {causal
 // CHECK: %[[R:.+]] = lowmem.add %[[ATT]], %[[EMB]]
-// CHECK: lowmem.cross_entropy_loss
+// CHECK: %[[S:.+]] = lowmem.swiglu
+// CHECK-NOT: lowmem.cross_entropy_loss
+// CHECK: %{{.+}}, %[[LSE:.+]] = lowmem.linear_cross_entropy %[[S]], %{{.+}}, %{{.+}} : tensor<?x?x24xf32>, tensor<20x24xf32>, tensor<?x?xi64> -> tensor<f32>, tensor<?x?xf32>
+// CHECK: lowmem.linear_cross_entropy_grad %[[S]], %{{.+}}, %{{.+}}, %[[LSE]]
 // CHECK: lowmem.swiglu_grad
 // CHECK: lowmem.rms_norm_grad %{{.+}}, %[[R]], %{{.+}} {epsilon
 // CHECK: %[[DQ:.+]], %[[DK:.+]], %{{.+}} = lowmem.attention_grad %{{.+}}, %[[Q]], %[[K]], %[[V]], %[[ATT]] {causal, num_heads = 2 : i64, num_kv_heads = 1 : i64

@@ -810,11 +810,284 @@ struct AttentionGradLowering : public OpRewritePattern<AttentionGradOp> {
   }
 };
 
+/// Sums `f(elements...)` of same-shaped `inputs` over every dimension into a
+/// 0-d tensor.
+Value sumAll(OpBuilder &b, Location loc, ValueRange inputs,
+             function_ref<Value(OpBuilder &, Location, ValueRange)> f) {
+  MLIRContext *ctx = b.getContext();
+  auto type = cast<RankedTensorType>(inputs.front().getType());
+  unsigned rank = type.getRank();
+  auto scalar = RankedTensorType::get({}, b.getF32Type());
+  Value init =
+      linalg::FillOp::create(
+          b, loc, f32Const(b, loc, 0.0f),
+          tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, b.getF32Type())
+              .getResult())
+          .getResult(0);
+  SmallVector<AffineMap> maps(inputs.size(),
+                              AffineMap::getMultiDimIdentityMap(rank, ctx));
+  maps.push_back(AffineMap::get(rank, 0, ctx));
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{scalar}, inputs, ValueRange{init}, maps,
+             SmallVector<IteratorType>(rank, IteratorType::reduction),
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               Value v = f(nb, l, args.drop_back());
+               linalg::YieldOp::create(
+                   nb, l,
+                   ValueRange{arith::AddFOp::create(nb, l, args.back(), v)});
+             })
+      .getResult(0);
+}
+
+/// The number of labels that are not `ignore` as a 0-d f32 tensor.
+Value countLabels(OpBuilder &b, Location loc, Value labels, int64_t ignore) {
+  return sumAll(
+      b, loc, ValueRange{labels},
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        Value skip = arith::CmpIOp::create(
+            nb, l, arith::CmpIPredicate::eq, args[0],
+            arith::ConstantOp::create(nb, l, nb.getI64IntegerAttr(ignore)));
+        return arith::SelectOp::create(nb, l, skip, f32Const(nb, l, 0.0f),
+                                       f32Const(nb, l, 1.0f))
+            .getResult();
+      });
+}
+
+/// A buffer of `type` whose dynamic sizes are those of `like`'s leading
+/// dimensions.
+Value allocLike(OpBuilder &b, Location loc, RankedTensorType type, Value like) {
+  SmallVector<Value> sizes;
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    if (type.isDynamicDim(i))
+      sizes.push_back(dimOf(b, loc, like, i));
+  return memref::AllocOp::create(
+             b, loc, MemRefType::get(type.getShape(), type.getElementType()),
+             sizes, b.getI64IntegerAttr(64))
+      .getResult();
+}
+
+/// A parallel loop over the leading dimensions of `like` (all but its last).
+void overRows(OpBuilder &b, Location loc, Value like,
+              function_ref<void(OpBuilder &, Location, ValueRange)> body) {
+  auto type = cast<RankedTensorType>(like.getType());
+  SmallVector<Value> lbs, ubs, steps;
+  for (int64_t i = 0; i + 1 < type.getRank(); ++i) {
+    lbs.push_back(indexConst(b, loc, 0));
+    ubs.push_back(dimOf(b, loc, like, i));
+    steps.push_back(indexConst(b, loc, 1));
+  }
+  scf::ParallelOp::create(b, loc, lbs, ubs, steps, body);
+}
+
+SmallVector<Value> withIndex(ValueRange ivs, Value last) {
+  SmallVector<Value> out(ivs);
+  out.push_back(last);
+  return out;
+}
+
+/// x[row] · W[v] over the hidden size.
+Value rowDot(OpBuilder &b, Location l, Value x, ValueRange row, Value w,
+             Value v, int64_t hidden) {
+  return countedLoop(
+             b, l, indexConst(b, l, 0), indexConst(b, l, hidden),
+             ValueRange{f32Const(b, l, 0.0f)},
+             [&](OpBuilder &kb, Location kl, Value k,
+                 ValueRange acc) -> SmallVector<Value> {
+               Value xv = memref::LoadOp::create(kb, kl, x, withIndex(row, k));
+               Value wv = memref::LoadOp::create(kb, kl, w, ValueRange{v, k});
+               return {arith::AddFOp::create(
+                   kb, kl, acc[0], arith::MulFOp::create(kb, kl, xv, wv))};
+             })
+      .front();
+}
+
+/// linear_cross_entropy: per row, the vocabulary streamed with an online
+/// logsumexp and the label's logit picked on the way; then the mean over
+/// the counted rows.
+struct LinearCrossEntropyLowering
+    : public OpRewritePattern<LinearCrossEntropyOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LinearCrossEntropyOp op,
+                                PatternRewriter &rewriter) const override {
+    RankedTensorType inputType = op.getInput().getType();
+    if (failed(checkF32(rewriter, op, inputType)))
+      return failure();
+    Location loc = op.getLoc();
+    Value x = readBuffer(rewriter, loc, op.getInput());
+    Value w = readBuffer(rewriter, loc, op.getWeight());
+    Value labels = readBuffer(rewriter, loc, op.getLabels());
+    RankedTensorType lseType = op.getLse().getType();
+    Value lse = allocLike(rewriter, loc, lseType, op.getInput());
+    Value rowLoss = allocLike(rewriter, loc, lseType, op.getInput());
+    int64_t vocab = op.getWeight().getType().getDimSize(0);
+    int64_t hidden = inputType.getShape().back();
+    int64_t ignore = static_cast<int64_t>(op.getIgnoreIndex());
+    overRows(
+        rewriter, loc, op.getInput(),
+        [&](OpBuilder &b, Location l, ValueRange row) {
+          Value label = memref::LoadOp::create(b, l, labels, row);
+          Value labelIndex =
+              arith::IndexCastOp::create(b, l, b.getIndexType(), label);
+          SmallVector<Value> stats = countedLoop(
+              b, l, indexConst(b, l, 0), indexConst(b, l, vocab),
+              ValueRange{
+                  f32Const(b, l, -std::numeric_limits<float>::infinity()),
+                  f32Const(b, l, 0.0f), f32Const(b, l, 0.0f)},
+              [&](OpBuilder &vb, Location vl, Value v,
+                  ValueRange carried) -> SmallVector<Value> {
+                Value z = rowDot(vb, vl, x, row, w, v, hidden);
+                Value m = arith::MaximumFOp::create(vb, vl, carried[0], z);
+                Value alpha = math::ExpOp::create(
+                    vb, vl, arith::SubFOp::create(vb, vl, carried[0], m));
+                Value p = math::ExpOp::create(
+                    vb, vl, arith::SubFOp::create(vb, vl, z, m));
+                Value sum = arith::AddFOp::create(
+                    vb, vl, arith::MulFOp::create(vb, vl, carried[1], alpha),
+                    p);
+                Value isLabel = arith::CmpIOp::create(
+                    vb, vl, arith::CmpIPredicate::eq, v, labelIndex);
+                Value picked =
+                    arith::SelectOp::create(vb, vl, isLabel, z, carried[2]);
+                return {m, sum, picked};
+              });
+          Value rowLse = arith::AddFOp::create(
+              b, l, stats[0], math::LogOp::create(b, l, stats[1]));
+          memref::StoreOp::create(b, l, rowLse, lse, row);
+          Value counted = arith::CmpIOp::create(
+              b, l, arith::CmpIPredicate::ne, label,
+              arith::ConstantOp::create(b, l, b.getI64IntegerAttr(ignore)));
+          Value value = arith::SelectOp::create(
+              b, l, counted, arith::SubFOp::create(b, l, rowLse, stats[2]),
+              f32Const(b, l, 0.0f));
+          memref::StoreOp::create(b, l, value, rowLoss, row);
+        });
+    auto asTensor = [&](Value buf) {
+      return bufferization::ToTensorOp::create(rewriter, loc, lseType, buf,
+                                               rewriter.getUnitAttr(),
+                                               rewriter.getUnitAttr())
+          .getResult();
+    };
+    Value total =
+        sumAll(rewriter, loc, ValueRange{asTensor(rowLoss)},
+               [](OpBuilder &, Location, ValueRange args) { return args[0]; });
+    Value count = countLabels(rewriter, loc, op.getLabels(), ignore);
+    // The mean; NaN when every label is ignored, as PyTorch's.
+    MLIRContext *ctx = rewriter.getContext();
+    auto scalar = RankedTensorType::get({}, rewriter.getF32Type());
+    Value loss =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{scalar}, ValueRange{total, count},
+            ValueRange{tensor::EmptyOp::create(rewriter, loc,
+                                               ArrayRef<int64_t>{},
+                                               rewriter.getF32Type())
+                           .getResult()},
+            SmallVector<AffineMap>(3, AffineMap::get(0, 0, ctx)),
+            SmallVector<IteratorType>{},
+            [](OpBuilder &b, Location l, ValueRange args) {
+              linalg::YieldOp::create(
+                  b, l,
+                  ValueRange{arith::DivFOp::create(b, l, args[0], args[1])});
+            })
+            .getResult(0);
+    rewriter.replaceOp(op, ValueRange{loss, asTensor(lse)});
+    return success();
+  }
+};
+
+/// linear_cross_entropy_grad: per counted row, the vocabulary streamed
+/// again, each probability from the row's lse, the row gradient
+/// accumulated in place.
+struct LinearCrossEntropyGradLowering
+    : public OpRewritePattern<LinearCrossEntropyGradOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LinearCrossEntropyGradOp op,
+                                PatternRewriter &rewriter) const override {
+    RankedTensorType inputType = op.getInput().getType();
+    if (failed(checkF32(rewriter, op, inputType)))
+      return failure();
+    Location loc = op.getLoc();
+    int64_t ignore = static_cast<int64_t>(op.getIgnoreIndex());
+    Value count = tensor::ExtractOp::create(
+        rewriter, loc, countLabels(rewriter, loc, op.getLabels(), ignore),
+        ValueRange{});
+    Value invCount = arith::DivFOp::create(
+        rewriter, loc, f32Const(rewriter, loc, 1.0f), count);
+    Value x = readBuffer(rewriter, loc, op.getInput());
+    Value w = readBuffer(rewriter, loc, op.getWeight());
+    Value labels = readBuffer(rewriter, loc, op.getLabels());
+    Value lse = readBuffer(rewriter, loc, op.getLse());
+    Value dx = allocLike(rewriter, loc, inputType, op.getInput());
+    int64_t vocab = op.getWeight().getType().getDimSize(0);
+    int64_t hidden = inputType.getShape().back();
+    overRows(
+        rewriter, loc, op.getInput(),
+        [&](OpBuilder &b, Location l, ValueRange row) {
+          countedLoop(b, l, indexConst(b, l, 0), indexConst(b, l, hidden),
+                      ValueRange{},
+                      [&](OpBuilder &kb, Location kl, Value k,
+                          ValueRange) -> SmallVector<Value> {
+                        memref::StoreOp::create(kb, kl, f32Const(kb, kl, 0.0f),
+                                                dx, withIndex(row, k));
+                        return {};
+                      });
+          Value label = memref::LoadOp::create(b, l, labels, row);
+          Value counted = arith::CmpIOp::create(
+              b, l, arith::CmpIPredicate::ne, label,
+              arith::ConstantOp::create(b, l, b.getI64IntegerAttr(ignore)));
+          auto ifOp = scf::IfOp::create(b, l, counted, /*withElse=*/false);
+          OpBuilder tb = ifOp.getThenBodyBuilder();
+          Value labelIndex =
+              arith::IndexCastOp::create(tb, l, tb.getIndexType(), label);
+          Value rowLse = memref::LoadOp::create(tb, l, lse, row);
+          countedLoop(
+              tb, l, indexConst(tb, l, 0), indexConst(tb, l, vocab),
+              ValueRange{},
+              [&](OpBuilder &vb, Location vl, Value v,
+                  ValueRange) -> SmallVector<Value> {
+                Value z = rowDot(vb, vl, x, row, w, v, hidden);
+                Value p = math::ExpOp::create(
+                    vb, vl, arith::SubFOp::create(vb, vl, z, rowLse));
+                Value isLabel = arith::CmpIOp::create(
+                    vb, vl, arith::CmpIPredicate::eq, v, labelIndex);
+                Value target = arith::SelectOp::create(vb, vl, isLabel,
+                                                       f32Const(vb, vl, 1.0f),
+                                                       f32Const(vb, vl, 0.0f));
+                Value coeff = arith::MulFOp::create(
+                    vb, vl, arith::SubFOp::create(vb, vl, p, target), invCount);
+                countedLoop(vb, vl, indexConst(vb, vl, 0),
+                            indexConst(vb, vl, hidden), ValueRange{},
+                            [&](OpBuilder &kb, Location kl, Value k,
+                                ValueRange) -> SmallVector<Value> {
+                              SmallVector<Value> at = withIndex(row, k);
+                              Value old =
+                                  memref::LoadOp::create(kb, kl, dx, at);
+                              Value wv = memref::LoadOp::create(
+                                  kb, kl, w, ValueRange{v, k});
+                              memref::StoreOp::create(
+                                  kb, kl,
+                                  arith::AddFOp::create(
+                                      kb, kl, old,
+                                      arith::MulFOp::create(kb, kl, coeff, wv)),
+                                  dx, at);
+                              return {};
+                            });
+                return {};
+              });
+        });
+    rewriter.replaceOp(op, bufferization::ToTensorOp::create(
+                               rewriter, loc, inputType, dx,
+                               rewriter.getUnitAttr(), rewriter.getUnitAttr())
+                               .getResult());
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::lowmem::populateTransformerToLinalgPatterns(
     RewritePatternSet &patterns) {
   patterns.add<EmbeddingLowering, RmsNormLowering, RopeLowering, SwiGluLowering,
                AttentionLowering, RmsNormGradLowering, SwiGluGradLowering,
-               AttentionGradLowering>(patterns.getContext());
+               AttentionGradLowering, LinearCrossEntropyLowering,
+               LinearCrossEntropyGradLowering>(patterns.getContext());
 }

@@ -1101,3 +1101,43 @@ func.func @attention_grad_kv(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf32>) {
   %0:3 = lowmem.attention_grad %q, %q, %k, %k, %q {num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?x?x64xf32> -> tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x32xf32>
   return
 }
+
+// -----
+
+func.func @linear_ce_weight(%h: tensor<?x?x64xf32>, %w: tensor<1000x32xf32>, %l: tensor<?x?xi64>) {
+  // expected-error @+1 {{weight must be a static [vocab, 64] matrix, got 'tensor<1000x32xf32>'}}
+  %0:2 = lowmem.linear_cross_entropy %h, %w, %l : tensor<?x?x64xf32>, tensor<1000x32xf32>, tensor<?x?xi64> -> tensor<f32>, tensor<?x?xf32>
+  return
+}
+
+// -----
+
+func.func @linear_ce_labels(%h: tensor<?x?x64xf32>, %w: tensor<1000x64xf32>, %l: tensor<?xi64>) {
+  // expected-error @+1 {{labels 'tensor<?xi64>' must have the leading shape of the input 'tensor<?x?x64xf32>'}}
+  %0:2 = lowmem.linear_cross_entropy %h, %w, %l : tensor<?x?x64xf32>, tensor<1000x64xf32>, tensor<?xi64> -> tensor<f32>, tensor<?xf32>
+  return
+}
+
+// -----
+
+func.func @linear_ce_lse(%h: tensor<?x?x64xf32>, %w: tensor<1000x64xf32>, %l: tensor<?x?xi64>) {
+  // expected-error @+1 {{lse must be f32 of the labels' shape, got 'tensor<?xf32>'}}
+  %0:2 = lowmem.linear_cross_entropy %h, %w, %l : tensor<?x?x64xf32>, tensor<1000x64xf32>, tensor<?x?xi64> -> tensor<f32>, tensor<?xf32>
+  return
+}
+
+// -----
+
+func.func @linear_ce_input(%h: tensor<64xf32>, %w: tensor<1000x64xf32>, %l: tensor<i64>) {
+  // expected-error @+1 {{input must be [..., hidden] with a static hidden size, got 'tensor<64xf32>'}}
+  %0:2 = lowmem.linear_cross_entropy %h, %w, %l : tensor<64xf32>, tensor<1000x64xf32>, tensor<i64> -> tensor<f32>, tensor<f32>
+  return
+}
+
+// -----
+
+func.func @linear_ce_grad(%h: tensor<?x?x64xf32>, %w: tensor<1000x64xf32>, %l: tensor<?x?xi64>, %lse: tensor<?x?xf32>) {
+  // expected-error @+1 {{grad_input must have the input type 'tensor<?x?x64xf32>'}}
+  %0 = lowmem.linear_cross_entropy_grad %h, %w, %l, %lse : tensor<?x?x64xf32>, tensor<1000x64xf32>, tensor<?x?xi64>, tensor<?x?xf32> -> tensor<?x?x32xf32>
+  return
+}

@@ -39,3 +39,12 @@ func.func @gradients(%dy: tensor<?x?x64xf32>, %x: tensor<?x?x64xf32>,
   %3 = lowmem.rope %dy, %inv {head_dim = 16 : i64, inverse} : tensor<?x?x64xf32>, tensor<8xf32> -> tensor<?x?x64xf32>
   return %0, %1#0, %2#0, %2#1, %2#2, %3 : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?x?x64xf32>
 }
+
+// CHECK-LABEL: func.func @head_and_loss
+func.func @head_and_loss(%h: tensor<?x?x64xf32>, %w: tensor<1000x64xf32>, %labels: tensor<?x?xi64>) -> (tensor<f32>, tensor<?x?x64xf32>) {
+  // CHECK: lowmem.linear_cross_entropy %{{.+}}, %{{.+}}, %{{.+}} : tensor<?x?x64xf32>, tensor<1000x64xf32>, tensor<?x?xi64> -> tensor<f32>, tensor<?x?xf32>
+  %loss, %lse = lowmem.linear_cross_entropy %h, %w, %labels : tensor<?x?x64xf32>, tensor<1000x64xf32>, tensor<?x?xi64> -> tensor<f32>, tensor<?x?xf32>
+  // CHECK: lowmem.linear_cross_entropy_grad %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} {ignore_index = 7 : i64}
+  %dh = lowmem.linear_cross_entropy_grad %h, %w, %labels, %lse {ignore_index = 7 : i64} : tensor<?x?x64xf32>, tensor<1000x64xf32>, tensor<?x?xi64>, tensor<?x?xf32> -> tensor<?x?x64xf32>
+  return %loss, %dh : tensor<f32>, tensor<?x?x64xf32>
+}

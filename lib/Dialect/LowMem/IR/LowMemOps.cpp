@@ -592,3 +592,46 @@ LogicalResult AttentionGradOp::verify() {
                        "types");
   return success();
 }
+
+/// The operands of a fused head and cross-entropy: input [..., H], weight
+/// [V, H], labels and lse of the input's leading shape.
+static LogicalResult verifyLinearCrossEntropy(Operation *op,
+                                              RankedTensorType input,
+                                              RankedTensorType weight,
+                                              RankedTensorType labels,
+                                              RankedTensorType lse) {
+  if (input.getRank() < 2 || ShapedType::isDynamic(input.getShape().back()))
+    return op->emitOpError("input must be [..., hidden] with a static hidden "
+                           "size, got ")
+           << input;
+  if (weight.getRank() != 2 || !weight.hasStaticShape() ||
+      weight.getDimSize(1) != input.getShape().back())
+    return op->emitOpError("weight must be a static [vocab, ")
+           << input.getShape().back() << "] matrix, got " << weight;
+  if (failed(checkElementType(op, "weight", weight, input)))
+    return failure();
+  if (failed(verifyCompatibleShape(labels.getShape(),
+                                   input.getShape().drop_back())))
+    return op->emitOpError("labels ")
+           << labels << " must have the leading shape of the input " << input;
+  if (lse.getShape() != labels.getShape() || !lse.getElementType().isF32())
+    return op->emitOpError("lse must be f32 of the labels' shape, got ") << lse;
+  return success();
+}
+
+LogicalResult LinearCrossEntropyOp::verify() {
+  return verifyLinearCrossEntropy(*this, getInput().getType(),
+                                  getWeight().getType(), getLabels().getType(),
+                                  getLse().getType());
+}
+
+LogicalResult LinearCrossEntropyGradOp::verify() {
+  if (failed(verifyLinearCrossEntropy(
+          *this, getInput().getType(), getWeight().getType(),
+          getLabels().getType(), getLse().getType())))
+    return failure();
+  if (getGradInput().getType() != getInput().getType())
+    return emitOpError("grad_input must have the input type ")
+           << getInput().getType();
+  return success();
+}

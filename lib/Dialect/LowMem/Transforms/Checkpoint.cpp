@@ -77,6 +77,25 @@ int64_t flopsOf(Operation *op, int64_t dyn) {
     Value dy = grad.getOperand(0);
     return 2 * out * (numElements(dy.getType(), dyn) / lastDim(dy));
   }
+  if (auto fused = dyn_cast<LinearCrossEntropyOp>(op)) {
+    auto weight = fused.getWeight().getType();
+    int64_t rows = numElements(fused.getLse().getType(), dyn);
+    return rows * weight.getNumElements() * 2 + 5 * rows * weight.getDimSize(0);
+  }
+  if (auto fused = dyn_cast<LinearCrossEntropyGradOp>(op)) {
+    auto weight = fused.getWeight().getType();
+    int64_t rows = numElements(fused.getLse().getType(), dyn);
+    return rows * weight.getNumElements() * 4 + 4 * rows * weight.getDimSize(0);
+  }
+  if (auto attention = dyn_cast<AttentionOp>(op)) {
+    // Every query row against every key: 4 D per pair (two products).
+    int64_t keys = numElements(attention.getKey().getType(), dyn) /
+                   lastDim(attention.getKey());
+    int64_t batch = attention.getKey().getType().isDynamicDim(0)
+                        ? dyn
+                        : attention.getKey().getType().getDimSize(0);
+    return 4 * out * (keys / std::max<int64_t>(batch, 1));
+  }
   if (isa<GroupNormOp>(op))
     return 8 * out;
   if (isa<GroupNormGradOp>(op))
@@ -114,7 +133,7 @@ FailureOr<StepAnalysis> analyze(func::FuncOp func) {
   StepAnalysis a;
   Block &body = func.getBody().front();
   for (Operation &op : body)
-    if (isa<MseLossOp, CrossEntropyLossOp>(op)) {
+    if (isa<MseLossOp, CrossEntropyLossOp, LinearCrossEntropyOp>(op)) {
       if (a.loss)
         return failure();
       a.loss = &op;

@@ -214,6 +214,22 @@ private:
   DenseMap<Value, Value> adjoints;
 };
 
+/// The language-model head whose logits only the cross-entropy reads: a
+/// plain linear layer (full-precision frozen weight, no bias, residual or
+/// activation) whose result is only returned. Null otherwise.
+LinearOp fusableHead(Value prediction, const DenseSet<Value> &active) {
+  auto head = prediction.getDefiningOp<LinearOp>();
+  if (!head || head.getBias() || head.getResidual() ||
+      head.getActivation() != Activation::none || head.getTransposeWeight() ||
+      active.contains(head.getWeight()) || !prediction.hasOneUse() ||
+      !isa<func::ReturnOp>(*prediction.getUsers().begin()))
+    return nullptr;
+  auto type = cast<RankedTensorType>(prediction.getType());
+  if (type.getRank() < 2 || !head.getWeight().getType().hasStaticShape())
+    return nullptr;
+  return head;
+}
+
 struct DifferentiatePass
     : public mlir::lowmem::impl::LowMemDifferentiateBase<DifferentiatePass> {
   using Base::Base;
@@ -387,10 +403,25 @@ struct DifferentiatePass
     Value prediction = ret.getOperand(0);
     OpBuilder b(ret);
     auto scalarType = RankedTensorType::get({}, Float32Type::get(ctx));
-    Value lossValue, seed;
+    Value lossValue, seed, seedValue = prediction;
     if (loss == "mse") {
       lossValue = MseLossOp::create(b, loc, scalarType, prediction, target);
       seed = MseLossGradOp::create(b, loc, prediction, target);
+    } else if (LinearOp head = fusableHead(prediction, active)) {
+      // The head and the loss in one op that never stores the logits; the
+      // sweep starts from the head's input.
+      auto labelsType = cast<RankedTensorType>(target.getType());
+      auto lseType =
+          RankedTensorType::get(labelsType.getShape(), Float32Type::get(ctx));
+      auto fused = LinearCrossEntropyOp::create(
+          b, loc, scalarType, lseType, head.getInput(), head.getWeight(),
+          target, b.getI64IntegerAttr(-100));
+      lossValue = fused.getLoss();
+      seedValue = head.getInput();
+      seed = LinearCrossEntropyGradOp::create(
+          b, loc, head.getInput().getType(), head.getInput(), head.getWeight(),
+          target, fused.getLse(), b.getI64IntegerAttr(-100));
+      forward.erase(llvm::find(forward, head.getOperation()));
     } else {
       lossValue =
           CrossEntropyLossOp::create(b, loc, scalarType, prediction, target);
@@ -398,7 +429,7 @@ struct DifferentiatePass
                                             target);
     }
     ReverseSweep sweep(b, active);
-    sweep.accumulate(prediction, seed);
+    sweep.accumulate(seedValue, seed);
     for (Operation *op : llvm::reverse(forward))
       if (failed(sweep.visit(op)))
         return signalPassFailure();

@@ -509,6 +509,65 @@ def LowMem_AttentionGradOp : LowMem_Op<"attention_grad", [Pure]> {
   let hasVerifier = 1;
 }
 
+def LowMem_LinearCrossEntropyOp
+    : LowMem_Op<"linear_cross_entropy", [Pure]> {
+  let summary = "cross-entropy of a linear layer's logits, never storing them";
+  let description = [{
+    The mean cross-entropy of the logits `input · weightᵀ` (`input`
+    `[..., H]`, `weight` `[V, H]`, as a language model's head) against
+    `labels` (`[...]`, i64, `ignore_index` rows skipped), as
+    `cross_entropy_loss(linear(input, weight), labels)`, and each row's
+    `logsumexp` (`lse`, `[...]`), which the gradient reuses. The lowering
+    streams over the vocabulary row by row with an online logsumexp: the
+    `[..., V]` logits never exist.
+
+    Example:
+
+    ```mlir
+    %loss, %lse = lowmem.linear_cross_entropy %h, %w, %labels
+        : tensor<?x?x64xf32>, tensor<1000x64xf32>, tensor<?x?xi64>
+          -> tensor<f32>, tensor<?x?xf32>
+    ```
+  }];
+  let arguments = (ins LowMem_FloatTensor:$input, LowMem_FloatTensor:$weight,
+                   RankedTensorOf<[I64]>:$labels,
+                   DefaultValuedAttr<I64Attr, "-100">:$ignore_index);
+  let results = (outs 0DTensorOf<[F32]>:$loss, LowMem_FloatTensor:$lse);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $labels attr-dict `:` type($input) `,`
+    type($weight) `,` type($labels) `->` type($loss) `,` type($lse)
+  }];
+  let hasVerifier = 1;
+}
+
+def LowMem_LinearCrossEntropyGradOp
+    : LowMem_Op<"linear_cross_entropy_grad", [Pure]> {
+  let summary = "input gradient of a fused linear cross-entropy";
+  let description = [{
+    The gradient of `linear_cross_entropy(input, weight, labels)` with
+    respect to `input`: for each counted row,
+    `(softmax(logits) − onehot(label)) · weight / count`, the logits
+    recomputed a vocabulary entry at a time from the row's `lse`.
+
+    Example:
+
+    ```mlir
+    %dh = lowmem.linear_cross_entropy_grad %h, %w, %labels, %lse
+        : tensor<?x?x64xf32>, tensor<1000x64xf32>, tensor<?x?xi64>,
+          tensor<?x?xf32> -> tensor<?x?x64xf32>
+    ```
+  }];
+  let arguments = (ins LowMem_FloatTensor:$input, LowMem_FloatTensor:$weight,
+                   RankedTensorOf<[I64]>:$labels, LowMem_FloatTensor:$lse,
+                   DefaultValuedAttr<I64Attr, "-100">:$ignore_index);
+  let results = (outs LowMem_FloatTensor:$grad_input);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $labels `,` $lse attr-dict `:` type($input) `,`
+    type($weight) `,` type($labels) `,` type($lse) `->` type($grad_input)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Gradients and losses
 //===----------------------------------------------------------------------===//
