@@ -312,7 +312,9 @@ std::string readDecoderConfig(const std::string &path, DecoderConfig &c) {
   if (std::string p = integer("num_key_value_heads", c.kvHeads, c.heads);
       !p.empty())
     return p;
-  if (c.hidden % c.heads != 0 && !root.get("head_dim"))
+  const lrt::JsonValue *headDimValue = root.get("head_dim");
+  bool headDimGiven = headDimValue && !headDimValue->isNull();
+  if (c.hidden % c.heads != 0 && !headDimGiven)
     return fail("num_attention_heads", "(" + std::to_string(c.heads) +
                                            ") must divide hidden_size (" +
                                            std::to_string(c.hidden) + ")");
@@ -322,6 +324,27 @@ std::string readDecoderConfig(const std::string &path, DecoderConfig &c) {
   if (c.headDim % 2 != 0)
     return fail("head_dim", "must be even for rotary embeddings, got " +
                                 std::to_string(c.headDim));
+  // Every tensor and the rotary table are sized from these: keep their
+  // products far from overflow (a 2^40-element tensor is no model).
+  constexpr int64_t kLimit = int64_t(1) << 40;
+  for (auto [key, value] :
+       {std::pair<const char *, int64_t>{"hidden_size", c.hidden},
+        {"intermediate_size", c.intermediate},
+        {"num_hidden_layers", c.layers},
+        {"num_attention_heads", c.heads},
+        {"num_key_value_heads", c.kvHeads},
+        {"head_dim", c.headDim},
+        {"vocab_size", c.vocab}})
+    if (value > (int64_t(1) << 20))
+      return fail(key, "is " + std::to_string(value) +
+                           ", beyond any model lowmem can hold (2^20)");
+  if (c.heads * c.headDim > kLimit / c.hidden || c.vocab > kLimit / c.hidden ||
+      c.intermediate > kLimit / c.hidden)
+    return fail("hidden_size", "makes tensors of more than 2^40 elements");
+  if (const lrt::JsonValue *window = root.get("use_sliding_window");
+      window && window->isBool() && window->getBool())
+    return fail("use_sliding_window",
+                "is true; sliding-window attention is not supported yet");
   if (c.heads % c.kvHeads != 0)
     return fail("num_key_value_heads", "(" + std::to_string(c.kvHeads) +
                                            ") must divide "
@@ -399,6 +422,11 @@ std::string readDecoderConfig(const std::string &path, DecoderConfig &c) {
                   "is \"" + name + "\"; supported: default, linear and llama3");
     }
   }
+  // The frequencies are f32 constants in the graph.
+  for (double f : c.invFreq)
+    if (!std::isfinite(static_cast<float>(f)) || !(static_cast<float>(f) > 0))
+      return fail(scaling && !scaling->isNull() ? "rope_scaling" : "rope_theta",
+                  "gives rotary frequencies outside f32's range");
   return "";
 }
 

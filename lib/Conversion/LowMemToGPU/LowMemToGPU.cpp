@@ -28,6 +28,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "lowmem/Conversion/BuildUtils.h"
 #include "lowmem/Conversion/Passes.h"
 #include "lowmem/Conversion/WeightDecoder.h"
 #include "lowmem/Dialect/LowMem/IR/LowMemOps.h"
@@ -58,14 +59,6 @@ constexpr int64_t kChunkBytes = 16;
 /// Threads of a group_norm block.
 constexpr int64_t kNormThreads = 256;
 
-Value cIndex(OpBuilder &b, Location loc, int64_t v) {
-  return arith::ConstantIndexOp::create(b, loc, v);
-}
-
-Value cF32(OpBuilder &b, Location loc, float v) {
-  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
-}
-
 Value cI32(OpBuilder &b, Location loc, int32_t v) {
   return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
 }
@@ -95,14 +88,6 @@ MemRefType workgroupType(MLIRContext *ctx, int64_t size) {
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup));
 }
 
-/// The buffer of a tensor operand, for reading.
-Value readBuffer(OpBuilder &b, Location loc, Value tensor) {
-  auto type = cast<RankedTensorType>(tensor.getType());
-  auto memrefType = MemRefType::get(type.getShape(), type.getElementType());
-  return bufferization::ToBufferOp::create(b, loc, memrefType, tensor,
-                                           /*read_only=*/true);
-}
-
 /// Sums `value` over the 32 lanes of a warp; every lane gets the total.
 Value warpSum(OpBuilder &b, Location loc, Value value) {
   for (int32_t offset = kWarpSize / 2; offset > 0; offset /= 2) {
@@ -119,19 +104,19 @@ Value blockSum(OpBuilder &b, Location loc, Value value, Value partials,
                Value lane, Value warp, int64_t numWarps) {
   Value sum = warpSum(b, loc, value);
   Value isLeader = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane,
-                                         cIndex(b, loc, 0));
+                                         indexConst(b, loc, 0));
   scf::IfOp::create(b, loc, isLeader, [&](OpBuilder &tb, Location tl) {
     memref::StoreOp::create(tb, tl, sum, partials, ValueRange{warp});
     scf::YieldOp::create(tb, tl);
   });
   gpu::BarrierOp::create(b, loc);
-  Value total =
-      memref::LoadOp::create(b, loc, partials, ValueRange{cIndex(b, loc, 0)});
+  Value total = memref::LoadOp::create(b, loc, partials,
+                                       ValueRange{indexConst(b, loc, 0)});
   for (int64_t w = 1; w < numWarps; ++w)
     total = arith::AddFOp::create(
         b, loc, total,
         memref::LoadOp::create(b, loc, partials,
-                               ValueRange{cIndex(b, loc, w)}));
+                               ValueRange{indexConst(b, loc, w)}));
   // The partials may be overwritten by the next reduction only once every
   // thread has read them.
   gpu::BarrierOp::create(b, loc);
@@ -143,7 +128,7 @@ Value blockSum(OpBuilder &b, Location loc, Value value, Value partials,
 void stageTable(OpBuilder &b, Location loc, Value global, Value shared,
                 Value tid, Value numThreads) {
   int64_t size = cast<MemRefType>(global.getType()).getDimSize(0);
-  scf::ForOp::create(b, loc, tid, cIndex(b, loc, size), numThreads,
+  scf::ForOp::create(b, loc, tid, indexConst(b, loc, size), numThreads,
                      ValueRange{},
                      [&](OpBuilder &fb, Location fl, Value i, ValueRange) {
                        Value v = memref::LoadOp::create(fb, fl, global, i);
@@ -161,14 +146,14 @@ void launch1D(OpBuilder &b, Location loc, Value numBlocks, int64_t numThreads,
                                 ArrayRef<BlockArgument>)>
                   body) {
   Value nonEmpty = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt,
-                                         numBlocks, cIndex(b, loc, 0));
+                                         numBlocks, indexConst(b, loc, 0));
   scf::IfOp::create(b, loc, nonEmpty, [&](OpBuilder &ib, Location il) {
-    Value one = cIndex(ib, il, 1);
+    Value one = indexConst(ib, il, 1);
     SmallVector<Type> workgroup;
     for (int64_t size : workgroupSizes)
       workgroup.push_back(workgroupType(ib.getContext(), size));
     auto launch = gpu::LaunchOp::create(
-        ib, il, numBlocks, one, one, cIndex(ib, il, numThreads), one, one,
+        ib, il, numBlocks, one, one, indexConst(ib, il, numThreads), one, one,
         /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
         /*asyncDependencies=*/{}, workgroup);
     OpBuilder kb = OpBuilder::atBlockBegin(&launch.getBody().front());
@@ -206,7 +191,7 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
   Value residual = ops.residual ? readBuffer(b, loc, ops.residual) : Value();
   Value m = inputType.isDynamicDim(0)
                 ? tensor::DimOp::create(b, loc, ops.input, 0).getResult()
-                : cIndex(b, loc, inputType.getDimSize(0));
+                : indexConst(b, loc, inputType.getDimSize(0));
   auto outType = MemRefType::get({inputType.getDimSize(0), n}, f32);
   SmallVector<Value> dynSizes;
   if (inputType.isDynamicDim(0))
@@ -215,10 +200,11 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
                                       b.getI64IntegerAttr(64));
   int64_t featureBlocks = llvm::divideCeilSigned(n, warpsPerBlock);
   Value batchBlocks = arith::DivUIOp::create(
-      b, loc, arith::AddIOp::create(b, loc, m, cIndex(b, loc, batchTile - 1)),
-      cIndex(b, loc, batchTile));
-  Value numBlocks =
-      arith::MulIOp::create(b, loc, batchBlocks, cIndex(b, loc, featureBlocks));
+      b, loc,
+      arith::AddIOp::create(b, loc, m, indexConst(b, loc, batchTile - 1)),
+      indexConst(b, loc, batchTile));
+  Value numBlocks = arith::MulIOp::create(b, loc, batchBlocks,
+                                          indexConst(b, loc, featureBlocks));
 
   // Which tables the kernel stages in shared memory.
   QuantFormat format = ops.quantType ? ops.quantType->getFormat()
@@ -265,7 +251,7 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
       [&](OpBuilder &kb, Location kl, Value bid, Value tid,
           ArrayRef<BlockArgument> shared) {
         // Tables first: every thread reaches the barrier.
-        Value numThreadsV = cIndex(kb, kl, numThreads);
+        Value numThreadsV = indexConst(kb, kl, numThreads);
         for (auto [global, buffer] : llvm::zip(globals, shared)) {
           Value g = memref::GetGlobalOp::create(kb, kl, global.getType(),
                                                 global.getSymName());
@@ -280,32 +266,34 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
         if (quantized)
           decoder.emplace(*ops.quantType, parts, table, dynamicMap);
 
-        Value warpSize = cIndex(kb, kl, kWarpSize);
+        Value warpSize = indexConst(kb, kl, kWarpSize);
         Value lane = arith::RemUIOp::create(kb, kl, tid, warpSize);
         Value warp = arith::DivUIOp::create(kb, kl, tid, warpSize);
-        Value fb = cIndex(kb, kl, featureBlocks);
+        Value fb = indexConst(kb, kl, featureBlocks);
         Value feature = arith::AddIOp::create(
             kb, kl,
             arith::MulIOp::create(kb, kl,
                                   arith::RemUIOp::create(kb, kl, bid, fb),
-                                  cIndex(kb, kl, warpsPerBlock)),
+                                  indexConst(kb, kl, warpsPerBlock)),
             warp);
         Value m0 = arith::MulIOp::create(
             kb, kl, arith::DivUIOp::create(kb, kl, bid, fb),
-            cIndex(kb, kl, batchTile));
+            indexConst(kb, kl, batchTile));
         Value inRange = arith::CmpIOp::create(kb, kl, arith::CmpIPredicate::ult,
-                                              feature, cIndex(kb, kl, n));
+                                              feature, indexConst(kb, kl, n));
         scf::IfOp::create(kb, kl, inRange, [&](OpBuilder &ib, Location il) {
           // The rows of x this warp reads: clamped, so a partial tile
           // reads valid memory (its extra sums are discarded).
-          Value lastRow = arith::SubIOp::create(ib, il, m, cIndex(ib, il, 1));
+          Value lastRow =
+              arith::SubIOp::create(ib, il, m, indexConst(ib, il, 1));
           SmallVector<Value> rows;
           for (int64_t t = 0; t < batchTile; ++t)
             rows.push_back(arith::MinUIOp::create(
-                ib, il, arith::AddIOp::create(ib, il, m0, cIndex(ib, il, t)),
+                ib, il,
+                arith::AddIOp::create(ib, il, m0, indexConst(ib, il, t)),
                 lastRow));
           Value flatRow =
-              arith::MulIOp::create(ib, il, feature, cIndex(ib, il, k));
+              arith::MulIOp::create(ib, il, feature, indexConst(ib, il, k));
           auto decodeChunk = [&](OpBuilder &cb, Location cl,
                                  Value k0) -> SmallVector<Value> {
             SmallVector<Value> values;
@@ -357,7 +345,7 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
             // 4-bit: 16 bytes, two codes each, first element in the
             // high nibble (nf4, fp4) or the low one (int4).
             Value byteIndex =
-                arith::DivUIOp::create(cb, cl, flat, cIndex(cb, cl, 2));
+                arith::DivUIOp::create(cb, cl, flat, indexConst(cb, cl, 2));
             Value bytes =
                 vecLoad(parts[0], {byteIndex}, cb.getI8Type(), kChunkBytes);
             Value wide = arith::ExtUIOp::create(
@@ -365,10 +353,10 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
             int64_t perScale = std::min(blockSize, chunk);
             SmallVector<Value> scales;
             for (int64_t s = 0; s < chunk / perScale; ++s) {
-              Value first = arith::AddIOp::create(cb, cl, flat,
-                                                  cIndex(cb, cl, s * perScale));
-              Value block = arith::DivUIOp::create(cb, cl, first,
-                                                   cIndex(cb, cl, blockSize));
+              Value first = arith::AddIOp::create(
+                  cb, cl, flat, indexConst(cb, cl, s * perScale));
+              Value block = arith::DivUIOp::create(
+                  cb, cl, first, indexConst(cb, cl, blockSize));
               scales.push_back(decoder->blockScale(cb, cl, block));
             }
             Value mask = cI32(cb, cl, 15), four = cI32(cb, cl, 4);
@@ -390,13 +378,13 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
           };
 
           // Each lane: chunks lane, lane + 32, ... of the row.
-          Value zero = cF32(ib, il, 0.0f);
+          Value zero = f32Const(ib, il, 0.0f);
           SmallVector<Value> init(batchTile, zero);
           Value start =
-              arith::MulIOp::create(ib, il, lane, cIndex(ib, il, chunk));
+              arith::MulIOp::create(ib, il, lane, indexConst(ib, il, chunk));
           auto loop = scf::ForOp::create(
-              ib, il, start, cIndex(ib, il, k),
-              cIndex(ib, il, chunk * kWarpSize), init,
+              ib, il, start, indexConst(ib, il, k),
+              indexConst(ib, il, chunk * kWarpSize), init,
               [&](OpBuilder &lb, Location ll, Value k0, ValueRange accs) {
                 SmallVector<Value> weights = decodeChunk(lb, ll, k0);
                 SmallVector<Value> next;
@@ -429,14 +417,15 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
 
           // Lane 0: the epilogue and the store of each valid row.
           Value isLeader = arith::CmpIOp::create(
-              ib, il, arith::CmpIPredicate::eq, lane, cIndex(ib, il, 0));
+              ib, il, arith::CmpIPredicate::eq, lane, indexConst(ib, il, 0));
           scf::IfOp::create(ib, il, isLeader, [&](OpBuilder &eb, Location el) {
             Value biasValue =
                 bias ? memref::LoadOp::create(eb, el, bias, ValueRange{feature})
                            .getResult()
                      : Value();
             for (int64_t t = 0; t < batchTile; ++t) {
-              Value row = arith::AddIOp::create(eb, el, m0, cIndex(eb, el, t));
+              Value row =
+                  arith::AddIOp::create(eb, el, m0, indexConst(eb, el, t));
               Value valid = arith::CmpIOp::create(
                   eb, el, arith::CmpIPredicate::ult, row, m);
               scf::IfOp::create(eb, el, valid, [&](OpBuilder &sb, Location sl) {
@@ -444,7 +433,8 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
                 if (biasValue)
                   v = arith::AddFOp::create(sb, sl, biasValue, v);
                 if (ops.activation == Activation::relu)
-                  v = arith::MaximumFOp::create(sb, sl, v, cF32(sb, sl, 0.0f));
+                  v = arith::MaximumFOp::create(sb, sl, v,
+                                                f32Const(sb, sl, 0.0f));
                 if (residual)
                   v = arith::AddFOp::create(
                       sb, sl, v,
@@ -508,35 +498,36 @@ Value emitGroupNormKernel(OpBuilder &b, Location loc, GroupNormOp op) {
   Value beta = readBuffer(b, loc, op.getBeta());
   Value m = type.isDynamicDim(0)
                 ? tensor::DimOp::create(b, loc, op.getInput(), 0).getResult()
-                : cIndex(b, loc, type.getDimSize(0));
+                : indexConst(b, loc, type.getDimSize(0));
   auto outType = MemRefType::get(type.getShape(), f32);
   SmallVector<Value> dynSizes;
   if (type.isDynamicDim(0))
     dynSizes.push_back(m);
   Value out = memref::AllocOp::create(b, loc, outType, dynSizes,
                                       b.getI64IntegerAttr(64));
-  Value numBlocks = arith::MulIOp::create(b, loc, m, cIndex(b, loc, groups));
+  Value numBlocks =
+      arith::MulIOp::create(b, loc, m, indexConst(b, loc, groups));
   int64_t numWarps = kNormThreads / kWarpSize;
   float eps = static_cast<float>(op.getEpsilon().convertToDouble());
   launch1D(
       b, loc, numBlocks, kNormThreads, {numWarps},
       [&](OpBuilder &kb, Location kl, Value bid, Value tid,
           ArrayRef<BlockArgument> shared) {
-        Value warpSize = cIndex(kb, kl, kWarpSize);
+        Value warpSize = indexConst(kb, kl, kWarpSize);
         Value lane = arith::RemUIOp::create(kb, kl, tid, warpSize);
         Value warp = arith::DivUIOp::create(kb, kl, tid, warpSize);
-        Value g = cIndex(kb, kl, groups);
+        Value g = indexConst(kb, kl, groups);
         Value row = arith::DivUIOp::create(kb, kl, bid, g);
         Value base = arith::MulIOp::create(
             kb, kl, arith::RemUIOp::create(kb, kl, bid, g),
-            cIndex(kb, kl, groupSize));
-        Value end = cIndex(kb, kl, groupSize);
-        Value step = cIndex(kb, kl, kNormThreads);
-        Value invCount = cF32(kb, kl, 1.0f / float(groupSize));
+            indexConst(kb, kl, groupSize));
+        Value end = indexConst(kb, kl, groupSize);
+        Value step = indexConst(kb, kl, kNormThreads);
+        Value invCount = f32Const(kb, kl, 1.0f / float(groupSize));
         auto threadSum =
             [&](function_ref<Value(OpBuilder &, Location, Value)> term) {
               auto loop = scf::ForOp::create(
-                  kb, kl, tid, end, step, ValueRange{cF32(kb, kl, 0.0f)},
+                  kb, kl, tid, end, step, ValueRange{f32Const(kb, kl, 0.0f)},
                   [&](OpBuilder &fb, Location fl, Value c, ValueRange acc) {
                     Value v = memref::LoadOp::create(
                         fb, fl, x,
@@ -564,7 +555,7 @@ Value emitGroupNormKernel(OpBuilder &b, Location loc, GroupNormOp op) {
             LLVM::InlineAsmOp::create(
                 kb, kl, kb.getF32Type(),
                 ValueRange{
-                    arith::AddFOp::create(kb, kl, var, cF32(kb, kl, eps))},
+                    arith::AddFOp::create(kb, kl, var, f32Const(kb, kl, eps))},
                 kb.getStringAttr("sqrt.rn.f32 $0, $1;"),
                 kb.getStringAttr("=f,f"), /*has_side_effects=*/nullptr,
                 /*is_align_stack=*/nullptr,

@@ -4,6 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "lowmem/Conversion/BuildUtils.h"
 #include "lowmem/Conversion/Passes.h"
 #include "lowmem/Conversion/WeightDecoder.h"
 #include "lowmem/Dialect/LowMem/IR/LowMemOps.h"
@@ -26,22 +27,6 @@ namespace {
 
 namespace lq = ::lowmem::quant;
 using utils::IteratorType;
-
-/// `tensor.empty` of `type`; each dynamic dimension takes the size of the
-/// same dimension of `like` (the leading, batch-like dimensions that all
-/// lowmem ops carry from their input to their result).
-Value emptyLike(OpBuilder &b, Location loc, RankedTensorType type, Value like) {
-  SmallVector<Value> sizes;
-  for (int64_t i = 0; i < type.getRank(); ++i)
-    if (type.isDynamicDim(i))
-      sizes.push_back(tensor::DimOp::create(b, loc, like, i));
-  return tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType(),
-                                 sizes);
-}
-
-Value f32Const(OpBuilder &b, Location loc, float v) {
-  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
-}
 
 /// A decoder of `type`'s storage `parts` whose code tables are constant
 /// tensors, or vector constants.
@@ -164,12 +149,6 @@ Value emitLinear(
                linalg::YieldOp::create(b, l, v);
              })
       .getResult(0);
-}
-
-LogicalResult checkF32(PatternRewriter &rewriter, Operation *op, Type type) {
-  if (getElementTypeOrSelf(type).isF32())
-    return success();
-  return rewriter.notifyMatchFailure(op, "only f32 compute is supported");
 }
 
 struct LinearLowering : public OpRewritePattern<LinearOp> {

@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "lowmem/Conversion/BuildUtils.h"
 #include "lowmem/Conversion/Passes.h"
 #include "lowmem/Dialect/LowMem/IR/LowMemOps.h"
 
@@ -25,31 +26,6 @@ using namespace mlir::lowmem;
 namespace {
 
 using utils::IteratorType;
-
-Value f32Const(OpBuilder &b, Location loc, float v) {
-  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
-}
-
-Value indexConst(OpBuilder &b, Location loc, int64_t v) {
-  return arith::ConstantIndexOp::create(b, loc, v);
-}
-
-/// `tensor.empty` of `type` whose dynamic sizes are those of `like`'s
-/// leading dimensions.
-Value emptyLike(OpBuilder &b, Location loc, RankedTensorType type, Value like) {
-  SmallVector<Value> sizes;
-  for (int64_t i = 0; i < type.getRank(); ++i)
-    if (type.isDynamicDim(i))
-      sizes.push_back(tensor::DimOp::create(b, loc, like, i));
-  return tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType(),
-                                 sizes);
-}
-
-LogicalResult checkF32(PatternRewriter &rewriter, Operation *op, Type type) {
-  if (getElementTypeOrSelf(type).isF32())
-    return success();
-  return rewriter.notifyMatchFailure(op, "only f32 compute is supported");
-}
 
 /// A generic over `type`'s elements, reading `inputs` through `maps` (one per
 /// input; the output's map is the identity).
@@ -260,15 +236,18 @@ struct RmsNormGradLowering : public OpRewritePattern<RmsNormGradOp> {
     AffineMap rowMap = AffineMap::get(rank, 0, rowExprs, ctx);
     AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
     AffineMap featureMap = AffineMap::get(rank, 0, getAffineDimExpr(lead, ctx));
-    Value zeros =
-        linalg::FillOp::create(rewriter, loc, f32Const(rewriter, loc, 0.0f),
-                               emptyLike(rewriter, loc, rowType, x))
-            .getResult(0);
+    // One accumulator each: a shared init would need a copy.
+    auto zeros = [&]() {
+      return linalg::FillOp::create(rewriter, loc,
+                                    f32Const(rewriter, loc, 0.0f),
+                                    emptyLike(rewriter, loc, rowType, x))
+          .getResult(0);
+    };
     SmallVector<IteratorType> iters(lead, IteratorType::parallel);
     iters.push_back(IteratorType::reduction);
     auto sums = linalg::GenericOp::create(
         rewriter, loc, TypeRange{rowType, rowType}, ValueRange{x, dy, w},
-        ValueRange{zeros, zeros},
+        ValueRange{zeros(), zeros()},
         SmallVector<AffineMap>{id, id, featureMap, rowMap, rowMap}, iters,
         [](OpBuilder &b, Location l, ValueRange args) {
           Value sq = arith::MulFOp::create(b, l, args[0], args[0]);
@@ -351,19 +330,21 @@ struct SwiGluGradLowering : public OpRewritePattern<SwiGluGradOp> {
   }
 };
 
-/// The buffer of a tensor operand, for reading.
-Value readBuffer(OpBuilder &b, Location loc, Value tensor) {
-  auto type = cast<RankedTensorType>(tensor.getType());
-  auto memrefType = MemRefType::get(type.getShape(), type.getElementType());
-  return bufferization::ToBufferOp::create(b, loc, memrefType, tensor,
-                                           /*read_only=*/true);
-}
-
 Value dimOf(OpBuilder &b, Location loc, Value tensor, int64_t i) {
   auto type = cast<RankedTensorType>(tensor.getType());
   if (!type.isDynamicDim(i))
     return indexConst(b, loc, type.getDimSize(i));
   return tensor::DimOp::create(b, loc, tensor, i);
+}
+
+/// The keys query `s` sees under the causal mask, [0, end):
+/// clamp(s + shift + 1, 0, keys), in signed arithmetic, since the shift
+/// T - S is negative when there are more queries than keys.
+Value causalEnd(OpBuilder &b, Location l, Value keys, Value s, Value shift) {
+  Value end = arith::AddIOp::create(b, l, arith::AddIOp::create(b, l, s, shift),
+                                    indexConst(b, l, 1));
+  end = arith::MaxSIOp::create(b, l, end, indexConst(b, l, 0));
+  return arith::MinSIOp::create(b, l, keys, end);
 }
 
 /// attention: a parallel loop over (batch, head, query); for each query row
@@ -432,10 +413,7 @@ struct AttentionLowering : public OpRewritePattern<AttentionOp> {
           });
           Value tEnd = keys;
           if (causal)
-            tEnd = arith::MinUIOp::create(
-                b, l, keys,
-                arith::AddIOp::create(
-                    b, l, arith::AddIOp::create(b, l, s, shift), d1));
+            tEnd = causalEnd(b, l, keys, s, shift);
           Value negInf =
               f32Const(b, l, -std::numeric_limits<float>::infinity());
           auto stream = scf::ForOp::create(
@@ -621,12 +599,7 @@ struct AttentionGradLowering : public OpRewritePattern<AttentionGradOp> {
     };
     // Keys visible from query s: [0, tEnd).
     auto keyEnd = [&](OpBuilder &b, Location l, Value s) -> Value {
-      if (!causal)
-        return keys;
-      return arith::MinUIOp::create(
-          b, l, keys,
-          arith::AddIOp::create(b, l, arith::AddIOp::create(b, l, s, shift),
-                                indexConst(b, l, 1)));
+      return causal ? causalEnd(b, l, keys, s, shift) : keys;
     };
     auto headBase = [&](OpBuilder &b, Location l, Value h) {
       return arith::MulIOp::create(b, l, h, indexConst(b, l, headDim))
@@ -742,7 +715,7 @@ struct AttentionGradLowering : public OpRewritePattern<AttentionGradOp> {
           // The first query that sees key t: max(0, t - shift).
           Value sStart = zero;
           if (causal) {
-            Value late = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ugt,
+            Value late = arith::CmpIOp::create(b, l, arith::CmpIPredicate::sgt,
                                                t, shift);
             sStart = arith::SelectOp::create(
                 b, l, late, arith::SubIOp::create(b, l, t, shift),

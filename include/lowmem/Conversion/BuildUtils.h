@@ -1,0 +1,41 @@
+//===- BuildUtils.h - small IR builders shared by the lowerings -*- C++ -*-===//
+//
+// Part of the lowmem project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Constants, empty tensors and operand buffers that the linalg and GPU
+// lowerings of lowmem ops all build.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LOWMEM_CONVERSION_BUILDUTILS_H
+#define LOWMEM_CONVERSION_BUILDUTILS_H
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/PatternMatch.h"
+
+namespace mlir::lowmem {
+
+/// An f32 constant.
+Value f32Const(OpBuilder &b, Location loc, float v);
+
+/// An index constant.
+Value indexConst(OpBuilder &b, Location loc, int64_t v);
+
+/// `tensor.empty` of `type`; each dynamic dimension takes the size of the
+/// same dimension of `like` (the leading, batch-like dimensions that all
+/// lowmem ops carry from their input to their result).
+Value emptyLike(OpBuilder &b, Location loc, RankedTensorType type, Value like);
+
+/// Fails the match of `op` unless `type` (or its elements) is f32.
+LogicalResult checkF32(PatternRewriter &rewriter, Operation *op, Type type);
+
+/// The buffer of a tensor operand, for reading
+/// (`bufferization.to_buffer read_only`).
+Value readBuffer(OpBuilder &b, Location loc, Value tensor);
+
+} // namespace mlir::lowmem
+
+#endif // LOWMEM_CONVERSION_BUILDUTILS_H

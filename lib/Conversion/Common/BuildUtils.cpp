@@ -1,0 +1,46 @@
+//===- BuildUtils.cpp - small IR builders shared by the lowerings ---------===//
+//
+// Part of the lowmem project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lowmem/Conversion/BuildUtils.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/TypeUtilities.h"
+
+using namespace mlir;
+
+Value mlir::lowmem::f32Const(OpBuilder &b, Location loc, float v) {
+  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+}
+
+Value mlir::lowmem::indexConst(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+
+Value mlir::lowmem::emptyLike(OpBuilder &b, Location loc, RankedTensorType type,
+                              Value like) {
+  SmallVector<Value> sizes;
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    if (type.isDynamicDim(i))
+      sizes.push_back(tensor::DimOp::create(b, loc, like, i));
+  return tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType(),
+                                 sizes);
+}
+
+LogicalResult mlir::lowmem::checkF32(PatternRewriter &rewriter, Operation *op,
+                                     Type type) {
+  if (getElementTypeOrSelf(type).isF32())
+    return success();
+  return rewriter.notifyMatchFailure(op, "only f32 compute is supported");
+}
+
+Value mlir::lowmem::readBuffer(OpBuilder &b, Location loc, Value tensor) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  auto memrefType = MemRefType::get(type.getShape(), type.getElementType());
+  return bufferization::ToBufferOp::create(b, loc, memrefType, tensor,
+                                           /*read_only=*/true);
+}
