@@ -40,9 +40,11 @@ namespace lrt = ::lowmem::rt;
 namespace lq = ::lowmem::quant;
 
 static cl::OptionCategory category("lowmem-import options");
-static cl::opt<std::string> inputFile(cl::Positional,
-                                      cl::desc("<weights.safetensors>"),
-                                      cl::Required, cl::cat(category));
+static cl::opt<std::string>
+    inputFile(cl::Positional,
+              cl::desc("<weights.safetensors> (optional with --config: "
+                       "a graph of the configuration's shapes)"),
+              cl::Optional, cl::cat(category));
 static cl::opt<std::string> outputFile("o", cl::desc("Output .mlir file"),
                                        cl::init("-"), cl::cat(category));
 static cl::opt<std::string> arch("arch",
@@ -65,12 +67,15 @@ namespace {
 /// linear layers become `!lowmem.qtensor` arguments.
 class GraphBuilder {
 public:
-  explicit GraphBuilder(const lrt::SafetensorsFile &file) : file(file) {}
+  /// Without a file, every parameter is an f32 tensor of its expected shape
+  /// (planning a model from its configuration alone).
+  explicit GraphBuilder(const lrt::SafetensorsFile *file) : file(file) {}
 
 protected:
   bool has(const std::string &name) {
     lrt::StoredWeightInfo info;
-    return lrt::inspectWeight(file, name, info).empty() && info.present;
+    return file && lrt::inspectWeight(*file, name, info).empty() &&
+           info.present;
   }
 
   bool isQuantPart(const std::string &name) {
@@ -87,14 +92,18 @@ protected:
                     std::string &ssa, bool *quantized = nullptr,
                     const std::string &why = "") {
     lrt::StoredWeightInfo info;
-    std::string problem = lrt::inspectWeight(file, name, info);
+    if (!file) {
+      info.present = true;
+      info.shape = shape;
+    }
+    std::string problem = file ? lrt::inspectWeight(*file, name, info) : "";
     if (!problem.empty())
       return problem;
     if (!info.present)
-      return file.path() + ": missing tensor '" + name + "'" +
+      return file->path() + ": missing tensor '" + name + "'" +
              (why.empty() ? "" : " (" + why + ")");
     if (info.shape != shape)
-      return file.path() + ": tensor '" + name + "': has shape " +
+      return file->path() + ": tensor '" + name + "': has shape " +
              lrt::shapeToString(info.shape) + ", expected " +
              lrt::shapeToString(shape) + (why.empty() ? "" : " (" + why + ")");
     std::string type = "tensor<";
@@ -114,7 +123,7 @@ protected:
       *quantized = true;
       quantizedNames.push_back(name + ".");
     } else if (info.quantized) {
-      return file.path() + ": tensor '" + name + "' is stored as " +
+      return file->path() + ": tensor '" + name + "' is stored as " +
              lq::formatName(info.format) +
              ", but only the weights of linear layers may be quantized";
     }
@@ -127,13 +136,15 @@ protected:
 
   /// The first tensor of the file that no parameter uses, or "".
   std::string unexpectedTensor() {
-    for (const lrt::TensorView &t : file.tensors())
+    if (!file)
+      return "";
+    for (const lrt::TensorView &t : file->tensors())
       if (!used.count(t.name) && !isQuantPart(t.name))
         return t.name;
     return "";
   }
 
-  const lrt::SafetensorsFile &file;
+  const lrt::SafetensorsFile *file;
   std::vector<std::string> args;
   std::map<std::string, std::string> types;
   std::set<std::string> used;
@@ -144,7 +155,7 @@ protected:
 class BigNetImporter : GraphBuilder {
 public:
   explicit BigNetImporter(const lrt::SafetensorsFile &file)
-      : GraphBuilder(file) {}
+      : GraphBuilder(&file) {}
 
   std::string run(std::string &out) {
     // Depth: blocks model.{2k}.model.0.weight for k = 0, 1, ...
@@ -152,15 +163,15 @@ public:
     while (has("model." + std::to_string(2 * depth) + ".model.0.weight"))
       ++depth;
     if (depth == 0)
-      return file.path() + ": missing tensor 'model.0.model.0.weight'; not a "
-                           "BigNet checkpoint";
+      return file->path() + ": missing tensor 'model.0.model.0.weight'; not a "
+                            "BigNet checkpoint";
     lrt::StoredWeightInfo first;
     std::string problem =
-        lrt::inspectWeight(file, "model.0.model.0.weight", first);
+        lrt::inspectWeight(*file, "model.0.model.0.weight", first);
     if (!problem.empty())
       return problem;
     if (first.shape.size() != 2 || first.shape[0] != first.shape[1])
-      return file.path() + ": tensor 'model.0.model.0.weight': has shape " +
+      return file->path() + ": tensor 'model.0.model.0.weight': has shape " +
              lrt::shapeToString(first.shape) + ", expected a square [dim, dim]";
     dim = first.shape[0];
     std::string d = std::to_string(dim);
@@ -213,12 +224,12 @@ public:
     }
     // Unknown tensors mean the file is not the BigNet we think it is.
     if (std::string extra = unexpectedTensor(); !extra.empty())
-      return file.path() + ": unexpected tensor '" + extra +
+      return file->path() + ": unexpected tensor '" + extra +
              "' for a BigNet of dim " + d + " and depth " +
              std::to_string(depth);
 
-    out = "// BigNet imported from " + file.path() + ": dim " + d + ", depth " +
-          std::to_string(depth) + "\n";
+    out = "// BigNet imported from " + file->path() + ": dim " + d +
+          ", depth " + std::to_string(depth) + "\n";
     out += "func.func @forward(%x: " + act + " {lowmem.input = \"x\"}";
     for (const std::string &arg : args)
       out += ",\n    " + arg;
@@ -434,7 +445,7 @@ std::string readDecoderConfig(const std::string &path, DecoderConfig &c) {
 /// [batch, seq] to logits [batch, seq, vocab].
 class DecoderImporter : GraphBuilder {
 public:
-  DecoderImporter(const lrt::SafetensorsFile &file, const DecoderConfig &c,
+  DecoderImporter(const lrt::SafetensorsFile *file, const DecoderConfig &c,
                   std::string configPath)
       : GraphBuilder(file), c(c), configPath(std::move(configPath)) {}
 
@@ -571,7 +582,7 @@ public:
     std::string logits;
     if (c.tied) {
       if (has("lm_head.weight"))
-        return file.path() +
+        return file->path() +
                ": tensor 'lm_head.weight' is present but config.json says "
                "'tie_word_embeddings': true";
       logits = fresh();
@@ -585,13 +596,15 @@ public:
         return problem;
     }
     if (std::string extra = unexpectedTensor(); !extra.empty())
-      return file.path() + ": unexpected tensor '" + extra + "' for the " +
+      return file->path() + ": unexpected tensor '" + extra + "' for the " +
              c.modelType + " model " + configPath + " describes";
 
-    out = "// " + c.modelType + " decoder imported from " + file.path() +
-          " and " + configPath + ": " + std::to_string(c.layers) +
-          " layers, hidden " + h + ", " + std::to_string(c.heads) + "/" +
-          std::to_string(c.kvHeads) + " heads of " + hd + ", vocab " + v + "\n";
+    out = "// " + c.modelType + " decoder imported from " +
+          (file ? file->path() + " and " + configPath
+                : configPath + " alone (f32 parameters of its shapes)") +
+          ": " + std::to_string(c.layers) + " layers, hidden " + h + ", " +
+          std::to_string(c.heads) + "/" + std::to_string(c.kvHeads) +
+          " heads of " + hd + ", vocab " + v + "\n";
     out += "func.func @forward(%ids: tensor<?x?xi64> {lowmem.input = "
            "\"input_ids\"}";
     for (const std::string &arg : args)
@@ -614,10 +627,15 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv, "lowmem model importer\n");
 
   std::string err;
-  std::unique_ptr<lrt::SafetensorsFile> file =
-      lrt::SafetensorsFile::open(inputFile, err);
-  if (!file)
-    return fail(err);
+  std::unique_ptr<lrt::SafetensorsFile> file;
+  if (inputFile.empty() && config.empty())
+    return fail("give a checkpoint (WEIGHTS.safetensors), or --config "
+                "config.json to import a decoder's shapes alone");
+  if (!inputFile.empty()) {
+    file = lrt::SafetensorsFile::open(inputFile, err);
+    if (!file)
+      return fail(err);
+  }
   std::string chosen = arch;
   if (chosen == "auto") {
     if (!config.empty()) {
@@ -651,7 +669,7 @@ int main(int argc, char **argv) {
       problem = "--arch=" + chosen + " but " + config + " has 'model_type' \"" +
                 decoder.modelType + "\"";
     if (problem.empty())
-      problem = DecoderImporter(*file, decoder, config).run(text);
+      problem = DecoderImporter(file.get(), decoder, config).run(text);
   }
   if (!problem.empty())
     return fail(problem);

@@ -175,9 +175,11 @@ FailureOr<StepAnalysis> analyze(func::FuncOp func) {
   for (auto [i, op] : llvm::enumerate(order)) {
     if (op == a.loss)
       break;
-    for (Value result : op->getResults())
-      if (int64_t last = lastForwardUse(result); last > int64_t(i))
-        live[result] = last;
+    // Constants (a decoder's rotary frequencies) are no activations.
+    if (!op->hasTrait<OpTrait::ConstantLike>())
+      for (Value result : op->getResults())
+        if (int64_t last = lastForwardUse(result); last > int64_t(i))
+          live[result] = last;
     SmallVector<Value> done;
     for (auto [v, last] : live)
       if (last <= int64_t(i))
