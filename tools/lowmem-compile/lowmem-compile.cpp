@@ -17,6 +17,7 @@
 
 #include "lowmem/Dialect/LowMem/IR/LowMemOps.h"
 #include "lowmem/Pipelines/Pipelines.h"
+#include "lowmem/Runtime/Plan.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -37,6 +38,7 @@
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/Path.h"
@@ -63,8 +65,10 @@ namespace cl = llvm::cl;
 static cl::OptionCategory category("lowmem-compile options");
 static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.mlir>"),
                                       cl::Required, cl::cat(category));
-static cl::opt<std::string> outputFile("o", cl::desc("Output file"),
-                                       cl::value_desc("path"), cl::Required,
+static cl::opt<std::string> outputFile("o",
+                                       cl::desc("Output file (required but "
+                                                "with --plan)"),
+                                       cl::value_desc("path"),
                                        cl::cat(category));
 static cl::opt<std::string> target("target", cl::desc("cpu or cuda"),
                                    cl::init("cpu"), cl::cat(category));
@@ -83,6 +87,12 @@ static cl::opt<bool> doubleQuant("double-quant",
 static cl::list<std::string>
     skip("skip", cl::desc("Parameter (or prefix ending in '.') kept in f32"),
          cl::cat(category));
+static cl::list<std::string>
+    planSizes("plan",
+              cl::desc("Print the memory plan at these input sizes and stop "
+                       "(no binary): each a list of the inputs' dynamic "
+                       "sizes, e.g. --plan=1x1024,1x16384 for [batch, seq]"),
+              cl::CommaSeparated, cl::cat(category));
 static cl::opt<std::string> emit("emit",
                                  cl::desc("mlir, llvm, obj, exe (default), "
                                           "or ptx (--target=cuda: the "
@@ -569,11 +579,50 @@ static int link(StringRef object, StringRef output, const char *argv0,
   return 0;
 }
 
+/// --plan: the manifest's memory plan at each requested size.
+static int printPlan(const std::string &manifestText) {
+  ::lowmem::rt::JsonValue manifest;
+  std::string problem = ::lowmem::rt::parseJson(manifestText, manifest);
+  if (!problem.empty())
+    return fail("internal error: corrupt manifest: " + problem);
+  auto mb = [](int64_t bytes) { return double(bytes) / (1024.0 * 1024.0); };
+  llvm::outs() << llvm::format(
+      "%-14s %10s %10s %10s %10s %10s %12s %10s %10s %14s\n", "sizes", "frozen",
+      "trainable", "state", "inputs", "gradients", "activations", "heap",
+      "total", "total bytes");
+  for (const std::string &spec : planSizes) {
+    std::vector<int64_t> sizes;
+    for (StringRef part : llvm::split(StringRef(spec), 'x')) {
+      int64_t size = 0;
+      if (part.getAsInteger(10, size) || size < 0)
+        return fail("--plan: '" + spec +
+                    "' is not a list of sizes such as 1x16384");
+      sizes.push_back(size);
+    }
+    ::lowmem::rt::MemoryPlan plan;
+    problem = ::lowmem::rt::planMemory(manifest, sizes, plan);
+    if (!problem.empty())
+      return fail("--plan=" + spec + ": " + problem);
+    llvm::outs() << llvm::format(
+        "%-14s %10.2f %10.2f %10.2f %10.2f %10.2f %12.2f %10.2f %10.2f "
+        "%14lld\n",
+        spec.c_str(), mb(plan.frozen), mb(plan.trainable), mb(plan.state),
+        mb(plan.inputs + plan.workspace), mb(plan.gradients),
+        mb(plan.activations), mb(plan.heap), mb(plan.total()),
+        static_cast<long long>(plan.total()));
+  }
+  llvm::outs() << "(MB = 2^20 bytes; the peak a run at these sizes measures)\n";
+  return 0;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv, "lowmem ahead-of-time compiler\n");
 
+  if (outputFile.empty() && planSizes.empty())
+    return fail("-o FILE is required (or --plan=SIZES to print the memory "
+                "plan alone)");
   bool cuda = target == "cuda";
   if (!cuda && target != "cpu")
     return fail("unknown target '" + target + "'; expected cpu or cuda");
@@ -702,6 +751,8 @@ int main(int argc, char **argv) {
   FailureOr<std::string> manifest = buildManifest(func, classes, tokenBounds);
   if (failed(manifest))
     return 1;
+  if (!planSizes.empty())
+    return printPlan(*manifest);
   func->setAttr("llvm.emit_c_interface", UnitAttr::get(&context));
   // The manifest now carries what the lowmem attributes said; LLVM IR has no
   // place for them.
