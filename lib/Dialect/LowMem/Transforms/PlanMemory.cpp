@@ -97,6 +97,54 @@ bool isGradientRead(OpOperand &use, func::FuncOp func) {
   });
 }
 
+/// Describes a family's monomial: "constant" or e.g. "arg0.d0*arg0.d1".
+std::string describe(const Monomial &monomial) {
+  if (monomial.empty())
+    return "constant";
+  std::string out;
+  for (auto [arg, dim] : monomial) {
+    if (!out.empty())
+      out += "*";
+    out += "arg" + std::to_string(arg) + ".d" + std::to_string(dim);
+  }
+  return out;
+}
+
+/// Remarks on `func`, for one family, the top-level op where the most bytes
+/// are live and the `top` largest buffers live there.
+void remarkPeak(func::FuncOp func, const Family &key, ArrayRef<Buffer *> family,
+                int64_t packed, int64_t top) {
+  std::map<int64_t, int64_t> delta; // position -> change in live bytes
+  for (Buffer *buf : family) {
+    delta[buf->start] += buf->coefficient;
+    delta[buf->end + 1] -= buf->coefficient;
+  }
+  int64_t live = 0, peak = 0, at = 0;
+  for (auto [position, change] : delta) {
+    live += change;
+    if (live > peak) {
+      peak = live;
+      at = position;
+    }
+  }
+  SmallVector<Buffer *> alive;
+  for (Buffer *buf : family)
+    if (buf->start <= at && at <= buf->end)
+      alive.push_back(buf);
+  llvm::sort(alive, [](Buffer *a, Buffer *b) {
+    return std::make_pair(-a->coefficient, a->start) <
+           std::make_pair(-b->coefficient, b->start);
+  });
+  InFlightDiagnostic diag = func.emitRemark();
+  diag << (key.first ? "activations" : "gradients") << " per "
+       << describe(key.second) << ": " << peak << " bytes live at op " << at
+       << " (packed in " << packed << "), " << alive.size() << " buffers";
+  for (Buffer *buf : ArrayRef(alive).take_front(top))
+    diag.attachNote(buf->alloc.getLoc())
+        << buf->coefficient << " bytes, " << buf->alloc.getType()
+        << ", live over ops " << buf->start << ".." << buf->end;
+}
+
 /// Checks the arena against the activation budget the checkpoint pass
 /// recorded, `[bytes, batch]`, every dynamic dimension being the batch.
 LogicalResult checkBudget(func::FuncOp func,
@@ -291,6 +339,8 @@ struct PlanMemoryPass
     for (auto &[key, family] : families) {
       familyBase[key] = arenaTerms;
       int64_t size = packFamily(family);
+      if (reportPeak > 0)
+        remarkPeak(func, key, family, size, reportPeak);
       arenaTerms.push_back({size, key.second});
       if (!key.first)
         gradientTerms.push_back({size, key.second});

@@ -117,7 +117,10 @@ def LowMemPlanMemory : Pass<"lowmem-plan-memory", "::mlir::func::FuncOp"> {
     `lowmem.arena_size` and `lowmem.heap_size` (and the gradients' part of
     the arena as `lowmem.arena_gradients_size`), each a list of terms
     `[coefficient, [arg, dim], ...]` whose sum gives the size in bytes for
-    the actual input dimensions.
+    the actual input dimensions. With `report-peak=N`, a remark on the
+    function names, for each family, the point where the most bytes are
+    live and the N largest buffers live there, each with its location: what
+    to shrink to lower the peak.
   }];
   let options = [
     Option<"alignment", "alignment", "int64_t", /*default=*/"64",
@@ -125,7 +128,10 @@ def LowMemPlanMemory : Pass<"lowmem-plan-memory", "::mlir::func::FuncOp"> {
     Option<"resultsInArena", "results-in-arena", "bool",
            /*default=*/"false",
            "Plan returned buffers in the arena too, and fail on any buffer "
-           "that cannot be planned (no heap allocation is left)">
+           "that cannot be planned (no heap allocation is left)">,
+    Option<"reportPeak", "report-peak", "int64_t", /*default=*/"0",
+           "Emit a remark naming the N largest buffers live at each "
+           "family's peak (0: none)">
   ];
   let dependentDialects = ["::mlir::memref::MemRefDialect",
                            "::mlir::arith::ArithDialect"];
