@@ -100,9 +100,13 @@ static void buildBufferize(OpPassManager &pm, bool forGPU) {
   pm.addPass(createCSEPass());
 }
 
-void mlir::lowmem::buildCPUBufferizePipeline(OpPassManager &pm) {
+void mlir::lowmem::buildCPUBufferizePipeline(
+    OpPassManager &pm, const BufferizePipelineOptions &options) {
   buildBufferize(pm, /*forGPU=*/false);
-  pm.addNestedPass<func::FuncOp>(createLowMemPlanMemory());
+  LowMemPlanMemoryOptions plan;
+  plan.offload = options.offloadActivations;
+  plan.reportPeak = options.reportPeak;
+  pm.addNestedPass<func::FuncOp>(createLowMemPlanMemory(plan));
 }
 
 std::string mlir::lowmem::defaultPTXFeatures(const std::string &chip) {
@@ -118,6 +122,8 @@ void mlir::lowmem::buildCUDABufferizePipeline(
   buildBufferize(pm, /*forGPU=*/true);
   LowMemPlanMemoryOptions plan;
   plan.resultsInArena = true;
+  plan.offload = options.offloadActivations;
+  plan.reportPeak = options.reportPeak;
   pm.addNestedPass<func::FuncOp>(createLowMemPlanMemory(plan));
 }
 
@@ -166,7 +172,9 @@ void mlir::lowmem::buildCPUToLLVMPipeline(OpPassManager &pm) {
 void mlir::lowmem::buildCPUPipeline(OpPassManager &pm,
                                     const GraphPipelineOptions &options) {
   buildGraphPipeline(pm, options);
-  buildCPUBufferizePipeline(pm);
+  BufferizePipelineOptions bufferize;
+  copyBufferizeOptions(options, bufferize);
+  buildCPUBufferizePipeline(pm, bufferize);
   buildCPUToLLVMPipeline(pm);
 }
 
@@ -175,7 +183,7 @@ void mlir::lowmem::registerLowMemPipelines() {
       "lowmem-graph-pipeline",
       "Graph passes: quantize weights, fuse dequantization and epilogues",
       buildGraphPipeline);
-  PassPipelineRegistration<>(
+  PassPipelineRegistration<BufferizePipelineOptions>(
       "lowmem-cpu-bufferize-pipeline",
       "Explicit weight storage, linalg, bufferization and memory planning",
       buildCPUBufferizePipeline);

@@ -596,8 +596,8 @@ int main(int argc, char **argv) {
   std::vector<BatchedInput> batched;
   std::map<std::string, quant::QuantizedTensor> pending;
   size_t theoreticalBits = 0, inputBytes = 0;
-  const JsonValue *arenaRecord = nullptr;
-  size_t arenaIndex = 0, hyperIndex = records.size();
+  const JsonValue *arenaRecord = nullptr, *hostArenaRecord = nullptr;
+  size_t arenaIndex = 0, hostArenaIndex = 0, hyperIndex = records.size();
   std::vector<std::pair<size_t, std::string>> trainableArgs, stateArgs;
   for (size_t i = 0; i < records.size(); ++i) {
     const JsonValue &record = records[i];
@@ -608,6 +608,11 @@ int main(int argc, char **argv) {
     if (kind == "arena") {
       arenaRecord = &record;
       arenaIndex = i;
+      continue;
+    }
+    if (kind == "host_arena") {
+      hostArenaRecord = &record;
+      hostArenaIndex = i;
       continue;
     }
     if (kind == "input") {
@@ -834,6 +839,26 @@ int main(int argc, char **argv) {
     backend.fill(arena.data, 0xA5, arenaBytes);
     describe(arena);
   }
+  // Activations offloaded while idle (--offload-activations) live in host
+  // memory: apart from the peak on a GPU, in it on the CPU.
+  int64_t hostArenaBytes = evaluate(manifest.get("host_arena_size"), args);
+  bool hostArenaInPeak = true;
+  if (hostArenaRecord) {
+    std::string whyNot;
+    MemoryTracker *hostTracker = backend.memory(Placement::Host, whyNot);
+    if (!hostTracker)
+      die("this binary offloads idle activations to host memory "
+          "(--offload-activations), but " +
+          whyNot);
+    hostArenaInPeak = hostTracker == &tracker;
+    Argument &host = args[hostArenaIndex];
+    host.shape = {hostArenaBytes};
+    host.data = hostTracker->allocate(hostArenaBytes, MemCategory::Activations);
+    if (!host.data)
+      die("out of memory allocating the " + std::to_string(hostArenaBytes) +
+          "-byte host arena of offloaded activations");
+    describe(host);
+  }
 
   // The results' descriptors first, then every argument's.
   Results results(resultRecords);
@@ -895,7 +920,8 @@ int main(int argc, char **argv) {
         return i + 1;
     return 0;
   };
-  size_t predictedPeak = residentBytes + arenaBytes + heapBytes;
+  size_t predictedPeak = residentBytes + arenaBytes + heapBytes +
+                         (hostArenaInPeak ? hostArenaBytes : 0);
 
   if (training || gradMode) {
     std::vector<float> hyper(4, 0.0f);
@@ -1083,6 +1109,12 @@ int main(int argc, char **argv) {
                   mib(touchedArena(0, gradientBytes)),
                   mib(arenaBytes - gradientBytes),
                   mib(touchedArena(gradientBytes, arenaBytes)), mib(heapBytes));
+      if (hostArenaRecord)
+        std::printf("  offloaded      activations %.2f MB idle in %s%s\n",
+                    mib(hostArenaBytes),
+                    backend.describe(Placement::Host).c_str(),
+                    hostArenaInPeak ? " (in the peak: the CPU's memory)"
+                                    : " (not in the peak)");
       if (checkpoint.present)
         std::printf(
             "  checkpoint     %s: keeps %lld of %lld boundaries, "
@@ -1120,6 +1152,7 @@ int main(int argc, char **argv) {
           "\"optimizer_state_in_peak\": %s, \"input_bytes\": %zu, "
           "\"arena_bytes\": %lld, "
           "\"gradient_bytes\": %lld, \"heap_bytes\": %lld, "
+          "\"offloaded_bytes\": %lld, \"offloaded_in_peak\": %s, "
           "\"predicted_peak_bytes\": %zu, \"measured_peak_bytes\": %zu, "
           "\"checkpoint\": \"%s\", \"recomputed_ops\": %lld, "
           "\"recompute_flops\": %.0f, \"step_flops\": %.0f, "
@@ -1130,7 +1163,9 @@ int main(int argc, char **argv) {
           stateInPeak ? "true" : "false", inputBytes,
           static_cast<long long>(arenaBytes),
           static_cast<long long>(gradientBytes),
-          static_cast<long long>(heapBytes), predictedPeak, measuredPeak,
+          static_cast<long long>(heapBytes),
+          static_cast<long long>(hostArenaBytes),
+          hostArenaInPeak ? "true" : "false", predictedPeak, measuredPeak,
           checkpoint.present ? checkpoint.policy.c_str() : "none",
           static_cast<long long>(checkpoint.recomputedOps),
           checkpoint.recomputeFlops, checkpoint.stepFlops,

@@ -76,7 +76,7 @@ std::string lowmem::rt::planMemory(const JsonValue &manifest,
       shape.push_back(size);
     }
     shapes.push_back(shape);
-    if (kind == "arena")
+    if (kind == "arena" || kind == "host_arena")
       continue;
     std::optional<DType> dtype = parseSafetensorsDType(text(record, "dtype"));
     if (!dtype)
@@ -98,7 +98,8 @@ std::string lowmem::rt::planMemory(const JsonValue &manifest,
   int64_t arena = 0;
   if (!evaluate(manifest.get("arena_size"), shapes, arena) ||
       !evaluate(manifest.get("arena_gradients_size"), shapes, out.gradients) ||
-      !evaluate(manifest.get("heap_size"), shapes, out.heap))
+      !evaluate(manifest.get("heap_size"), shapes, out.heap) ||
+      !evaluate(manifest.get("host_arena_size"), shapes, out.offloaded))
     return "corrupt manifest: a size term names no argument dimension";
   out.activations = arena - out.gradients;
   return "";

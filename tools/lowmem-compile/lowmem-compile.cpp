@@ -172,6 +172,19 @@ static cl::opt<int64_t> checkpointBatch(
              "planned for"),
     cl::init(0), cl::cat(category));
 
+static cl::opt<bool> offloadActivations(
+    "offload-activations",
+    cl::desc("Keep activations that sit idle across the arena's peak (a "
+             "training step's checkpoints) in host memory meanwhile: copied "
+             "out after their last use before it, back before their first "
+             "use after it"),
+    cl::init(false), cl::cat(category));
+static cl::opt<int64_t> reportPeak(
+    "report-peak",
+    cl::desc("Print a remark naming the N largest buffers live at each part "
+             "of the arena's peak, with their source locations"),
+    cl::init(0), cl::cat(category));
+
 /// Prints `lowmem-compile: error: ...` and returns 1.
 static int fail(const llvm::Twine &message) {
   llvm::errs() << "lowmem-compile: error: " << message << "\n";
@@ -288,6 +301,8 @@ buildManifest(func::FuncOp func, int64_t classes,
                               {"shape", shapeJson(type.getShape())}};
     if (func.getArgAttr(i, "lowmem.arena")) {
       record["kind"] = "arena";
+    } else if (func.getArgAttr(i, "lowmem.host_arena")) {
+      record["kind"] = "host_arena";
     } else if (auto name = func.getArgAttrOfType<StringAttr>(
                    i, mlir::lowmem::LowMemDialect::kParamAttrName)) {
       record["kind"] = "param";
@@ -400,6 +415,10 @@ buildManifest(func::FuncOp func, int64_t classes,
       {"heap_size", termsJson(result, func->getAttr("lowmem.heap_alignment"))},
       {"arena_gradients_size",
        gradients ? termsJson(gradients) : llvm::json::Array()},
+      {"host_arena_size",
+       func->getAttr("lowmem.host_arena_size")
+           ? termsJson(func->getAttr("lowmem.host_arena_size"))
+           : llvm::json::Array()},
       {"checkpoint", checkpointJson(func)},
       {"lora", loraJson()},
       {"params", llvm::json::Object{{"trainable", trainable},
@@ -587,9 +606,9 @@ static int printPlan(const std::string &manifestText) {
     return fail("internal error: corrupt manifest: " + problem);
   auto mb = [](int64_t bytes) { return double(bytes) / (1024.0 * 1024.0); };
   llvm::outs() << llvm::format(
-      "%-14s %10s %10s %10s %10s %10s %12s %10s %10s %14s\n", "sizes", "frozen",
-      "trainable", "state", "inputs", "gradients", "activations", "heap",
-      "total", "total bytes");
+      "%-14s %10s %10s %10s %10s %10s %12s %10s %10s %10s %14s\n", "sizes",
+      "frozen", "trainable", "state", "inputs", "gradients", "activations",
+      "heap", "offloaded", "total", "total bytes");
   for (const std::string &spec : planSizes) {
     std::vector<int64_t> sizes;
     for (StringRef part : llvm::split(StringRef(spec), 'x')) {
@@ -605,13 +624,15 @@ static int printPlan(const std::string &manifestText) {
       return fail("--plan=" + spec + ": " + problem);
     llvm::outs() << llvm::format(
         "%-14s %10.2f %10.2f %10.2f %10.2f %10.2f %12.2f %10.2f %10.2f "
-        "%14lld\n",
+        "%10.2f %14lld\n",
         spec.c_str(), mb(plan.frozen), mb(plan.trainable), mb(plan.state),
         mb(plan.inputs + plan.workspace), mb(plan.gradients),
-        mb(plan.activations), mb(plan.heap), mb(plan.total()),
-        static_cast<long long>(plan.total()));
+        mb(plan.activations), mb(plan.heap), mb(plan.offloaded),
+        mb(plan.total()), static_cast<long long>(plan.total()));
   }
-  llvm::outs() << "(MB = 2^20 bytes; the peak a run at these sizes measures)\n";
+  llvm::outs() << "(MB = 2^20 bytes; total: the peak a run at these sizes "
+                  "measures where the kernels run; offloaded: activations "
+                  "held in host memory meanwhile, not in the total)\n";
   return 0;
 }
 
@@ -734,6 +755,8 @@ int main(int argc, char **argv) {
   cudaOptions.checkpointBudget = checkpointBudget;
   cudaOptions.checkpointBatch = std::max<int64_t>(checkpointBatch, 1);
   cudaOptions.chip = gpuArch;
+  cudaOptions.offloadActivations = offloadActivations;
+  cudaOptions.reportPeak = reportPeak;
   mlir::lowmem::GraphPipelineOptions options;
   mlir::lowmem::copyGraphOptions(cudaOptions, options);
   PassManager pm(&context);
@@ -741,7 +764,9 @@ int main(int argc, char **argv) {
     mlir::lowmem::buildCUDABufferizePipeline(pm, cudaOptions);
   } else {
     mlir::lowmem::buildGraphPipeline(pm, options);
-    mlir::lowmem::buildCPUBufferizePipeline(pm);
+    mlir::lowmem::BufferizePipelineOptions bufferize;
+    mlir::lowmem::copyBufferizeOptions(options, bufferize);
+    mlir::lowmem::buildCPUBufferizePipeline(pm, bufferize);
   }
   if (failed(pm.run(*module)))
     return 1;
@@ -767,9 +792,10 @@ int main(int argc, char **argv) {
   }
   for (unsigned i = 0; i < func.getNumResults(); ++i)
     func.setResultAttrs(i, ArrayRef<NamedAttribute>());
-  for (StringRef attr : {"lowmem.arena_size", "lowmem.heap_size",
-                         "lowmem.heap_alignment", "lowmem.arena_gradients_size",
-                         "lowmem.checkpoint", "lowmem.checkpoint_budget"})
+  for (StringRef attr :
+       {"lowmem.arena_size", "lowmem.heap_size", "lowmem.heap_alignment",
+        "lowmem.arena_gradients_size", "lowmem.host_arena_size",
+        "lowmem.checkpoint", "lowmem.checkpoint_budget"})
     func->removeAttr(attr);
 
   PassManager lowering(&context);

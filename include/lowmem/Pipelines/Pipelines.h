@@ -100,6 +100,16 @@ struct GraphOptions : public PassPipelineOptions<Derived> {
       *this, "checkpoint-batch",
       llvm::cl::desc("With checkpoint=budget: the batch size planned for"),
       llvm::cl::init(1)};
+  ::mlir::detail::PassOptions::Option<bool> offloadActivations{
+      *this, "offload-activations",
+      llvm::cl::desc("Move activations idle across the arena's peak to host "
+                     "memory meanwhile (lowmem-plan-memory{offload})"),
+      llvm::cl::init(false)};
+  ::mlir::detail::PassOptions::Option<int64_t> reportPeak{
+      *this, "report-peak",
+      llvm::cl::desc("Remark the N largest buffers live at the arena's peak "
+                     "(lowmem-plan-memory{report-peak})"),
+      llvm::cl::init(0)};
 };
 
 /// Options of the graph-level pipeline (and of the full CPU pipeline).
@@ -140,6 +150,31 @@ void copyGraphOptions(const GraphOptions<From> &from, GraphOptions<To> &to) {
   to.checkpoint = from.checkpoint;
   to.checkpointBudget = from.checkpointBudget;
   to.checkpointBatch = from.checkpointBatch;
+  to.offloadActivations = from.offloadActivations;
+  to.reportPeak = from.reportPeak;
+}
+
+/// Options of the bufferization pipelines' memory planning.
+struct BufferizePipelineOptions
+    : public PassPipelineOptions<BufferizePipelineOptions> {
+  Option<bool> offloadActivations{
+      *this, "offload-activations",
+      llvm::cl::desc("Move activations idle across the arena's peak to host "
+                     "memory meanwhile (lowmem-plan-memory{offload})"),
+      llvm::cl::init(false)};
+  Option<int64_t> reportPeak{
+      *this, "report-peak",
+      llvm::cl::desc("Remark the N largest buffers live at the arena's peak "
+                     "(lowmem-plan-memory{report-peak})"),
+      llvm::cl::init(0)};
+};
+
+/// Sets the memory planning options of `to` from those of `from`.
+template <typename From>
+void copyBufferizeOptions(const GraphOptions<From> &from,
+                          BufferizePipelineOptions &to) {
+  to.offloadActivations = from.offloadActivations;
+  to.reportPeak = from.reportPeak;
 }
 
 /// Graph passes: attach-lora (if lora-rank > 0), differentiate (if train),
@@ -150,7 +185,8 @@ void buildGraphPipeline(OpPassManager &pm, const GraphPipelineOptions &options);
 
 /// Explicit storage, lowering to linalg, bufferization (a training step's
 /// updates in place), memory planning.
-void buildCPUBufferizePipeline(OpPassManager &pm);
+void buildCPUBufferizePipeline(OpPassManager &pm,
+                               const BufferizePipelineOptions &options);
 
 /// Bufferized linalg to the LLVM dialect (loops; allocations through the
 /// runtime's `_mlir_memref_to_llvm_*` hooks so it can account for them).

@@ -26,6 +26,9 @@ namespace lowmem::rt {
 struct MemoryPlan {
   int64_t frozen = 0, trainable = 0, state = 0, inputs = 0, workspace = 0;
   int64_t gradients = 0, activations = 0, heap = 0;
+  /// Activations held in host memory while idle (--offload-activations):
+  /// outside the total, which is the memory the kernels run next to.
+  int64_t offloaded = 0;
   int64_t total() const {
     return frozen + trainable + state + inputs + workspace + gradients +
            activations + heap;

@@ -14,11 +14,15 @@
 
 #include "lowmem/Dialect/LowMem/Transforms/Passes.h"
 
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/DestinationStyleOpInterface.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 #include "llvm/ADT/MapVector.h"
 
+#include <deque>
+#include <functional>
 #include <map>
 
 namespace mlir::lowmem {
@@ -36,13 +40,22 @@ using Symbol = std::pair<int64_t, int64_t>;
 /// A product of dynamic dimensions; empty for constants.
 using Monomial = SmallVector<Symbol, 2>;
 
+/// What a planned buffer holds, and so where it is packed: gradients and
+/// activations in the arena (gradients first), offloaded pieces of
+/// activations in the host arena.
+enum class Kind { Gradient, Activation, Host };
+
+/// A planned buffer, or a piece of one: an offloaded activation is split
+/// into device pieces around its idle gaps, each gap held by a host piece.
 struct Buffer {
-  memref::AllocOp alloc;
+  memref::AllocOp alloc;      // the allocation, on every piece of a buffer
   int64_t start = 0, end = 0; // live range over top-level op indices
   int64_t coefficient = 0;    // bytes per unit of the monomial
   Monomial monomial;
-  int64_t offset = 0;    // coefficient offset within its family
-  bool gradient = false; // read by an op that updates a trainable parameter
+  int64_t offset = 0; // coefficient offset within its family
+  Kind kind = Kind::Activation;
+  bool escapes = false;
+  SmallVector<int64_t> uses; // sorted top-level positions using the buffer
 };
 
 int64_t alignTo(int64_t value, int64_t align) {
@@ -79,9 +92,68 @@ int64_t packFamily(SmallVectorImpl<Buffer *> &family) {
   return size;
 }
 
-/// Buffers of one family share a monomial; gradients (first: false) and
-/// activations are planned apart.
-using Family = std::pair<bool, Monomial>;
+/// Buffers of one family share a kind and a monomial.
+using Family = std::pair<Kind, Monomial>;
+
+/// The position with the most bytes live among `family` (the first such).
+int64_t peakPosition(ArrayRef<Buffer *> family, int64_t *bytes = nullptr) {
+  std::map<int64_t, int64_t> delta; // position -> change in live bytes
+  for (Buffer *buf : family) {
+    delta[buf->start] += buf->coefficient;
+    delta[buf->end + 1] -= buf->coefficient;
+  }
+  int64_t live = 0, peak = 0, at = 0;
+  for (auto [position, change] : delta) {
+    live += change;
+    if (live > peak) {
+      peak = live;
+      at = position;
+    }
+  }
+  if (bytes)
+    *bytes = peak;
+  return at;
+}
+
+/// Offloads the activations of one family that sit idle across its peak:
+/// each is split at the gap between the two uses around the peak into a
+/// device piece up to the first use, a host piece over the gap and a
+/// device piece from the second use on; until nothing live at the peak is
+/// idle there. A gap counts when some op in it computes: `work[p]` is the
+/// number of such ops before position p. New pieces are appended to
+/// `pieces` and `family`.
+void offloadIdle(SmallVectorImpl<Buffer *> &family, std::deque<Buffer> &pieces,
+                 ArrayRef<int64_t> work) {
+  while (true) {
+    int64_t at = peakPosition(family);
+    SmallVector<Buffer *> split;
+    for (Buffer *buf : family) {
+      if (buf->escapes || at <= buf->start || buf->end <= at ||
+          llvm::is_contained(buf->uses, at))
+        continue;
+      auto next = llvm::upper_bound(buf->uses, at);
+      if (work[*next] - work[*std::prev(next) + 1] > 0)
+        split.push_back(buf);
+    }
+    if (split.empty())
+      return;
+    for (Buffer *buf : split) {
+      auto next = llvm::upper_bound(buf->uses, at);
+      int64_t before = *std::prev(next), after = *next;
+      Buffer &host = pieces.emplace_back(*buf);
+      host.kind = Kind::Host;
+      host.start = before;
+      host.end = after;
+      host.uses = {before, after};
+      Buffer &rest = pieces.emplace_back(*buf);
+      rest.start = after;
+      rest.uses.assign(next, buf->uses.end());
+      buf->end = before;
+      buf->uses.erase(next, buf->uses.end());
+      family.push_back(&rest);
+    }
+  }
+}
 
 /// True when `use` is an input of an op that writes a trainable parameter
 /// argument: the gradient an optimizer step consumes.
@@ -136,9 +208,12 @@ void remarkPeak(func::FuncOp func, const Family &key, ArrayRef<Buffer *> family,
            std::make_pair(-b->coefficient, b->start);
   });
   InFlightDiagnostic diag = func.emitRemark();
-  diag << (key.first ? "activations" : "gradients") << " per "
-       << describe(key.second) << ": " << peak << " bytes live at op " << at
-       << " (packed in " << packed << "), " << alive.size() << " buffers";
+  const char *kind = key.first == Kind::Gradient     ? "gradients"
+                     : key.first == Kind::Activation ? "activations"
+                                                     : "offloaded activations";
+  diag << kind << " per " << describe(key.second) << ": " << peak
+       << " bytes live at op " << at << " (packed in " << packed << "), "
+       << alive.size() << " buffers";
   for (Buffer *buf : ArrayRef(alive).take_front(top))
     diag.attachNote(buf->alloc.getLoc())
         << buf->coefficient << " bytes, " << buf->alloc.getType()
@@ -167,6 +242,80 @@ LogicalResult checkBudget(func::FuncOp func,
          << arena << " bytes at batch " << batch
          << ", over the checkpoint budget of " << bytes
          << " bytes; give a larger budget";
+}
+
+/// Materializes the pieces of one offloaded buffer (`all`: its device
+/// pieces, the first of which keeps the allocation, and the host pieces
+/// between them). Each gap gets a copy to its host piece after the last use
+/// before it and a copy back into the next device piece before the first
+/// use after it; every use (through views too) moves to the device piece of
+/// its position, views made before a gap being made again after it.
+void materializePieces(ArrayRef<Buffer *> all,
+                       function_ref<Value(OpBuilder &, Buffer &)> viewOf,
+                       ArrayRef<Operation *> opAt,
+                       const DenseMap<Operation *, int64_t> &position,
+                       Block &body) {
+  SmallVector<Buffer *> device, host;
+  for (Buffer *piece : all)
+    (piece->kind == Kind::Host ? host : device).push_back(piece);
+  auto byStart = [](Buffer *a, Buffer *b) { return a->start < b->start; };
+  llvm::sort(device, byStart);
+  llvm::sort(host, byStart);
+  assert(host.size() + 1 == device.size() && "a host piece per gap");
+  Value root = device.front()->alloc.getResult();
+  Location loc = root.getLoc();
+  DenseMap<std::pair<Value, size_t>, Value> counterpart;
+  counterpart[{root, 0}] = root;
+  for (size_t j = 0; j < host.size(); ++j) {
+    OpBuilder out(opAt[device[j]->end]->getContext());
+    out.setInsertionPointAfter(opAt[device[j]->end]);
+    Value parked = viewOf(out, *host[j]);
+    linalg::CopyOp::create(out, loc, ValueRange{counterpart[{root, j}]},
+                           ValueRange{parked});
+    OpBuilder in(opAt[device[j + 1]->start]);
+    Value back = viewOf(in, *device[j + 1]);
+    linalg::CopyOp::create(in, loc, ValueRange{parked}, ValueRange{back});
+    counterpart[{root, j + 1}] = back;
+  }
+  auto pieceAt = [&](int64_t at) {
+    size_t j = 0;
+    while (j + 1 < device.size() && device[j + 1]->start <= at)
+      ++j;
+    return j;
+  };
+  // The counterpart of `value` (the buffer or a view of it) in piece j.
+  std::function<Value(Value, size_t)> get = [&](Value value, size_t j) {
+    if (Value known = counterpart.lookup({value, j}))
+      return known;
+    Operation *op = value.getDefiningOp();
+    auto view = cast<ViewLikeOpInterface>(op);
+    IRMapping mapping;
+    mapping.map(view.getViewSource(), get(view.getViewSource(), j));
+    OpBuilder ib(opAt[device[j]->start]);
+    Operation *clone = ib.clone(*op, mapping);
+    Value result = clone->getResult(cast<OpResult>(value).getResultNumber());
+    counterpart[{value, j}] = result;
+    return result;
+  };
+  SmallVector<std::pair<Value, size_t>> worklist{{root, 0}};
+  while (!worklist.empty()) {
+    auto [value, defined] = worklist.pop_back_val();
+    for (OpOperand &use : llvm::make_early_inc_range(value.getUses())) {
+      Operation *owner = use.getOwner();
+      Operation *top = body.findAncestorOpInBlock(*owner);
+      auto it = position.find(top);
+      if (it == position.end())
+        continue; // a copy made here
+      size_t j = pieceAt(it->second);
+      auto view = dyn_cast<ViewLikeOpInterface>(owner);
+      bool viewed = view && view.getViewSource() == value;
+      if (j != defined)
+        use.set(get(value, j));
+      if (viewed)
+        for (Value result : owner->getResults())
+          worklist.push_back({result, j});
+    }
+  }
 }
 
 /// Encodes terms as [[coefficient, [arg, dim], ...], ...].
@@ -231,7 +380,7 @@ struct PlanMemoryPass
     for (Operation &op : body)
       position[&op] = counter++;
 
-    SmallVector<Buffer> buffers;
+    std::deque<Buffer> buffers;
     SmallVector<std::pair<int64_t, Monomial>> heapTerms;
     SmallVector<int64_t> heapAlignments;
     bool roundHeapAtRunTime = false;
@@ -280,9 +429,10 @@ struct PlanMemoryPass
           if (isa<func::ReturnOp>(owner))
             escapes = true;
           Operation *top = body.findAncestorOpInBlock(*owner);
+          buf.uses.push_back(position.lookup(top));
           buf.end = std::max(buf.end, position.lookup(top));
           if (isGradientRead(use, func))
-            buf.gradient = true;
+            buf.kind = Kind::Gradient;
           auto view = dyn_cast<ViewLikeOpInterface>(owner);
           if (view && view.getViewSource() == value) {
             llvm::append_range(worklist, owner->getResults());
@@ -303,6 +453,10 @@ struct PlanMemoryPass
         return signalPassFailure();
       // Heap buffers are never freed by the compiled code: they count until
       // the function returns. In the arena, a result lives as long.
+      buf.escapes = escapes;
+      buf.uses.push_back(buf.start);
+      llvm::sort(buf.uses);
+      buf.uses.erase(llvm::unique(buf.uses), buf.uses.end());
       if (escapes && resultsInArena)
         buf.end = counter;
       else if (escapes || untracked) {
@@ -326,41 +480,69 @@ struct PlanMemoryPass
       buffers.push_back(std::move(buf));
     }
 
-    // Group into families by monomial, constants first; gradients in
-    // families of their own at the start of the arena, so that the plan
-    // tells them apart from activations.
+    // Group into families by kind and monomial, constants first; gradients
+    // in families of their own at the start of the arena, so that the plan
+    // tells them apart from activations. With offload, activations idle
+    // across their family's peak move to the host arena meanwhile.
     std::map<Family, SmallVector<Buffer *>> families;
+    std::deque<Buffer> pieces;
     for (Buffer &buf : buffers) {
       buf.coefficient = alignTo(buf.coefficient, alignment);
-      families[{!buf.gradient, buf.monomial}].push_back(&buf);
+      families[{buf.kind, buf.monomial}].push_back(&buf);
     }
-    SmallVector<std::pair<int64_t, Monomial>> arenaTerms, gradientTerms;
+    if (offload) {
+      // Ops that compute, as opposed to allocating, viewing or naming
+      // constants and sizes: only a gap over some of them is worth a copy.
+      SmallVector<int64_t> work{0};
+      for (Operation &op : body) {
+        bool computes =
+            !isa<memref::AllocOp, memref::DimOp, ViewLikeOpInterface>(op) &&
+            !op.hasTrait<OpTrait::ConstantLike>();
+        work.push_back(work.back() + (computes ? 1 : 0));
+      }
+      for (auto &[key, family] : families)
+        if (key.first == Kind::Activation)
+          offloadIdle(family, pieces, work);
+      for (Buffer &piece : pieces)
+        if (piece.kind == Kind::Host)
+          families[{Kind::Host, piece.monomial}].push_back(&piece);
+    }
+    SmallVector<std::pair<int64_t, Monomial>> arenaTerms, gradientTerms,
+        hostTerms;
     std::map<Family, SmallVector<std::pair<int64_t, Monomial>>> familyBase;
     for (auto &[key, family] : families) {
-      familyBase[key] = arenaTerms;
+      auto &terms = key.first == Kind::Host ? hostTerms : arenaTerms;
+      familyBase[key] = terms;
       int64_t size = packFamily(family);
       if (reportPeak > 0)
         remarkPeak(func, key, family, size, reportPeak);
-      arenaTerms.push_back({size, key.second});
-      if (!key.first)
+      terms.push_back({size, key.second});
+      if (key.first == Kind::Gradient)
         gradientTerms.push_back({size, key.second});
     }
     if (failed(checkBudget(func, arenaTerms)))
       return signalPassFailure();
 
-    // Materialize: a trailing arena argument and views into it.
+    // Materialize: trailing arena arguments and views into them.
     OpBuilder b(func.getContext());
     Type i8 = b.getI8Type();
     auto arenaType = MemRefType::get({ShapedType::kDynamic}, i8);
-    unsigned arenaIndex = func.getNumArguments();
-    if (failed(func.insertArgument(arenaIndex, arenaType,
-                                   b.getDictionaryAttr(b.getNamedAttr(
-                                       "lowmem.arena", b.getUnitAttr())),
-                                   func.getLoc()))) {
-      func.emitError("cannot add the arena argument");
+    auto addArena = [&](StringRef attr) -> Value {
+      unsigned index = func.getNumArguments();
+      if (failed(func.insertArgument(
+              index, arenaType,
+              b.getDictionaryAttr(b.getNamedAttr(attr, b.getUnitAttr())),
+              func.getLoc()))) {
+        func.emitError("cannot add the arena argument");
+        return nullptr;
+      }
+      return func.getArgument(index);
+    };
+    Value arena = addArena("lowmem.arena");
+    Value hostArena =
+        hostTerms.empty() ? Value() : addArena("lowmem.host_arena");
+    if (!arena || (!hostTerms.empty() && !hostArena))
       return signalPassFailure();
-    }
-    Value arena = func.getArgument(arenaIndex);
     b.setInsertionPointToStart(&body);
     Location loc = func.getLoc();
     std::map<Symbol, Value> symbolValues;
@@ -387,19 +569,35 @@ struct PlanMemoryPass
     std::map<Family, std::pair<Value, Value>> familyValues; // base, unit
     for (auto &[key, family] : families)
       familyValues[key] = {evaluate(familyBase[key]), valueOf(key.second)};
-    for (Buffer &buf : buffers) {
-      auto [base, unit] = familyValues[{!buf.gradient, buf.monomial}];
-      OpBuilder ib(buf.alloc);
+    // A view of `buf` at the builder's insertion point.
+    auto viewOf = [&](OpBuilder &ib, Buffer &buf) -> Value {
+      auto [base, unit] = familyValues[{buf.kind, buf.monomial}];
       Value c = arith::ConstantIndexOp::create(ib, loc, buf.offset);
       Value offset = arith::AddIOp::create(
           ib, loc, base, arith::MulIOp::create(ib, loc, c, unit));
-      auto view =
-          memref::ViewOp::create(ib, buf.alloc.getLoc(), buf.alloc.getType(),
-                                 arena, offset, buf.alloc.getDynamicSizes());
+      return memref::ViewOp::create(ib, buf.alloc.getLoc(), buf.alloc.getType(),
+                                    buf.kind == Kind::Host ? hostArena : arena,
+                                    offset, buf.alloc.getDynamicSizes());
+    };
+    std::vector<Operation *> opAt(body.getOperations().size());
+    for (auto [op, index] : position)
+      opAt[index] = op;
+    // Pieces of offloaded buffers, by allocation, in order of time.
+    DenseMap<Operation *, SmallVector<Buffer *>> piecesOf;
+    for (Buffer &buf : buffers)
+      piecesOf[buf.alloc].push_back(&buf);
+    for (Buffer &piece : pieces)
+      piecesOf[piece.alloc].push_back(&piece);
+    for (Buffer &buf : buffers) {
       for (Operation *user : llvm::make_early_inc_range(buf.alloc->getUsers()))
         if (isa<memref::DeallocOp>(user))
           user->erase();
-      buf.alloc.replaceAllUsesWith(view.getResult());
+      SmallVector<Buffer *> &all = piecesOf[buf.alloc];
+      if (all.size() > 1)
+        materializePieces(all, viewOf, opAt, position, body);
+      OpBuilder ib(buf.alloc);
+      Value view = viewOf(ib, buf);
+      buf.alloc.replaceAllUsesWith(view);
       buf.alloc.erase();
     }
     func->setAttr("lowmem.arena_size", termsAttr(b, arenaTerms));
@@ -407,6 +605,8 @@ struct PlanMemoryPass
     if (roundHeapAtRunTime)
       func->setAttr("lowmem.heap_alignment", b.getI64ArrayAttr(heapAlignments));
     func->setAttr("lowmem.arena_gradients_size", termsAttr(b, gradientTerms));
+    if (hostArena)
+      func->setAttr("lowmem.host_arena_size", termsAttr(b, hostTerms));
   }
 };
 

@@ -117,7 +117,13 @@ def LowMemPlanMemory : Pass<"lowmem-plan-memory", "::mlir::func::FuncOp"> {
     `lowmem.arena_size` and `lowmem.heap_size` (and the gradients' part of
     the arena as `lowmem.arena_gradients_size`), each a list of terms
     `[coefficient, [arg, dim], ...]` whose sum gives the size in bytes for
-    the actual input dimensions. With `report-peak=N`, a remark on the
+    the actual input dimensions. With `offload`, an activation that is live
+    but idle (no use) at its family's peak is split around that gap: it is
+    copied (`linalg.copy`) into a second trailing argument marked
+    `lowmem.host_arena` after its last use before the gap and back into the
+    arena before its first use after it, views of it being made again
+    there; repeated until nothing live at the peak is idle. The host arena's
+    size is attached as `lowmem.host_arena_size`. With `report-peak=N`, a remark on the
     function names, for each family, the point where the most bytes are
     live and the N largest buffers live there, each with its location: what
     to shrink to lower the peak.
@@ -131,10 +137,15 @@ def LowMemPlanMemory : Pass<"lowmem-plan-memory", "::mlir::func::FuncOp"> {
            "that cannot be planned (no heap allocation is left)">,
     Option<"reportPeak", "report-peak", "int64_t", /*default=*/"0",
            "Emit a remark naming the N largest buffers live at each "
-           "family's peak (0: none)">
+           "family's peak (0: none)">,
+    Option<"offload", "offload", "bool", /*default=*/"false",
+           "Move activations idle across the arena's peak to a host arena "
+           "meanwhile (copied out after their last use before the peak, "
+           "back before their first use after it)">
   ];
   let dependentDialects = ["::mlir::memref::MemRefDialect",
-                           "::mlir::arith::ArithDialect"];
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect"];
 }
 
 def LowMemDifferentiate : Pass<"lowmem-differentiate", "ModuleOp"> {
