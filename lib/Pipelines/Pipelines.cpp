@@ -23,6 +23,7 @@
 #include "mlir/Dialect/Linalg/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Dialect/Tensor/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -77,6 +78,11 @@ void mlir::lowmem::buildGraphPipeline(OpPassManager &pm,
     checkpoint.batch = options.checkpointBatch;
     pm.addNestedPass<func::FuncOp>(createLowMemCheckpoint(checkpoint));
   }
+  if (options.chunkMlp > 0) {
+    LowMemChunkMlpOptions chunk;
+    chunk.rows = options.chunkMlp;
+    pm.addNestedPass<func::FuncOp>(createLowMemChunkMlp(chunk));
+  }
 }
 
 /// Storage, linalg and bufferization, shared by the CPU and CUDA pipelines.
@@ -98,6 +104,9 @@ static void buildBufferize(OpPassManager &pm, bool forGPU) {
   pm.addNestedPass<func::FuncOp>(createLowMemDropInPlaceUpdates());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  // CSE makes the subview a chunk is written through and the one it was
+  // computed in the same: the copy between them goes.
+  pm.addPass(createCanonicalizerPass());
 }
 
 void mlir::lowmem::buildCPUBufferizePipeline(
@@ -215,6 +224,7 @@ void mlir::lowmem::registerLowMemDialects(DialectRegistry &registry) {
   arith::registerBufferizableOpInterfaceExternalModels(registry);
   linalg::registerBufferizableOpInterfaceExternalModels(registry);
   tensor::registerBufferizableOpInterfaceExternalModels(registry);
+  scf::registerBufferizableOpInterfaceExternalModels(registry);
   bufferization::func_ext::registerBufferizableOpInterfaceExternalModels(
       registry);
   registry.insert<gpu::GPUDialect, NVVM::NVVMDialect, vector::VectorDialect>();

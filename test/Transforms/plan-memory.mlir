@@ -215,22 +215,27 @@ func.func @families(%x: memref<?x?xf32>, %y: memref<?x4xf32>) {
 
 // -----
 
-// A use inside a loop keeps a buffer alive until the end of the loop;
-// allocations nested in regions are not planned.
+// A use inside a loop keeps a buffer alive until the end of the loop. A
+// loop's own allocations are planned too: packed among themselves over the
+// loop's body, their scratch is one more buffer, live at the loop. %c then
+// takes %a's place.
 
 // CHECK-LABEL: func.func @loop
-// CHECK-SAME: attributes {lowmem.arena_gradients_size = [], lowmem.arena_size = {{\[\[}}128]], lowmem.heap_size = []}
+// CHECK-SAME: attributes {lowmem.arena_gradients_size = [], lowmem.arena_size = {{\[\[}}192]], lowmem.heap_size = []}
 // CHECK: scf.for
-// CHECK: memref.alloc() : memref<16xf32>
+// CHECK-NOT: memref.alloc
+// CHECK: memref.view
+// CHECK-NOT: memref.dealloc
 // CHECK: }
 
 // CANON-LABEL: func.func @loop
 // CANON-DAG: [[C0:%.+]] = arith.constant 0 : index
 // CANON-DAG: [[C64:%.+]] = arith.constant 64 : index
+// CANON-DAG: [[C128:%.+]] = arith.constant 128 : index
 // CANON: [[A:%.+]] = memref.view %arg1{{\[}}[[C0]]][] : memref<?xi8> to memref<16xf32>
 // CANON: [[B:%.+]] = memref.view %arg1{{\[}}[[C64]]][] : memref<?xi8> to memref<16xf32>
 // CANON: scf.for
-// CANON:   [[T:%.+]] = memref.alloc() : memref<16xf32>
+// CANON:   [[T:%.+]] = memref.view %arg1{{\[}}[[C128]]][] : memref<?xi8> to memref<16xf32>
 // CANON:   linalg.add ins([[A]], [[B]] : {{.+}}) outs([[T]] : memref<16xf32>)
 // CANON: }
 // CANON: linalg.fill ins(%{{.+}} : f32) outs([[A]] : memref<16xf32>)

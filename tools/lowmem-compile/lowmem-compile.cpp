@@ -172,6 +172,12 @@ static cl::opt<int64_t> checkpointBatch(
              "planned for"),
     cl::init(0), cl::cat(category));
 
+static cl::opt<int64_t> chunkMlp(
+    "chunk-mlp",
+    cl::desc("Run gated MLPs (SwiGLU) this many positions of the sequence at "
+             "a time, forward and backward: their intermediate activations "
+             "exist a chunk at a time (0: whole)"),
+    cl::init(0), cl::cat(category));
 static cl::opt<bool> offloadActivations(
     "offload-activations",
     cl::desc("Keep activations that sit idle across the arena's peak (a "
@@ -679,6 +685,13 @@ int main(int argc, char **argv) {
   if (loraRank < 0)
     return fail("--lora-rank must be positive, got " +
                 std::to_string(loraRank));
+  if (chunkMlp < 0)
+    return fail("--chunk-mlp must be a positive number of positions (or 0 "
+                "for whole MLPs), got " +
+                std::to_string(chunkMlp));
+  if (reportPeak < 0)
+    return fail("--report-peak must be 0 or more, got " +
+                std::to_string(reportPeak));
   if (emit != "mlir" && emit != "llvm" && emit != "obj" && emit != "exe" &&
       emit != "ptx")
     return fail("unknown --emit=" + emit +
@@ -756,6 +769,7 @@ int main(int argc, char **argv) {
   cudaOptions.checkpointBatch = std::max<int64_t>(checkpointBatch, 1);
   cudaOptions.chip = gpuArch;
   cudaOptions.offloadActivations = offloadActivations;
+  cudaOptions.chunkMlp = chunkMlp;
   cudaOptions.reportPeak = reportPeak;
   mlir::lowmem::GraphPipelineOptions options;
   mlir::lowmem::copyGraphOptions(cudaOptions, options);

@@ -100,6 +100,11 @@ struct GraphOptions : public PassPipelineOptions<Derived> {
       *this, "checkpoint-batch",
       llvm::cl::desc("With checkpoint=budget: the batch size planned for"),
       llvm::cl::init(1)};
+  ::mlir::detail::PassOptions::Option<int64_t> chunkMlp{
+      *this, "chunk-mlp",
+      llvm::cl::desc("Run gated MLPs this many positions of the sequence at "
+                     "a time (lowmem-chunk-mlp; 0: whole)"),
+      llvm::cl::init(0)};
   ::mlir::detail::PassOptions::Option<bool> offloadActivations{
       *this, "offload-activations",
       llvm::cl::desc("Move activations idle across the arena's peak to host "
@@ -150,6 +155,7 @@ void copyGraphOptions(const GraphOptions<From> &from, GraphOptions<To> &to) {
   to.checkpoint = from.checkpoint;
   to.checkpointBudget = from.checkpointBudget;
   to.checkpointBatch = from.checkpointBatch;
+  to.chunkMlp = from.chunkMlp;
   to.offloadActivations = from.offloadActivations;
   to.reportPeak = from.reportPeak;
 }
@@ -180,7 +186,7 @@ void copyBufferizeOptions(const GraphOptions<From> &from,
 /// Graph passes: attach-lora (if lora-rank > 0), differentiate (if train),
 /// quantize-weights (unless format=f32), fuse, cleanup, then checkpoint (if
 /// train and checkpoint is not none; after CSE, which must not merge the
-/// recomputation with the forward).
+/// recomputation with the forward), then chunk-mlp (if chunk-mlp > 0).
 void buildGraphPipeline(OpPassManager &pm, const GraphPipelineOptions &options);
 
 /// Explicit storage, lowering to linalg, bufferization (a training step's

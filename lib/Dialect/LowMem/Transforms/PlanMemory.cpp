@@ -15,6 +15,8 @@
 #include "lowmem/Dialect/LowMem/Transforms/Passes.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/DestinationStyleOpInterface.h"
@@ -56,6 +58,10 @@ struct Buffer {
   Kind kind = Kind::Activation;
   bool escapes = false;
   SmallVector<int64_t> uses; // sorted top-level positions using the buffer
+  /// A loop's scratch: the buffers allocated in its body (`alloc` is null),
+  /// packed among themselves, placed as one.
+  Operation *loop = nullptr;
+  SmallVector<Buffer *> inner;
 };
 
 int64_t alignTo(int64_t value, int64_t align) {
@@ -169,6 +175,19 @@ bool isGradientRead(OpOperand &use, func::FuncOp func) {
   });
 }
 
+/// The constant a dynamic size is bounded by: `min(c, x)` with c > 0.
+std::optional<int64_t> boundOf(Value size) {
+  Operation *def = size.getDefiningOp();
+  if (!def || !isa<arith::MinSIOp, arith::MinUIOp>(def))
+    return std::nullopt;
+  std::optional<int64_t> bound;
+  for (Value operand : def->getOperands())
+    if (std::optional<int64_t> c = getConstantIntValue(operand))
+      if (*c > 0)
+        bound = bound ? std::min(*bound, *c) : *c;
+  return bound;
+}
+
 /// Describes a family's monomial: "constant" or e.g. "arg0.d0*arg0.d1".
 std::string describe(const Monomial &monomial) {
   if (monomial.empty())
@@ -214,10 +233,17 @@ void remarkPeak(func::FuncOp func, const Family &key, ArrayRef<Buffer *> family,
   diag << kind << " per " << describe(key.second) << ": " << peak
        << " bytes live at op " << at << " (packed in " << packed << "), "
        << alive.size() << " buffers";
-  for (Buffer *buf : ArrayRef(alive).take_front(top))
+  for (Buffer *buf : ArrayRef(alive).take_front(top)) {
+    if (buf->loop) {
+      diag.attachNote(buf->loop->getLoc())
+          << buf->coefficient << " bytes, the scratch of a loop's "
+          << buf->inner.size() << " buffers, at op " << buf->start;
+      continue;
+    }
     diag.attachNote(buf->alloc.getLoc())
         << buf->coefficient << " bytes, " << buf->alloc.getType()
         << ", live over ops " << buf->start << ".." << buf->end;
+  }
 }
 
 /// Checks the arena against the activation budget the checkpoint pass
@@ -384,38 +410,42 @@ struct PlanMemoryPass
     SmallVector<std::pair<int64_t, Monomial>> heapTerms;
     SmallVector<int64_t> heapAlignments;
     bool roundHeapAtRunTime = false;
-    for (auto alloc : body.getOps<memref::AllocOp>()) {
+    // Analyzes one allocation of `block` (the body, or a loop's body when
+    // `inLoop`) at positions `where`: `planned` when it goes to the arena.
+    // Top-level buffers that cannot be planned stay on the heap and count
+    // in its terms; a loop's stay as they are (on the CPU: allocated each
+    // iteration). Either is an error with results-in-arena.
+    auto analyze = [&](memref::AllocOp alloc, Block &block,
+                       const DenseMap<Operation *, int64_t> &where, bool inLoop,
+                       Buffer &buf, bool &planned) -> LogicalResult {
+      planned = false;
       MemRefType type = alloc.getType();
       if (!type.getLayout().isIdentity() ||
-          !type.getElementType().isIntOrFloat()) {
-        if (failed(notPlanned(alloc, "non-identity layout or element type")))
-          return signalPassFailure();
-        continue;
-      }
-      Buffer buf;
+          !type.getElementType().isIntOrFloat())
+        return notPlanned(alloc, "non-identity layout or element type");
       buf.alloc = alloc;
-      buf.start = position[alloc];
+      buf.start = where.lookup(alloc);
       buf.end = buf.start;
       buf.coefficient = (type.getElementTypeBitWidth() + 7) / 8;
       for (int64_t dim : type.getShape())
         if (!ShapedType::isDynamic(dim))
           buf.coefficient *= dim;
-      bool symbolic = true;
       for (Value size : alloc.getDynamicSizes()) {
-        std::optional<Symbol> sym = symbolOf(size, func);
-        if (!sym) {
-          symbolic = false;
-          break;
+        if (std::optional<Symbol> sym = symbolOf(size, func)) {
+          buf.monomial.push_back(*sym);
+          continue;
         }
-        buf.monomial.push_back(*sym);
+        std::optional<int64_t> bound =
+            inLoop ? boundOf(size) : std::optional<int64_t>();
+        if (!bound)
+          return notPlanned(alloc, inLoop ? "a dynamic size is neither a "
+                                            "dimension of a function argument "
+                                            "nor bounded by a constant"
+                                          : "a dynamic size is not a "
+                                            "dimension of a function argument");
+        buf.coefficient *= *bound;
       }
       llvm::sort(buf.monomial);
-      if (!symbolic) {
-        if (failed(notPlanned(alloc, "a dynamic size is not a dimension of "
-                                     "a function argument")))
-          return signalPassFailure();
-        continue;
-      }
       // Live range through aliases; returned buffers escape. A buffer that
       // flows into anything but a view (a select, a region result, a call
       // returning memrefs) may be aliased where we cannot follow it: such a
@@ -428,9 +458,9 @@ struct PlanMemoryPass
           Operation *owner = use.getOwner();
           if (isa<func::ReturnOp>(owner))
             escapes = true;
-          Operation *top = body.findAncestorOpInBlock(*owner);
-          buf.uses.push_back(position.lookup(top));
-          buf.end = std::max(buf.end, position.lookup(top));
+          Operation *top = block.findAncestorOpInBlock(*owner);
+          buf.uses.push_back(where.lookup(top));
+          buf.end = std::max(buf.end, where.lookup(top));
           if (isGradientRead(use, func))
             buf.kind = Kind::Gradient;
           auto view = dyn_cast<ViewLikeOpInterface>(owner);
@@ -447,10 +477,13 @@ struct PlanMemoryPass
             untracked = true;
         }
       }
+      if (inLoop && (escapes || untracked))
+        return notPlanned(alloc, "a buffer allocated in a loop leaves its "
+                                 "iteration");
       if (untracked && failed(notPlanned(alloc, "the buffer may be aliased "
                                                 "through an operation that "
                                                 "is not a view")))
-        return signalPassFailure();
+        return failure();
       // Heap buffers are never freed by the compiled code: they count until
       // the function returns. In the arena, a result lives as long.
       buf.escapes = escapes;
@@ -475,9 +508,58 @@ struct PlanMemoryPass
           roundHeapAtRunTime = true;
         heapTerms.push_back({bytes, buf.monomial});
         heapAlignments.push_back(buf.monomial.empty() ? 1 : align);
-        continue;
+        return success();
       }
-      buffers.push_back(std::move(buf));
+      planned = true;
+      return success();
+    };
+    for (auto alloc : body.getOps<memref::AllocOp>()) {
+      Buffer &buf = buffers.emplace_back();
+      bool planned = false;
+      if (failed(
+              analyze(alloc, body, position, /*inLoop=*/false, buf, planned)))
+        return signalPassFailure();
+      if (!planned)
+        buffers.pop_back();
+    }
+    // A loop's body (a chunked MLP) allocates its buffers anew each
+    // iteration, sized by the chunk: they are packed among themselves by
+    // their live ranges in the body, and the loop's scratch is placed as one
+    // buffer live at the loop. A size bounded by a constant (a chunk's
+    // `min(rows, left)`) counts as that constant.
+    std::deque<Buffer> nested;
+    for (Operation &op : body) {
+      auto loop = dyn_cast<scf::ForOp>(op);
+      if (!loop)
+        continue;
+      Block &inner = *loop.getBody();
+      DenseMap<Operation *, int64_t> where;
+      int64_t k = 0;
+      for (Operation &o : inner)
+        where[&o] = k++;
+      std::map<Family, SmallVector<Buffer *>> groups;
+      for (auto alloc : inner.getOps<memref::AllocOp>()) {
+        Buffer &buf = nested.emplace_back();
+        bool planned = false;
+        if (failed(analyze(alloc, inner, where, /*inLoop=*/true, buf, planned)))
+          return signalPassFailure();
+        if (!planned) {
+          nested.pop_back();
+          continue;
+        }
+        buf.coefficient = alignTo(buf.coefficient, alignment);
+        groups[{buf.kind, buf.monomial}].push_back(&buf);
+      }
+      for (auto &[key, group] : groups) {
+        Buffer &scratch = buffers.emplace_back();
+        scratch.loop = loop;
+        scratch.kind = key.first;
+        scratch.monomial = key.second;
+        scratch.coefficient = packFamily(group);
+        scratch.start = scratch.end = position[loop];
+        scratch.uses = {scratch.start};
+        scratch.inner.assign(group.begin(), group.end());
+      }
     }
 
     // Group into families by kind and monomial, constants first; gradients
@@ -585,20 +667,35 @@ struct PlanMemoryPass
     // Pieces of offloaded buffers, by allocation, in order of time.
     DenseMap<Operation *, SmallVector<Buffer *>> piecesOf;
     for (Buffer &buf : buffers)
-      piecesOf[buf.alloc].push_back(&buf);
+      if (!buf.loop)
+        piecesOf[buf.alloc].push_back(&buf);
     for (Buffer &piece : pieces)
       piecesOf[piece.alloc].push_back(&piece);
+    auto replaceAlloc = [&](Buffer &buf) {
+      OpBuilder ib(buf.alloc);
+      Value view = viewOf(ib, buf);
+      buf.alloc.replaceAllUsesWith(view);
+      buf.alloc.erase();
+    };
     for (Buffer &buf : buffers) {
+      if (buf.loop) {
+        for (Buffer *in : buf.inner) {
+          in->offset += buf.offset;
+          for (Operation *user :
+               llvm::make_early_inc_range(in->alloc->getUsers()))
+            if (isa<memref::DeallocOp>(user))
+              user->erase();
+          replaceAlloc(*in);
+        }
+        continue;
+      }
       for (Operation *user : llvm::make_early_inc_range(buf.alloc->getUsers()))
         if (isa<memref::DeallocOp>(user))
           user->erase();
       SmallVector<Buffer *> &all = piecesOf[buf.alloc];
       if (all.size() > 1)
         materializePieces(all, viewOf, opAt, position, body);
-      OpBuilder ib(buf.alloc);
-      Value view = viewOf(ib, buf);
-      buf.alloc.replaceAllUsesWith(view);
-      buf.alloc.erase();
+      replaceAlloc(buf);
     }
     func->setAttr("lowmem.arena_size", termsAttr(b, arenaTerms));
     func->setAttr("lowmem.heap_size", termsAttr(b, heapTerms));

@@ -222,6 +222,44 @@ def LowMemDropInPlaceUpdates
   }];
 }
 
+def LowMemChunkMlp : Pass<"lowmem-chunk-mlp", "::mlir::func::FuncOp"> {
+  let summary = "Run gated MLPs a chunk of the sequence at a time";
+  let description = [{
+    A gated MLP's intermediate values (`[..., seq, I]`, I the intermediate
+    size: the gate and up projections, their SwiGLU, and in a training
+    step their gradients) are the widest activations of a decoder layer.
+    This pass computes them `rows` positions of the sequence at a time, so
+    that only a chunk of them ever exists.
+
+    From each `lowmem.swiglu` and `lowmem.swiglu_grad`, the cluster is every
+    op that produces or reads a row tensor as wide as its result
+    (transitively), plus every op on a path between two of them. Every op
+    of the cluster must work row by row (linear, qlinear, lora, swiglu,
+    swiglu_grad, scale, add, relu, relu_grad, rms_norm, rms_norm_grad) or
+    sum over the rows (weight_grad, bias_grad, whose results must leave the
+    cluster), and every row tensor must have the same rank with dynamic
+    leading dimensions; otherwise the cluster is left whole, with a remark.
+
+    The cluster becomes an `scf.for` over the second-to-last dimension in
+    steps of `rows`: row tensors from outside enter as `tensor.extract_slice`
+    chunks, row results used outside are written chunk by chunk into a full
+    tensor (`linalg.copy` into a slice of it, in place), and row sums are
+    accumulated (`linalg.add` in place, from zero). Ops outside the cluster
+    that read its results move after the loop. The sums are added in a
+    different order: results agree with the unchunked ones to rounding.
+
+    Example: `lowmem-opt --lowmem-chunk-mlp="rows=1024"`
+  }];
+  let options = [
+    Option<"rows", "rows", "int64_t", /*default=*/"1024",
+           "Positions of the sequence a chunk holds (positive)">
+  ];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 def LowMemCheckpoint : Pass<"lowmem-checkpoint", "::mlir::func::FuncOp"> {
   let summary = "Gradient checkpointing: recompute activations in the backward";
   let description = [{
