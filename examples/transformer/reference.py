@@ -6,6 +6,7 @@ Commands::
 
     forward       --model DIR [--weights W] --ids IDS.npy [--adapter AD] -o LOGITS.npy
     quantize      --model DIR -o Q.safetensors --format nf4 [--block-size 64] [--double-quant]
+                  [--format-of NAME=FORMAT ...]  (a format of its own, as lowmem-compile's)
     make-adapter  --model DIR --rank R --alpha A -o AD   (every linear layer of the layers)
     lora-grads    --model DIR [--weights W] --ids IDS.npy --labels L.npy --adapter AD -o G.safetensors
                   (cross-entropy; central finite differences in float64, every entry)
@@ -63,8 +64,14 @@ def cmd_forward(args):
 
 def cmd_quantize(args):
     tensors = safetensors_io.load(os.path.join(args.model, "model.safetensors"))
+    overrides = []
+    for entry in args.format_of or []:
+        name, sep, fmt = entry.partition("=")
+        if not sep or not name or fmt not in formats.FORMATS:
+            raise SystemExit(f"--format-of '{entry}': expected NAME=FORMAT, FORMAT one of {', '.join(formats.FORMATS)}")
+        overrides.append((name, fmt))
     out = checkpoint.quantize_checkpoint(tensors, args.format, args.block_size, args.double_quant,
-                                         skip=SKIP)
+                                         skip=SKIP, overrides=overrides)
     safetensors_io.save(args.output, out, metadata={"format": "pt"})
     print(f"wrote {args.output}: linear weights as {args.format}")
     return 0
@@ -140,12 +147,15 @@ def main(argv=None):
     p.add_argument("--step", type=float, default=1e-5)
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_lora_grads)
-    p = sub.add_parser("quantize", help="quantize the linear weights (not the embedding, not lm_head)")
+    p = sub.add_parser("quantize", help="quantize the linear weights (the embedding and lm_head only with --format-of)")
     p.add_argument("--model", required=True)
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--format", required=True, choices=formats.FORMATS)
     p.add_argument("--block-size", type=int)
     p.add_argument("--double-quant", action="store_true")
+    p.add_argument("--format-of", action="append", metavar="NAME=FORMAT",
+                   help="a format of its own for a weight (exact name or prefix ending in '.'), "
+                        "the embedding and lm_head included")
     p.set_defaults(func=cmd_quantize)
     args = parser.parse_args(argv)
     return args.func(args)

@@ -60,12 +60,14 @@ void mlir::lowmem::buildGraphPipeline(OpPassManager &pm,
     diff.epsilon = options.epsilon;
     pm.addPass(createLowMemDifferentiate(diff));
   }
-  if (options.format != "f32") {
+  if (options.format != "f32" || !options.formatOverrides.empty()) {
     LowMemQuantizeWeightsOptions quantOptions;
     quantOptions.format = options.format;
     quantOptions.blockSize = options.blockSize;
     quantOptions.doubleQuant = options.doubleQuant;
     quantOptions.skip.assign(options.skip.begin(), options.skip.end());
+    quantOptions.overrides.assign(options.formatOverrides.begin(),
+                                  options.formatOverrides.end());
     pm.addPass(createLowMemQuantizeWeights(quantOptions));
   }
   pm.addPass(createCanonicalizerPass());

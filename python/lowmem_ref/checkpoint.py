@@ -146,12 +146,20 @@ def to_float(array, dtype_name=None):
     raise ValueError(f"cannot convert dtype {a.dtype} to float")
 
 
-def quantize_checkpoint(tensors, fmt, block=None, double_quant=False, skip=()):
+def _matches(name, pattern):
+    return name == pattern or name == pattern + ".weight" or (pattern.endswith(".") and name.startswith(pattern))
+
+
+def quantize_checkpoint(tensors, fmt, block=None, double_quant=False, skip=(), overrides=()):
     """Quantize every 2-D ``*.weight`` tensor of a full-precision checkpoint.
 
     Other tensors (biases, 1-D norm weights, ...) are copied unchanged, and
     so are the weights ``skip`` names (a name, or a prefix ending in ``.``;
     bitsandbytes keeps embeddings and ``lm_head`` in full precision).
+    ``overrides`` is a sequence of ``(name or prefix, format)``: the first
+    that matches a weight gives it that format (its default block size,
+    double quantization when ``double_quant`` and the format has it; ``f32``
+    keeps it), before ``skip`` is looked at (lowmem-compile --format-of).
 
     Args:
         tensors: name -> numpy array (e.g. from :func:`safetensors_io.load`;
@@ -169,11 +177,17 @@ def quantize_checkpoint(tensors, fmt, block=None, double_quant=False, skip=()):
         if QUANT_STATE_PREFIX in name or name.endswith((".absmax", ".quant_map", ".SCB")):
             raise ValueError(f"tensor '{name}' looks already quantized; quantize a full-precision checkpoint")
         dt = dtypes.get(name)
-        skipped = any(name == p or name == p + ".weight" or (p.endswith(".") and name.startswith(p))
-                      for p in skip)
-        if is_quantizable(name, arr) and not skipped:
+        chosen = next((f for p, f in overrides if _matches(name, p)), None)
+        if chosen is not None:
+            own_fmt, own_block = chosen, None
+            own_dq = double_quant and chosen in ("nf4", "fp4")
+        elif any(_matches(name, p) for p in skip):
+            own_fmt = "f32"
+        else:
+            own_fmt, own_block, own_dq = fmt, block, double_quant
+        if is_quantizable(name, arr) and own_fmt != "f32":
             w = to_float(arr, dt).astype(F32)
-            out.update(quantized_tensors(name, formats.quantize(w, fmt, block, double_quant)))
+            out.update(quantized_tensors(name, formats.quantize(w, own_fmt, own_block, own_dq)))
         else:
             out[name] = (dt, arr) if dt else arr
     return out

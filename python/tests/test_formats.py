@@ -393,6 +393,25 @@ class TestCheckpoint(unittest.TestCase):
                              '"nested_blocksize": 256, "nested_dtype": "float32", '
                              f'"nested_offset": {float(offset)!r}}}')
 
+    def test_overrides(self):
+        w = np.linspace(-1, 1, 4 * 64, dtype=F32).reshape(4, 64)
+        t = {"emb.weight": w, "head.weight": w, "a.l.weight": w, "b.l.weight": w}
+        out = checkpoint.quantize_checkpoint(
+            t, "nf4", 64, True, skip=("emb.", "head.weight"),
+            overrides=(("head.", "int8"), ("a.", "f32"), ("head.", "f16")))
+        # The first override that matches wins, before the skip list; f32 keeps.
+        self.assertIn("head.weight.quant_state.lowmem__int8", out)
+        self.assertEqual(out["a.l.weight"][1].dtype, F32)
+        self.assertEqual(out["emb.weight"][1].dtype, F32)
+        # The global format elsewhere, double quantization only where it exists.
+        self.assertIn("b.l.weight.nested_absmax", out)
+        out = checkpoint.quantize_checkpoint(t, "nf4", double_quant=True,
+                                             overrides=(("emb.", "int4"), ("head.", "fp4")))
+        self.assertIn("emb.weight.quant_state.lowmem__int4", out)
+        self.assertNotIn("emb.weight.nested_absmax", out)
+        self.assertIn("head.weight.quant_state.bitsandbytes__fp4", out)
+        self.assertIn("head.weight.nested_absmax", out)
+
     def test_int4_int8_layout(self):
         w = np.linspace(-1, 1, 3 * 5, dtype=F32).reshape(3, 5)
         out = checkpoint.quantize_checkpoint({"p.weight": w}, "int4", 4)

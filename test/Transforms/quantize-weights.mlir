@@ -14,15 +14,17 @@
 
 // Invalid options are reported by the pass.
 // RUN: not lowmem-opt %s -split-input-file --lowmem-quantize-weights="format=nf5" 2>&1 | FileCheck %s --check-prefix=ERR-FORMAT
-// RUN: not lowmem-opt %s -split-input-file --lowmem-quantize-weights="format=f32" 2>&1 | FileCheck %s --check-prefix=ERR-F32
+// RUN: lowmem-opt %s -split-input-file --lowmem-quantize-weights="format=f32" | FileCheck %s --check-prefix=F32
 // RUN: not lowmem-opt %s -split-input-file --lowmem-quantize-weights="format=nf4 block-size=48" 2>&1 | FileCheck %s --check-prefix=ERR-NF4-BLOCK
 // RUN: not lowmem-opt %s -split-input-file --lowmem-quantize-weights="format=fp4 block-size=8192" 2>&1 | FileCheck %s --check-prefix=ERR-FP4-BLOCK
 // RUN: not lowmem-opt %s -split-input-file --lowmem-quantize-weights="format=int4 block-size=7" 2>&1 | FileCheck %s --check-prefix=ERR-INT4-BLOCK
 // RUN: not lowmem-opt %s -split-input-file --lowmem-quantize-weights="format=int8 block-size=64" 2>&1 | FileCheck %s --check-prefix=ERR-INT8-BLOCK
 // RUN: not lowmem-opt %s -split-input-file --lowmem-quantize-weights="format=int8 double-quant" 2>&1 | FileCheck %s --check-prefix=ERR-DQ
 
-// ERR-FORMAT: error: unknown weight format 'nf5'; expected one of f16, bf16, int4, nf4, fp4, int8
-// ERR-F32: error: unknown weight format 'f32'; expected one of f16, bf16, int4, nf4, fp4, int8
+// ERR-FORMAT: error: unknown weight format 'nf5'; expected one of f32, f16, bf16, int4, nf4, fp4, int8
+// format=f32 stores nothing otherwise (only overrides would).
+// F32-NOT: qtensor
+// F32-NOT: qlinear
 // ERR-NF4-BLOCK: error: block size 48 for nf4 must be a power of two in [32, 4096]
 // ERR-FP4-BLOCK: error: block size 8192 for fp4 must be a power of two in [32, 4096]
 // ERR-INT4-BLOCK: error: block size 7 for int4 must be even and in [2, 4096]

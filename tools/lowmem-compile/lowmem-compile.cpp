@@ -87,6 +87,12 @@ static cl::opt<bool> doubleQuant("double-quant",
 static cl::list<std::string>
     skip("skip", cl::desc("Parameter (or prefix ending in '.') kept in f32"),
          cl::cat(category));
+static cl::list<std::string> formatOf(
+    "format-of",
+    cl::desc("A format of its own for a parameter, NAME=FORMAT (NAME exact or "
+             "a prefix ending in '.'; FORMAT f32 keeps it full precision), "
+             "e.g. --format-of=lm_head.=bf16,model.embed_tokens.=nf4"),
+    cl::CommaSeparated, cl::cat(category));
 static cl::list<std::string>
     planSizes("plan",
               cl::desc("Print the memory plan at these input sizes and stop "
@@ -736,7 +742,8 @@ int main(int argc, char **argv) {
       return;
     if (auto name = func.getArgAttrOfType<StringAttr>(
             arg.getArgNumber(), mlir::lowmem::LowMemDialect::kInputAttrName)) {
-      int64_t vocab = op.getTable().getType().getDimSize(0);
+      int64_t vocab = mlir::lowmem::logicalTensorType(op.getTable().getType())
+                          .getDimSize(0);
       auto [it, fresh] = tokenBounds.emplace(name.getValue().str(), vocab);
       if (!fresh)
         it->second = std::min(it->second, vocab);
@@ -750,6 +757,7 @@ int main(int argc, char **argv) {
   cudaOptions.blockSize = blockSize;
   cudaOptions.doubleQuant = doubleQuant;
   cudaOptions.skip = ArrayRef<std::string>(skip);
+  cudaOptions.formatOverrides = ArrayRef<std::string>(formatOf);
   cudaOptions.loraRank = loraRank;
   cudaOptions.loraAlpha = loraAlpha;
   cudaOptions.loraRslora = loraRslora;

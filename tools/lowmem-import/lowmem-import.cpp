@@ -125,7 +125,8 @@ protected:
     } else if (info.quantized) {
       return file->path() + ": tensor '" + name + "' is stored as " +
              lq::formatName(info.format) +
-             ", but only the weights of linear layers may be quantized";
+             ", but only matrices (linear layers, the embedding) may be "
+             "quantized";
     }
     ssa = "%p" + std::to_string(args.size());
     types[ssa] = type;
@@ -468,9 +469,12 @@ public:
     }
     body += "]> : " + freqType + "\n";
 
+    // The embedding table may be stored in any format (lowmem-compile
+    // --format-of): lowmem.embedding decodes the rows it gathers.
     std::string embed;
+    bool embedQuantized = false;
     if (!(problem = param("model.embed_tokens.weight", {c.vocab, c.hidden},
-                          embed, nullptr, "vocab_size x hidden_size"))
+                          embed, &embedQuantized, "vocab_size x hidden_size"))
              .empty())
       return problem;
     std::string x = fresh();
@@ -586,8 +590,10 @@ public:
                ": tensor 'lm_head.weight' is present but config.json says "
                "'tie_word_embeddings': true";
       logits = fresh();
-      body += "  " + logits + " = lowmem.linear " + n + ", " + embed + " : " +
-              act + ", " + types[embed] + " -> " + actOf(c.vocab) + "\n";
+      body += "  " + logits + " = lowmem." +
+              (embedQuantized ? "qlinear " : "linear ") + n + ", " + embed +
+              " : " + act + ", " + types[embed] + " -> " + actOf(c.vocab) +
+              "\n";
     } else {
       logits = linear(n, "lm_head", c.vocab, c.hidden, false, "",
                       "vocab_size x hidden_size; or set "

@@ -35,7 +35,8 @@ void populateLowMemToLinalgPatterns(RewritePatternSet &patterns,
 
 /// Patterns lowering the transformer ops (embedding, rms_norm, rope,
 /// swiglu to linalg on tensors; attention to loops over buffers).
-void populateTransformerToLinalgPatterns(RewritePatternSet &patterns);
+void populateTransformerToLinalgPatterns(RewritePatternSet &patterns,
+                                         bool tablesInRegisters);
 
 #define GEN_PASS_REGISTRATION
 #include "lowmem/Conversion/Passes.h.inc"

@@ -60,6 +60,11 @@ public:
   /// int8: the value of code `code` (i8) of a row whose scale is `scale`.
   Value int8Value(OpBuilder &b, Location loc, Value code, Value scale) const;
 
+  /// A decoder of `type`'s storage `parts` whose code tables are constant
+  /// tensors, or vector constants with `tablesInRegisters` (GPU kernels).
+  static WeightDecoder create(OpBuilder &b, Location loc, QTensorType type,
+                              ValueRange parts, bool tablesInRegisters);
+
   QTensorType getType() const { return type; }
   ArrayRef<Value> getParts() const { return parts; }
 

@@ -41,6 +41,11 @@ struct GraphOptions : public PassPipelineOptions<Derived> {
       *this, "skip",
       llvm::cl::desc("Parameters (names or prefixes ending in '.') kept in "
                      "full precision")};
+  ::mlir::detail::PassOptions::ListOption<std::string> formatOverrides{
+      *this, "format-of",
+      llvm::cl::desc("Per-parameter formats NAME=FORMAT (exact names or "
+                     "prefixes ending in '.'; lowmem-quantize-weights' "
+                     "override)")};
   ::mlir::detail::PassOptions::Option<int64_t> loraRank{
       *this, "lora-rank",
       llvm::cl::desc("Attach LoRA adapters of this rank (0: none)"),
@@ -138,6 +143,7 @@ void copyGraphOptions(const GraphOptions<From> &from, GraphOptions<To> &to) {
   to.blockSize = from.blockSize;
   to.doubleQuant = from.doubleQuant;
   to.skip = ArrayRef<std::string>(from.skip);
+  to.formatOverrides = ArrayRef<std::string>(from.formatOverrides);
   to.loraRank = from.loraRank;
   to.loraAlpha = from.loraAlpha;
   to.loraRslora = from.loraRslora;

@@ -29,6 +29,18 @@ Value f32Const(OpBuilder &b, Location loc, float v) {
 
 } // namespace
 
+WeightDecoder WeightDecoder::create(OpBuilder &b, Location loc,
+                                    QTensorType type, ValueRange parts,
+                                    bool tablesInRegisters) {
+  Value table, dynamicMap;
+  ArrayRef<float> codes = codeTable(type.getFormat());
+  if (!codes.empty())
+    table = tableConstant(b, loc, codes, tablesInRegisters);
+  if (type.getDoubleQuant())
+    dynamicMap = tableConstant(b, loc, lq::dynamicMap(), tablesInRegisters);
+  return WeightDecoder(type, parts, table, dynamicMap);
+}
+
 Value mlir::lowmem::readElement(OpBuilder &b, Location loc, Value source,
                                 ValueRange indices) {
   if (isa<MemRefType>(source.getType()))

@@ -28,17 +28,10 @@ namespace {
 namespace lq = ::lowmem::quant;
 using utils::IteratorType;
 
-/// A decoder of `type`'s storage `parts` whose code tables are constant
-/// tensors, or vector constants.
+/// A decoder of `type`'s storage `parts` (see WeightDecoder::create).
 WeightDecoder makeDecoder(OpBuilder &b, Location loc, QTensorType type,
                           ValueRange parts, bool tablesInRegisters) {
-  Value table, dynamicMap;
-  ArrayRef<float> codes = codeTable(type.getFormat());
-  if (!codes.empty())
-    table = tableConstant(b, loc, codes, tablesInRegisters);
-  if (type.getDoubleQuant())
-    dynamicMap = tableConstant(b, loc, lq::dynamicMap(), tablesInRegisters);
-  return WeightDecoder(type, parts, table, dynamicMap);
+  return WeightDecoder::create(b, loc, type, parts, tablesInRegisters);
 }
 
 /// Identity map over `rank` dims keeping `dims` results.
@@ -1183,5 +1176,5 @@ void mlir::lowmem::populateLowMemToLinalgPatterns(RewritePatternSet &patterns,
       patterns.getContext());
   patterns.add<QLinearLowering, DequantizeLowering>(patterns.getContext(),
                                                     tablesInRegisters);
-  populateTransformerToLinalgPatterns(patterns);
+  populateTransformerToLinalgPatterns(patterns, tablesInRegisters);
 }

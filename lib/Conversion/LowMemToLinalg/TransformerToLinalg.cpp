@@ -14,6 +14,7 @@
 
 #include "lowmem/Conversion/BuildUtils.h"
 #include "lowmem/Conversion/Passes.h"
+#include "lowmem/Conversion/WeightDecoder.h"
 #include "lowmem/Dialect/LowMem/IR/LowMemOps.h"
 
 #include "mlir/IR/PatternMatch.h"
@@ -45,10 +46,55 @@ Value elementwise(OpBuilder &b, Location loc, RankedTensorType type, Value like,
       .getResult(0);
 }
 
+/// Reads element [v, k] of a weight that is a float tensor or a quantized
+/// weight (decoded from its storage parts as it is read).
+class WeightReader {
+public:
+  /// Fails (a match failure) when a quantized weight's storage is not
+  /// explicit. With `asBuffers`, a float weight and the parts are read
+  /// through memrefs (loops over buffers), otherwise as tensors (linalg
+  /// bodies).
+  static FailureOr<WeightReader> create(PatternRewriter &rewriter,
+                                        Operation *op, Value weight,
+                                        bool tablesInRegisters,
+                                        bool asBuffers) {
+    Location loc = op->getLoc();
+    WeightReader reader;
+    auto quantized = dyn_cast<QTensorType>(weight.getType());
+    if (!quantized) {
+      reader.source = asBuffers ? readBuffer(rewriter, loc, weight) : weight;
+      return reader;
+    }
+    auto storage = weight.getDefiningOp<AssembleOp>();
+    if (!storage)
+      return rewriter.notifyMatchFailure(op,
+                                         "weight storage is not explicit (run "
+                                         "lowmem-materialize-storage first)");
+    SmallVector<Value> parts;
+    for (Value part : storage.getParts())
+      parts.push_back(asBuffers ? readBuffer(rewriter, loc, part) : part);
+    reader.decoder = WeightDecoder::create(rewriter, loc, quantized, parts,
+                                           tablesInRegisters);
+    return reader;
+  }
+
+  Value read(OpBuilder &b, Location l, Value v, Value k) const {
+    if (decoder)
+      return decoder->decode(b, l, ValueRange{v, k});
+    return readElement(b, l, source, ValueRange{v, k});
+  }
+
+private:
+  Value source;
+  std::optional<WeightDecoder> decoder;
+};
+
 /// embedding: result[i..., h] = table[clamp(ids[i...]), h]. Ids are checked
 /// by the runtime; the clamp keeps a bad id from reading outside the table.
 struct EmbeddingLowering : public OpRewritePattern<EmbeddingOp> {
-  using OpRewritePattern::OpRewritePattern;
+  EmbeddingLowering(MLIRContext *ctx, bool tablesInRegisters)
+      : OpRewritePattern(ctx), tablesInRegisters(tablesInRegisters) {}
+  bool tablesInRegisters;
   LogicalResult matchAndRewrite(EmbeddingOp op,
                                 PatternRewriter &rewriter) const override {
     RankedTensorType type = op.getType();
@@ -57,8 +103,12 @@ struct EmbeddingLowering : public OpRewritePattern<EmbeddingOp> {
     Location loc = op.getLoc();
     MLIRContext *ctx = rewriter.getContext();
     unsigned rank = type.getRank();
-    Value table = op.getTable();
-    int64_t vocab = op.getTable().getType().getDimSize(0);
+    FailureOr<WeightReader> table =
+        WeightReader::create(rewriter, op, op.getTable(), tablesInRegisters,
+                             /*asBuffers=*/false);
+    if (failed(table))
+      return failure();
+    int64_t vocab = logicalTensorType(op.getTable().getType()).getDimSize(0);
     SmallVector<AffineExpr> idExprs;
     for (unsigned i = 0; i + 1 < rank; ++i)
       idExprs.push_back(getAffineDimExpr(i, ctx));
@@ -71,8 +121,7 @@ struct EmbeddingLowering : public OpRewritePattern<EmbeddingOp> {
           id = arith::MaxSIOp::create(b, l, id, indexConst(b, l, 0));
           id = arith::MinSIOp::create(b, l, id, indexConst(b, l, vocab - 1));
           Value h = linalg::IndexOp::create(b, l, rank - 1);
-          return tensor::ExtractOp::create(b, l, table, ValueRange{id, h})
-              .getResult();
+          return table->read(b, l, id, h);
         });
     rewriter.replaceOp(op, result);
     return success();
@@ -859,15 +908,15 @@ SmallVector<Value> withIndex(ValueRange ivs, Value last) {
 }
 
 /// x[row] · W[v] over the hidden size.
-Value rowDot(OpBuilder &b, Location l, Value x, ValueRange row, Value w,
-             Value v, int64_t hidden) {
+Value rowDot(OpBuilder &b, Location l, Value x, ValueRange row,
+             const WeightReader &w, Value v, int64_t hidden) {
   return countedLoop(
              b, l, indexConst(b, l, 0), indexConst(b, l, hidden),
              ValueRange{f32Const(b, l, 0.0f)},
              [&](OpBuilder &kb, Location kl, Value k,
                  ValueRange acc) -> SmallVector<Value> {
                Value xv = memref::LoadOp::create(kb, kl, x, withIndex(row, k));
-               Value wv = memref::LoadOp::create(kb, kl, w, ValueRange{v, k});
+               Value wv = w.read(kb, kl, v, k);
                return {arith::AddFOp::create(
                    kb, kl, acc[0], arith::MulFOp::create(kb, kl, xv, wv))};
              })
@@ -879,7 +928,9 @@ Value rowDot(OpBuilder &b, Location l, Value x, ValueRange row, Value w,
 /// the counted rows.
 struct LinearCrossEntropyLowering
     : public OpRewritePattern<LinearCrossEntropyOp> {
-  using OpRewritePattern::OpRewritePattern;
+  LinearCrossEntropyLowering(MLIRContext *ctx, bool tablesInRegisters)
+      : OpRewritePattern(ctx), tablesInRegisters(tablesInRegisters) {}
+  bool tablesInRegisters;
   LogicalResult matchAndRewrite(LinearCrossEntropyOp op,
                                 PatternRewriter &rewriter) const override {
     RankedTensorType inputType = op.getInput().getType();
@@ -887,12 +938,16 @@ struct LinearCrossEntropyLowering
       return failure();
     Location loc = op.getLoc();
     Value x = readBuffer(rewriter, loc, op.getInput());
-    Value w = readBuffer(rewriter, loc, op.getWeight());
+    FailureOr<WeightReader> w =
+        WeightReader::create(rewriter, op, op.getWeight(), tablesInRegisters,
+                             /*asBuffers=*/true);
+    if (failed(w))
+      return failure();
     Value labels = readBuffer(rewriter, loc, op.getLabels());
     RankedTensorType lseType = op.getLse().getType();
     Value lse = allocLike(rewriter, loc, lseType, op.getInput());
     Value rowLoss = allocLike(rewriter, loc, lseType, op.getInput());
-    int64_t vocab = op.getWeight().getType().getDimSize(0);
+    int64_t vocab = logicalTensorType(op.getWeight().getType()).getDimSize(0);
     int64_t hidden = inputType.getShape().back();
     int64_t ignore = static_cast<int64_t>(op.getIgnoreIndex());
     overRows(
@@ -908,7 +963,7 @@ struct LinearCrossEntropyLowering
                   f32Const(b, l, 0.0f), f32Const(b, l, 0.0f)},
               [&](OpBuilder &vb, Location vl, Value v,
                   ValueRange carried) -> SmallVector<Value> {
-                Value z = rowDot(vb, vl, x, row, w, v, hidden);
+                Value z = rowDot(vb, vl, x, row, *w, v, hidden);
                 Value m = arith::MaximumFOp::create(vb, vl, carried[0], z);
                 Value alpha = math::ExpOp::create(
                     vb, vl, arith::SubFOp::create(vb, vl, carried[0], m));
@@ -972,7 +1027,9 @@ struct LinearCrossEntropyLowering
 /// accumulated in place.
 struct LinearCrossEntropyGradLowering
     : public OpRewritePattern<LinearCrossEntropyGradOp> {
-  using OpRewritePattern::OpRewritePattern;
+  LinearCrossEntropyGradLowering(MLIRContext *ctx, bool tablesInRegisters)
+      : OpRewritePattern(ctx), tablesInRegisters(tablesInRegisters) {}
+  bool tablesInRegisters;
   LogicalResult matchAndRewrite(LinearCrossEntropyGradOp op,
                                 PatternRewriter &rewriter) const override {
     RankedTensorType inputType = op.getInput().getType();
@@ -986,11 +1043,15 @@ struct LinearCrossEntropyGradLowering
     Value invCount = arith::DivFOp::create(
         rewriter, loc, f32Const(rewriter, loc, 1.0f), count);
     Value x = readBuffer(rewriter, loc, op.getInput());
-    Value w = readBuffer(rewriter, loc, op.getWeight());
+    FailureOr<WeightReader> w =
+        WeightReader::create(rewriter, op, op.getWeight(), tablesInRegisters,
+                             /*asBuffers=*/true);
+    if (failed(w))
+      return failure();
     Value labels = readBuffer(rewriter, loc, op.getLabels());
     Value lse = readBuffer(rewriter, loc, op.getLse());
     Value dx = allocLike(rewriter, loc, inputType, op.getInput());
-    int64_t vocab = op.getWeight().getType().getDimSize(0);
+    int64_t vocab = logicalTensorType(op.getWeight().getType()).getDimSize(0);
     int64_t hidden = inputType.getShape().back();
     overRows(
         rewriter, loc, op.getInput(),
@@ -1017,7 +1078,7 @@ struct LinearCrossEntropyGradLowering
               ValueRange{},
               [&](OpBuilder &vb, Location vl, Value v,
                   ValueRange) -> SmallVector<Value> {
-                Value z = rowDot(vb, vl, x, row, w, v, hidden);
+                Value z = rowDot(vb, vl, x, row, *w, v, hidden);
                 Value p = math::ExpOp::create(
                     vb, vl, arith::SubFOp::create(vb, vl, z, rowLse));
                 Value isLabel = arith::CmpIOp::create(
@@ -1034,8 +1095,7 @@ struct LinearCrossEntropyGradLowering
                               SmallVector<Value> at = withIndex(row, k);
                               Value old =
                                   memref::LoadOp::create(kb, kl, dx, at);
-                              Value wv = memref::LoadOp::create(
-                                  kb, kl, w, ValueRange{v, k});
+                              Value wv = w->read(kb, kl, v, k);
                               memref::StoreOp::create(
                                   kb, kl,
                                   arith::AddFOp::create(
@@ -1058,9 +1118,11 @@ struct LinearCrossEntropyGradLowering
 } // namespace
 
 void mlir::lowmem::populateTransformerToLinalgPatterns(
-    RewritePatternSet &patterns) {
-  patterns.add<EmbeddingLowering, RmsNormLowering, RopeLowering, SwiGluLowering,
-               AttentionLowering, RmsNormGradLowering, SwiGluGradLowering,
-               AttentionGradLowering, LinearCrossEntropyLowering,
-               LinearCrossEntropyGradLowering>(patterns.getContext());
+    RewritePatternSet &patterns, bool tablesInRegisters) {
+  patterns.add<RmsNormLowering, RopeLowering, SwiGluLowering, AttentionLowering,
+               RmsNormGradLowering, SwiGluGradLowering, AttentionGradLowering>(
+      patterns.getContext());
+  patterns.add<EmbeddingLowering, LinearCrossEntropyLowering,
+               LinearCrossEntropyGradLowering>(patterns.getContext(),
+                                               tablesInRegisters);
 }

@@ -1104,6 +1104,22 @@ func.func @attention_grad_kv(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf32>) {
 
 // -----
 
+func.func @linear_ce_quantized_weight(%h: tensor<?x?x64xf32>, %w: !lowmem.qtensor<1000x32xf32, f16>, %l: tensor<?x?xi64>) {
+  // expected-error @+1 {{weight must be a static [vocab, 64] matrix, got 'tensor<1000x32xf32>'}}
+  %0:2 = lowmem.linear_cross_entropy %h, %w, %l : tensor<?x?x64xf32>, !lowmem.qtensor<1000x32xf32, f16>, tensor<?x?xi64> -> tensor<f32>, tensor<?x?xf32>
+  return
+}
+
+// -----
+
+func.func @embedding_quantized_table(%ids: tensor<2xi64>, %t: !lowmem.qtensor<10x8xf32, int8>) {
+  // expected-error @+1 {{result 'tensor<2x4xf32>' must have the ids' shape [2] followed by the hidden size 8}}
+  %0 = lowmem.embedding %ids, %t : tensor<2xi64>, !lowmem.qtensor<10x8xf32, int8> -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
 func.func @linear_ce_weight(%h: tensor<?x?x64xf32>, %w: tensor<1000x32xf32>, %l: tensor<?x?xi64>) {
   // expected-error @+1 {{weight must be a static [vocab, 64] matrix, got 'tensor<1000x32xf32>'}}
   %0:2 = lowmem.linear_cross_entropy %h, %w, %l : tensor<?x?x64xf32>, tensor<1000x32xf32>, tensor<?x?xi64> -> tensor<f32>, tensor<?x?xf32>

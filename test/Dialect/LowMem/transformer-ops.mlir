@@ -48,3 +48,16 @@ func.func @head_and_loss(%h: tensor<?x?x64xf32>, %w: tensor<1000x64xf32>, %label
   %dh = lowmem.linear_cross_entropy_grad %h, %w, %labels, %lse {ignore_index = 7 : i64} : tensor<?x?x64xf32>, tensor<1000x64xf32>, tensor<?x?xi64>, tensor<?x?xf32> -> tensor<?x?x64xf32>
   return %loss, %dh : tensor<f32>, tensor<?x?x64xf32>
 }
+
+// The head, its gradient and the embedding read quantized weights as they
+// are: decoded as they stream, never dequantized whole.
+// CHECK-LABEL: func.func @quantized_head_and_table
+func.func @quantized_head_and_table(%ids: tensor<?x?xi64>, %table: !lowmem.qtensor<1000x64xf32, int8>, %h: tensor<?x?x64xf32>, %w: !lowmem.qtensor<1000x64xf32, nf4, block = 64, double_quant>, %labels: tensor<?x?xi64>) -> (tensor<?x?x64xf32>, tensor<f32>, tensor<?x?x64xf32>) {
+  // CHECK: lowmem.embedding %{{.+}}, %{{.+}} : tensor<?x?xi64>, !lowmem.qtensor<1000x64xf32, int8> -> tensor<?x?x64xf32>
+  %e = lowmem.embedding %ids, %table : tensor<?x?xi64>, !lowmem.qtensor<1000x64xf32, int8> -> tensor<?x?x64xf32>
+  // CHECK: lowmem.linear_cross_entropy %{{.+}}, %{{.+}}, %{{.+}} : tensor<?x?x64xf32>, !lowmem.qtensor<1000x64xf32, nf4, block = 64, double_quant>, tensor<?x?xi64> -> tensor<f32>, tensor<?x?xf32>
+  %loss, %lse = lowmem.linear_cross_entropy %h, %w, %labels : tensor<?x?x64xf32>, !lowmem.qtensor<1000x64xf32, nf4, block = 64, double_quant>, tensor<?x?xi64> -> tensor<f32>, tensor<?x?xf32>
+  // CHECK: lowmem.linear_cross_entropy_grad %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} : tensor<?x?x64xf32>, !lowmem.qtensor<1000x64xf32, nf4, block = 64, double_quant>
+  %dh = lowmem.linear_cross_entropy_grad %h, %w, %labels, %lse : tensor<?x?x64xf32>, !lowmem.qtensor<1000x64xf32, nf4, block = 64, double_quant>, tensor<?x?xi64>, tensor<?x?xf32> -> tensor<?x?x64xf32>
+  return %e, %loss, %dh : tensor<?x?x64xf32>, tensor<f32>, tensor<?x?x64xf32>
+}

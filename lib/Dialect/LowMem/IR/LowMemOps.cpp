@@ -443,7 +443,7 @@ static LogicalResult checkElementType(Operation *op, StringRef name,
 
 LogicalResult EmbeddingOp::verify() {
   RankedTensorType ids = getIds().getType();
-  RankedTensorType table = getTable().getType();
+  RankedTensorType table = logicalTensorType(getTable().getType());
   RankedTensorType result = getResult().getType();
   if (table.getRank() != 2 || !table.hasStaticShape())
     return emitOpError("table must be a static [vocab, hidden] matrix, got ")
@@ -621,13 +621,13 @@ static LogicalResult verifyLinearCrossEntropy(Operation *op,
 
 LogicalResult LinearCrossEntropyOp::verify() {
   return verifyLinearCrossEntropy(*this, getInput().getType(),
-                                  getWeight().getType(), getLabels().getType(),
-                                  getLse().getType());
+                                  logicalTensorType(getWeight().getType()),
+                                  getLabels().getType(), getLse().getType());
 }
 
 LogicalResult LinearCrossEntropyGradOp::verify() {
   if (failed(verifyLinearCrossEntropy(
-          *this, getInput().getType(), getWeight().getType(),
+          *this, getInput().getType(), logicalTensorType(getWeight().getType()),
           getLabels().getType(), getLse().getType())))
     return failure();
   if (getGradInput().getType() != getInput().getType())

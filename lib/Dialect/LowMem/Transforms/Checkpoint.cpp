@@ -78,12 +78,12 @@ int64_t flopsOf(Operation *op, int64_t dyn) {
     return 2 * out * (numElements(dy.getType(), dyn) / lastDim(dy));
   }
   if (auto fused = dyn_cast<LinearCrossEntropyOp>(op)) {
-    auto weight = fused.getWeight().getType();
+    auto weight = logicalTensorType(fused.getWeight().getType());
     int64_t rows = numElements(fused.getLse().getType(), dyn);
     return rows * weight.getNumElements() * 2 + 5 * rows * weight.getDimSize(0);
   }
   if (auto fused = dyn_cast<LinearCrossEntropyGradOp>(op)) {
-    auto weight = fused.getWeight().getType();
+    auto weight = logicalTensorType(fused.getWeight().getType());
     int64_t rows = numElements(fused.getLse().getType(), dyn);
     return rows * weight.getNumElements() * 4 + 4 * rows * weight.getDimSize(0);
   }

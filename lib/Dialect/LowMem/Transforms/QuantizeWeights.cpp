@@ -22,10 +22,9 @@ namespace {
 /// Rewrites `op` into a `qlinear` whose weight is `weight`.
 void replaceWithQLinear(LinearOp op, Value weight) {
   OpBuilder b(op);
-  auto qlinear =
-      QLinearOp::create(b, op.getLoc(), op.getType(), op.getInput(), weight,
-                        op.getBias(), op.getResidual(), op.getActivationAttr(),
-                        op.getTransposeWeightAttr());
+  auto qlinear = QLinearOp::create(
+      b, op.getLoc(), op.getType(), op.getInput(), weight, op.getBias(),
+      op.getResidual(), op.getActivationAttr(), op.getTransposeWeightAttr());
   op.replaceAllUsesWith(qlinear.getResult());
   op.erase();
 }
@@ -35,29 +34,71 @@ struct QuantizeWeightsPass
           QuantizeWeightsPass> {
   using Base::Base;
 
-  void runOnOperation() override {
-    ModuleOp module = getOperation();
+  /// A storage format with its block size and double quantization.
+  struct Storage {
+    QuantFormat format;
+    int64_t block;
+    bool doubleQuant;
+  };
+
+  /// The storage of `name` in `format` (`block` 0: the format's default;
+  /// `dq` where the format has it), or an error on `module`.
+  FailureOr<Storage> storageOf(ModuleOp module, StringRef format, int64_t block,
+                               bool dq, bool dqIfAny) {
     std::optional<QuantFormat> fmt = symbolizeQuantFormat(format);
     if (!fmt) {
       module.emitError() << "unknown weight format '" << format
-                         << "'; expected one of f16, bf16, int4, nf4, fp4, "
-                            "int8";
-      return signalPassFailure();
+                         << "'; expected one of f32, f16, bf16, int4, nf4, "
+                            "fp4, int8";
+      return failure();
     }
     ::lowmem::quant::Format libFormat = toQuantLibFormat(*fmt);
-    int64_t block = blockSize != 0
-                        ? blockSize
-                        : ::lowmem::quant::defaultBlockSize(libFormat);
-    std::string problem =
-        ::lowmem::quant::checkOptions(libFormat, block, doubleQuant);
+    if (block == 0)
+      block = ::lowmem::quant::defaultBlockSize(libFormat);
+    if (dqIfAny)
+      dq = ::lowmem::quant::checkOptions(libFormat, block, true).empty();
+    std::string problem = ::lowmem::quant::checkOptions(libFormat, block, dq);
     if (!problem.empty()) {
       module.emitError() << problem;
-      return signalPassFailure();
+      return failure();
+    }
+    return Storage{*fmt, block, dq};
+  }
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    // format=f32: only the overrides quantize.
+    std::optional<Storage> global;
+    if (format != "f32") {
+      FailureOr<Storage> storage =
+          storageOf(module, format, blockSize, doubleQuant, /*dqIfAny=*/false);
+      if (failed(storage))
+        return signalPassFailure();
+      global = *storage;
+    }
+    // NAME=FORMAT entries, in order.
+    SmallVector<std::pair<std::string, std::optional<Storage>>> perName;
+    for (const std::string &entry : overrides) {
+      auto [name, fmt] = StringRef(entry).split('=');
+      if (name.empty() || fmt.empty()) {
+        module.emitError() << "override '" << entry << "' is not NAME=FORMAT";
+        return signalPassFailure();
+      }
+      if (fmt == "f32") {
+        perName.push_back({name.str(), std::nullopt});
+        continue;
+      }
+      FailureOr<Storage> storage =
+          storageOf(module, fmt, 0, false, /*dqIfAny=*/doubleQuant);
+      if (failed(storage))
+        return signalPassFailure();
+      perName.push_back({name.str(), *storage});
     }
 
-    auto makeType = [&](RankedTensorType type) {
-      return QTensorType::get(type.getShape(), type.getElementType(), *fmt,
-                              block, doubleQuant);
+    auto makeType = [&](RankedTensorType type, const Storage &storage) {
+      return QTensorType::get(type.getShape(), type.getElementType(),
+                              storage.format, storage.block,
+                              storage.doubleQuant);
     };
 
     for (auto func : module.getOps<func::FuncOp>()) {
@@ -67,25 +108,45 @@ struct QuantizeWeightsPass
         unsigned idx = arg.getArgNumber();
         auto name = func.getArgAttrOfType<StringAttr>(
             idx, LowMemDialect::kParamAttrName);
-        if (!name || func.getArgAttr(idx, LowMemDialect::kTrainableAttrName) ||
-            matchesNameList(name.getValue(), skip))
+        if (!name || func.getArgAttr(idx, LowMemDialect::kTrainableAttrName))
           continue;
         auto type = dyn_cast<RankedTensorType>(arg.getType());
         if (!type || !type.hasStaticShape() || type.getRank() != 2 ||
             arg.use_empty())
           continue;
-        // Only weights consumed exclusively as the weight of linear layers.
-        bool onlyLinearWeights =
-            llvm::all_of(arg.getUses(), [](OpOperand &use) {
-              auto linear = dyn_cast<LinearOp>(use.getOwner());
-              return linear && use.getOperandNumber() ==
-                                   linear.getWeightMutable().getOperandNumber();
-            });
-        if (!onlyLinearWeights)
+        const auto *named = llvm::find_if(perName, [&](const auto &entry) {
+          return matchesNameList(name.getValue(), {entry.first});
+        });
+        bool overridden = named != perName.end();
+        std::optional<Storage> storage = global;
+        if (overridden)
+          storage = named->second;
+        else if (matchesNameList(name.getValue(), skip))
+          storage = std::nullopt;
+        if (!storage)
           continue;
-        arg.setType(makeType(type));
+        // Only weights read where the kernels decode them: linear layers,
+        // the fused head, and (when overridden) embedding tables.
+        bool decodable = llvm::all_of(arg.getUses(), [&](OpOperand &use) {
+          Operation *owner = use.getOwner();
+          unsigned n = use.getOperandNumber();
+          if (auto linear = dyn_cast<LinearOp>(owner))
+            return n == linear.getWeightMutable().getOperandNumber();
+          if (auto head = dyn_cast<LinearCrossEntropyOp>(owner))
+            return n == head.getWeightMutable().getOperandNumber();
+          if (auto head = dyn_cast<LinearCrossEntropyGradOp>(owner))
+            return n == head.getWeightMutable().getOperandNumber();
+          if (auto embedding = dyn_cast<EmbeddingOp>(owner))
+            return overridden &&
+                   n == embedding.getTableMutable().getOperandNumber();
+          return false;
+        });
+        if (!decodable)
+          continue;
+        arg.setType(makeType(type, *storage));
         for (Operation *user : llvm::make_early_inc_range(arg.getUsers()))
-          replaceWithQLinear(cast<LinearOp>(user), arg);
+          if (auto linear = dyn_cast<LinearOp>(user))
+            replaceWithQLinear(linear, arg);
       }
       func.setType(FunctionType::get(&getContext(),
                                      func.getBody().getArgumentTypes(),
@@ -95,11 +156,14 @@ struct QuantizeWeightsPass
       // the quantize at compile time.
       func.walk([&](LinearOp op) {
         auto weight = op.getWeight();
+        if (!global)
+          return;
         if (!weight.getDefiningOp<arith::ConstantOp>())
           return;
         auto type = cast<RankedTensorType>(weight.getType());
         OpBuilder b(op);
-        Value q = QuantizeOp::create(b, op.getLoc(), makeType(type), weight);
+        Value q =
+            QuantizeOp::create(b, op.getLoc(), makeType(type, *global), weight);
         replaceWithQLinear(op, q);
       });
     }

@@ -279,7 +279,9 @@ def LowMem_EmbeddingOp : LowMem_Op<"embedding", [Pure]> {
     Gathers the rows of `table` (`[V, H]`, PyTorch's `nn.Embedding` layout)
     named by the token ids in `ids` (`[...]`, i64): the result is
     `[..., H]`. An id outside `[0, V)` is the caller's error; compiled models
-    check every id before running.
+    check every id before running. The table may be stored in any weight
+    format (`!lowmem.qtensor`): the rows gathered are decoded as they are
+    read, the table is never dequantized whole.
 
     Example:
 
@@ -288,7 +290,8 @@ def LowMem_EmbeddingOp : LowMem_Op<"embedding", [Pure]> {
         : tensor<?x?xi64>, tensor<1000x64xf32> -> tensor<?x?x64xf32>
     ```
   }];
-  let arguments = (ins RankedTensorOf<[I64]>:$ids, LowMem_FloatTensor:$table);
+  let arguments = (ins RankedTensorOf<[I64]>:$ids,
+                       AnyTypeOf<[LowMem_FloatTensor, LowMem_QTensor]>:$table);
   let results = (outs LowMem_FloatTensor:$result);
   let assemblyFormat = [{
     $ids `,` $table attr-dict `:` type($ids) `,` type($table) `->`
@@ -519,7 +522,8 @@ def LowMem_LinearCrossEntropyOp
     `cross_entropy_loss(linear(input, weight), labels)`, and each row's
     `logsumexp` (`lse`, `[...]`), which the gradient reuses. The lowering
     streams over the vocabulary row by row with an online logsumexp: the
-    `[..., V]` logits never exist.
+    `[..., V]` logits never exist. The weight may be stored in any weight
+    format (`!lowmem.qtensor`), decoded element by element as it is read.
 
     Example:
 
@@ -529,7 +533,8 @@ def LowMem_LinearCrossEntropyOp
           -> tensor<f32>, tensor<?x?xf32>
     ```
   }];
-  let arguments = (ins LowMem_FloatTensor:$input, LowMem_FloatTensor:$weight,
+  let arguments = (ins LowMem_FloatTensor:$input,
+                   AnyTypeOf<[LowMem_FloatTensor, LowMem_QTensor]>:$weight,
                    RankedTensorOf<[I64]>:$labels,
                    DefaultValuedAttr<I64Attr, "-100">:$ignore_index);
   let results = (outs 0DTensorOf<[F32]>:$loss, LowMem_FloatTensor:$lse);
@@ -547,7 +552,8 @@ def LowMem_LinearCrossEntropyGradOp
     The gradient of `linear_cross_entropy(input, weight, labels)` with
     respect to `input`: for each counted row,
     `(softmax(logits) − onehot(label)) · weight / count`, the logits
-    recomputed a vocabulary entry at a time from the row's `lse`.
+    recomputed a vocabulary entry at a time from the row's `lse`. The weight
+    may be quantized, as in `linear_cross_entropy`.
 
     Example:
 
@@ -557,7 +563,8 @@ def LowMem_LinearCrossEntropyGradOp
           tensor<?x?xf32> -> tensor<?x?x64xf32>
     ```
   }];
-  let arguments = (ins LowMem_FloatTensor:$input, LowMem_FloatTensor:$weight,
+  let arguments = (ins LowMem_FloatTensor:$input,
+                   AnyTypeOf<[LowMem_FloatTensor, LowMem_QTensor]>:$weight,
                    RankedTensorOf<[I64]>:$labels, LowMem_FloatTensor:$lse,
                    DefaultValuedAttr<I64Attr, "-100">:$ignore_index);
   let results = (outs LowMem_FloatTensor:$grad_input);

@@ -43,11 +43,21 @@ def LowMemQuantizeWeights : Pass<"lowmem-quantize-weights", "ModuleOp"> {
   let summary = "Store the weights of linear layers in a quantized format";
   let description = [{
     Every function argument marked `lowmem.param` whose only users are
-    `lowmem.linear` ops (as their weight) and that is not trainable becomes a
-    `!lowmem.qtensor` of the chosen format, and its users become
-    `lowmem.qlinear`. Weights that are not function arguments are wrapped in
-    `lowmem.quantize`. Parameters named in `skip` (exact names, or prefixes
-    ending in `.`) keep full precision.
+    `lowmem.linear` ops (as their weight) or a language model's fused head
+    and loss (`lowmem.linear_cross_entropy` and its gradient, as their
+    weight), and that is not trainable, becomes a `!lowmem.qtensor` of the
+    chosen format; linear users become `lowmem.qlinear`, the fused head
+    reads the quantized weight as it is. Weights that are not function
+    arguments are wrapped in `lowmem.quantize`. Parameters named in `skip`
+    (exact names, or prefixes ending in `.`) keep full precision.
+
+    `override` entries `NAME=FORMAT` give the parameters they name (exact
+    names, or prefixes ending in `.`; the first entry that matches wins) a
+    format of their own, with that format's default block size and double
+    quantization where the format has it and `double-quant` is set; `f32`
+    keeps full precision. Only an override stores an embedding table
+    (`lowmem.embedding`) in another format, as bitsandbytes leaves
+    embeddings alone.
 
     Example: `lowmem-opt --lowmem-quantize-weights="format=nf4 double-quant"`
   }];
@@ -60,7 +70,10 @@ def LowMemQuantizeWeights : Pass<"lowmem-quantize-weights", "ModuleOp"> {
            "Quantize the block scales too (nf4 and fp4)">,
     ListOption<"skip", "skip", "std::string",
                "Parameters (exact names or prefixes ending in '.') to keep "
-               "in full precision">
+               "in full precision">,
+    ListOption<"overrides", "override", "std::string",
+               "Per-parameter formats: NAME=FORMAT (NAME exact or a prefix "
+               "ending in '.'; FORMAT f32 keeps full precision)">
   ];
   let dependentDialects = ["::mlir::lowmem::LowMemDialect"];
 }
