@@ -205,19 +205,8 @@ std::string describe(const Monomial &monomial) {
 /// are live and the `top` largest buffers live there.
 void remarkPeak(func::FuncOp func, const Family &key, ArrayRef<Buffer *> family,
                 int64_t packed, int64_t top) {
-  std::map<int64_t, int64_t> delta; // position -> change in live bytes
-  for (Buffer *buf : family) {
-    delta[buf->start] += buf->coefficient;
-    delta[buf->end + 1] -= buf->coefficient;
-  }
-  int64_t live = 0, peak = 0, at = 0;
-  for (auto [position, change] : delta) {
-    live += change;
-    if (live > peak) {
-      peak = live;
-      at = position;
-    }
-  }
+  int64_t peak = 0;
+  int64_t at = peakPosition(family, &peak);
   SmallVector<Buffer *> alive;
   for (Buffer *buf : family)
     if (buf->start <= at && at <= buf->end)
