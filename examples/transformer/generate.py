@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Generate a small random Qwen2- or LLaMA-style checkpoint in Hugging Face's
-layout (config.json + model.safetensors), and token ids to run it on.
+layout (config.json + model.safetensors, or shards with
+model.safetensors.index.json), and token ids to run it on.
 
 Weights follow ``lowmem_ref.transformer.init_params`` (deterministic from
 --seed), stored in --dtype. Token ids are int64 ``[batch, seq]``, uniform in
@@ -71,6 +72,9 @@ def main(argv=None):
     p.add_argument("--tie", action="store_true", help="tie lm_head to the embedding")
     p.add_argument("--dtype", choices=["f32", "f16", "bf16"], default="f32")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--shards", type=int, default=1,
+                   help="split the weights into N files with a model.safetensors.index.json, "
+                        "as Hugging Face saves large models")
     p.add_argument("--ids-shape", type=int, nargs=2, metavar=("B", "S"))
     p.add_argument("-x", "--ids-output", metavar="IDS.npy")
     p.add_argument("--ids-seed", type=int, help="default: seed + 1")
@@ -87,8 +91,27 @@ def main(argv=None):
         params = transformer.init_params(cfg, args.seed)
         dtype = {"f32": None, "f16": "F16", "bf16": "BF16"}[args.dtype]
         tensors = {n: ((dtype, a) if dtype else a) for n, a in params.items()}
-        safetensors_io.save(os.path.join(args.output, "model.safetensors"), tensors,
-                            metadata={"format": "pt"})
+        if args.shards <= 1:
+            safetensors_io.save(os.path.join(args.output, "model.safetensors"), tensors,
+                                metadata={"format": "pt"})
+        else:
+            # Whole tensors, in name order, dealt into N files of about equal size.
+            names = sorted(tensors)
+            total = sum(params[n].nbytes for n in names)
+            weight_map, shard, filled = {}, 0, 0
+            parts = [dict() for _ in range(args.shards)]
+            for n in names:
+                if filled >= (shard + 1) * total / args.shards and shard + 1 < args.shards:
+                    shard += 1
+                parts[shard][n] = tensors[n]
+                filled += params[n].nbytes
+            for k, part in enumerate(parts):
+                file = f"model-{k + 1:05d}-of-{args.shards:05d}.safetensors"
+                safetensors_io.save(os.path.join(args.output, file), part, metadata={"format": "pt"})
+                weight_map.update({n: file for n in part})
+            index = {"metadata": {"total_size": total}, "weight_map": weight_map}
+            write_atomic(os.path.join(args.output, "model.safetensors.index.json"),
+                         (json.dumps(index, indent=2) + "\n").encode())
         write_atomic(os.path.join(args.output, "config.json"),
                      (json.dumps(cfg_dict, indent=2) + "\n").encode())
         count = sum(a.size for a in params.values())

@@ -112,9 +112,105 @@ SafetensorsFile::~SafetensorsFile() {
     ::munmap(mapping, mappingSize);
 }
 
+std::unique_ptr<SafetensorsFile>
+SafetensorsFile::openIndex(const std::string &path, std::string &err) {
+  std::vector<unsigned char> bytes;
+  std::string problem = readFile(path, bytes);
+  if (!problem.empty()) {
+    err = problem;
+    return nullptr;
+  }
+  JsonValue index;
+  problem =
+      parseJson(std::string_view(reinterpret_cast<const char *>(bytes.data()),
+                                 bytes.size()),
+                index);
+  if (!problem.empty()) {
+    err = path + ": not a JSON index of shards: " + problem;
+    return nullptr;
+  }
+  const JsonValue *map = index.isObject() ? index.get("weight_map") : nullptr;
+  if (!map || !map->isObject() || map->getObject().empty()) {
+    err = path + ": an index of shards needs a non-empty \"weight_map\" "
+                 "object (tensor name -> shard file)";
+    return nullptr;
+  }
+  std::string dir;
+  if (size_t slash = path.rfind('/'); slash != std::string::npos)
+    dir = path.substr(0, slash + 1);
+  std::unique_ptr<SafetensorsFile> file(new (std::nothrow) SafetensorsFile());
+  if (!file) {
+    err = path + ": out of memory";
+    return nullptr;
+  }
+  file->filePath = path;
+  // Shards in the order the index first names them; the tensors each
+  // should hold.
+  std::vector<std::string> shardNames;
+  std::vector<std::vector<std::string>> expected;
+  for (const auto &[tensor, shard] : map->getObject()) {
+    if (!shard.isString() || shard.getString().empty() ||
+        shard.getString().find('/') != std::string::npos) {
+      err = path + ": tensor " + quote(tensor) +
+            ": the shard must be a file name beside the index";
+      return nullptr;
+    }
+    auto it =
+        std::find(shardNames.begin(), shardNames.end(), shard.getString());
+    size_t k = it - shardNames.begin();
+    if (it == shardNames.end()) {
+      shardNames.push_back(shard.getString());
+      expected.emplace_back();
+    }
+    expected[k].push_back(tensor);
+  }
+  for (size_t k = 0; k < shardNames.size(); ++k) {
+    std::string shardErr;
+    std::unique_ptr<SafetensorsFile> shard =
+        open(dir + shardNames[k], shardErr);
+    if (!shard) {
+      err = path + ": shard " + quote(shardNames[k]) + " (holding " +
+            quote(expected[k].front()) + "): " + shardErr;
+      return nullptr;
+    }
+    for (const std::string &tensor : expected[k])
+      if (!shard->find(tensor)) {
+        err = path + ": tensor " + quote(tensor) + " is not in shard " +
+              quote(shardNames[k]) + ", where the index puts it";
+        return nullptr;
+      }
+    if (shard->tensors().size() != expected[k].size())
+      for (const TensorView &t : shard->tensors())
+        if (std::find(expected[k].begin(), expected[k].end(), t.name) ==
+            expected[k].end()) {
+          err = path + ": shard " + quote(shardNames[k]) + " holds tensor " +
+                quote(t.name) + ", which the index " +
+                (map->get(t.name)
+                     ? "puts in shard " + quote(map->get(t.name)->getString())
+                     : std::string("does not list"));
+          return nullptr;
+        }
+    file->size += shard->fileSize();
+    file->tensorList.insert(file->tensorList.end(), shard->tensors().begin(),
+                            shard->tensors().end());
+    file->shardList.push_back(std::move(shard));
+  }
+  std::sort(
+      file->tensorList.begin(), file->tensorList.end(),
+      [](const TensorView &a, const TensorView &b) { return a.name < b.name; });
+  if (const JsonValue *metadata = index.get("metadata");
+      metadata && metadata->isObject())
+    for (const auto &[key, value] : metadata->getObject())
+      file->metadataList.push_back(
+          {key, value.isString() ? value.getString() : value.serialize()});
+  return file;
+}
+
 std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string &path,
                                                        std::string &err) {
   err.clear();
+  if (path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0)
+    return openIndex(path, err);
   int fd;
   do {
     fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -520,6 +520,99 @@ protected:
   std::string dir;
 };
 
+/// Two shards and an index: a.* in the first, b.* in the second.
+class ShardedTest : public SafetensorsFileTest {
+protected:
+  void SetUp() override {
+    SafetensorsFileTest::SetUp();
+    ASSERT_EQ(writeSafetensors(dir + "/m-1.safetensors",
+                               {{"a.weight", DType::F32, {2}, a, sizeof(a)},
+                                {"a.bias", DType::F32, {1}, a, 4}},
+                               {}),
+              "");
+    ASSERT_EQ(writeSafetensors(dir + "/m-2.safetensors",
+                               {{"b.weight", DType::F32, {2}, b, sizeof(b)}},
+                               {}),
+              "");
+  }
+  void writeIndex(const std::string &text) {
+    std::string path = dir + "/m.index.json";
+    ASSERT_EQ(writeFileAtomic(path, text.data(), text.size()), "");
+  }
+  std::string openErr() {
+    std::string err;
+    EXPECT_EQ(SafetensorsFile::open(dir + "/m.index.json", err), nullptr);
+    return err;
+  }
+  float a[2] = {1, 2}, b[2] = {3, 4};
+};
+
+TEST_F(ShardedTest, ServesEveryShardAsOneFile) {
+  writeIndex(R"({"metadata": {"total_size": 20}, "weight_map": {)"
+             R"("a.weight": "m-1.safetensors", "b.weight": "m-2.safetensors",)"
+             R"("a.bias": "m-1.safetensors"}})");
+  std::string err;
+  auto file = SafetensorsFile::open(dir + "/m.index.json", err);
+  ASSERT_NE(file, nullptr) << err;
+  EXPECT_EQ(file->shards().size(), 2u);
+  ASSERT_EQ(file->tensors().size(), 3u);
+  EXPECT_EQ(file->tensors()[0].name, "a.bias");
+  EXPECT_EQ(file->tensors()[2].name, "b.weight");
+  const TensorView *t = file->find("b.weight");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->load<float>(1), 4.0f);
+  EXPECT_EQ(file->find("a.weight")->load<float>(0), 1.0f);
+  EXPECT_EQ(file->find("c.weight"), nullptr);
+  ASSERT_EQ(file->metadata().size(), 1u);
+  EXPECT_EQ(file->metadata()[0].first, "total_size");
+  EXPECT_EQ(file->metadata()[0].second, "20");
+}
+
+TEST_F(ShardedTest, AMissingShardNamesItAndATensor) {
+  writeIndex(R"({"weight_map": {"a.weight": "m-1.safetensors",)"
+             R"("a.bias": "m-1.safetensors", "b.weight": "m-3.safetensors"}})");
+  std::string err = openErr();
+  EXPECT_NE(err.find("m.index.json: shard 'm-3.safetensors' (holding "
+                     "'b.weight'): "),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("cannot open"), std::string::npos) << err;
+}
+
+TEST_F(ShardedTest, ATensorNotWhereTheIndexSays) {
+  writeIndex(R"({"weight_map": {"a.weight": "m-1.safetensors",)"
+             R"("a.bias": "m-1.safetensors", "b.weight": "m-1.safetensors"}})");
+  EXPECT_NE(openErr().find("tensor 'b.weight' is not in shard "
+                           "'m-1.safetensors', where the index puts it"),
+            std::string::npos);
+}
+
+TEST_F(ShardedTest, ATensorTheIndexDoesNotList) {
+  writeIndex(R"({"weight_map": {"a.weight": "m-1.safetensors",)"
+             R"("b.weight": "m-2.safetensors"}})");
+  EXPECT_NE(openErr().find("shard 'm-1.safetensors' holds tensor 'a.bias', "
+                           "which the index does not list"),
+            std::string::npos);
+}
+
+TEST_F(ShardedTest, MalformedIndexes) {
+  writeIndex("not json");
+  EXPECT_NE(openErr().find("not a JSON index of shards"), std::string::npos);
+  writeIndex(R"({"weight_map": {}})");
+  EXPECT_NE(openErr().find("needs a non-empty \"weight_map\" object"),
+            std::string::npos);
+  writeIndex(R"({"weight_map": {"a.weight": "../m-1.safetensors"}})");
+  EXPECT_NE(openErr().find("tensor 'a.weight': the shard must be a file name "
+                           "beside the index"),
+            std::string::npos);
+  writeIndex(R"({"weight_map": {"a.weight": 3}})");
+  EXPECT_NE(openErr().find("tensor 'a.weight': the shard must be"),
+            std::string::npos);
+  std::string err;
+  EXPECT_EQ(SafetensorsFile::open(dir + "/none.index.json", err), nullptr);
+  EXPECT_NE(err.find("none.index.json"), std::string::npos);
+}
+
 TEST_F(SafetensorsFileTest, RoundTrip) {
   std::string path = dir + "/model.safetensors";
   float w[6] = {1, 2, 3, 4, 5, 6};

@@ -69,7 +69,11 @@ struct TensorView {
 class SafetensorsFile {
 public:
   /// mmaps \p path read-only and validates it; returns nullptr and sets
-  /// \p err to "<path>: <reason>" on failure.
+  /// \p err to "<path>: <reason>" on failure. A path ending in `.json` is a
+  /// Hugging Face index of shards (`{"weight_map": {tensor: shard file}}`,
+  /// shards beside it): every shard is opened and checked against the
+  /// index (each tensor where the index says, no tensor twice or unlisted),
+  /// and the tensors of all of them are served as one file's.
   static std::unique_ptr<SafetensorsFile> open(const std::string &path,
                                                std::string &err);
 
@@ -89,8 +93,12 @@ public:
   }
   /// The path (or display name) the file was opened with.
   const std::string &path() const { return filePath; }
-  /// Total size of the file in bytes.
+  /// Total size of the file in bytes (of every shard, for an index).
   size_t fileSize() const { return size; }
+  /// The shards an index was opened with (empty for a single file).
+  const std::vector<std::unique_ptr<SafetensorsFile>> &shards() const {
+    return shardList;
+  }
   /// Size of the JSON header (N).
   size_t headerLength() const { return headerSize; }
 
@@ -102,6 +110,9 @@ private:
   SafetensorsFile() = default;
   /// Validates [base, base+size) and fills the tensor and metadata lists.
   std::string parse();
+  /// open() of an index of shards.
+  static std::unique_ptr<SafetensorsFile> openIndex(const std::string &path,
+                                                    std::string &err);
 
   std::string filePath;
   const uint8_t *base = nullptr;
@@ -112,6 +123,7 @@ private:
   std::vector<uint8_t> ownedBuffer;
   std::vector<TensorView> tensorList;
   std::vector<std::pair<std::string, std::string>> metadataList;
+  std::vector<std::unique_ptr<SafetensorsFile>> shardList;
 };
 
 /// A tensor to store with writeSafetensors.
