@@ -4,8 +4,10 @@
 # imports it, compiles it for the CPU in every weight format, runs each and
 # prints the memory and accuracy table; then fine-tunes BigNet with LoRA and
 # QLoRA (examples/bignet/fit: the loss curves, and the training memory under
-# each checkpointing policy beside the seed's table; BIGNET_FIT=0 skips it).
-# Work files go to out/bignet.
+# each checkpointing policy beside the seed's table; BIGNET_FIT=0 skips it);
+# then a small Qwen2-style decoder (examples/transformer/run.sh: logits in
+# f32 and 4-bit against numpy, a QLoRA run, the 1.5B memory plan;
+# TRANSFORMER=0 skips it). Work files go to out/bignet and out/transformer.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${LOWMEM_BUILD_DIR:-$root/build}"
@@ -50,4 +52,9 @@ $py "$ex/summarize.py" "$out/reference.npy" "${specs[@]}"
 if [ "${BIGNET_FIT:-1}" != 0 ]; then
   echo
   "$ex/fit/run.sh" "$out/fit"
+fi
+
+if [ "${TRANSFORMER:-1}" != 0 ]; then
+  echo
+  "$root/examples/transformer/run.sh" "${TRANSFORMER_OUT:-$root/out/transformer}"
 fi

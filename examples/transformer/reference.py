@@ -27,10 +27,16 @@ from lowmem_ref import checkpoint, formats, lora, safetensors_io, transformer  #
 SKIP = ("model.embed_tokens.weight", "lm_head.weight")
 
 
+def _weights(model):
+    """A model directory's weights: model.safetensors, or the index of its shards."""
+    single = os.path.join(model, "model.safetensors")
+    index = os.path.join(model, "model.safetensors.index.json")
+    return index if not os.path.exists(single) and os.path.exists(index) else single
+
+
 def _model(args):
     cfg = transformer.Config.load(os.path.join(args.model, "config.json"))
-    weights = args.weights or os.path.join(args.model, "model.safetensors")
-    return cfg, safetensors_io.load(weights)
+    return cfg, safetensors_io.load(args.weights or _weights(args.model))
 
 
 def _adapter(path):
@@ -63,7 +69,7 @@ def cmd_forward(args):
 
 
 def cmd_quantize(args):
-    tensors = safetensors_io.load(os.path.join(args.model, "model.safetensors"))
+    tensors = safetensors_io.load(_weights(args.model))
     overrides = []
     for entry in args.format_of or []:
         name, sep, fmt = entry.partition("=")

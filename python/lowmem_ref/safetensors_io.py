@@ -289,8 +289,27 @@ def load_with_metadata(path):
 
 def load(path):
     """Load a safetensors file into a :class:`TensorDict` (``.metadata`` holds
-    the ``__metadata__`` mapping, ``.dtypes`` the stored dtype names)."""
-    return load_with_metadata(path)[0]
+    the ``__metadata__`` mapping, ``.dtypes`` the stored dtype names). A path
+    ending in ``.json`` is a Hugging Face index of shards (``weight_map``:
+    tensor name -> file beside it): every tensor is read from its shard, which
+    must hold it."""
+    if not str(path).endswith(".json"):
+        return load_with_metadata(path)[0]
+    with open(path, "rb") as f:
+        index = json.loads(f.read().decode("utf-8"))
+    weight_map = index.get("weight_map") if isinstance(index, dict) else None
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise SafetensorsError(f"{path}: an index of shards needs a non-empty weight_map")
+    out = TensorDict(metadata=index.get("metadata") or {})
+    shards = {}
+    for name, shard in weight_map.items():
+        if shard not in shards:
+            shards[shard] = load(os.path.join(os.path.dirname(path), shard))
+        if name not in shards[shard]:
+            raise SafetensorsError(f"{path}: tensor '{name}' is not in shard '{shard}', where the index puts it")
+        out[name] = shards[shard][name]
+        out.dtypes[name] = shards[shard].dtypes[name]
+    return out
 
 
 def load_raw(path):

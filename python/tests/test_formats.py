@@ -393,6 +393,23 @@ class TestCheckpoint(unittest.TestCase):
                              '"nested_blocksize": 256, "nested_dtype": "float32", '
                              f'"nested_offset": {float(offset)!r}}}')
 
+    def test_index_of_shards(self):
+        with tempfile.TemporaryDirectory() as d:
+            a, b = np.arange(4, dtype=F32), np.ones((2, 2), F32)
+            safetensors_io.save(os.path.join(d, "s1.safetensors"), {"a": a})
+            safetensors_io.save(os.path.join(d, "s2.safetensors"), {"b": ("BF16", safetensors_io.f32_to_bf16_bits(b))})
+            index = os.path.join(d, "m.index.json")
+            with open(index, "w") as f:
+                json.dump({"weight_map": {"a": "s1.safetensors", "b": "s2.safetensors"}}, f)
+            t = safetensors_io.load(index)
+            self.assertEqual(sorted(t), ["a", "b"])
+            np.testing.assert_array_equal(t["a"], a)
+            self.assertEqual(t.dtypes["b"], "BF16")
+            with open(index, "w") as f:
+                json.dump({"weight_map": {"a": "s2.safetensors"}}, f)
+            with self.assertRaisesRegex(safetensors_io.SafetensorsError, "tensor 'a' is not in shard 's2.safetensors'"):
+                safetensors_io.load(index)
+
     def test_overrides(self):
         w = np.linspace(-1, 1, 4 * 64, dtype=F32).reshape(4, 64)
         t = {"emb.weight": w, "head.weight": w, "a.l.weight": w, "b.l.weight": w}
