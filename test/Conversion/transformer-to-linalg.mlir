@@ -143,18 +143,23 @@ func.func @rope_inverse(%x: tensor<?x?x64xf32>, %f: tensor<8xf32>) -> tensor<?x?
 
 // -----
 
-// The fused head and loss: per row, the vocabulary streamed with an online
-// logsumexp (no [.., vocab] buffer: only the row statistics), then the mean
-// over the rows whose label is counted.
+// The fused head and loss: per row whose label is counted (an ignored row
+// streams nothing), the vocabulary streamed with an online logsumexp (no
+// [.., vocab] buffer: only the row statistics), then the mean over the
+// counted rows.
 // CHECK-LABEL: func.func @head_and_loss
 // CHECK: %[[LSE:.+]] = memref.alloc(%{{.+}}, %{{.+}}) {alignment = 64 : i64} : memref<?x?xf32>
 // CHECK: %[[ROW:.+]] = memref.alloc(%{{.+}}, %{{.+}}) {alignment = 64 : i64} : memref<?x?xf32>
 // CHECK-NOT: memref.alloc
 // CHECK: scf.parallel
+// CHECK: %[[COUNTED:.+]] = arith.cmpi ne, %{{.+}}, %c-100
+// CHECK: %[[STATS:.+]]:2 = scf.if %[[COUNTED]] -> (f32, f32)
 // CHECK: scf.for %{{.+}} = %{{.+}} to %c1000
 // CHECK: math.log
-// CHECK: memref.store %{{.+}}, %[[LSE]]
-// CHECK: arith.cmpi ne, %{{.+}}, %c-100
+// CHECK: } else {
+// CHECK: scf.yield %cst{{.*}}, %cst
+// CHECK: memref.store %[[STATS]]#0, %[[LSE]]
+// CHECK: memref.store %[[STATS]]#1, %[[ROW]]
 // CHECK: linalg.generic {{.*}}iterator_types = ["reduction", "reduction"]
 // CHECK: arith.divf
 func.func @head_and_loss(%h: tensor<?x?x64xf32>, %w: tensor<1000x64xf32>, %labels: tensor<?x?xi64>) -> (tensor<f32>, tensor<?x?xf32>) {

@@ -954,13 +954,22 @@ struct LinearCrossEntropyLowering
         rewriter, loc, op.getInput(),
         [&](OpBuilder &b, Location l, ValueRange row) {
           Value label = memref::LoadOp::create(b, l, labels, row);
+          Value counted = arith::CmpIOp::create(
+              b, l, arith::CmpIPredicate::ne, label,
+              arith::ConstantOp::create(b, l, b.getI64IntegerAttr(ignore)));
+          // An ignored row streams nothing: its loss and lse are 0 (the
+          // gradient skips it too).
+          Type f32 = b.getF32Type();
+          auto ifOp = scf::IfOp::create(b, l, TypeRange{f32, f32}, counted,
+                                        /*withElseRegion=*/true);
+          OpBuilder tb = ifOp.getThenBodyBuilder();
           Value labelIndex =
-              arith::IndexCastOp::create(b, l, b.getIndexType(), label);
+              arith::IndexCastOp::create(tb, l, tb.getIndexType(), label);
           SmallVector<Value> stats = countedLoop(
-              b, l, indexConst(b, l, 0), indexConst(b, l, vocab),
+              tb, l, indexConst(tb, l, 0), indexConst(tb, l, vocab),
               ValueRange{
-                  f32Const(b, l, -std::numeric_limits<float>::infinity()),
-                  f32Const(b, l, 0.0f), f32Const(b, l, 0.0f)},
+                  f32Const(tb, l, -std::numeric_limits<float>::infinity()),
+                  f32Const(tb, l, 0.0f), f32Const(tb, l, 0.0f)},
               [&](OpBuilder &vb, Location vl, Value v,
                   ValueRange carried) -> SmallVector<Value> {
                 Value z = rowDot(vb, vl, x, row, *w, v, hidden);
@@ -979,14 +988,16 @@ struct LinearCrossEntropyLowering
                 return {m, sum, picked};
               });
           Value rowLse = arith::AddFOp::create(
-              b, l, stats[0], math::LogOp::create(b, l, stats[1]));
-          memref::StoreOp::create(b, l, rowLse, lse, row);
-          Value counted = arith::CmpIOp::create(
-              b, l, arith::CmpIPredicate::ne, label,
-              arith::ConstantOp::create(b, l, b.getI64IntegerAttr(ignore)));
-          Value value = arith::SelectOp::create(
-              b, l, counted, arith::SubFOp::create(b, l, rowLse, stats[2]),
-              f32Const(b, l, 0.0f));
+              tb, l, stats[0], math::LogOp::create(tb, l, stats[1]));
+          scf::YieldOp::create(
+              tb, l,
+              ValueRange{rowLse,
+                         arith::SubFOp::create(tb, l, rowLse, stats[2])});
+          OpBuilder eb = ifOp.getElseBodyBuilder();
+          Value zero = f32Const(eb, l, 0.0f);
+          scf::YieldOp::create(eb, l, ValueRange{zero, zero});
+          memref::StoreOp::create(b, l, ifOp.getResult(0), lse, row);
+          Value value = ifOp.getResult(1);
           memref::StoreOp::create(b, l, value, rowLoss, row);
         });
     auto asTensor = [&](Value buf) {
