@@ -87,6 +87,19 @@ void mlir::lowmem::buildGraphPipeline(OpPassManager &pm,
   }
 }
 
+/// lowmem-plan-memory's options from a pipeline's planning options;
+/// `resultsInArena` where the compiled code has no allocator (CUDA).
+template <typename Derived>
+static LowMemPlanMemoryOptions
+planMemoryOptions(const PlanningOptions<Derived> &options,
+                  bool resultsInArena) {
+  LowMemPlanMemoryOptions plan;
+  plan.resultsInArena = resultsInArena;
+  plan.offload = options.offloadActivations;
+  plan.reportPeak = options.reportPeak;
+  return plan;
+}
+
 /// Storage, linalg and bufferization, shared by the CPU and CUDA pipelines.
 /// On the GPU, matrix products and norms become kernels first.
 static void buildBufferize(OpPassManager &pm, bool forGPU) {
@@ -114,10 +127,8 @@ static void buildBufferize(OpPassManager &pm, bool forGPU) {
 void mlir::lowmem::buildCPUBufferizePipeline(
     OpPassManager &pm, const BufferizePipelineOptions &options) {
   buildBufferize(pm, /*forGPU=*/false);
-  LowMemPlanMemoryOptions plan;
-  plan.offload = options.offloadActivations;
-  plan.reportPeak = options.reportPeak;
-  pm.addNestedPass<func::FuncOp>(createLowMemPlanMemory(plan));
+  pm.addNestedPass<func::FuncOp>(
+      createLowMemPlanMemory(planMemoryOptions(options, false)));
 }
 
 std::string mlir::lowmem::defaultPTXFeatures(const std::string &chip) {
@@ -131,11 +142,8 @@ void mlir::lowmem::buildCUDABufferizePipeline(
   copyGraphOptions(options, graph);
   buildGraphPipeline(pm, graph);
   buildBufferize(pm, /*forGPU=*/true);
-  LowMemPlanMemoryOptions plan;
-  plan.resultsInArena = true;
-  plan.offload = options.offloadActivations;
-  plan.reportPeak = options.reportPeak;
-  pm.addNestedPass<func::FuncOp>(createLowMemPlanMemory(plan));
+  pm.addNestedPass<func::FuncOp>(
+      createLowMemPlanMemory(planMemoryOptions(options, true)));
 }
 
 void mlir::lowmem::buildCUDAToLLVMPipeline(OpPassManager &pm,
@@ -184,7 +192,7 @@ void mlir::lowmem::buildCPUPipeline(OpPassManager &pm,
                                     const GraphPipelineOptions &options) {
   buildGraphPipeline(pm, options);
   BufferizePipelineOptions bufferize;
-  copyBufferizeOptions(options, bufferize);
+  copyPlanningOptions(options, bufferize);
   buildCPUBufferizePipeline(pm, bufferize);
   buildCPUToLLVMPipeline(pm);
 }

@@ -403,6 +403,7 @@ buildManifest(func::FuncOp func, int64_t classes,
                                        {"epsilon", adamEpsilon.getValue()}};
   Attribute arena = func->getAttr("lowmem.arena_size");
   Attribute gradients = func->getAttr("lowmem.arena_gradients_size");
+  Attribute hostArena = func->getAttr("lowmem.host_arena_size");
   Attribute result = func->getAttr("lowmem.heap_size");
   if (!arena || !result)
     return func.emitError("the function carries no memory plan; "
@@ -428,9 +429,7 @@ buildManifest(func::FuncOp func, int64_t classes,
       {"arena_gradients_size",
        gradients ? termsJson(gradients) : llvm::json::Array()},
       {"host_arena_size",
-       func->getAttr("lowmem.host_arena_size")
-           ? termsJson(func->getAttr("lowmem.host_arena_size"))
-           : llvm::json::Array()},
+       hostArena ? termsJson(hostArena) : llvm::json::Array()},
       {"checkpoint", checkpointJson(func)},
       {"lora", loraJson()},
       {"params", llvm::json::Object{{"trainable", trainable},
@@ -787,7 +786,7 @@ int main(int argc, char **argv) {
   } else {
     mlir::lowmem::buildGraphPipeline(pm, options);
     mlir::lowmem::BufferizePipelineOptions bufferize;
-    mlir::lowmem::copyBufferizeOptions(options, bufferize);
+    mlir::lowmem::copyPlanningOptions(options, bufferize);
     mlir::lowmem::buildCPUBufferizePipeline(pm, bufferize);
   }
   if (failed(pm.run(*module)))

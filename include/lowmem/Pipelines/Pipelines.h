@@ -21,10 +21,34 @@ class DialectRegistry;
 class OpPassManager;
 namespace lowmem {
 
-/// The graph options (weight format, LoRA adapters), shared by every
-/// pipeline that starts from the graph.
+/// The memory planning options (lowmem-plan-memory), shared by every
+/// pipeline that plans memory.
 template <typename Derived>
-struct GraphOptions : public PassPipelineOptions<Derived> {
+struct PlanningOptions : public PassPipelineOptions<Derived> {
+  ::mlir::detail::PassOptions::Option<bool> offloadActivations{
+      *this, "offload-activations",
+      llvm::cl::desc("Move activations idle across the arena's peak to host "
+                     "memory meanwhile (lowmem-plan-memory{offload})"),
+      llvm::cl::init(false)};
+  ::mlir::detail::PassOptions::Option<int64_t> reportPeak{
+      *this, "report-peak",
+      llvm::cl::desc("Remark the N largest buffers live at the arena's peak "
+                     "(lowmem-plan-memory{report-peak})"),
+      llvm::cl::init(0)};
+};
+
+/// Sets the memory planning options of `to` from those of `from`.
+template <typename From, typename To>
+void copyPlanningOptions(const PlanningOptions<From> &from,
+                         PlanningOptions<To> &to) {
+  to.offloadActivations = from.offloadActivations;
+  to.reportPeak = from.reportPeak;
+}
+
+/// The graph options (weight format, LoRA adapters) and the planning ones,
+/// shared by every pipeline that starts from the graph.
+template <typename Derived>
+struct GraphOptions : public PlanningOptions<Derived> {
   ::mlir::detail::PassOptions::Option<std::string> format{
       *this, "format",
       llvm::cl::desc("Weight format: f32 (unchanged), f16, bf16, int4, nf4, "
@@ -110,16 +134,6 @@ struct GraphOptions : public PassPipelineOptions<Derived> {
       llvm::cl::desc("Run gated MLPs this many positions of the sequence at "
                      "a time (lowmem-chunk-mlp; 0: whole)"),
       llvm::cl::init(0)};
-  ::mlir::detail::PassOptions::Option<bool> offloadActivations{
-      *this, "offload-activations",
-      llvm::cl::desc("Move activations idle across the arena's peak to host "
-                     "memory meanwhile (lowmem-plan-memory{offload})"),
-      llvm::cl::init(false)};
-  ::mlir::detail::PassOptions::Option<int64_t> reportPeak{
-      *this, "report-peak",
-      llvm::cl::desc("Remark the N largest buffers live at the arena's peak "
-                     "(lowmem-plan-memory{report-peak})"),
-      llvm::cl::init(0)};
 };
 
 /// Options of the graph-level pipeline (and of the full CPU pipeline).
@@ -162,32 +176,12 @@ void copyGraphOptions(const GraphOptions<From> &from, GraphOptions<To> &to) {
   to.checkpointBudget = from.checkpointBudget;
   to.checkpointBatch = from.checkpointBatch;
   to.chunkMlp = from.chunkMlp;
-  to.offloadActivations = from.offloadActivations;
-  to.reportPeak = from.reportPeak;
+  copyPlanningOptions(from, to);
 }
 
-/// Options of the bufferization pipelines' memory planning.
+/// Options of the bufferization pipelines: their memory planning.
 struct BufferizePipelineOptions
-    : public PassPipelineOptions<BufferizePipelineOptions> {
-  Option<bool> offloadActivations{
-      *this, "offload-activations",
-      llvm::cl::desc("Move activations idle across the arena's peak to host "
-                     "memory meanwhile (lowmem-plan-memory{offload})"),
-      llvm::cl::init(false)};
-  Option<int64_t> reportPeak{
-      *this, "report-peak",
-      llvm::cl::desc("Remark the N largest buffers live at the arena's peak "
-                     "(lowmem-plan-memory{report-peak})"),
-      llvm::cl::init(0)};
-};
-
-/// Sets the memory planning options of `to` from those of `from`.
-template <typename From>
-void copyBufferizeOptions(const GraphOptions<From> &from,
-                          BufferizePipelineOptions &to) {
-  to.offloadActivations = from.offloadActivations;
-  to.reportPeak = from.reportPeak;
-}
+    : public PlanningOptions<BufferizePipelineOptions> {};
 
 /// Graph passes: attach-lora (if lora-rank > 0), differentiate (if train),
 /// quantize-weights (unless format=f32), fuse, cleanup, then checkpoint (if

@@ -8,7 +8,6 @@
 #include "lowmem/Conversion/Passes.h"
 #include "lowmem/Conversion/WeightDecoder.h"
 #include "lowmem/Dialect/LowMem/IR/LowMemOps.h"
-#include "lowmem/Quant/Quant.h"
 
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -25,14 +24,7 @@ using namespace mlir::lowmem;
 
 namespace {
 
-namespace lq = ::lowmem::quant;
 using utils::IteratorType;
-
-/// A decoder of `type`'s storage `parts` (see WeightDecoder::create).
-WeightDecoder makeDecoder(OpBuilder &b, Location loc, QTensorType type,
-                          ValueRange parts, bool tablesInRegisters) {
-  return WeightDecoder::create(b, loc, type, parts, tablesInRegisters);
-}
 
 /// Identity map over `rank` dims keeping `dims` results.
 AffineMap selectDims(MLIRContext *ctx, unsigned numDims,
@@ -175,8 +167,8 @@ struct QLinearLowering : public OpRewritePattern<QLinearOp> {
                                          "weight storage is not explicit (run "
                                          "lowmem-materialize-storage first)");
     WeightDecoder decoder =
-        makeDecoder(rewriter, op.getLoc(), op.getWeight().getType(),
-                    storage.getParts(), tablesInRegisters);
+        WeightDecoder::create(rewriter, op.getLoc(), op.getWeight().getType(),
+                              storage.getParts(), tablesInRegisters);
     Value result = emitLinear(
         rewriter, op,
         [&](OpBuilder &b, Location l, Value n, Value k, ValueRange) {
@@ -202,8 +194,9 @@ struct DequantizeLowering : public OpRewritePattern<DequantizeOp> {
     Location loc = op.getLoc();
     RankedTensorType type = op.getType();
     unsigned rank = type.getRank();
-    WeightDecoder decoder = makeDecoder(rewriter, loc, op.getInput().getType(),
-                                        storage.getParts(), tablesInRegisters);
+    WeightDecoder decoder =
+        WeightDecoder::create(rewriter, loc, op.getInput().getType(),
+                              storage.getParts(), tablesInRegisters);
     Value init = tensor::EmptyOp::create(rewriter, loc, type.getShape(),
                                          type.getElementType());
     auto generic = linalg::GenericOp::create(

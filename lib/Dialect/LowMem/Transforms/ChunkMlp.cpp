@@ -283,19 +283,14 @@ void Chunker::chunk(ArrayRef<Operation *> cluster, int64_t rank) {
        op = op->getNextNode()) {
     if (members.contains(op))
       continue;
-    bool reads = llvm::any_of(op->getOperands(), [&](Value v) {
-      Operation *def = v.getDefiningOp();
-      return def && (members.contains(def) || moved.contains(def));
-    });
-    if (!reads) {
-      // Results read by a moved op's region count too.
-      op->walk([&](Operation *inner) {
-        for (Value v : inner->getOperands())
-          if (Operation *def = v.getDefiningOp())
-            if (members.contains(def) || moved.contains(def))
-              reads = true;
-      });
-    }
+    // The op or anything in its regions reads the cluster or a moved op.
+    bool reads = op->walk([&](Operation *inner) {
+                     for (Value v : inner->getOperands())
+                       if (Operation *def = v.getDefiningOp())
+                         if (members.contains(def) || moved.contains(def))
+                           return WalkResult::interrupt();
+                     return WalkResult::advance();
+                   }).wasInterrupted();
     if (reads) {
       moved.insert(op);
       toMove.push_back(op);

@@ -132,19 +132,19 @@ void offloadIdle(SmallVectorImpl<Buffer *> &family, std::deque<Buffer> &pieces,
                  ArrayRef<int64_t> work) {
   while (true) {
     int64_t at = peakPosition(family);
-    SmallVector<Buffer *> split;
+    // Each buffer to split, with its first use after the peak.
+    SmallVector<std::pair<Buffer *, int64_t *>> split;
     for (Buffer *buf : family) {
       if (buf->escapes || at <= buf->start || buf->end <= at ||
           llvm::is_contained(buf->uses, at))
         continue;
-      auto next = llvm::upper_bound(buf->uses, at);
+      int64_t *next = llvm::upper_bound(buf->uses, at);
       if (work[*next] - work[*std::prev(next) + 1] > 0)
-        split.push_back(buf);
+        split.push_back({buf, next});
     }
     if (split.empty())
       return;
-    for (Buffer *buf : split) {
-      auto next = llvm::upper_bound(buf->uses, at);
+    for (auto [buf, next] : split) {
       int64_t before = *std::prev(next), after = *next;
       Buffer &host = pieces.emplace_back(*buf);
       host.kind = Kind::Host;
@@ -653,38 +653,35 @@ struct PlanMemoryPass
     std::vector<Operation *> opAt(body.getOperations().size());
     for (auto [op, index] : position)
       opAt[index] = op;
-    // Pieces of offloaded buffers, by allocation, in order of time.
+    // The pieces an offloaded buffer was split into, by allocation.
     DenseMap<Operation *, SmallVector<Buffer *>> piecesOf;
-    for (Buffer &buf : buffers)
-      if (!buf.loop)
-        piecesOf[buf.alloc].push_back(&buf);
     for (Buffer &piece : pieces)
       piecesOf[piece.alloc].push_back(&piece);
+    // The allocation becomes a view; its deallocs go first, so that no use
+    // of an offloaded buffer is left to remap but real ones.
     auto replaceAlloc = [&](Buffer &buf) {
+      for (Operation *user : llvm::make_early_inc_range(buf.alloc->getUsers()))
+        if (isa<memref::DeallocOp>(user))
+          user->erase();
+      if (auto it = piecesOf.find(buf.alloc); it != piecesOf.end()) {
+        SmallVector<Buffer *> all{&buf};
+        llvm::append_range(all, it->second);
+        materializePieces(all, viewOf, opAt, position, body);
+      }
       OpBuilder ib(buf.alloc);
       Value view = viewOf(ib, buf);
       buf.alloc.replaceAllUsesWith(view);
       buf.alloc.erase();
     };
     for (Buffer &buf : buffers) {
-      if (buf.loop) {
-        for (Buffer *in : buf.inner) {
-          in->offset += buf.offset;
-          for (Operation *user :
-               llvm::make_early_inc_range(in->alloc->getUsers()))
-            if (isa<memref::DeallocOp>(user))
-              user->erase();
-          replaceAlloc(*in);
-        }
+      if (!buf.loop) {
+        replaceAlloc(buf);
         continue;
       }
-      for (Operation *user : llvm::make_early_inc_range(buf.alloc->getUsers()))
-        if (isa<memref::DeallocOp>(user))
-          user->erase();
-      SmallVector<Buffer *> &all = piecesOf[buf.alloc];
-      if (all.size() > 1)
-        materializePieces(all, viewOf, opAt, position, body);
-      replaceAlloc(buf);
+      for (Buffer *in : buf.inner) {
+        in->offset += buf.offset;
+        replaceAlloc(*in);
+      }
     }
     func->setAttr("lowmem.arena_size", termsAttr(b, arenaTerms));
     func->setAttr("lowmem.heap_size", termsAttr(b, heapTerms));
