@@ -181,3 +181,77 @@ func.func @head_and_loss_grad(%h: tensor<?x?x64xf32>, %w: tensor<1000x64xf32>, %
   %dh = lowmem.linear_cross_entropy_grad %h, %w, %labels, %lse : tensor<?x?x64xf32>, tensor<1000x64xf32>, tensor<?x?xi64>, tensor<?x?xf32> -> tensor<?x?x64xf32>
   return %dh : tensor<?x?x64xf32>
 }
+
+// -----
+
+// A run-time rope offset is added to the static one.
+// CHECK-LABEL: func.func @rope_runtime_offset
+// CHECK-SAME: %[[P:[^:]+]]: index
+// CHECK: %[[OFF:.+]] = arith.addi %[[P]], %c3
+// CHECK: linalg.generic
+// CHECK: arith.addi %{{.+}}, %[[OFF]]
+func.func @rope_runtime_offset(%x: tensor<?x?x64xf32>, %f: tensor<8xf32>, %p: index) -> tensor<?x?x64xf32> {
+  %0 = lowmem.rope %x, %f offset(%p) {head_dim = 16 : i64, position_offset = 3 : i64} : tensor<?x?x64xf32>, tensor<8xf32> -> tensor<?x?x64xf32>
+  return %0 : tensor<?x?x64xf32>
+}
+
+// -----
+
+// cache_update: the rows rounded into the cache's slice at the position,
+// destination-passing, so bufferization writes the cache in place.
+// CHECK-LABEL: func.func @cache_update
+// CHECK-SAME: %[[R:[^:]+]]: tensor<?x?x32xf32>, %[[C:[^:]+]]: tensor<?x?x32xf16>, %[[P:[^:]+]]: index
+// CHECK: %[[SLICE:.+]] = tensor.extract_slice %[[C]][0, %[[P]], 0]
+// CHECK: %[[W:.+]] = linalg.generic {{.+}} ins(%[[R]] : tensor<?x?x32xf32>) outs(%[[SLICE]] : tensor<?x?x32xf16>)
+// CHECK: arith.truncf %{{.+}} : f32 to f16
+// CHECK: tensor.insert_slice %[[W]] into %[[C]][0, %[[P]], 0]
+func.func @cache_update(%r: tensor<?x?x32xf32>, %c: tensor<?x?x32xf16>, %p: index) -> tensor<?x?x32xf16> {
+  %0 = lowmem.cache_update %r into %c[%p] : tensor<?x?x32xf32> into tensor<?x?x32xf16>
+  return %0 : tensor<?x?x32xf16>
+}
+
+// -----
+
+// An f32 cache takes the rows by copy.
+// CHECK-LABEL: func.func @cache_update_f32
+// CHECK: %[[SLICE:.+]] = tensor.extract_slice
+// CHECK: %[[W:.+]] = linalg.copy ins(%{{.+}} : tensor<?x?x32xf32>) outs(%[[SLICE]] : tensor<?x?x32xf32>)
+// CHECK: tensor.insert_slice %[[W]]
+func.func @cache_update_f32(%r: tensor<?x?x32xf32>, %c: tensor<?x?x32xf32>, %p: index) -> tensor<?x?x32xf32> {
+  %0 = lowmem.cache_update %r into %c[%p] : tensor<?x?x32xf32> into tensor<?x?x32xf32>
+  return %0 : tensor<?x?x32xf32>
+}
+
+// -----
+
+// Attention reads an f16 cache's prefix through a strided view and widens
+// each key and value.
+// CHECK-LABEL: func.func @attention_cached
+// CHECK: bufferization.to_buffer %{{.+}} read_only : tensor<?x?x32xf16> to memref<?x?x32xf16, strided<[?, ?, 1], offset: ?>>
+// CHECK: memref.load {{.+}} : memref<?x?x32xf16, strided<[?, ?, 1], offset: ?>>
+// CHECK-NEXT: arith.extf %{{.+}} : f16 to f32
+func.func @attention_cached(%q: tensor<?x?x64xf32>, %c: tensor<?x?x32xf16>, %t: index) -> tensor<?x?x64xf32> {
+  %c0 = arith.constant 0 : index
+  %b = tensor.dim %q, %c0 : tensor<?x?x64xf32>
+  %k = tensor.extract_slice %c[0, 0, 0] [%b, %t, 32] [1, 1, 1] : tensor<?x?x32xf16> to tensor<?x?x32xf16>
+  %0 = lowmem.attention %q, %k, %k {causal, num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x?x64xf32>, tensor<?x?x32xf16>, tensor<?x?x32xf16> -> tensor<?x?x64xf32>
+  return %0 : tensor<?x?x64xf32>
+}
+
+// -----
+
+// argmax: one reduction carrying the best value and its index; a later
+// element wins when strictly greater, or when it is a NaN and the best is not.
+// CHECK-LABEL: func.func @argmax
+// CHECK: %[[NEG:.+]] = arith.constant 0xFF800000 : f32
+// CHECK: linalg.fill ins(%[[NEG]] : f32)
+// CHECK: %[[R:.+]]:2 = linalg.generic {{.+}} iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK: arith.cmpf ogt
+// CHECK: arith.cmpf uno
+// CHECK: arith.cmpf ord
+// CHECK: linalg.index 2
+// CHECK: return %[[R]]#1
+func.func @argmax(%x: tensor<?x1x100xf32>) -> tensor<?x1xi64> {
+  %0 = lowmem.argmax %x : tensor<?x1x100xf32> -> tensor<?x1xi64>
+  return %0 : tensor<?x1xi64>
+}

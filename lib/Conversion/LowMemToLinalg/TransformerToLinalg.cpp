@@ -197,7 +197,10 @@ struct RopeLowering : public OpRewritePattern<RopeOp> {
     Value x = op.getInput();
     Value invFreq = op.getInvFreq();
     int64_t headDim = op.getHeadDim(), half = headDim / 2;
-    auto offset = static_cast<int64_t>(op.getPositionOffset());
+    Value offset =
+        indexConst(rewriter, loc, static_cast<int64_t>(op.getPositionOffset()));
+    if (Value dynamic = op.getOffset())
+      offset = arith::AddIOp::create(rewriter, loc, offset, dynamic);
     Value result = elementwise(
         rewriter, loc, type, x, ValueRange{x},
         {AffineMap::getMultiDimIdentityMap(3, ctx)},
@@ -215,7 +218,7 @@ struct RopeLowering : public OpRewritePattern<RopeOp> {
               arith::SubIOp::create(b, l, c, indexConst(b, l, half)));
           Value other =
               tensor::ExtractOp::create(b, l, x, ValueRange{bi, s, partner});
-          Value pos = arith::AddIOp::create(b, l, s, indexConst(b, l, offset));
+          Value pos = arith::AddIOp::create(b, l, s, offset);
           Value posF = arith::UIToFPOp::create(
               b, l, b.getF32Type(),
               arith::IndexCastUIOp::create(b, l, b.getI64Type(), pos));
@@ -396,6 +399,28 @@ Value causalEnd(OpBuilder &b, Location l, Value keys, Value s, Value shift) {
   return arith::MinSIOp::create(b, l, keys, end);
 }
 
+/// The buffer attention reads keys or values from. A slice (the filled
+/// prefix of a KV cache) is read in place, through a strided view.
+Value readKeys(OpBuilder &b, Location loc, Value tensor) {
+  if (!tensor.getDefiningOp<tensor::ExtractSliceOp>())
+    return readBuffer(b, loc, tensor);
+  auto type = cast<RankedTensorType>(tensor.getType());
+  SmallVector<int64_t> strides(type.getRank(), ShapedType::kDynamic);
+  strides.back() = 1;
+  auto layout =
+      StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides);
+  return bufferization::ToBufferOp::create(
+      b, loc, MemRefType::get(type.getShape(), type.getElementType(), layout),
+      tensor, /*read_only=*/true);
+}
+
+/// `value` as f32 (keys and values read from an f16 or bf16 cache).
+Value widen(OpBuilder &b, Location loc, Value value) {
+  if (value.getType().isF32())
+    return value;
+  return arith::ExtFOp::create(b, loc, b.getF32Type(), value);
+}
+
 /// attention: a parallel loop over (batch, head, query); for each query row
 /// the keys stream in order, with the running maximum m and sum l of the
 /// exponentials as loop-carried scalars and the output row, rescaled by
@@ -409,8 +434,8 @@ struct AttentionLowering : public OpRewritePattern<AttentionOp> {
       return failure();
     Location loc = op.getLoc();
     Value q = readBuffer(rewriter, loc, op.getQuery());
-    Value k = readBuffer(rewriter, loc, op.getKey());
-    Value v = readBuffer(rewriter, loc, op.getValue());
+    Value k = readKeys(rewriter, loc, op.getKey());
+    Value v = readKeys(rewriter, loc, op.getValue());
     Value batch = dimOf(rewriter, loc, op.getQuery(), 0);
     Value queries = dimOf(rewriter, loc, op.getQuery(), 1);
     Value keys = dimOf(rewriter, loc, op.getKey(), 1);
@@ -476,8 +501,9 @@ struct AttentionLowering : public OpRewritePattern<AttentionOp> {
                       Value kc = arith::AddIOp::create(db, dl, kvBase, d);
                       Value qv = memref::LoadOp::create(db, dl, q,
                                                         ValueRange{bi, s, qc});
-                      Value kv = memref::LoadOp::create(db, dl, k,
-                                                        ValueRange{bi, t, kc});
+                      Value kv = widen(db, dl,
+                                       memref::LoadOp::create(
+                                           db, dl, k, ValueRange{bi, t, kc}));
                       Value prod = arith::MulFOp::create(db, dl, qv, kv);
                       scf::YieldOp::create(db, dl,
                                            ValueRange{arith::AddFOp::create(
@@ -497,8 +523,9 @@ struct AttentionLowering : public OpRewritePattern<AttentionOp> {
                       Value vc = arith::AddIOp::create(db, dl, kvBase, d);
                       Value o = memref::LoadOp::create(db, dl, out,
                                                        ValueRange{bi, s, oc});
-                      Value vv = memref::LoadOp::create(db, dl, v,
-                                                        ValueRange{bi, t, vc});
+                      Value vv = widen(db, dl,
+                                       memref::LoadOp::create(
+                                           db, dl, v, ValueRange{bi, t, vc}));
                       Value updated = arith::AddFOp::create(
                           db, dl, arith::MulFOp::create(db, dl, o, alpha),
                           arith::MulFOp::create(db, dl, p, vv));
@@ -530,6 +557,120 @@ struct AttentionLowering : public OpRewritePattern<AttentionOp> {
                                rewriter, loc, type, out,
                                /*restrict=*/rewriter.getUnitAttr(),
                                /*writable=*/rewriter.getUnitAttr()));
+    return success();
+  }
+};
+
+/// cache_update: the rows, rounded to the cache's element type, written
+/// into the slice [0, position, 0] of the cache they replace (destination
+/// passing: bufferization writes them in place, with no staging copy).
+struct CacheUpdateLowering : public OpRewritePattern<CacheUpdateOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(CacheUpdateOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value rows = op.getRows();
+    auto rowsType = cast<RankedTensorType>(rows.getType());
+    RankedTensorType cacheType = op.getCache().getType();
+    Type element = cacheType.getElementType();
+    SmallVector<OpFoldResult> offsets{
+        rewriter.getIndexAttr(0), op.getPosition(), rewriter.getIndexAttr(0)};
+    SmallVector<OpFoldResult> sizes, strides(3, rewriter.getIndexAttr(1));
+    for (int64_t i = 0; i < 3; ++i)
+      sizes.push_back(rowsType.isDynamicDim(i)
+                          ? OpFoldResult(dimOf(rewriter, loc, rows, i))
+                          : rewriter.getIndexAttr(rowsType.getDimSize(i)));
+    auto sliceType = RankedTensorType::get(rowsType.getShape(), element);
+    Value slice = tensor::ExtractSliceOp::create(
+        rewriter, loc, sliceType, op.getCache(), offsets, sizes, strides);
+    auto identity = AffineMap::getMultiDimIdentityMap(3, rewriter.getContext());
+    // An f32 cache takes the rows as they are (a generic that only yields
+    // its input would fold away, leaving a strided memref.copy).
+    Value written =
+        element == rowsType.getElementType()
+            ? linalg::CopyOp::create(rewriter, loc, ValueRange{rows},
+                                     ValueRange{slice})
+                  .getResult(0)
+            : linalg::GenericOp::create(
+                  rewriter, loc, TypeRange{sliceType}, ValueRange{rows},
+                  ValueRange{slice}, ArrayRef<AffineMap>{identity, identity},
+                  SmallVector<IteratorType>(3, IteratorType::parallel),
+                  [&](OpBuilder &b, Location l, ValueRange args) {
+                    Value x = args[0];
+                    unsigned from = x.getType().getIntOrFloatBitWidth();
+                    unsigned to = element.getIntOrFloatBitWidth();
+                    if (x.getType() != element)
+                      x = from > to ? arith::TruncFOp::create(b, l, element, x)
+                                          .getResult()
+                                    : arith::ExtFOp::create(b, l, element, x)
+                                          .getResult();
+                    linalg::YieldOp::create(b, l, x);
+                  })
+                  .getResult(0);
+    rewriter.replaceOpWithNewOp<tensor::InsertSliceOp>(
+        op, written, op.getCache(), offsets, sizes, strides);
+    return success();
+  }
+};
+
+/// argmax: a reduction over the last dimension carrying the best value and
+/// its index; a later element wins only if strictly larger (the first of
+/// ties), and a NaN wins over any number (numpy's rule).
+struct ArgmaxLowering : public OpRewritePattern<ArgmaxOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ArgmaxOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value input = op.getInput();
+    auto inputType = cast<RankedTensorType>(input.getType());
+    RankedTensorType type = op.getType();
+    unsigned rank = inputType.getRank();
+    Type element = inputType.getElementType();
+    MLIRContext *ctx = rewriter.getContext();
+    auto bestType = RankedTensorType::get(type.getShape(), element);
+    Value lowest = arith::ConstantOp::create(
+        rewriter, loc, element,
+        rewriter.getFloatAttr(element,
+                              -std::numeric_limits<double>::infinity()));
+    Value best =
+        linalg::FillOp::create(rewriter, loc, lowest,
+                               emptyLike(rewriter, loc, bestType, input))
+            .getResult(0);
+    Value index =
+        linalg::FillOp::create(rewriter, loc,
+                               arith::ConstantOp::create(
+                                   rewriter, loc, rewriter.getI64IntegerAttr(0))
+                                   .getResult(),
+                               emptyLike(rewriter, loc, type, input))
+            .getResult(0);
+    SmallVector<AffineExpr> kept;
+    for (unsigned i = 0; i + 1 < rank; ++i)
+      kept.push_back(getAffineDimExpr(i, ctx));
+    AffineMap reduced = AffineMap::get(rank, 0, kept, ctx);
+    SmallVector<IteratorType> iterators(rank - 1, IteratorType::parallel);
+    iterators.push_back(IteratorType::reduction);
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{bestType, type}, ValueRange{input},
+        ValueRange{best, index},
+        {AffineMap::getMultiDimIdentityMap(rank, ctx), reduced, reduced},
+        iterators, [&](OpBuilder &b, Location l, ValueRange args) {
+          Value x = args[0], m = args[1], i = args[2];
+          Value greater =
+              arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, x, m);
+          Value xNaN =
+              arith::CmpFOp::create(b, l, arith::CmpFPredicate::UNO, x, x);
+          Value mNumber =
+              arith::CmpFOp::create(b, l, arith::CmpFPredicate::ORD, m, m);
+          Value take = arith::OrIOp::create(
+              b, l, greater, arith::AndIOp::create(b, l, xNaN, mNumber));
+          Value at = arith::IndexCastOp::create(
+              b, l, b.getI64Type(), linalg::IndexOp::create(b, l, rank - 1));
+          linalg::YieldOp::create(
+              b, l,
+              ValueRange{arith::SelectOp::create(b, l, take, x, m),
+                         arith::SelectOp::create(b, l, take, at, i)});
+        });
+    rewriter.replaceOp(op, generic.getResult(1));
     return success();
   }
 };
@@ -1131,8 +1272,8 @@ struct LinearCrossEntropyGradLowering
 void mlir::lowmem::populateTransformerToLinalgPatterns(
     RewritePatternSet &patterns, bool tablesInRegisters) {
   patterns.add<RmsNormLowering, RopeLowering, SwiGluLowering, AttentionLowering,
-               RmsNormGradLowering, SwiGluGradLowering, AttentionGradLowering>(
-      patterns.getContext());
+               RmsNormGradLowering, SwiGluGradLowering, AttentionGradLowering,
+               CacheUpdateLowering, ArgmaxLowering>(patterns.getContext());
   patterns.add<EmbeddingLowering, LinearCrossEntropyLowering,
                LinearCrossEntropyGradLowering>(patterns.getContext(),
                                                tablesInRegisters);

@@ -992,9 +992,17 @@ func.func @attention_rank(%q: tensor<?x64xf32>, %k: tensor<?x?x32xf32>) {
 
 // -----
 
-func.func @attention_type(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf16>) {
+func.func @attention_type(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf16>, %v: tensor<?x?x32xbf16>) {
+  // expected-error @+1 {{value element type 'bf16' must be 'f16'}}
+  %0 = lowmem.attention %q, %k, %v {num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x?x64xf32>, tensor<?x?x32xf16>, tensor<?x?x32xbf16> -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @attention_grad_type(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf16>) {
   // expected-error @+1 {{key element type 'f16' must be 'f32'}}
-  %0 = lowmem.attention %q, %k, %k {num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x?x64xf32>, tensor<?x?x32xf16>, tensor<?x?x32xf16> -> tensor<?x?x64xf32>
+  %0:3 = lowmem.attention_grad %q, %q, %k, %k, %q {num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x32xf16>, tensor<?x?x32xf16>, tensor<?x?x64xf32> -> tensor<?x?x64xf32>, tensor<?x?x32xf16>, tensor<?x?x32xf16>
   return
 }
 
@@ -1155,5 +1163,69 @@ func.func @linear_ce_input(%h: tensor<64xf32>, %w: tensor<1000x64xf32>, %l: tens
 func.func @linear_ce_grad(%h: tensor<?x?x64xf32>, %w: tensor<1000x64xf32>, %l: tensor<?x?xi64>, %lse: tensor<?x?xf32>) {
   // expected-error @+1 {{grad_input must have the input type 'tensor<?x?x64xf32>'}}
   %0 = lowmem.linear_cross_entropy_grad %h, %w, %l, %lse : tensor<?x?x64xf32>, tensor<1000x64xf32>, tensor<?x?xi64>, tensor<?x?xf32> -> tensor<?x?x32xf32>
+  return
+}
+
+// -----
+
+func.func @cache_update_rank(%r: tensor<?x32xf32>, %c: tensor<?x?x32xf16>, %p: index) {
+  // expected-error @+1 {{rows must be [batch, positions, features] with a static last dimension, got 'tensor<?x32xf32>'}}
+  %0 = lowmem.cache_update %r into %c[%p] : tensor<?x32xf32> into tensor<?x?x32xf16>
+  return
+}
+
+// -----
+
+func.func @cache_update_features(%r: tensor<?x?x16xf32>, %c: tensor<?x?x32xf16>, %p: index) {
+  // expected-error @+1 {{rows 'tensor<?x?x16xf32>' must have the batch and features of the cache 'tensor<?x?x32xf16>'}}
+  %0 = lowmem.cache_update %r into %c[%p] : tensor<?x?x16xf32> into tensor<?x?x32xf16>
+  return
+}
+
+// -----
+
+func.func @cache_update_batch(%r: tensor<2x?x32xf32>, %c: tensor<3x?x32xf16>, %p: index) {
+  // expected-error @+1 {{must have the batch and features of the cache}}
+  %0 = lowmem.cache_update %r into %c[%p] : tensor<2x?x32xf32> into tensor<3x?x32xf16>
+  return
+}
+
+// -----
+
+func.func @cache_update_capacity(%r: tensor<?x9x32xf32>, %c: tensor<?x8x32xf16>, %p: index) {
+  // expected-error @+1 {{cannot write 9 positions into a cache of 8}}
+  %0 = lowmem.cache_update %r into %c[%p] : tensor<?x9x32xf32> into tensor<?x8x32xf16>
+  return
+}
+
+// -----
+
+func.func @argmax_shape(%x: tensor<?x1x100xf32>) {
+  // expected-error @+1 {{result 'tensor<?xi64>' must have the input's shape without its last dimension, [?, 1]}}
+  %0 = lowmem.argmax %x : tensor<?x1x100xf32> -> tensor<?xi64>
+  return
+}
+
+// -----
+
+func.func @argmax_empty(%x: tensor<4x0xf32>) {
+  // expected-error @+1 {{rows must not be empty}}
+  %0 = lowmem.argmax %x : tensor<4x0xf32> -> tensor<4xi64>
+  return
+}
+
+// -----
+
+func.func @argmax_scalar(%x: tensor<f32>) {
+  // expected-error @+1 {{input must have at least one dimension}}
+  %0 = lowmem.argmax %x : tensor<f32> -> tensor<i64>
+  return
+}
+
+// -----
+
+func.func @argmax_result_type(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{result #0 must be ranked tensor of 64-bit signless integer values}}
+  %0 = lowmem.argmax %x : tensor<4x8xf32> -> tensor<4xi32>
   return
 }

@@ -23,6 +23,22 @@ func.func @decoder_layer(%ids: tensor<?x?xi64>, %table: tensor<1000x64xf32>,
   return %s : tensor<?x?x64xf32>
 }
 
+// CHECK-LABEL: func.func @generation_step
+func.func @generation_step(%x: tensor<?x?x64xf32>, %kv: tensor<?x?x32xf32>,
+                           %inv: tensor<8xf32>, %cache: tensor<?x?x32xf16>,
+                           %past: index)
+    -> (tensor<?x?xi64>, tensor<?x?x32xf16>) {
+  // CHECK: lowmem.rope %{{.+}}, %{{.+}} offset(%{{.+}}) {head_dim = 16 : i64} : tensor<?x?x32xf32>, tensor<8xf32> -> tensor<?x?x32xf32>
+  %k = lowmem.rope %kv, %inv offset(%past) {head_dim = 16 : i64} : tensor<?x?x32xf32>, tensor<8xf32> -> tensor<?x?x32xf32>
+  // CHECK: lowmem.cache_update %{{.+}} into %{{.+}}[%{{.+}}] : tensor<?x?x32xf32> into tensor<?x?x32xf16>
+  %c = lowmem.cache_update %k into %cache[%past] : tensor<?x?x32xf32> into tensor<?x?x32xf16>
+  // CHECK: lowmem.attention %{{.+}}, %{{.+}}, %{{.+}} {causal, num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 2.500000e-01 : f64} : tensor<?x?x64xf32>, tensor<?x?x32xf16>, tensor<?x?x32xf16> -> tensor<?x?x64xf32>
+  %a = lowmem.attention %x, %c, %c {causal, num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x?x64xf32>, tensor<?x?x32xf16>, tensor<?x?x32xf16> -> tensor<?x?x64xf32>
+  // CHECK: lowmem.argmax %{{.+}} : tensor<?x?x64xf32> -> tensor<?x?xi64>
+  %n = lowmem.argmax %a : tensor<?x?x64xf32> -> tensor<?x?xi64>
+  return %n, %c : tensor<?x?xi64>, tensor<?x?x32xf16>
+}
+
 // CHECK-LABEL: func.func @gradients
 func.func @gradients(%dy: tensor<?x?x64xf32>, %x: tensor<?x?x64xf32>,
                      %w: tensor<64xf32>, %k: tensor<?x?x32xf32>,

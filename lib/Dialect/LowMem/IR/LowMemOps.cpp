@@ -500,6 +500,47 @@ LogicalResult RopeOp::verify() {
   return success();
 }
 
+LogicalResult CacheUpdateOp::verify() {
+  RankedTensorType rows = getRows().getType();
+  RankedTensorType cache = getCache().getType();
+  for (auto [name, type] :
+       {std::pair<StringRef, RankedTensorType>{"rows", rows}, {"cache", cache}})
+    if (type.getRank() != 3 || type.isDynamicDim(2))
+      return emitOpError()
+             << name
+             << " must be [batch, positions, features] with a static last "
+                "dimension, got "
+             << type;
+  if (rows.getDimSize(2) != cache.getDimSize(2) ||
+      failed(verifyCompatibleShape(rows.getShape().take_front(),
+                                   cache.getShape().take_front())))
+    return emitOpError("rows ")
+           << rows << " must have the batch and features of the cache "
+           << cache;
+  if (!rows.isDynamicDim(1) && !cache.isDynamicDim(1) &&
+      rows.getDimSize(1) > cache.getDimSize(1))
+    return emitOpError("cannot write ")
+           << rows.getDimSize(1) << " positions into a cache of "
+           << cache.getDimSize(1);
+  return success();
+}
+
+LogicalResult ArgmaxOp::verify() {
+  RankedTensorType input = getInput().getType();
+  RankedTensorType result = getResult().getType();
+  if (input.getRank() < 1)
+    return emitOpError("input must have at least one dimension");
+  if (result.getRank() != input.getRank() - 1 ||
+      failed(verifyCompatibleShape(result.getShape(),
+                                   input.getShape().drop_back())))
+    return emitOpError("result ")
+           << result << " must have the input's shape without its last "
+           << "dimension, " << shapeStr(input.getShape().drop_back());
+  if (input.getDimSize(input.getRank() - 1) == 0)
+    return emitOpError("rows must not be empty");
+  return success();
+}
+
 int64_t AttentionOp::getHeadDim() {
   return getQuery().getType().getDimSize(2) / getNumHeads();
 }
@@ -509,7 +550,7 @@ static LogicalResult verifyAttentionOperands(Operation *op, RankedTensorType q,
                                              RankedTensorType k,
                                              RankedTensorType v, int64_t heads,
                                              int64_t kvHeads, double scale,
-                                             bool causal) {
+                                             bool causal, bool narrowKeys) {
   for (auto [name, type] : {std::pair<StringRef, RankedTensorType>{"query", q},
                             {"key", k},
                             {"value", v}}) {
@@ -519,9 +560,11 @@ static LogicalResult verifyAttentionOperands(Operation *op, RankedTensorType q,
              << " must be [batch, seq, heads x head_dim] with a static last "
                 "dimension, got "
              << type;
-    if (failed(checkElementType(op, name, type, q)))
-      return failure();
   }
+  // Keys and values may be narrower than the query (a KV cache), both alike.
+  if (failed(checkElementType(op, "key", k, narrowKeys ? k : q)) ||
+      failed(checkElementType(op, "value", v, k)))
+    return failure();
   if (heads % kvHeads != 0)
     return op->emitOpError("num_kv_heads (")
            << kvHeads << ") must divide num_heads (" << heads << ")";
@@ -556,7 +599,8 @@ LogicalResult AttentionOp::verify() {
   RankedTensorType q = getQuery().getType();
   if (failed(verifyAttentionOperands(
           *this, q, getKey().getType(), getValue().getType(), getNumHeads(),
-          getNumKvHeads(), getScale().convertToDouble(), getCausal())))
+          getNumKvHeads(), getScale().convertToDouble(), getCausal(),
+          /*narrowKeys=*/true)))
     return failure();
   if (getResult().getType() != q)
     return emitOpError("result type ")
@@ -579,7 +623,8 @@ LogicalResult AttentionGradOp::verify() {
   RankedTensorType q = getQuery().getType();
   if (failed(verifyAttentionOperands(
           *this, q, getKey().getType(), getValue().getType(), getNumHeads(),
-          getNumKvHeads(), getScale().convertToDouble(), getCausal())))
+          getNumKvHeads(), getScale().convertToDouble(), getCausal(),
+          /*narrowKeys=*/false)))
     return failure();
   if (getOutput().getType() != q || getGradOut().getType() != q ||
       getGradQuery().getType() != q)

@@ -340,6 +340,10 @@ def LowMem_RopeOp : LowMem_Op<"rope", [Pure]> {
     defines (`theta^(-2i/D)`, and its scaling, if any): the importer computes
     them, so every scaling scheme lowers the same way.
 
+    The optional `offset` operand (an `index`) adds a position known only at
+    run time, such as the number of tokens already in a KV cache when a
+    generation step starts: `p = position_offset + offset + s`.
+
     With `inverse`, the rotation is by `−θ`: the transpose of the forward
     rotation, which is its gradient.
 
@@ -348,16 +352,19 @@ def LowMem_RopeOp : LowMem_Op<"rope", [Pure]> {
     ```mlir
     %q2 = lowmem.rope %q, %inv_freq {head_dim = 16 : i64, position_offset = 0 : i64}
         : tensor<?x?x64xf32>, tensor<8xf32> -> tensor<?x?x64xf32>
+    %k2 = lowmem.rope %k, %inv_freq offset(%past) {head_dim = 16 : i64}
+        : tensor<?x?x32xf32>, tensor<8xf32> -> tensor<?x?x32xf32>
     ```
   }];
   let arguments = (ins LowMem_FloatTensor:$input, LowMem_FloatTensor:$inv_freq,
+                   Optional<Index>:$offset,
                    ConfinedAttr<I64Attr, [IntPositive]>:$head_dim,
                    DefaultValuedAttr<I64Attr, "0">:$position_offset,
                    UnitAttr:$inverse);
   let results = (outs LowMem_FloatTensor:$result);
   let assemblyFormat = [{
-    $input `,` $inv_freq attr-dict `:` type($input) `,` type($inv_freq) `->`
-    type($result)
+    $input `,` $inv_freq (`offset` `(` $offset^ `)`)? attr-dict `:`
+    type($input) `,` type($inv_freq) `->` type($result)
   }];
   let hasVerifier = 1;
 }
@@ -375,6 +382,10 @@ def LowMem_AttentionOp : LowMem_Op<"attention", [Pure]> {
     The lowering never forms the `S × T` score matrix: each query row keeps a
     running maximum and sum and rescales its output row as keys stream past
     (online softmax).
+
+    Keys and values may be stored in a narrower float type than the query
+    (both the same): a KV cache's f16 or bf16 entries are widened as they
+    are read.
 
     Example:
 
@@ -398,6 +409,60 @@ def LowMem_AttentionOp : LowMem_Op<"attention", [Pure]> {
   let extraClassDeclaration = [{
     /// The size D of one head.
     int64_t getHeadDim();
+  }];
+  let hasVerifier = 1;
+}
+
+def LowMem_CacheUpdateOp : LowMem_Op<"cache_update",
+    [Pure, AllTypesMatch<["cache", "result"]>]> {
+  let summary = "write a generation step's keys or values into a KV cache";
+  let description = [{
+    The cache `cache` (`[B, T, F]`) with its positions
+    `[position, position + S)` replaced by `rows` (`[B, S, F]`), each element
+    rounded to the cache's element type (f32, f16 or bf16): the keys or
+    values of the `S` tokens a prefill or decode step computes, appended
+    after the `position` tokens the cache holds. `position + S ≤ T` is the
+    caller's to ensure; compiled generators check it before each step.
+
+    The result is meant to be written over the cache: `lowmem-kv-cache`
+    returns it as the update of the cache argument, and bufferization writes
+    the rows in place.
+
+    Example:
+
+    ```mlir
+    %k1 = lowmem.cache_update %k into %cache[%past]
+        : tensor<?x?x32xf32> into tensor<?x?x32xf16>
+    ```
+  }];
+  let arguments = (ins LowMem_FloatTensor:$rows, LowMem_FloatTensor:$cache,
+                   Index:$position);
+  let results = (outs LowMem_FloatTensor:$result);
+  let assemblyFormat = [{
+    $rows `into` $cache `[` $position `]` attr-dict `:` type($rows) `into`
+    type($cache)
+  }];
+  let hasVerifier = 1;
+}
+
+def LowMem_ArgmaxOp : LowMem_Op<"argmax", [Pure]> {
+  let summary = "index of the largest element of each row (greedy sampling)";
+  let description = [{
+    For each row of `input` (`[..., V]`), the index in `[0, V)` of its
+    largest element, as i64 (`[...]`): greedy sampling of a language model's
+    next token from its logits. Ties go to the smallest index and a NaN
+    counts as larger than any number, as `numpy.argmax`.
+
+    Example:
+
+    ```mlir
+    %next = lowmem.argmax %logits : tensor<?x1x1000xf32> -> tensor<?x1xi64>
+    ```
+  }];
+  let arguments = (ins LowMem_FloatTensor:$input);
+  let results = (outs RankedTensorOf<[I64]>:$result);
+  let assemblyFormat = [{
+    $input attr-dict `:` type($input) `->` type($result)
   }];
   let hasVerifier = 1;
 }
