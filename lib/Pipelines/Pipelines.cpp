@@ -48,6 +48,12 @@ void mlir::lowmem::buildGraphPipeline(OpPassManager &pm,
     lora.targets.assign(options.loraTargets.begin(), options.loraTargets.end());
     pm.addPass(createLowMemAttachLora(lora));
   }
+  if (options.generate) {
+    LowMemKvCacheOptions cache;
+    cache.entry = options.entry;
+    cache.cacheType = options.kvCache;
+    pm.addPass(createLowMemKvCache(cache));
+  }
   if (options.train) {
     LowMemDifferentiateOptions diff;
     diff.entry = options.entry;

@@ -115,6 +115,16 @@ struct GraphOptions : public PlanningOptions<Derived> {
   ::mlir::detail::PassOptions::Option<double> epsilon{
       *this, "epsilon", llvm::cl::desc("AdamW epsilon"),
       llvm::cl::init(1.0e-8)};
+  ::mlir::detail::PassOptions::Option<bool> generate{
+      *this, "generate",
+      llvm::cl::desc("Compile a generation step with a KV cache "
+                     "(lowmem-kv-cache)"),
+      llvm::cl::init(false)};
+  ::mlir::detail::PassOptions::Option<std::string> kvCache{
+      *this, "kv-cache",
+      llvm::cl::desc("Element type of the generation step's KV cache: f32, "
+                     "f16 or bf16"),
+      llvm::cl::init("f16")};
   ::mlir::detail::PassOptions::Option<std::string> checkpoint{
       *this, "checkpoint",
       llvm::cl::desc("Checkpointing of a training step: none, blocks, sqrt "
@@ -165,6 +175,8 @@ void copyGraphOptions(const GraphOptions<From> &from, GraphOptions<To> &to) {
   to.loraTargets = ArrayRef<std::string>(from.loraTargets);
   to.entry = from.entry;
   to.train = from.train;
+  to.generate = from.generate;
+  to.kvCache = from.kvCache;
   to.loss = from.loss;
   to.optimizer = from.optimizer;
   to.momentum = from.momentum;
@@ -183,7 +195,8 @@ void copyGraphOptions(const GraphOptions<From> &from, GraphOptions<To> &to) {
 struct BufferizePipelineOptions
     : public PlanningOptions<BufferizePipelineOptions> {};
 
-/// Graph passes: attach-lora (if lora-rank > 0), differentiate (if train),
+/// Graph passes: attach-lora (if lora-rank > 0), kv-cache (if generate),
+/// differentiate (if train),
 /// quantize-weights (unless format=f32), fuse, cleanup, then checkpoint (if
 /// train and checkpoint is not none; after CSE, which must not merge the
 /// recomputation with the forward), then chunk-mlp (if chunk-mlp > 0).

@@ -18,13 +18,17 @@ using namespace mlir::lowmem;
 
 namespace {
 
-/// The name a function argument carries as a parameter or optimizer state.
+/// The name a function argument carries as a parameter, optimizer state or
+/// KV cache.
 StringAttr argName(func::FuncOp func, unsigned index) {
   if (auto name = func.getArgAttrOfType<StringAttr>(
           index, LowMemDialect::kParamAttrName))
     return name;
+  if (auto name = func.getArgAttrOfType<StringAttr>(
+          index, LowMemDialect::kStateAttrName))
+    return name;
   return func.getArgAttrOfType<StringAttr>(index,
-                                           LowMemDialect::kStateAttrName);
+                                           LowMemDialect::kCacheAttrName);
 }
 
 struct DropInPlaceUpdatesPass

@@ -26,7 +26,11 @@ def LowMem_Dialect : Dialect {
     step (see lowmem-differentiate) also takes optimizer state
     (`lowmem.state = "<param>.<state>"`) and run-time hyperparameters
     (`lowmem.hyper`), and marks its results `lowmem.loss`,
-    `lowmem.grad = "<param>"` or `lowmem.update = "<param or state>"`.
+    `lowmem.grad = "<param>"` or `lowmem.update = "<param or state>"`. A
+    generation step (see lowmem-kv-cache) takes the cache's fill
+    (`lowmem.position`) and the caches (`lowmem.cache = "<name>"`), and
+    marks its results `lowmem.output = "next_ids" | "logits"` or
+    `lowmem.update = "<cache>"`.
   }];
   let cppNamespace = "::mlir::lowmem";
   let useDefaultTypePrinterParser = 1;
@@ -40,6 +44,12 @@ def LowMem_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kPartAttrName = "lowmem.part";
     static constexpr ::llvm::StringLiteral kStateAttrName = "lowmem.state";
     static constexpr ::llvm::StringLiteral kHyperAttrName = "lowmem.hyper";
+    /// Attribute names used on the arguments of a generation step.
+    static constexpr ::llvm::StringLiteral kPositionAttrName =
+        "lowmem.position";
+    static constexpr ::llvm::StringLiteral kCacheAttrName = "lowmem.cache";
+    /// Attribute name on a generation step's results ("next_ids", "logits").
+    static constexpr ::llvm::StringLiteral kOutputAttrName = "lowmem.output";
     /// Attribute names used on the results of a training step.
     static constexpr ::llvm::StringLiteral kLossAttrName = "lowmem.loss";
     static constexpr ::llvm::StringLiteral kGradAttrName = "lowmem.grad";

@@ -222,13 +222,57 @@ def LowMemDifferentiate : Pass<"lowmem-differentiate", "ModuleOp"> {
                            "::mlir::arith::ArithDialect"];
 }
 
+def LowMemKvCache : Pass<"lowmem-kv-cache", "ModuleOp"> {
+  let summary = "Turn a decoder's forward into a generation step with a KV cache";
+  let description = [{
+    Replaces the function `entry`, a causal decoder's forward from token ids
+    (`[B, S]`, the one `lowmem.input`) to logits (`[B, S, V]`), by the
+    generation step `step-name`, which runs `S` new tokens after the
+    `past` tokens a KV cache already holds: a prefill of the prompt from an
+    empty cache (`past = 0`), or a decode step of one token a row.
+
+    - A new argument `past : index` (`lowmem.position`) offsets every
+      `lowmem.rope`.
+    - Each `lowmem.attention` gets two cache arguments `[B, T, F]` of
+      element type `cache-type` (`lowmem.cache = "cache.<i>.key"` and
+      `"cache.<i>.value"`, `i` counting attentions in order, `T` the
+      capacity). The step's keys and values are written at positions
+      `[past, past + S)` (`lowmem.cache_update`, returned as
+      `lowmem.update`, so bufferization writes them in place) and the
+      attention reads positions `[0, past + S)` of the cache.
+    - Only the last position's logits are computed: the row-wise ops that
+      lead from the last attentions to the logits (linear layers, norms,
+      adapters, residual adds) run on that row alone.
+    - The step returns the next token of each row, the argmax of those
+      logits (`[B, 1]`, i64, `lowmem.output = "next_ids"`: greedy
+      sampling), then the logits (`[B, 1, V]`, `lowmem.output = "logits"`).
+
+    The ops of the forward must be ones whose positions are independent
+    apart from attention (causal) and rope; any other op is an error, as is
+    a forward without attention.
+
+    Example: `lowmem-opt --lowmem-kv-cache="cache-type=f16"`
+  }];
+  let options = [
+    Option<"entry", "entry", "std::string", /*default=*/"\"forward\"",
+           "The decoder's forward function">,
+    Option<"stepName", "step-name", "std::string",
+           /*default=*/"\"generate_step\"", "Name of the generation step">,
+    Option<"cacheType", "cache-type", "std::string", /*default=*/"\"f16\"",
+           "Element type of the cache: f32, f16 or bf16">
+  ];
+  let dependentDialects = ["::mlir::lowmem::LowMemDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def LowMemDropInPlaceUpdates
     : Pass<"lowmem-drop-in-place-updates", "::mlir::func::FuncOp"> {
   let summary = "Drop the training step's results that were updated in place";
   let description = [{
     Runs on bufferized functions. A result marked `lowmem.update = "name"`
-    must be the function argument of that name (`lowmem.param` or
-    `lowmem.state`): bufferization wrote the update into the argument's
+    must be the function argument of that name (`lowmem.param`,
+    `lowmem.state` or `lowmem.cache`): bufferization wrote the update into the argument's
     buffer, and the result is dropped. An update that bufferization could
     not place in its argument's buffer is an error naming it: the compiled
     step would otherwise hold a second copy of the parameter or state.
