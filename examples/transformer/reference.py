@@ -10,6 +10,12 @@ Commands::
     make-adapter  --model DIR --rank R --alpha A -o AD   (every linear layer of the layers)
     lora-grads    --model DIR [--weights W] --ids IDS.npy --labels L.npy --adapter AD -o G.safetensors
                   (cross-entropy; central finite differences in float64, every entry)
+    generate      --model DIR [--weights W] --ids PROMPT.npy --max-new-tokens N -o IDS.npy
+                  [--logits-output L.npy]   (greedy; a full forward per token, no cache)
+    check-generation --model DIR [--weights W] --prompt PROMPT.npy --ids IDS.npy --logits L.npy
+                  [--rtol R]   (a generator's output: the logits of each new token against a
+                  full forward of the same sequence, each id their argmax, and the ids the
+                  reference's own greedy choice wherever its top two are not near-tied)
 """
 
 import argparse
@@ -125,6 +131,61 @@ def cmd_lora_grads(args):
     return 0
 
 
+def cmd_generate(args):
+    cfg, tensors = _model(args)
+    prompt = np.load(args.ids, allow_pickle=False)
+    adapter, s = _adapter(args.adapter)
+    ids, logits = transformer.generate(tensors, cfg, prompt, args.max_new_tokens, lora=adapter, lora_scale=s)
+    for path, array in ((args.output, ids), (args.logits_output, logits)):
+        if path:
+            buf = io.BytesIO()
+            np.save(buf, array, allow_pickle=False)
+            safetensors_io.write_bytes_atomic(path, buf.getvalue())
+    print(f"wrote {args.output}: ids {list(ids.shape)}")
+    return 0
+
+
+def cmd_check_generation(args):
+    """Exit 1 unless a generator's ids and logits are those of the model."""
+    cfg, tensors = _model(args)
+    prompt = np.load(args.prompt, allow_pickle=False)
+    ids = np.load(args.ids, allow_pickle=False)
+    logits = np.load(args.logits, allow_pickle=False)
+    adapter, s = _adapter(args.adapter)
+    b, prompt_len = prompt.shape
+    new = ids.shape[1] - prompt_len
+    failures = []
+    if ids.shape[0] != b or new < 1 or not (ids[:, :prompt_len] == prompt).all():
+        print(f"FAIL: the ids {list(ids.shape)} do not continue the prompt {list(prompt.shape)}", file=sys.stderr)
+        return 1
+    if logits.shape != (b, new, cfg.vocab):
+        print(f"FAIL: logits {list(logits.shape)}, expected {[b, new, cfg.vocab]}", file=sys.stderr)
+        return 1
+    # Teacher forcing: one forward over the generated sequence gives the
+    # logits every step should have seen.
+    full = transformer.forward(tensors, cfg, ids[:, :-1], lora=adapter, lora_scale=s)[:, prompt_len - 1:]
+    err = np.abs(logits - full).max() / max(np.abs(full).max(), 1e-30)
+    if not err <= args.rtol:
+        failures.append(f"logits max_rel {err:.3e} > rtol {args.rtol:g}")
+    new_ids = ids[:, prompt_len:]
+    if not (new_ids == logits.argmax(axis=-1)).all():
+        failures.append("an id is not the argmax of the logits it was picked from")
+    # Where the reference's best two differ by more than the tolerance, its
+    # choice is certain and must be the generator's.
+    top2 = np.sort(full, axis=-1)[..., -2:]
+    certain = (top2[..., 1] - top2[..., 0]) > 4 * args.rtol * np.abs(full).max()
+    agree = new_ids == full.argmax(axis=-1)
+    if not agree[certain].all():
+        failures.append("an id differs from the reference's clear greedy choice")
+    print(f"logits max_rel={err:.3e}; {int(agree.sum())} of {agree.size} new ids are the reference's "
+          f"greedy choice ({int(certain.sum())} clear)")
+    if failures:
+        print("FAIL: " + "; ".join(failures), file=sys.stderr)
+        return 1
+    print("OK")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -163,6 +224,24 @@ def main(argv=None):
                    help="a format of its own for a weight (exact name or prefix ending in '.'), "
                         "the embedding and lm_head included")
     p.set_defaults(func=cmd_quantize)
+    p = sub.add_parser("generate", help="greedy generation, a full forward per token")
+    p.add_argument("--model", required=True)
+    p.add_argument("--weights")
+    p.add_argument("--ids", required=True, help="the prompt, int64 [batch, seq] .npy")
+    p.add_argument("--max-new-tokens", type=int, required=True)
+    p.add_argument("--adapter", help="PEFT LoRA adapter directory")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--logits-output")
+    p.set_defaults(func=cmd_generate)
+    p = sub.add_parser("check-generation", help="check a generator's ids and logits against the model")
+    p.add_argument("--model", required=True)
+    p.add_argument("--weights")
+    p.add_argument("--prompt", required=True)
+    p.add_argument("--ids", required=True, help="the generator's ids [batch, seq + new]")
+    p.add_argument("--logits", required=True, help="the generator's logits [batch, new, vocab]")
+    p.add_argument("--adapter", help="PEFT LoRA adapter directory")
+    p.add_argument("--rtol", type=float, default=1e-4)
+    p.set_defaults(func=cmd_check_generation)
     args = parser.parse_args(argv)
     return args.func(args)
 

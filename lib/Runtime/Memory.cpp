@@ -28,6 +28,8 @@ const char *memCategoryName(MemCategory category) {
     return "trainable";
   case MemCategory::OptimizerState:
     return "optimizer state";
+  case MemCategory::KvCache:
+    return "kv cache";
   case MemCategory::Count:
     break;
   }

@@ -17,6 +17,8 @@
 //   ./step  --weights W --input X.npy --target T.npy --steps N --lr LR
 //           [--batch B] [--save-adapter DIR] [--load-adapter DIR] ...
 //   ./grads --weights W --input X.npy --target T.npy --grads-output G
+//   ./gen   --weights W --input PROMPT.npy --max-new-tokens N --output IDS.npy
+//           [--eos ID] [--logits-output L.npy] [--report]
 //
 //===----------------------------------------------------------------------===//
 
@@ -65,6 +67,7 @@ struct Options {
   std::string lrSchedule;                  // empty: constant
   std::string optimizerState;              // empty: device
   std::string merge, mergeFormat = "f32", mergeBlockSize = "0";
+  std::string maxNewTokens, logitsOutput, eos, prefillChunk; // generation
   bool mergeDoubleQuant = false;
   bool report = false, initAdapter = false;
   uint64_t seed = 0;
@@ -105,6 +108,20 @@ void usage(const char *argv0) {
               "kernels reach in place)\n"
               "  --grads-output G    (--optimizer=none) write the gradients "
               "to G.safetensors\n"
+              "generation steps (lowmem-compile --generate; --input: "
+              "prompt ids [B, S], int64):\n"
+              "  --max-new-tokens N  generate N tokens a row greedily "
+              "(prefill, then decode\n"
+              "                      steps with the KV cache); --output "
+              "gets the ids [B, S + N]\n"
+              "  --eos ID            a row that generates ID stops (then "
+              "repeats it); all\n"
+              "                      rows stopped ends the run\n"
+              "  --logits-output L.npy  the logits each new token was "
+              "picked from [B, N, V]\n"
+              "  --prefill-chunk C   run the prompt C tokens a step: "
+              "activations for C tokens,\n"
+              "                      not the whole prompt\n"
               "models with LoRA adapters (after training, for training "
               "binaries):\n"
               "  --merge M.safetensors  write the weights with the adapters "
@@ -138,7 +155,11 @@ Options parseOptions(int argc, char **argv) {
       {"--merge", &options.merge},
       {"--merge-format", &options.mergeFormat},
       {"--merge-block-size", &options.mergeBlockSize},
-      {"--grads-output", &options.gradsOutput}};
+      {"--grads-output", &options.gradsOutput},
+      {"--max-new-tokens", &options.maxNewTokens},
+      {"--logits-output", &options.logitsOutput},
+      {"--eos", &options.eos},
+      {"--prefill-chunk", &options.prefillChunk}};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -450,6 +471,7 @@ int main(int argc, char **argv) {
   const auto &resultRecords = manifest.get("results")->getArray();
   std::string mode = str(manifest, "mode");
   bool training = mode == "train", gradMode = mode == "grad";
+  bool generating = mode == "generate";
 
   // The options each kind of binary takes.
   auto reject = [&](const std::string &value, const char *option,
@@ -469,6 +491,28 @@ int main(int argc, char **argv) {
     reject(options.lrSchedule, "--lr-schedule", why);
     reject(options.optimizerState, "--optimizer-state", why);
   };
+  int64_t maxNewTokens = 0, eos = -1, prefillChunk = 0;
+  if (!generating) {
+    const char *why = "only a generation binary (lowmem-compile --generate) "
+                      "takes this option";
+    reject(options.maxNewTokens, "--max-new-tokens", why);
+    reject(options.logitsOutput, "--logits-output", why);
+    reject(options.eos, "--eos", why);
+    reject(options.prefillChunk, "--prefill-chunk", why);
+  } else {
+    if (options.maxNewTokens.empty())
+      die("--max-new-tokens N is required: this binary generates tokens");
+    maxNewTokens = parseCount("--max-new-tokens", options.maxNewTokens);
+    if (!options.prefillChunk.empty())
+      prefillChunk = parseCount("--prefill-chunk", options.prefillChunk);
+    if (!options.eos.empty()) {
+      char *end = nullptr;
+      errno = 0;
+      eos = std::strtoll(options.eos.c_str(), &end, 10);
+      if (*end || errno || eos < 0)
+        die("--eos needs a token id, got '" + options.eos + "'");
+    }
+  }
   if (!training && !gradMode) {
     const char *why = "only a training binary (lowmem-compile --train) "
                       "takes this option";
@@ -598,6 +642,8 @@ int main(int argc, char **argv) {
   size_t theoreticalBits = 0, inputBytes = 0;
   const JsonValue *arenaRecord = nullptr, *hostArenaRecord = nullptr;
   size_t arenaIndex = 0, hostArenaIndex = 0, hyperIndex = records.size();
+  size_t positionIndex = records.size(), idsIndex = records.size();
+  size_t cacheBytes = 0, cacheCount = 0;
   std::vector<std::pair<size_t, std::string>> trainableArgs, stateArgs;
   for (size_t i = 0; i < records.size(); ++i) {
     const JsonValue &record = records[i];
@@ -615,8 +661,31 @@ int main(int argc, char **argv) {
       hostArenaIndex = i;
       continue;
     }
+    if (kind == "position") {
+      positionIndex = i;
+      continue;
+    }
+    if (kind == "cache") {
+      // [batch, capacity, features]: the prompt's positions and those of
+      // every new token but the last, which no step reads back.
+      if (input.shape.size() != 2)
+        die(options.input + ": the prompt must be token ids [batch, seq]");
+      arg.shape = {input.shape[0], input.shape[1] + maxNewTokens - 1,
+                   shape.back()};
+      size_t bytes = product(arg.shape) * dtypeSize(*dtype);
+      arg.data = tracker.allocate(bytes, MemCategory::KvCache);
+      if (!arg.data)
+        die("out of memory allocating the KV cache '" + str(record, "name") +
+            "' (" + std::to_string(bytes) + " bytes)");
+      cacheBytes += bytes;
+      ++cacheCount;
+      describe(arg);
+      continue;
+    }
     if (kind == "input") {
       bool isTarget = str(record, "name") == "target";
+      if (!isTarget)
+        idsIndex = i;
       const NpyArray &array = isTarget ? target : input;
       const std::string &path = isTarget ? options.target : options.input;
       checkArray(path, array, shape, *dtype);
@@ -624,11 +693,20 @@ int main(int argc, char **argv) {
         checkLabels(path, array, manifest.get("classes"));
       checkTokenIds(path, array, record.get("ids_below"));
       arg.shape = array.shape;
-      arg.data = tracker.allocate(array.data.size(), MemCategory::Inputs);
+      size_t bytes = array.data.size();
+      // A generation step holds one step's ids: a prefill chunk of the
+      // prompt at most (uploaded step by step).
+      if (generating && arg.shape.size() == 2 && prefillChunk > 0 &&
+          prefillChunk < arg.shape[1]) {
+        arg.shape[1] = prefillChunk;
+        bytes = product(arg.shape) * 8;
+      }
+      arg.data = tracker.allocate(bytes, MemCategory::Inputs);
       if (!arg.data)
         die("out of memory reading " + path);
-      backend.upload(arg.data, array.data.data(), array.data.size());
-      inputBytes += array.data.size();
+      if (bytes == array.data.size())
+        backend.upload(arg.data, array.data.data(), bytes);
+      inputBytes += bytes;
       if (!arg.shape.empty() && arg.shape[0] > 0)
         batched.push_back({i, static_cast<char *>(arg.data),
                            array.data.size() / arg.shape[0]});
@@ -860,11 +938,15 @@ int main(int argc, char **argv) {
     describe(host);
   }
 
-  // The results' descriptors first, then every argument's.
+  // The results' descriptors first, then every argument's; a generation
+  // step's position is passed by value, from `past`.
   Results results(resultRecords);
+  int64_t past = 0;
   std::vector<void *> descriptors{results.block.data()};
-  for (Argument &arg : args)
-    descriptors.push_back(arg.descriptor.data());
+  for (size_t i = 0; i < args.size(); ++i)
+    descriptors.push_back(i == positionIndex
+                              ? static_cast<void *>(&past)
+                              : static_cast<void *>(args[i].descriptor.data()));
   // A heap result is the caller's to free; a result planned in the arena
   // goes with it.
   auto releaseResults = [&]() {
@@ -1179,6 +1261,171 @@ int main(int argc, char **argv) {
     if (rc == 0 && predictedPeak != measuredPeak)
       rc = 3;
     return rc;
+  }
+
+  if (generating) {
+    if (positionIndex == records.size() || idsIndex == records.size() ||
+        resultRecords.size() != 2)
+      die("corrupt model manifest: a generation step without its position, "
+          "ids or results");
+    int64_t rowsB = input.shape[0], promptS = input.shape[1];
+    if (promptS < 1)
+      die(options.input + ": the prompt is empty");
+    // The arena was planned for the largest step: the prompt, or a chunk.
+    int64_t promptChunk = args[idsIndex].shape[1];
+    auto ids = reinterpret_cast<const int64_t *>(input.data.data());
+    // tokens[b] grows from the prompt; logits of each new token, row-major.
+    std::vector<std::vector<int64_t>> tokens(rowsB);
+    for (int64_t b = 0; b < rowsB; ++b)
+      tokens[b].assign(ids + b * promptS, ids + (b + 1) * promptS);
+    std::vector<float> logits;
+    std::vector<bool> stopped(rowsB, false);
+    int64_t vocab = 0, generated = 0;
+    Argument &idsArg = args[idsIndex];
+    // One step over the ids argument's tokens, after the `pastTokens` the
+    // caches hold; returns the next id of each row.
+    auto step = [&](int64_t pastTokens) {
+      past = pastTokens;
+      lowmem_run(descriptors.data());
+      std::vector<uint8_t> next, rowLogits;
+      DType dtype;
+      downloadResult(0, next, dtype);
+      if (!options.logitsOutput.empty()) {
+        downloadResult(1, rowLogits, dtype);
+        vocab = results.shape(1).back();
+        auto *f = reinterpret_cast<const float *>(rowLogits.data());
+        logits.insert(logits.end(), f, f + rowsB * vocab);
+      }
+      releaseResults();
+      std::vector<int64_t> out(rowsB);
+      std::memcpy(out.data(), next.data(), rowsB * 8);
+      return out;
+    };
+    // The prompt, a chunk of positions at a time (its columns [p, p + c) of
+    // every row, gathered); a whole prompt is already in place.
+    auto prefill = [&]() {
+      std::vector<int64_t> next;
+      size_t kept = logits.size();
+      for (int64_t p = 0; p < promptS; p += promptChunk) {
+        int64_t c = std::min(promptChunk, promptS - p);
+        if (c != promptS) {
+          std::vector<int64_t> part(rowsB * c);
+          for (int64_t b = 0; b < rowsB; ++b)
+            std::memcpy(&part[b * c], ids + b * promptS + p, c * 8);
+          backend.upload(idsArg.data, part.data(), part.size() * 8);
+        }
+        idsArg.shape = {rowsB, c};
+        describe(idsArg);
+        // Only the last chunk's logits pick a token.
+        logits.resize(kept);
+        next = step(p);
+      }
+      return next;
+    };
+    if (backend.warmUp()) {
+      prefill();
+      logits.clear();
+    }
+    auto start = std::chrono::steady_clock::now();
+    std::vector<int64_t> next = prefill();
+    auto prefilled = std::chrono::steady_clock::now();
+    // Each new token is the input of the next decode step, [B, 1].
+    idsArg.shape = {rowsB, 1};
+    describe(idsArg);
+    while (true) {
+      bool all = true;
+      for (int64_t b = 0; b < rowsB; ++b) {
+        if (stopped[b])
+          next[b] = eos;
+        tokens[b].push_back(next[b]);
+        stopped[b] = stopped[b] || next[b] == eos;
+        all = all && stopped[b];
+      }
+      ++generated;
+      if (generated == maxNewTokens || all)
+        break;
+      backend.upload(idsArg.data, next.data(), rowsB * 8);
+      next = step(promptS + generated - 1);
+    }
+    auto stop = std::chrono::steady_clock::now();
+    double prefillMs =
+        std::chrono::duration<double, std::milli>(prefilled - start).count();
+    double decodeMs =
+        std::chrono::duration<double, std::milli>(stop - prefilled).count();
+    int64_t decoded = generated - 1;
+
+    std::vector<int64_t> flat;
+    for (const auto &row : tokens)
+      flat.insert(flat.end(), row.begin(), row.end());
+    problem = writeNpy(options.output, DType::I64, {rowsB, promptS + generated},
+                       flat.data());
+    if (problem.empty() && !options.logitsOutput.empty()) {
+      // Gathered a step at a time, [N, B, V]; written [B, N, V].
+      std::vector<float> byRow(logits.size());
+      for (int64_t n = 0; n < generated; ++n)
+        for (int64_t b = 0; b < rowsB; ++b)
+          std::memcpy(&byRow[(b * generated + n) * vocab],
+                      &logits[(n * rowsB + b) * vocab], vocab * 4);
+      problem = writeNpy(options.logitsOutput, DType::F32,
+                         {rowsB, generated, vocab}, byRow.data());
+    }
+    if (!problem.empty())
+      die(problem);
+    size_t measuredPeak = tracker.peakTotal();
+    double prefillRate = rowsB * promptS / (prefillMs / 1e3);
+    double decodeRate = decoded > 0 ? rowsB * decoded / (decodeMs / 1e3) : 0;
+    if (options.report) {
+      reportHeader();
+      std::printf("  generation     batch %lld, prompt %lld, %lld new "
+                  "tokens a row (greedy)",
+                  static_cast<long long>(rowsB),
+                  static_cast<long long>(promptS),
+                  static_cast<long long>(generated));
+      if (promptChunk < promptS)
+        std::printf(", prefill %lld tokens a step",
+                    static_cast<long long>(promptChunk));
+      std::printf("\n");
+      std::printf("  kv cache       %s, %zu caches, %.2f MB (capacity %lld "
+                  "positions)\n",
+                  str(manifest, "kv_cache").c_str(), cacheCount,
+                  mib(cacheBytes),
+                  static_cast<long long>(promptS + maxNewTokens - 1));
+      std::printf("  prefill        %lld tokens in %.3f ms: %.1f tokens/s\n",
+                  static_cast<long long>(rowsB * promptS), prefillMs,
+                  prefillRate);
+      if (decoded > 0)
+        std::printf("  decode         %lld tokens in %.3f ms: %.1f tokens/s "
+                    "(%.3f ms a step)\n",
+                    static_cast<long long>(rowsB * decoded), decodeMs,
+                    decodeRate, decodeMs / decoded);
+      std::printf("  memory         input %.2f MB, arena %.2f MB, results "
+                  "%.2f MB\n",
+                  mib(inputBytes), mib(arenaBytes), mib(heapBytes));
+      std::printf("  peak           predicted %.2f MB, measured %.2f MB%s\n",
+                  mib(predictedPeak), mib(measuredPeak),
+                  predictedPeak == measuredPeak ? "" : "  (MISMATCH)");
+      std::printf("  (MB = 2^20 bytes)\n");
+    }
+    if (!options.reportJson.empty()) {
+      char buf[1024];
+      int len = std::snprintf(
+          buf, sizeof(buf),
+          "{\"format\": \"%s\", \"kv_cache\": \"%s\", \"batch\": %lld, "
+          "\"prompt\": %lld, \"new_tokens\": %lld, \"weights_bytes\": %zu, "
+          "\"kv_cache_bytes\": %zu, \"arena_bytes\": %lld, "
+          "\"prefill_ms\": %.3f, \"decode_ms\": %.3f, "
+          "\"prefill_tokens_per_s\": %.3f, \"decode_tokens_per_s\": %.3f, "
+          "\"predicted_peak_bytes\": %zu, \"measured_peak_bytes\": %zu}\n",
+          format.c_str(), str(manifest, "kv_cache").c_str(),
+          static_cast<long long>(rowsB), static_cast<long long>(promptS),
+          static_cast<long long>(generated), weightBytes + trainableBytes,
+          cacheBytes, static_cast<long long>(arenaBytes), prefillMs, decodeMs,
+          prefillRate, decodeRate, predictedPeak, measuredPeak);
+      problem = writeFileAtomic(options.reportJson, buf, len);
+      if (!problem.empty())
+        die(problem);
+    }
+    return predictedPeak == measuredPeak ? 0 : 3;
   }
 
   if (backend.warmUp()) {

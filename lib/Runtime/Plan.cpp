@@ -72,11 +72,19 @@ std::string lowmem::rt::planMemory(const JsonValue &manifest,
                  "dimensions than the " + std::to_string(sizes.size()) +
                  " sizes given";
         size = sizes[next++];
+      } else if (size < 0 && kind == "cache") {
+        // [batch, capacity, features]: the batch is the ids', the capacity
+        // the size after theirs.
+        if (sizes.size() < 3)
+          return "a generation step is planned at BxSxT (batch, tokens a "
+                 "step, KV cache capacity), got " +
+                 std::to_string(sizes.size()) + " sizes";
+        size = next++ == 0 ? sizes[0] : sizes[2];
       }
       shape.push_back(size);
     }
     shapes.push_back(shape);
-    if (kind == "arena" || kind == "host_arena")
+    if (kind == "arena" || kind == "host_arena" || kind == "position")
       continue;
     std::optional<DType> dtype = parseSafetensorsDType(text(record, "dtype"));
     if (!dtype)
@@ -91,6 +99,8 @@ std::string lowmem::rt::planMemory(const JsonValue &manifest,
       out.state += bytes;
     } else if (kind == "input") {
       out.inputs += bytes;
+    } else if (kind == "cache") {
+      out.cache += bytes;
     } else {
       out.workspace += bytes;
     }

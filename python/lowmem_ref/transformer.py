@@ -227,3 +227,17 @@ def forward(tensors, cfg, ids, dtype=np.float64, lora=None, lora_scale=1.0):
     h = _rms(h, vec("model.norm.weight"), cfg.eps)
     head = embed if cfg.tied else param("lm_head.weight")
     return (h @ head.T).astype(dtype)
+
+
+def generate(tensors, cfg, prompt, new_tokens, dtype=np.float64, lora=None, lora_scale=1.0):
+    """Greedy generation without a cache: each new token is the argmax of the
+    last position's logits of a full forward over the whole sequence so far.
+    Returns the ids ``[B, S + new_tokens]`` and the logits each new token was
+    picked from, ``[B, new_tokens, vocab]``."""
+    ids = np.asarray(prompt)
+    picked = []
+    for _ in range(new_tokens):
+        last = forward(tensors, cfg, ids, dtype=dtype, lora=lora, lora_scale=lora_scale)[:, -1]
+        picked.append(last)
+        ids = np.concatenate([ids, last.argmax(axis=-1)[:, None].astype(np.int64)], axis=1)
+    return ids, np.stack(picked, axis=1)

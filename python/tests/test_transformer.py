@@ -77,6 +77,21 @@ class TransformerTest(unittest.TestCase):
         np.testing.assert_array_equal(full[0, :4], other[0, :4])
         self.assertGreater(np.abs(full[0, 4:] - other[0, 4:]).max(), 1e-6)
 
+    def test_generate_continues_greedily(self):
+        cfg = config()
+        params = transformer.init_params(cfg, 5)
+        prompt = np.random.default_rng(6).integers(0, 40, (2, 3))
+        ids, logits = transformer.generate(params, cfg, prompt, 4)
+        self.assertEqual(ids.shape, (2, 7))
+        self.assertEqual(logits.shape, (2, 4, 40))
+        np.testing.assert_array_equal(ids[:, :3], prompt)
+        # Each new token is the argmax of its logits, which are those of the
+        # last position of the sequence before it (and, by causality, of
+        # that position in a forward over the whole sequence).
+        np.testing.assert_array_equal(ids[:, 3:], logits.argmax(axis=-1))
+        full = transformer.forward(params, cfg, ids[:, :-1])
+        np.testing.assert_allclose(logits, full[:, 2:], rtol=1e-12, atol=1e-12)
+
     def test_bad_config_names_the_key(self):
         with self.assertRaisesRegex(ValueError, "vocab_size"):
             transformer.Config(dict(model_type="llama", hidden_size=8, intermediate_size=8,

@@ -178,6 +178,16 @@ static cl::opt<int64_t> checkpointBatch(
              "planned for"),
     cl::init(0), cl::cat(category));
 
+static cl::opt<bool> generate(
+    "generate",
+    cl::desc("Compile a causal decoder's generation step: prefill and "
+             "decode with a KV cache, greedy sampling (lowmem-kv-cache)"),
+    cl::init(false), cl::cat(category));
+static cl::opt<std::string>
+    kvCache("kv-cache",
+            cl::desc("Element type of the generation step's KV cache: f16 "
+                     "(default), bf16 or f32"),
+            cl::init("f16"), cl::cat(category));
 static cl::opt<int64_t> chunkMlp(
     "chunk-mlp",
     cl::desc("Run gated MLPs (SwiGLU) this many positions of the sequence at "
@@ -299,6 +309,13 @@ buildManifest(func::FuncOp func, int64_t classes,
   llvm::StringSet<llvm::MallocAllocator> seenParams;
   for (BlockArgument arg : func.getArguments()) {
     unsigned i = arg.getArgNumber();
+    if (isa<IndexType>(arg.getType()) &&
+        func.getArgAttr(i, mlir::lowmem::LowMemDialect::kPositionAttrName)) {
+      args.push_back(llvm::json::Object{{"kind", "position"},
+                                        {"dtype", "I64"},
+                                        {"shape", llvm::json::Array()}});
+      continue;
+    }
     auto type = dyn_cast<MemRefType>(arg.getType());
     if (!type || !type.getLayout().isIdentity())
       return func.emitError("entry argument #")
@@ -355,11 +372,16 @@ buildManifest(func::FuncOp func, int64_t classes,
     } else if (func.getArgAttr(i,
                                mlir::lowmem::LowMemDialect::kHyperAttrName)) {
       record["kind"] = "hyper";
+    } else if (auto name = func.getArgAttrOfType<StringAttr>(
+                   i, mlir::lowmem::LowMemDialect::kCacheAttrName)) {
+      record["kind"] = "cache";
+      record["name"] = name.getValue();
     } else {
       return func.emitError("entry argument #")
              << i << " is neither an input (lowmem.input), a parameter "
              << "(lowmem.param), optimizer state (lowmem.state), the "
-             << "hyperparameters (lowmem.hyper) nor the arena";
+             << "hyperparameters (lowmem.hyper), a KV cache (lowmem.cache) "
+             << "nor the arena";
     }
     args.push_back(std::move(record));
   }
@@ -380,6 +402,9 @@ buildManifest(func::FuncOp func, int64_t classes,
                    i, mlir::lowmem::LowMemDialect::kGradAttrName)) {
       record["kind"] = "grad";
       record["name"] = name.getValue();
+    } else if (auto output = func.getResultAttrOfType<StringAttr>(
+                   i, mlir::lowmem::LowMemDialect::kOutputAttrName)) {
+      record["kind"] = output.getValue();
     } else if (train) {
       return func.emitError("result #")
              << i << " of the training step is neither the loss nor a "
@@ -389,7 +414,7 @@ buildManifest(func::FuncOp func, int64_t classes,
     }
     results.push_back(std::move(record));
   }
-  if (!train && results.size() != 1)
+  if (!train && !generate && results.size() != 1)
     return func.emitError("the entry function must return exactly one "
                           "tensor, it returns ")
            << results.size();
@@ -415,9 +440,11 @@ buildManifest(func::FuncOp func, int64_t classes,
       {"format", format.getValue()},
       {"block", blockSize.getValue()},
       {"double_quant", doubleQuant.getValue()},
-      {"mode", !train                ? "forward"
+      {"mode", generate              ? "generate"
+               : !train              ? "forward"
                : optimizer == "none" ? "grad"
                                      : "train"},
+      {"kv_cache", generate ? llvm::json::Value(kvCache.getValue()) : nullptr},
       {"args", std::move(args)},
       {"results", std::move(results)},
       {"optimizer", std::move(optimizerJson)},
@@ -443,7 +470,8 @@ buildManifest(func::FuncOp func, int64_t classes,
 }
 
 /// Adds `void lowmem_run(void **args)`, which calls the C interface of the
-/// entry with args[0] the result descriptor and args[1..] the arguments',
+/// entry with args[0] the result descriptor and args[1..] the arguments'
+/// (descriptors, or for a scalar argument a pointer to its value),
 /// and the manifest as the NUL-terminated global `lowmem_manifest`.
 static LogicalResult addRuntimeGlue(llvm::Module &module, StringRef entryName,
                                     StringRef manifest) {
@@ -461,7 +489,12 @@ static LogicalResult addRuntimeGlue(llvm::Module &module, StringRef entryName,
   llvm::SmallVector<llvm::Value *> callArgs;
   for (unsigned i = 0; i < callee->arg_size(); ++i) {
     llvm::Value *slot = b.CreateConstGEP1_64(ptrTy, run->getArg(0), i);
-    callArgs.push_back(b.CreateLoad(ptrTy, slot));
+    llvm::Value *pointer = b.CreateLoad(ptrTy, slot);
+    // A scalar argument (a generation step's position) is passed by value;
+    // its slot points at it.
+    llvm::Type *type = callee->getArg(i)->getType();
+    callArgs.push_back(type->isIntegerTy() ? b.CreateLoad(type, pointer)
+                                           : pointer);
   }
   b.CreateCall(callee, callArgs);
   b.CreateRetVoid();
@@ -609,6 +642,17 @@ static int link(StringRef object, StringRef output, const char *argv0,
   return 0;
 }
 
+/// Sizes such as 1x16384; false unless each is a non-negative integer.
+static bool parseSizes(StringRef spec, std::vector<int64_t> &sizes) {
+  for (StringRef part : llvm::split(spec, 'x')) {
+    int64_t size = 0;
+    if (part.getAsInteger(10, size) || size < 0)
+      return false;
+    sizes.push_back(size);
+  }
+  return true;
+}
+
 /// --plan: the manifest's memory plan at each requested size.
 static int printPlan(const std::string &manifestText) {
   ::lowmem::rt::JsonValue manifest;
@@ -616,19 +660,41 @@ static int printPlan(const std::string &manifestText) {
   if (!problem.empty())
     return fail("internal error: corrupt manifest: " + problem);
   auto mb = [](int64_t bytes) { return double(bytes) / (1024.0 * 1024.0); };
+  if (generate) {
+    llvm::outs() << llvm::format("%-18s %10s %10s %10s %10s %12s %10s %10s "
+                                 "%14s\n",
+                                 "sizes (BxSxT)", "frozen", "adapters",
+                                 "kv cache", "inputs", "activations", "heap",
+                                 "total", "total bytes");
+    for (const std::string &spec : planSizes) {
+      std::vector<int64_t> sizes;
+      if (!parseSizes(spec, sizes))
+        return fail("--plan: '" + spec +
+                    "' is not a list of sizes such as 1x512x4096");
+      ::lowmem::rt::MemoryPlan plan;
+      problem = ::lowmem::rt::planMemory(manifest, sizes, plan);
+      if (!problem.empty())
+        return fail("--plan=" + spec + ": " + problem);
+      llvm::outs() << llvm::format(
+          "%-18s %10.2f %10.2f %10.2f %10.2f %12.2f %10.2f %10.2f %14lld\n",
+          spec.c_str(), mb(plan.frozen), mb(plan.trainable), mb(plan.cache),
+          mb(plan.inputs + plan.workspace), mb(plan.activations), mb(plan.heap),
+          mb(plan.total()), static_cast<long long>(plan.total()));
+    }
+    llvm::outs() << "(MB = 2^20 bytes; B batch, S tokens a step (the "
+                    "prompt, for a prefill), T the KV cache's capacity; "
+                    "total: the peak of a step at these sizes)\n";
+    return 0;
+  }
   llvm::outs() << llvm::format(
       "%-14s %10s %10s %10s %10s %10s %12s %10s %10s %10s %14s\n", "sizes",
       "frozen", "trainable", "state", "inputs", "gradients", "activations",
       "heap", "offloaded", "total", "total bytes");
   for (const std::string &spec : planSizes) {
     std::vector<int64_t> sizes;
-    for (StringRef part : llvm::split(StringRef(spec), 'x')) {
-      int64_t size = 0;
-      if (part.getAsInteger(10, size) || size < 0)
-        return fail("--plan: '" + spec +
-                    "' is not a list of sizes such as 1x16384");
-      sizes.push_back(size);
-    }
+    if (!parseSizes(spec, sizes))
+      return fail("--plan: '" + spec +
+                  "' is not a list of sizes such as 1x16384");
     ::lowmem::rt::MemoryPlan plan;
     problem = ::lowmem::rt::planMemory(manifest, sizes, plan);
     if (!problem.empty())
@@ -684,6 +750,15 @@ int main(int argc, char **argv) {
     return fail("unknown --checkpoint=" + checkpoint +
                 "; expected none, blocks, sqrt or budget=BYTES");
   }
+  if (generate && train)
+    return fail("--generate and --train exclude each other: a generation "
+                "step is compiled from the forward");
+  if (kvCache.getNumOccurrences() && !generate)
+    return fail("--kv-cache=" + kvCache +
+                " applies to generation steps; add --generate");
+  if (kvCache != "f16" && kvCache != "bf16" && kvCache != "f32")
+    return fail("unknown --kv-cache=" + kvCache +
+                "; expected f16, bf16 or f32");
   if (checkpointPolicy != "none" && !train)
     return fail("--checkpoint=" + checkpoint +
                 " applies to training steps; add --train");
@@ -763,6 +838,8 @@ int main(int argc, char **argv) {
   cudaOptions.loraDropout = loraDropout;
   cudaOptions.loraTargets = ArrayRef<std::string>(loraTargets);
   cudaOptions.train = train;
+  cudaOptions.generate = generate;
+  cudaOptions.kvCache = kvCache;
   cudaOptions.loss = loss;
   cudaOptions.optimizer = optimizer;
   cudaOptions.momentum = momentum;
@@ -791,7 +868,8 @@ int main(int argc, char **argv) {
   }
   if (failed(pm.run(*module)))
     return 1;
-  // Training turned the model function into its training step, renamed.
+  // Training (or --generate) turned the model function into its training
+  // (generation) step, renamed.
   std::string entryName = func.getName().str();
 
   FailureOr<std::string> manifest = buildManifest(func, classes, tokenBounds);

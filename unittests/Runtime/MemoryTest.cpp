@@ -25,6 +25,7 @@ TEST(MemoryTest, CategoryNames) {
   EXPECT_STREQ(memCategoryName(MemCategory::Workspace), "workspace");
   EXPECT_STREQ(memCategoryName(MemCategory::Trainable), "trainable");
   EXPECT_STREQ(memCategoryName(MemCategory::OptimizerState), "optimizer state");
+  EXPECT_STREQ(memCategoryName(MemCategory::KvCache), "kv cache");
   EXPECT_STREQ(memCategoryName(MemCategory::Count), "invalid");
 }
 

@@ -34,6 +34,8 @@ enum class MemCategory {
   Trainable,
   /// Optimizer state (momentum, AdamW moments).
   OptimizerState,
+  /// A generation step's KV caches.
+  KvCache,
   Count
 };
 
