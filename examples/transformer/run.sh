@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # examples/transformer: a small random Qwen2 in Hugging Face's layout (two
 # shards and an index), compiled for the CPU in f32 and in QLoRA's formats,
-# run, and compared with the numpy reference (float64); then a QLoRA
-# training run on it with the memory options on (4-bit embedding and head,
-# checkpoints offloaded, the MLP chunked); then the memory plan of the
-# DeepSeek-R1-Distill-Qwen-1.5B shape at 1024 / 4096 / 16384 tokens.
+# run, and compared with the numpy reference (float64); greedy generation
+# with a KV cache, checked against the reference; then a QLoRA training run
+# on it with the memory options on (4-bit embedding and head, checkpoints
+# offloaded, the MLP chunked); then the memory plans of the
+# DeepSeek-R1-Distill-Qwen-1.5B shape: training at 1024 / 4096 / 16384
+# tokens, and generation.
 #
 #   run.sh OUT_DIR      (lowmem-compile, lowmem-import on PATH; run by the
 #                        main job, scripts/run-bignet.sh)
@@ -54,6 +56,22 @@ for v in "f32|ref.npy|" \
 done
 
 echo
+gflags=(--generate --format=nf4 --double-quant --format-of=lm_head.=nf4,model.embed_tokens.=nf4)
+echo "== generation: lowmem-compile ${gflags[*]} (f16 KV cache, greedy)"
+lowmem-compile "$out/model.mlir" -o "$out/gen" "${gflags[@]}"
+$py -c "import numpy as np, sys; np.save(sys.argv[2], np.load(sys.argv[1])[:, :16])" \
+  "$out/ids.npy" "$out/prompt.npy"
+"$out/gen" --weights "$out/4bit.safetensors" --input "$out/prompt.npy" --max-new-tokens 48 \
+  --output "$out/gen-ids.npy" --logits-output "$out/gen-logits.npy" --report \
+  --report-json "$out/gen.json" | grep -E '^  (generation|kv cache|prefill|decode|peak)'
+# Each new token's logits against the numpy forward of the same sequence
+# (no cache), each id their argmax.
+$py "$ref" check-generation --model "$out/model" --weights "$out/4bit.safetensors" \
+  --prompt "$out/prompt.npy" --ids "$out/gen-ids.npy" --logits "$out/gen-logits.npy" \
+  --rtol 1e-3 | sed 's/^/  /'
+$py -c "import json, sys; r = json.load(open(sys.argv[1])); sys.exit(r['predicted_peak_bytes'] != r['measured_peak_bytes'])" "$out/gen.json"
+
+echo
 flags=(--train --loss=cross_entropy --format=nf4 --double-quant
   --format-of=lm_head.=nf4,model.embed_tokens.=nf4 --lora-rank=8 --lora-alpha=16
   --lora-targets=model.layers. --checkpoint=blocks --offload-activations --chunk-mlp=16)
@@ -83,3 +101,8 @@ lowmem-import --config "$root/bench/plans/qwen2-1.5b-config.json" -o "$out/1.5b.
 lowmem-compile "$out/1.5b.mlir" "${flags[@]/--chunk-mlp=16/--chunk-mlp=256}" \
   --plan=1x1024,1x4096,1x16384
 echo "(the seed: 2.73 GB at 16384 tokens with transformers + bitsandbytes + gradient checkpointing; goal <= 1.5 GB)"
+echo
+echo "== the same shape generating, 4-bit everywhere, f16 KV cache: prefills (1024, 4096, 16384 tokens"
+echo "   512 a step) and decode steps at batch 1 and 8 (bench/plans/qwen2-1.5b-generate.sh has more)"
+lowmem-compile "$out/1.5b.mlir" "${gflags[@]}" \
+  --plan=1x1024x2048,1x1x2048,1x4096x8192,1x512x32768,1x1x32768,8x1x4096
