@@ -18,7 +18,7 @@
 //           [--batch B] [--save-adapter DIR] [--load-adapter DIR] ...
 //   ./grads --weights W --input X.npy --target T.npy --grads-output G
 //   ./gen   --weights W --input PROMPT.npy --max-new-tokens N --output IDS.npy
-//           [--eos ID] [--logits-output L.npy] [--report]
+//           [--eos ID] [--prefill-chunk C] [--logits-output L.npy] [--report]
 //
 //===----------------------------------------------------------------------===//
 
@@ -118,7 +118,9 @@ void usage(const char *argv0) {
               "repeats it); all\n"
               "                      rows stopped ends the run\n"
               "  --logits-output L.npy  the logits each new token was "
-              "picked from [B, N, V]\n"
+              "picked from [B, N, V] (a\n"
+              "                      stopped row's are the model's own, "
+              "though it repeats --eos)\n"
               "  --prefill-chunk C   run the prompt C tokens a step: "
               "activations for C tokens,\n"
               "                      not the whole prompt\n"
@@ -670,14 +672,20 @@ int main(int argc, char **argv) {
       // every new token but the last, which no step reads back.
       if (input.shape.size() != 2)
         die(options.input + ": the prompt must be token ids [batch, seq]");
-      arg.shape = {input.shape[0], input.shape[1] + maxNewTokens - 1,
-                   shape.back()};
-      size_t bytes = product(arg.shape) * dtypeSize(*dtype);
+      arg.shape = {input.shape[0], 0, shape.back()};
+      int64_t bytes = int64_t(dtypeSize(*dtype));
+      if (__builtin_add_overflow(input.shape[1], maxNewTokens - 1,
+                                 &arg.shape[1]) ||
+          __builtin_mul_overflow(bytes, arg.shape[0], &bytes) ||
+          __builtin_mul_overflow(bytes, arg.shape[1], &bytes) ||
+          __builtin_mul_overflow(bytes, arg.shape[2], &bytes))
+        die("--max-new-tokens " + options.maxNewTokens +
+            ": the KV cache would not fit in memory");
       arg.data = tracker.allocate(bytes, MemCategory::KvCache);
       if (!arg.data)
         die("out of memory allocating the KV cache '" + str(record, "name") +
             "' (" + std::to_string(bytes) + " bytes)");
-      cacheBytes += bytes;
+      cacheBytes += size_t(bytes);
       ++cacheCount;
       describe(arg);
       continue;
@@ -1271,6 +1279,16 @@ int main(int argc, char **argv) {
     int64_t rowsB = input.shape[0], promptS = input.shape[1];
     if (promptS < 1)
       die(options.input + ": the prompt is empty");
+    if (str(resultRecords[0], "dtype") != "I64" ||
+        str(resultRecords[1], "dtype") != "F32")
+      die("corrupt model manifest: a generation step returns i64 ids and "
+          "f32 logits");
+    if (const JsonValue *bound = records[idsIndex].get("ids_below"))
+      if (eos >= bound->getInt64().value_or(0))
+        die("--eos: token id " + options.eos +
+            " is outside the vocabulary [0, " +
+            std::to_string(bound->getInt64().value_or(0)) + ")");
+    int64_t capacity = promptS + maxNewTokens - 1;
     // The arena was planned for the largest step: the prompt, or a chunk.
     int64_t promptChunk = args[idsIndex].shape[1];
     auto ids = reinterpret_cast<const int64_t *>(input.data.data());
@@ -1285,6 +1303,12 @@ int main(int argc, char **argv) {
     // One step over the ids argument's tokens, after the `pastTokens` the
     // caches hold; returns the next id of each row.
     auto step = [&](int64_t pastTokens) {
+      // The caches were sized for every step; a step past them would write
+      // outside.
+      if (pastTokens + idsArg.shape[1] > capacity)
+        die("internal error: a step of " + std::to_string(idsArg.shape[1]) +
+            " tokens after " + std::to_string(pastTokens) +
+            " overruns the KV cache of " + std::to_string(capacity));
       past = pastTokens;
       lowmem_run(descriptors.data());
       std::vector<uint8_t> next, rowLogits;
@@ -1388,8 +1412,7 @@ int main(int argc, char **argv) {
       std::printf("  kv cache       %s, %zu caches, %.2f MB (capacity %lld "
                   "positions)\n",
                   str(manifest, "kv_cache").c_str(), cacheCount,
-                  mib(cacheBytes),
-                  static_cast<long long>(promptS + maxNewTokens - 1));
+                  mib(cacheBytes), static_cast<long long>(capacity));
       std::printf("  prefill        %lld tokens in %.3f ms: %.1f tokens/s\n",
                   static_cast<long long>(rowsB * promptS), prefillMs,
                   prefillRate);

@@ -255,3 +255,26 @@ func.func @argmax(%x: tensor<?x1x100xf32>) -> tensor<?x1xi64> {
   %0 = lowmem.argmax %x : tensor<?x1x100xf32> -> tensor<?x1xi64>
   return %0 : tensor<?x1xi64>
 }
+
+// -----
+
+// int8 keys and values: each key's scale multiplies its dot product, each
+// value's the weight of its row.
+// CHECK-LABEL: func.func @attention_int8
+// CHECK: scf.for
+// CHECK: arith.sitofp %{{.+}} : i8 to f32
+// CHECK: %[[X:.+]] = arith.mulf %{{.+}}, %cst
+// CHECK: %[[KS:.+]] = memref.load %{{.+}} : memref<?x?x2xf32, strided<[?, ?, 1], offset: ?>>
+// CHECK: arith.mulf %[[X]], %[[KS]]
+// CHECK: %[[VS:.+]] = memref.load %{{.+}} : memref<?x?x2xf32, strided<[?, ?, 1], offset: ?>>
+// CHECK: math.exp
+// CHECK: %[[P:.+]] = math.exp
+// CHECK-NEXT: arith.mulf %[[P]], %[[VS]]
+func.func @attention_int8(%q: tensor<?x?x64xf32>, %c: tensor<?x?x32xi8>, %s: tensor<?x?x2xf32>, %t: index) -> tensor<?x?x64xf32> {
+  %c0 = arith.constant 0 : index
+  %b = tensor.dim %q, %c0 : tensor<?x?x64xf32>
+  %k = tensor.extract_slice %c[0, 0, 0] [%b, %t, 32] [1, 1, 1] : tensor<?x?x32xi8> to tensor<?x?x32xi8>
+  %ks = tensor.extract_slice %s[0, 0, 0] [%b, %t, 2] [1, 1, 1] : tensor<?x?x2xf32> to tensor<?x?x2xf32>
+  %0 = lowmem.attention %q, %k, %k scales(%ks, %ks : tensor<?x?x2xf32>, tensor<?x?x2xf32>) {causal, num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x?x64xf32>, tensor<?x?x32xi8>, tensor<?x?x32xi8> -> tensor<?x?x64xf32>
+  return %0 : tensor<?x?x64xf32>
+}

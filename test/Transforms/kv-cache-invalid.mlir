@@ -72,3 +72,11 @@ func.func @forward(%ids: tensor<?x?xi64> {lowmem.input = "ids"}, %e: tensor<10x8
   return %a : tensor<?x?x8xf32>
 }
 
+
+// -----
+
+// expected-error @+1 {{a generation step needs a dynamic sequence dimension: prefill and decode steps run different numbers of tokens}}
+func.func @forward(%ids: tensor<?x8xi64> {lowmem.input = "ids"}, %e: tensor<10x8xf32>) -> tensor<?x8x8xf32> {
+  %h = lowmem.embedding %ids, %e : tensor<?x8xi64>, tensor<10x8xf32> -> tensor<?x8x8xf32>
+  return %h : tensor<?x8x8xf32>
+}

@@ -1,5 +1,6 @@
 // RUN: lowmem-opt %s --lowmem-kv-cache | FileCheck %s
 // RUN: lowmem-opt %s --lowmem-kv-cache="cache-type=f32 step-name=step" | FileCheck %s --check-prefix=F32
+// RUN: lowmem-opt %s --lowmem-kv-cache="cache-type=int8" | FileCheck %s --check-prefix=INT8
 
 // A one-layer decoder becomes a generation step: rope takes the cache's fill
 // `past`, keys and values go through the caches and attention reads their
@@ -37,6 +38,19 @@
 // F32-LABEL: func.func @step(
 // F32-SAME: tensor<?x?x32xf32> {lowmem.cache = "cache.0.key"}
 // F32: lowmem.cache_update %{{.+}} into %{{.+}}[%{{.+}}] : tensor<?x?x32xf32> into tensor<?x?x32xf32>
+
+// An int8 cache: codes and a scale per token and head, each in a cache.
+// INT8-LABEL: func.func @generate_step(
+// INT8-SAME: tensor<?x?x32xi8> {lowmem.cache = "cache.0.key"}
+// INT8-SAME: tensor<?x?x2xf32> {lowmem.cache = "cache.0.key_scales"}
+// INT8-SAME: tensor<?x?x32xi8> {lowmem.cache = "cache.0.value"}
+// INT8-SAME: tensor<?x?x2xf32> {lowmem.cache = "cache.0.value_scales"}
+// INT8: %[[KC:.+]], %[[KS:.+]] = lowmem.quantize_groups %{{.+}} {group_size = 16 : i64} : tensor<?x?x32xf32> -> tensor<?x?x32xi8>, tensor<?x?x2xf32>
+// INT8: lowmem.cache_update %[[KC]] into
+// INT8: lowmem.cache_update %[[KS]] into
+// INT8: lowmem.quantize_groups
+// INT8: lowmem.attention %{{.+}}, %{{.+}}, %{{.+}} scales(%{{.+}}, %{{.+}} : tensor<?x?x2xf32>, tensor<?x?x2xf32>) {causal
+// INT8: return {{.*}} : tensor<?x?xi64>, tensor<?x?x100xf32>, tensor<?x?x32xi8>, tensor<?x?x2xf32>, tensor<?x?x32xi8>, tensor<?x?x2xf32>
 func.func @forward(%ids: tensor<?x?xi64> {lowmem.input = "input_ids"},
     %emb: tensor<100x64xf32> {lowmem.param = "embed"},
     %wq: tensor<64x64xf32> {lowmem.param = "q"},

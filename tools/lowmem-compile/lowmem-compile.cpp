@@ -186,7 +186,8 @@ static cl::opt<bool> generate(
 static cl::opt<std::string>
     kvCache("kv-cache",
             cl::desc("Element type of the generation step's KV cache: f16 "
-                     "(default), bf16 or f32"),
+                     "(default), bf16, f32 or int8 (absmax codes with an f32 "
+                     "scale per token and head)"),
             cl::init("f16"), cl::cat(category));
 static cl::opt<int64_t> chunkMlp(
     "chunk-mlp",
@@ -756,9 +757,10 @@ int main(int argc, char **argv) {
   if (kvCache.getNumOccurrences() && !generate)
     return fail("--kv-cache=" + kvCache +
                 " applies to generation steps; add --generate");
-  if (kvCache != "f16" && kvCache != "bf16" && kvCache != "f32")
+  if (kvCache != "f16" && kvCache != "bf16" && kvCache != "f32" &&
+      kvCache != "int8")
     return fail("unknown --kv-cache=" + kvCache +
-                "; expected f16, bf16 or f32");
+                "; expected f16, bf16, f32 or int8");
   if (checkpointPolicy != "none" && !train)
     return fail("--checkpoint=" + checkpoint +
                 " applies to training steps; add --train");

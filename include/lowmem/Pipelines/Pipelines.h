@@ -123,7 +123,7 @@ struct GraphOptions : public PlanningOptions<Derived> {
   ::mlir::detail::PassOptions::Option<std::string> kvCache{
       *this, "kv-cache",
       llvm::cl::desc("Element type of the generation step's KV cache: f32, "
-                     "f16 or bf16"),
+                     "f16, bf16 or int8"),
       llvm::cl::init("f16")};
   ::mlir::detail::PassOptions::Option<std::string> checkpoint{
       *this, "checkpoint",

@@ -402,6 +402,9 @@ Value causalEnd(OpBuilder &b, Location l, Value keys, Value s, Value shift) {
 /// The buffer attention reads keys or values from. A slice (the filled
 /// prefix of a KV cache) is read in place, through a strided view.
 Value readKeys(OpBuilder &b, Location loc, Value tensor) {
+  // Canonicalization may have made some sizes static behind a cast.
+  while (auto cast = tensor.getDefiningOp<tensor::CastOp>())
+    tensor = cast.getSource();
   if (!tensor.getDefiningOp<tensor::ExtractSliceOp>())
     return readBuffer(b, loc, tensor);
   auto type = cast<RankedTensorType>(tensor.getType());
@@ -414,10 +417,13 @@ Value readKeys(OpBuilder &b, Location loc, Value tensor) {
       tensor, /*read_only=*/true);
 }
 
-/// `value` as f32 (keys and values read from an f16 or bf16 cache).
+/// `value` as f32 (keys and values read from an f16 or bf16 cache, or int8
+/// codes, whose scales the caller applies).
 Value widen(OpBuilder &b, Location loc, Value value) {
   if (value.getType().isF32())
     return value;
+  if (value.getType().isInteger(8))
+    return arith::SIToFPOp::create(b, loc, b.getF32Type(), value);
   return arith::ExtFOp::create(b, loc, b.getF32Type(), value);
 }
 
@@ -436,6 +442,12 @@ struct AttentionLowering : public OpRewritePattern<AttentionOp> {
     Value q = readBuffer(rewriter, loc, op.getQuery());
     Value k = readKeys(rewriter, loc, op.getKey());
     Value v = readKeys(rewriter, loc, op.getValue());
+    // int8 keys and values: the scales of their heads.
+    Value kScales, vScales;
+    if (op.getKeyScales()) {
+      kScales = readKeys(rewriter, loc, op.getKeyScales());
+      vScales = readKeys(rewriter, loc, op.getValueScales());
+    }
     Value batch = dimOf(rewriter, loc, op.getQuery(), 0);
     Value queries = dimOf(rewriter, loc, op.getQuery(), 1);
     Value keys = dimOf(rewriter, loc, op.getKey(), 1);
@@ -511,11 +523,22 @@ struct AttentionLowering : public OpRewritePattern<AttentionOp> {
                     });
                 Value x = arith::MulFOp::create(tb, tl, dot.getResult(0),
                                                 f32Const(tb, tl, scale));
+                // An int8 key's scale multiplies its dot product; a value's
+                // the weight of its row.
+                Value vScale;
+                if (kScales) {
+                  SmallVector<Value, 3> at{bi, t, kvHead};
+                  x = arith::MulFOp::create(
+                      tb, tl, x, memref::LoadOp::create(tb, tl, kScales, at));
+                  vScale = memref::LoadOp::create(tb, tl, vScales, at);
+                }
                 Value mNew = arith::MaximumFOp::create(tb, tl, m, x);
                 Value alpha = math::ExpOp::create(
                     tb, tl, arith::SubFOp::create(tb, tl, m, mNew));
                 Value p = math::ExpOp::create(
                     tb, tl, arith::SubFOp::create(tb, tl, x, mNew));
+                Value pv =
+                    vScale ? arith::MulFOp::create(tb, tl, p, vScale) : p;
                 scf::ForOp::create(
                     tb, tl, d0, dEnd, d1, ValueRange{},
                     [&](OpBuilder &db, Location dl, Value d, ValueRange) {
@@ -528,7 +551,7 @@ struct AttentionLowering : public OpRewritePattern<AttentionOp> {
                                            db, dl, v, ValueRange{bi, t, vc}));
                       Value updated = arith::AddFOp::create(
                           db, dl, arith::MulFOp::create(db, dl, o, alpha),
-                          arith::MulFOp::create(db, dl, p, vv));
+                          arith::MulFOp::create(db, dl, pv, vv));
                       memref::StoreOp::create(db, dl, updated, out,
                                               ValueRange{bi, s, oc});
                       scf::YieldOp::create(db, dl);
@@ -596,19 +619,101 @@ struct CacheUpdateLowering : public OpRewritePattern<CacheUpdateOp> {
                   ValueRange{slice}, ArrayRef<AffineMap>{identity, identity},
                   SmallVector<IteratorType>(3, IteratorType::parallel),
                   [&](OpBuilder &b, Location l, ValueRange args) {
+                    // Through f32: f16 and bf16 are the same width.
                     Value x = args[0];
-                    unsigned from = x.getType().getIntOrFloatBitWidth();
-                    unsigned to = element.getIntOrFloatBitWidth();
-                    if (x.getType() != element)
-                      x = from > to ? arith::TruncFOp::create(b, l, element, x)
-                                          .getResult()
-                                    : arith::ExtFOp::create(b, l, element, x)
-                                          .getResult();
+                    if (!x.getType().isF32())
+                      x = arith::ExtFOp::create(b, l, b.getF32Type(), x);
+                    if (!element.isF32())
+                      x = arith::TruncFOp::create(b, l, element, x);
                     linalg::YieldOp::create(b, l, x);
                   })
                   .getResult(0);
     rewriter.replaceOpWithNewOp<tensor::InsertSliceOp>(
         op, written, op.getCache(), offsets, sizes, strides);
+    return success();
+  }
+};
+
+/// quantize_groups: the scales, a max-reduction of |x| over each group
+/// divided by 127, then the codes, x / max|x| · 127 rounded half away from
+/// zero (0 for an all-zero group).
+struct QuantizeGroupsLowering : public OpRewritePattern<QuantizeGroupsOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(QuantizeGroupsOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value input = op.getInput();
+    auto inputType = cast<RankedTensorType>(input.getType());
+    if (failed(checkF32(rewriter, op, inputType)))
+      return failure();
+    MLIRContext *ctx = rewriter.getContext();
+    unsigned rank = inputType.getRank();
+    int64_t group = op.getGroupSize();
+    RankedTensorType scalesType = op.getScales().getType();
+    RankedTensorType codesType = op.getCodes().getType();
+    // Element [..., f] belongs to group f / group_size.
+    SmallVector<AffineExpr> grouped;
+    for (unsigned i = 0; i + 1 < rank; ++i)
+      grouped.push_back(getAffineDimExpr(i, ctx));
+    grouped.push_back(getAffineDimExpr(rank - 1, ctx).floorDiv(group));
+    AffineMap groupMap = AffineMap::get(rank, 0, grouped, ctx);
+    AffineMap identity = AffineMap::getMultiDimIdentityMap(rank, ctx);
+    Value zeros =
+        linalg::FillOp::create(rewriter, loc, f32Const(rewriter, loc, 0.0f),
+                               emptyLike(rewriter, loc, scalesType, input))
+            .getResult(0);
+    SmallVector<IteratorType> iterators(rank, IteratorType::parallel);
+    iterators.back() = IteratorType::reduction;
+    Value absmax =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{scalesType}, ValueRange{input},
+            ValueRange{zeros}, ArrayRef<AffineMap>{identity, groupMap},
+            iterators,
+            [&](OpBuilder &b, Location l, ValueRange args) {
+              Value magnitude = math::AbsFOp::create(b, l, args[0]);
+              linalg::YieldOp::create(b, l,
+                                      ValueRange{arith::MaximumFOp::create(
+                                          b, l, args[1], magnitude)});
+            })
+            .getResult(0);
+    Value scales = elementwise(
+        rewriter, loc, scalesType, input, ValueRange{absmax},
+        {AffineMap::getMultiDimIdentityMap(rank, ctx)},
+        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          return arith::DivFOp::create(b, l, args[0], f32Const(b, l, 127.0f));
+        });
+    Value codes = elementwise(
+        rewriter, loc, codesType, input, ValueRange{input, absmax},
+        {identity, groupMap},
+        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          // y = x / max|x| * 127 lies in [-127, 127] (0 for a zero group);
+          // rounded half away from zero from its exact fractional part.
+          Value m = args[1];
+          Value zero = f32Const(b, l, 0.0f);
+          Value positive =
+              arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, m, zero);
+          Value y = arith::SelectOp::create(
+              b, l, positive,
+              arith::MulFOp::create(b, l,
+                                    arith::DivFOp::create(b, l, args[0], m),
+                                    f32Const(b, l, 127.0f)),
+              zero);
+          Value whole = math::TruncOp::create(b, l, y);
+          Value frac = arith::SubFOp::create(b, l, y, whole);
+          Value up = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGE,
+                                           frac, f32Const(b, l, 0.5f));
+          Value down = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OLE,
+                                             frac, f32Const(b, l, -0.5f));
+          Value rounded = arith::SelectOp::create(
+              b, l, up,
+              arith::AddFOp::create(b, l, whole, f32Const(b, l, 1.0f)),
+              arith::SelectOp::create(
+                  b, l, down,
+                  arith::SubFOp::create(b, l, whole, f32Const(b, l, 1.0f)),
+                  whole));
+          return arith::FPToSIOp::create(b, l, b.getI8Type(), rounded);
+        });
+    rewriter.replaceOp(op, {codes, scales});
     return success();
   }
 };
@@ -1273,7 +1378,8 @@ void mlir::lowmem::populateTransformerToLinalgPatterns(
     RewritePatternSet &patterns, bool tablesInRegisters) {
   patterns.add<RmsNormLowering, RopeLowering, SwiGluLowering, AttentionLowering,
                RmsNormGradLowering, SwiGluGradLowering, AttentionGradLowering,
-               CacheUpdateLowering, ArgmaxLowering>(patterns.getContext());
+               CacheUpdateLowering, QuantizeGroupsLowering, ArgmaxLowering>(
+      patterns.getContext());
   patterns.add<EmbeddingLowering, LinearCrossEntropyLowering,
                LinearCrossEntropyGradLowering>(patterns.getContext(),
                                                tablesInRegisters);

@@ -1229,3 +1229,67 @@ func.func @argmax_result_type(%x: tensor<4x8xf32>) {
   %0 = lowmem.argmax %x : tensor<4x8xf32> -> tensor<4xi32>
   return
 }
+
+// -----
+
+func.func @cache_update_codes(%r: tensor<?x?x32xf32>, %c: tensor<?x?x32xi8>, %p: index) {
+  // expected-error @+1 {{rows of 'f32' cannot be written into a cache of 'i8'; int8 codes go into an int8 cache as they are}}
+  %0 = lowmem.cache_update %r into %c[%p] : tensor<?x?x32xf32> into tensor<?x?x32xi8>
+  return
+}
+
+// -----
+
+func.func @attention_codes_without_scales(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xi8>) {
+  // expected-error @+1 {{int8 keys and values need their scales}}
+  %0 = lowmem.attention %q, %k, %k {num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x?x64xf32>, tensor<?x?x32xi8>, tensor<?x?x32xi8> -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @attention_scales_of_floats(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf16>, %s: tensor<?x?x2xf32>) {
+  // expected-error @+1 {{scales apply to int8 keys and values only}}
+  %0 = lowmem.attention %q, %k, %k scales(%s, %s : tensor<?x?x2xf32>, tensor<?x?x2xf32>) {num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x?x64xf32>, tensor<?x?x32xf16>, tensor<?x?x32xf16> -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @attention_scales_shape(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xi8>, %s: tensor<?x?x4xf32>) {
+  // expected-error @+1 {{scales must be [batch, keys, num_kv_heads] = [?, ?, 2], got 'tensor<?x?x4xf32>'}}
+  %0 = lowmem.attention %q, %k, %k scales(%s, %s : tensor<?x?x4xf32>, tensor<?x?x4xf32>) {num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x?x64xf32>, tensor<?x?x32xi8>, tensor<?x?x32xi8> -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @quantize_groups_divides(%x: tensor<?x?x30xf32>) {
+  // expected-error @+1 {{group_size (16) must divide the last dimension (30)}}
+  %0:2 = lowmem.quantize_groups %x {group_size = 16 : i64} : tensor<?x?x30xf32> -> tensor<?x?x30xi8>, tensor<?x?x2xf32>
+  return
+}
+
+// -----
+
+func.func @quantize_groups_shapes(%x: tensor<?x?x32xf32>) {
+  // expected-error @+1 {{codes and scales must have shapes [?, ?, 32] and [?, ?, 2], got 'tensor<?x?x32xi8>' and 'tensor<?x?x4xf32>'}}
+  %0:2 = lowmem.quantize_groups %x {group_size = 16 : i64} : tensor<?x?x32xf32> -> tensor<?x?x32xi8>, tensor<?x?x4xf32>
+  return
+}
+
+// -----
+
+func.func @quantize_groups_dynamic(%x: tensor<?x?xf32>) {
+  // expected-error @+1 {{input must have a static last dimension, got 'tensor<?x?xf32>'}}
+  %0:2 = lowmem.quantize_groups %x {group_size = 16 : i64} : tensor<?x?xf32> -> tensor<?x?xi8>, tensor<?x?xf32>
+  return
+}
+
+// -----
+
+func.func @attention_one_scale(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xi8>, %s: tensor<?x?x2xf32>) {
+  // expected-error @+1 {{key and value scales go together}}
+  %0 = "lowmem.attention"(%q, %k, %k, %s) <{num_heads = 4 : i64, num_kv_heads = 2 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 0>, scale = 2.5e-01 : f64}> : (tensor<?x?x64xf32>, tensor<?x?x32xi8>, tensor<?x?x32xi8>, tensor<?x?x2xf32>) -> tensor<?x?x64xf32>
+  return
+}

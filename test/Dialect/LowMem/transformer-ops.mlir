@@ -39,6 +39,20 @@ func.func @generation_step(%x: tensor<?x?x64xf32>, %kv: tensor<?x?x32xf32>,
   return %n, %c : tensor<?x?xi64>, tensor<?x?x32xf16>
 }
 
+// CHECK-LABEL: func.func @int8_cache
+func.func @int8_cache(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf32>,
+                      %cache: tensor<?x?x32xi8>, %scales: tensor<?x?x2xf32>,
+                      %past: index) -> tensor<?x?x64xf32> {
+  // CHECK: lowmem.quantize_groups %{{.+}} {group_size = 16 : i64} : tensor<?x?x32xf32> -> tensor<?x?x32xi8>, tensor<?x?x2xf32>
+  %codes, %s = lowmem.quantize_groups %k {group_size = 16 : i64} : tensor<?x?x32xf32> -> tensor<?x?x32xi8>, tensor<?x?x2xf32>
+  // CHECK: lowmem.cache_update %{{.+}} into %{{.+}}[%{{.+}}] : tensor<?x?x32xi8> into tensor<?x?x32xi8>
+  %c = lowmem.cache_update %codes into %cache[%past] : tensor<?x?x32xi8> into tensor<?x?x32xi8>
+  %cs = lowmem.cache_update %s into %scales[%past] : tensor<?x?x2xf32> into tensor<?x?x2xf32>
+  // CHECK: lowmem.attention %{{.+}}, %{{.+}}, %{{.+}} scales(%{{.+}}, %{{.+}} : tensor<?x?x2xf32>, tensor<?x?x2xf32>) {causal, num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 2.500000e-01 : f64} : tensor<?x?x64xf32>, tensor<?x?x32xi8>, tensor<?x?x32xi8> -> tensor<?x?x64xf32>
+  %a = lowmem.attention %q, %c, %c scales(%cs, %cs : tensor<?x?x2xf32>, tensor<?x?x2xf32>) {causal, num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x?x64xf32>, tensor<?x?x32xi8>, tensor<?x?x32xi8> -> tensor<?x?x64xf32>
+  return %a : tensor<?x?x64xf32>
+}
+
 // CHECK-LABEL: func.func @gradients
 func.func @gradients(%dy: tensor<?x?x64xf32>, %x: tensor<?x?x64xf32>,
                      %w: tensor<64xf32>, %k: tensor<?x?x32xf32>,

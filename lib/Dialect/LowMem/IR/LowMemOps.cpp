@@ -511,6 +511,12 @@ LogicalResult CacheUpdateOp::verify() {
              << " must be [batch, positions, features] with a static last "
                 "dimension, got "
              << type;
+  if (isa<FloatType>(rows.getElementType()) !=
+      isa<FloatType>(cache.getElementType()))
+    return emitOpError("rows of ")
+           << rows.getElementType() << " cannot be written into a cache of "
+           << cache.getElementType()
+           << "; int8 codes go into an int8 cache as they are";
   if (rows.getDimSize(2) != cache.getDimSize(2) ||
       failed(verifyCompatibleShape(rows.getShape().take_front(),
                                    cache.getShape().take_front())))
@@ -522,6 +528,28 @@ LogicalResult CacheUpdateOp::verify() {
     return emitOpError("cannot write ")
            << rows.getDimSize(1) << " positions into a cache of "
            << cache.getDimSize(1);
+  return success();
+}
+
+LogicalResult QuantizeGroupsOp::verify() {
+  RankedTensorType input = getInput().getType();
+  int64_t group = getGroupSize();
+  if (input.getRank() < 1 || input.isDynamicDim(input.getRank() - 1))
+    return emitOpError("input must have a static last dimension, got ")
+           << input;
+  int64_t features = input.getShape().back();
+  if (features % group != 0)
+    return emitOpError("group_size (")
+           << group << ") must divide the last dimension (" << features << ")";
+  RankedTensorType codes = getCodes().getType();
+  RankedTensorType scales = getScales().getType();
+  SmallVector<int64_t> scaleShape(input.getShape());
+  scaleShape.back() = features / group;
+  if (failed(verifyCompatibleShape(codes.getShape(), input.getShape())) ||
+      failed(verifyCompatibleShape(scales.getShape(), scaleShape)))
+    return emitOpError("codes and scales must have shapes ")
+           << shapeStr(input.getShape()) << " and " << shapeStr(scaleShape)
+           << ", got " << codes << " and " << scales;
   return success();
 }
 
@@ -597,11 +625,32 @@ static LogicalResult verifyAttentionOperands(Operation *op, RankedTensorType q,
 
 LogicalResult AttentionOp::verify() {
   RankedTensorType q = getQuery().getType();
-  if (failed(verifyAttentionOperands(
-          *this, q, getKey().getType(), getValue().getType(), getNumHeads(),
-          getNumKvHeads(), getScale().convertToDouble(), getCausal(),
-          /*narrowKeys=*/true)))
+  RankedTensorType k = getKey().getType();
+  if (failed(verifyAttentionOperands(*this, q, k, getValue().getType(),
+                                     getNumHeads(), getNumKvHeads(),
+                                     getScale().convertToDouble(), getCausal(),
+                                     /*narrowKeys=*/true)))
     return failure();
+  // int8 keys and values come with the scales of their heads.
+  bool codes = k.getElementType().isInteger(8);
+  if (static_cast<bool>(getKeyScales()) != static_cast<bool>(getValueScales()))
+    return emitOpError("key and value scales go together");
+  if (codes != static_cast<bool>(getKeyScales()))
+    return emitOpError(codes ? "int8 keys and values need their scales"
+                             : "scales apply to int8 keys and values only");
+  if (codes) {
+    auto kvHeads = static_cast<int64_t>(getNumKvHeads());
+    for (Value scales : {getKeyScales(), getValueScales()}) {
+      auto type = cast<RankedTensorType>(scales.getType());
+      if (type.getRank() != 3 ||
+          failed(verifyCompatibleShape(type.getShape().drop_back(),
+                                       k.getShape().drop_back())) ||
+          type.getDimSize(2) != kvHeads)
+        return emitOpError("scales must be [batch, keys, num_kv_heads] = ")
+               << shapeStr({k.getDimSize(0), k.getDimSize(1), kvHeads})
+               << ", got " << type;
+    }
+  }
   if (getResult().getType() != q)
     return emitOpError("result type ")
            << getResult().getType() << " must equal the query type " << q;

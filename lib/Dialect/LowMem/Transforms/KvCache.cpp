@@ -70,10 +70,12 @@ struct KvCachePass : public mlir::lowmem::impl::LowMemKvCacheBase<KvCachePass> {
                        .Case("f32", Float32Type::get(ctx))
                        .Case("f16", Float16Type::get(ctx))
                        .Case("bf16", BFloat16Type::get(ctx))
+                       .Case("int8", IntegerType::get(ctx, 8))
                        .Default(Type());
     if (!element)
       return func.emitError("unknown KV cache type '")
-             << cacheType << "'; expected f32, f16 or bf16";
+             << cacheType << "'; expected f32, f16, bf16 or int8";
+    bool quantized = element.isInteger(8);
     if (!func.getBody().hasOneBlock() || func.getNumResults() != 1)
       return func.emitError("a generation step is built from a forward with "
                             "one block and one result (the logits)");
@@ -98,6 +100,10 @@ struct KvCachePass : public mlir::lowmem::impl::LowMemKvCacheBase<KvCachePass> {
     }
     if (!ids)
       return func.emitError("the forward has no input (lowmem.input)");
+    if (!cast<RankedTensorType>(ids.getType()).isDynamicDim(1))
+      return func.emitError("a generation step needs a dynamic sequence "
+                            "dimension: prefill and decode steps run "
+                            "different numbers of tokens");
 
     SmallVector<AttentionOp> attentions;
     SmallVector<RopeOp> ropes;
@@ -137,50 +143,76 @@ struct KvCachePass : public mlir::lowmem::impl::LowMemKvCacheBase<KvCachePass> {
     for (RopeOp rope : ropes)
       rope.getOffsetMutable().assign(past);
 
-    // Each attention's keys and values go through its caches.
+    // Each attention's keys and values go through its caches: `rows` is
+    // written into a new cache argument `name` of `element`s, and the
+    // attention reads the filled prefix, [0, past + S).
     SmallVector<Value> updates;
     SmallVector<StringAttr> updateNames;
+    auto throughCache = [&](OpBuilder &b, Location l, Value rows,
+                            const Twine &name, Type element) -> Value {
+      int64_t features = cast<RankedTensorType>(rows.getType()).getDimSize(2);
+      auto cacheType = RankedTensorType::get(
+          {ShapedType::kDynamic, ShapedType::kDynamic, features}, element);
+      StringAttr nameAttr = StringAttr::get(ctx, name);
+      unsigned index = func.getNumArguments();
+      if (failed(func.insertArgument(
+              index, cacheType, named(LowMemDialect::kCacheAttrName, nameAttr),
+              l)))
+        return Value();
+      Value updated =
+          CacheUpdateOp::create(b, l, rows, func.getArgument(index), past);
+      updates.push_back(updated);
+      updateNames.push_back(nameAttr);
+      Value batch = tensor::DimOp::create(b, l, rows, 0);
+      Value filled = arith::AddIOp::create(
+          b, l, past, tensor::DimOp::create(b, l, rows, 1));
+      SmallVector<OpFoldResult> offsets(3, b.getIndexAttr(0));
+      SmallVector<OpFoldResult> sizes{batch, filled, b.getIndexAttr(features)};
+      SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+      return tensor::ExtractSliceOp::create(b, l, cacheType, updated, offsets,
+                                            sizes, strides);
+    };
     for (auto [i, attention] : llvm::enumerate(attentions)) {
       OpBuilder b(attention);
       Location l = attention.getLoc();
-      for (OpOperand *operand :
-           {&attention.getKeyMutable(), &attention.getValueMutable()}) {
-        Value rows = operand->get();
-        auto rowsType = cast<RankedTensorType>(rows.getType());
-        auto cacheType =
-            RankedTensorType::get({ShapedType::kDynamic, ShapedType::kDynamic,
-                                   rowsType.getDimSize(2)},
-                                  element);
-        StringAttr name = StringAttr::get(
-            ctx,
-            "cache." + Twine(i) +
-                (operand == &attention.getKeyMutable() ? ".key" : ".value"));
-        unsigned index = func.getNumArguments();
-        if (failed(func.insertArgument(
-                index, cacheType, named(LowMemDialect::kCacheAttrName, name),
-                l)))
+      std::string prefix = "cache." + std::to_string(i);
+      Value key = attention.getKey(), value = attention.getValue();
+      if (!quantized) {
+        Value keys = throughCache(b, l, key, prefix + ".key", element);
+        Value values = throughCache(b, l, value, prefix + ".value", element);
+        if (!keys || !values)
           return failure();
-        Value cache = func.getArgument(index);
-        Value updated = CacheUpdateOp::create(b, l, rows, cache, past);
-        updates.push_back(updated);
-        updateNames.push_back(name);
-        // The attention reads the filled prefix, [0, past + S).
-        Value batch = tensor::DimOp::create(b, l, rows, 0);
-        Value filled = arith::AddIOp::create(
-            b, l, past, tensor::DimOp::create(b, l, rows, 1));
-        SmallVector<OpFoldResult> offsets(3, b.getIndexAttr(0));
-        SmallVector<OpFoldResult> sizes{batch, filled,
-                                        b.getIndexAttr(rowsType.getDimSize(2))};
-        SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
-        auto viewType =
-            RankedTensorType::get({ShapedType::kDynamic, ShapedType::kDynamic,
-                                   rowsType.getDimSize(2)},
-                                  element);
-        operand->set(tensor::ExtractSliceOp::create(b, l, viewType, updated,
-                                                    offsets, sizes, strides));
+        attention.getKeyMutable().assign(keys);
+        attention.getValueMutable().assign(values);
+        continue;
       }
+      // int8: codes and one scale per token and head, each in its cache.
+      int64_t headDim = attention.getHeadDim();
+      SmallVector<Value, 4> views;
+      for (auto [rows, what] :
+           {std::pair<Value, StringRef>{key, ".key"}, {value, ".value"}}) {
+        auto type = cast<RankedTensorType>(rows.getType());
+        auto codesType =
+            RankedTensorType::get(type.getShape(), IntegerType::get(ctx, 8));
+        auto scalesType =
+            RankedTensorType::get({type.getDimSize(0), type.getDimSize(1),
+                                   type.getDimSize(2) / headDim},
+                                  Float32Type::get(ctx));
+        auto q = QuantizeGroupsOp::create(b, l, codesType, scalesType, rows,
+                                          headDim);
+        views.push_back(throughCache(b, l, q.getCodes(), prefix + what,
+                                     codesType.getElementType()));
+        views.push_back(throughCache(b, l, q.getScales(),
+                                     prefix + what + "_scales",
+                                     scalesType.getElementType()));
+      }
+      if (llvm::is_contained(views, Value()))
+        return failure();
+      attention.getKeyMutable().assign(views[0]);
+      attention.getKeyScalesMutable().assign(views[1]);
+      attention.getValueMutable().assign(views[2]);
+      attention.getValueScalesMutable().assign(views[3]);
     }
-
     Value logits = lastPositionOnly(ret);
 
     // Greedy sampling; the step returns the next ids, the logits, and the

@@ -20,6 +20,9 @@ class LowMem_Op<string mnemonic, list<Trait> traits = []>
     : Op<LowMem_Dialect, mnemonic, traits>;
 
 def LowMem_FloatTensor : RankedTensorOf<[F16, BF16, F32]>;
+/// Keys and values as a KV cache may store them: floats, or int8 codes with
+/// scales beside them.
+def LowMem_CacheTensor : RankedTensorOf<[F16, BF16, F32, I8]>;
 def LowMem_QTensor : Type<CPred<"::llvm::isa<::mlir::lowmem::QTensorType>($_self)">,
                           "quantized tensor", "::mlir::lowmem::QTensorType">;
 
@@ -369,7 +372,8 @@ def LowMem_RopeOp : LowMem_Op<"rope", [Pure]> {
   let hasVerifier = 1;
 }
 
-def LowMem_AttentionOp : LowMem_Op<"attention", [Pure]> {
+def LowMem_AttentionOp : LowMem_Op<"attention",
+    [Pure, AttrSizedOperandSegments]> {
   let summary = "grouped-query scaled dot-product attention";
   let description = [{
     Multi-head attention over `query` (`[B, S, num_heads × D]`) with `key`
@@ -383,9 +387,11 @@ def LowMem_AttentionOp : LowMem_Op<"attention", [Pure]> {
     running maximum and sum and rescales its output row as keys stream past
     (online softmax).
 
-    Keys and values may be stored in a narrower float type than the query
-    (both the same): a KV cache's f16 or bf16 entries are widened as they
-    are read.
+    Keys and values may be stored in another type than the query (both
+    the same): a KV cache's f16 or bf16 entries are widened to f32 as they
+    are read; int8 codes (`lowmem.quantize_groups`) come with `scales`, the f32
+    scales of the keys' and of the values' heads (`[B, T, num_kv_heads]`),
+    and are read as `code × scale`.
 
     Example:
 
@@ -396,15 +402,20 @@ def LowMem_AttentionOp : LowMem_Op<"attention", [Pure]> {
           -> tensor<?x?x64xf32>
     ```
   }];
-  let arguments = (ins LowMem_FloatTensor:$query, LowMem_FloatTensor:$key,
-                   LowMem_FloatTensor:$value,
+  let arguments = (ins LowMem_FloatTensor:$query, LowMem_CacheTensor:$key,
+                   LowMem_CacheTensor:$value,
+                   Optional<RankedTensorOf<[F32]>>:$key_scales,
+                   Optional<RankedTensorOf<[F32]>>:$value_scales,
                    ConfinedAttr<I64Attr, [IntPositive]>:$num_heads,
                    ConfinedAttr<I64Attr, [IntPositive]>:$num_kv_heads,
                    F64Attr:$scale, UnitAttr:$causal);
   let results = (outs LowMem_FloatTensor:$result);
   let assemblyFormat = [{
-    $query `,` $key `,` $value attr-dict `:` type($query) `,` type($key) `,`
-    type($value) `->` type($result)
+    $query `,` $key `,` $value
+    (`scales` `(` $key_scales^ `,` $value_scales `:` type($key_scales) `,`
+     type($value_scales) `)`)?
+    attr-dict `:` type($query) `,` type($key) `,` type($value) `->`
+    type($result)
   }];
   let extraClassDeclaration = [{
     /// The size D of one head.
@@ -419,10 +430,13 @@ def LowMem_CacheUpdateOp : LowMem_Op<"cache_update",
   let description = [{
     The cache `cache` (`[B, T, F]`) with its positions
     `[position, position + S)` replaced by `rows` (`[B, S, F]`), each element
-    rounded to the cache's element type (f32, f16 or bf16): the keys or
+    rounded to the cache's element type (f32, f16 or bf16; int8 codes and
+    their scales, from `lowmem.quantize_groups`, are written as they are,
+    each into a cache of its own): the keys or
     values of the `S` tokens a prefill or decode step computes, appended
     after the `position` tokens the cache holds. `position + S ≤ T` is the
-    caller's to ensure; compiled generators check it before each step.
+    caller's to ensure; compiled generators size their caches for every
+    step and check each step against them.
 
     The result is meant to be written over the cache: `lowmem-kv-cache`
     returns it as the update of the cache argument, and bufferization writes
@@ -435,12 +449,40 @@ def LowMem_CacheUpdateOp : LowMem_Op<"cache_update",
         : tensor<?x?x32xf32> into tensor<?x?x32xf16>
     ```
   }];
-  let arguments = (ins LowMem_FloatTensor:$rows, LowMem_FloatTensor:$cache,
+  let arguments = (ins LowMem_CacheTensor:$rows, LowMem_CacheTensor:$cache,
                    Index:$position);
-  let results = (outs LowMem_FloatTensor:$result);
+  let results = (outs LowMem_CacheTensor:$result);
   let assemblyFormat = [{
     $rows `into` $cache `[` $position `]` attr-dict `:` type($rows) `into`
     type($cache)
+  }];
+  let hasVerifier = 1;
+}
+
+def LowMem_QuantizeGroupsOp : LowMem_Op<"quantize_groups", [Pure]> {
+  let summary = "int8 absmax quantization of groups of consecutive features";
+  let description = [{
+    Splits the last dimension of `input` (`[..., F]`) into groups of
+    `group_size` consecutive elements and quantizes each group
+    symmetrically: `scale = max |x| / 127` (`scales`, f32, `[..., F /
+    group_size]`) and `code = round(x / scale)` (`codes`, i8, `[..., F]`;
+    halves away from zero; all zero where the scale is zero), so that
+    `x ≈ code × scale`. An 8-bit KV cache stores keys and values this way,
+    one scale per token and head.
+
+    Example:
+
+    ```mlir
+    %codes, %scales = lowmem.quantize_groups %k {group_size = 16 : i64}
+        : tensor<?x?x32xf32> -> tensor<?x?x32xi8>, tensor<?x?x2xf32>
+    ```
+  }];
+  let arguments = (ins LowMem_FloatTensor:$input,
+                   ConfinedAttr<I64Attr, [IntPositive]>:$group_size);
+  let results = (outs RankedTensorOf<[I8]>:$codes,
+                      RankedTensorOf<[F32]>:$scales);
+  let assemblyFormat = [{
+    $input attr-dict `:` type($input) `->` type($codes) `,` type($scales)
   }];
   let hasVerifier = 1;
 }

@@ -236,7 +236,11 @@ def LowMemKvCache : Pass<"lowmem-kv-cache", "ModuleOp"> {
     - Each `lowmem.attention` gets two cache arguments `[B, T, F]` of
       element type `cache-type` (`lowmem.cache = "cache.<i>.key"` and
       `"cache.<i>.value"`, `i` counting attentions in order, `T` the
-      capacity). The step's keys and values are written at positions
+      capacity). With `int8`, keys and values are quantized per token and
+      head (`lowmem.quantize_groups`) and their f32 scales
+      (`[B, T, num_kv_heads]`) have caches of their own,
+      `"cache.<i>.key_scales"` and `"cache.<i>.value_scales"`. The step's
+      keys and values are written at positions
       `[past, past + S)` (`lowmem.cache_update`, returned as
       `lowmem.update`, so bufferization writes them in place) and the
       attention reads positions `[0, past + S)` of the cache.
@@ -259,7 +263,8 @@ def LowMemKvCache : Pass<"lowmem-kv-cache", "ModuleOp"> {
     Option<"stepName", "step-name", "std::string",
            /*default=*/"\"generate_step\"", "Name of the generation step">,
     Option<"cacheType", "cache-type", "std::string", /*default=*/"\"f16\"",
-           "Element type of the cache: f32, f16 or bf16">
+           "Element type of the cache: f32, f16, bf16 or int8 (with a "
+           "scale per token and head)">
   ];
   let dependentDialects = ["::mlir::lowmem::LowMemDialect",
                            "::mlir::arith::ArithDialect",
