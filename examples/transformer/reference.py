@@ -61,15 +61,20 @@ def cross_entropy(logits, labels):
     return -(picked * keep).sum() / max(int(keep.sum()), 1)
 
 
+def _save_npy(path, array):
+    """Writes ``array`` to ``path`` as .npy, atomically."""
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    safetensors_io.write_bytes_atomic(path, buf.getvalue())
+
+
 def cmd_forward(args):
     cfg, tensors = _model(args)
     ids = np.load(args.ids, allow_pickle=False)
     dtype = np.float64 if args.dtype == "float64" else np.float32
     adapter, s = _adapter(args.adapter)
     logits = transformer.forward(tensors, cfg, ids, dtype=dtype, lora=adapter, lora_scale=s)
-    buf = io.BytesIO()
-    np.save(buf, logits, allow_pickle=False)
-    safetensors_io.write_bytes_atomic(args.output, buf.getvalue())
+    _save_npy(args.output, logits)
     print(f"wrote {args.output}: {args.dtype} {list(logits.shape)}")
     return 0
 
@@ -136,11 +141,9 @@ def cmd_generate(args):
     prompt = np.load(args.ids, allow_pickle=False)
     adapter, s = _adapter(args.adapter)
     ids, logits = transformer.generate(tensors, cfg, prompt, args.max_new_tokens, lora=adapter, lora_scale=s)
-    for path, array in ((args.output, ids), (args.logits_output, logits)):
-        if path:
-            buf = io.BytesIO()
-            np.save(buf, array, allow_pickle=False)
-            safetensors_io.write_bytes_atomic(path, buf.getvalue())
+    _save_npy(args.output, ids)
+    if args.logits_output:
+        _save_npy(args.logits_output, logits)
     print(f"wrote {args.output}: ids {list(ids.shape)}")
     return 0
 

@@ -1012,6 +1012,11 @@ int main(int argc, char **argv) {
   };
   size_t predictedPeak = residentBytes + arenaBytes + heapBytes +
                          (hostArenaInPeak ? hostArenaBytes : 0);
+  auto printPeak = [&](size_t measuredPeak) {
+    std::printf("  peak           predicted %.2f MB, measured %.2f MB%s\n",
+                mib(predictedPeak), mib(measuredPeak),
+                predictedPeak == measuredPeak ? "" : "  (MISMATCH)");
+  };
 
   if (training || gradMode) {
     std::vector<float> hyper(4, 0.0f);
@@ -1218,9 +1223,7 @@ int main(int argc, char **argv) {
                 ? 100.0 * checkpoint.recomputeFlops / checkpoint.stepFlops
                 : 0.0,
             checkpoint.stepFlops / 1e6);
-      std::printf("  peak           predicted %.2f MB, measured %.2f MB%s\n",
-                  mib(predictedPeak), mib(measuredPeak),
-                  predictedPeak == measuredPeak ? "" : "  (MISMATCH)");
+      printPeak(measuredPeak);
       std::printf("  time           median %.3f ms a step over %zu steps\n",
                   medianMs, times.size());
       std::printf("  (MB = 2^20 bytes)\n");
@@ -1424,9 +1427,7 @@ int main(int argc, char **argv) {
       std::printf("  memory         input %.2f MB, arena %.2f MB, results "
                   "%.2f MB\n",
                   mib(inputBytes), mib(arenaBytes), mib(heapBytes));
-      std::printf("  peak           predicted %.2f MB, measured %.2f MB%s\n",
-                  mib(predictedPeak), mib(measuredPeak),
-                  predictedPeak == measuredPeak ? "" : "  (MISMATCH)");
+      printPeak(measuredPeak);
       std::printf("  (MB = 2^20 bytes)\n");
     }
     if (!options.reportJson.empty()) {
@@ -1475,9 +1476,7 @@ int main(int argc, char **argv) {
     std::printf("  forward        input %.2f MB, arena %.2f MB (touched "
                 "%.2f MB), output %.2f MB\n",
                 mib(inputBytes), mib(arenaBytes), mib(touched), mib(heapBytes));
-    std::printf("  peak           predicted %.2f MB, measured %.2f MB%s\n",
-                mib(predictedPeak), mib(measuredPeak),
-                predictedPeak == measuredPeak ? "" : "  (MISMATCH)");
+    printPeak(measuredPeak);
     std::printf("  time           %.3f ms\n", ms);
     std::printf("  (MB = 2^20 bytes)\n");
   }
