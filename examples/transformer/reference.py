@@ -13,7 +13,7 @@ Commands::
     generate      --model DIR [--weights W] --ids PROMPT.npy --max-new-tokens N -o IDS.npy
                   [--logits-output L.npy]   (greedy; a full forward per token, no cache)
     check-generation --model DIR [--weights W] --prompt PROMPT.npy --ids IDS.npy --logits L.npy
-                  [--rtol R]   (a generator's output: the logits of each new token against a
+                  [--rtol R] [--pad ID]   (a generator's output: the logits of each new token against a
                   full forward of the same sequence, each id their argmax, and the ids the
                   reference's own greedy choice wherever its top two are not near-tied)
 """
@@ -165,8 +165,16 @@ def cmd_check_generation(args):
         print(f"FAIL: logits {list(logits.shape)}, expected {[b, new, cfg.vocab]}", file=sys.stderr)
         return 1
     # Teacher forcing: one forward over the generated sequence gives the
-    # logits every step should have seen.
-    full = transformer.forward(tensors, cfg, ids[:, :-1], lora=adapter, lora_scale=s)[:, prompt_len - 1:]
+    # logits every step should have seen; a left-padded row (--pad) runs
+    # alone, without its padding.
+    rows = []
+    for r in range(b):
+        start = 0
+        while args.pad is not None and start < prompt_len and prompt[r, start] == args.pad:
+            start += 1
+        seq = ids[r:r + 1, start:-1]
+        rows.append(transformer.forward(tensors, cfg, seq, lora=adapter, lora_scale=s)[0, prompt_len - 1 - start:])
+    full = np.stack(rows)
     err = np.abs(logits - full).max() / max(np.abs(full).max(), 1e-30)
     if not err <= args.rtol:
         failures.append(f"logits max_rel {err:.3e} > rtol {args.rtol:g}")
@@ -244,6 +252,7 @@ def main(argv=None):
     p.add_argument("--logits", required=True, help="the generator's logits [batch, new, vocab]")
     p.add_argument("--adapter", help="PEFT LoRA adapter directory")
     p.add_argument("--rtol", type=float, default=1e-4)
+    p.add_argument("--pad", type=int, help="the prompts' left padding token (each row's leading ones)")
     p.set_defaults(func=cmd_check_generation)
     args = parser.parse_args(argv)
     return args.func(args)

@@ -18,7 +18,8 @@
 //           [--batch B] [--save-adapter DIR] [--load-adapter DIR] ...
 //   ./grads --weights W --input X.npy --target T.npy --grads-output G
 //   ./gen   --weights W --input PROMPT.npy --max-new-tokens N --output IDS.npy
-//           [--eos ID] [--prefill-chunk C] [--logits-output L.npy] [--report]
+//           [--eos ID] [--pad ID] [--prefill-chunk C] [--logits-output L.npy]
+//           [--report]
 //
 //===----------------------------------------------------------------------===//
 
@@ -67,7 +68,7 @@ struct Options {
   std::string lrSchedule;                  // empty: constant
   std::string optimizerState;              // empty: device
   std::string merge, mergeFormat = "f32", mergeBlockSize = "0";
-  std::string maxNewTokens, logitsOutput, eos, prefillChunk; // generation
+  std::string maxNewTokens, logitsOutput, eos, prefillChunk, pad; // generation
   bool mergeDoubleQuant = false;
   bool report = false, initAdapter = false;
   uint64_t seed = 0;
@@ -124,6 +125,11 @@ void usage(const char *argv0) {
               "  --prefill-chunk C   run the prompt C tokens a step: "
               "activations for C tokens,\n"
               "                      not the whole prompt\n"
+              "  --pad ID            prompts of different lengths: each "
+              "row's leading IDs are\n"
+              "                      left padding, which no token sees; "
+              "every row generates as\n"
+              "                      if it ran alone\n"
               "models with LoRA adapters (after training, for training "
               "binaries):\n"
               "  --merge M.safetensors  write the weights with the adapters "
@@ -161,7 +167,8 @@ Options parseOptions(int argc, char **argv) {
       {"--max-new-tokens", &options.maxNewTokens},
       {"--logits-output", &options.logitsOutput},
       {"--eos", &options.eos},
-      {"--prefill-chunk", &options.prefillChunk}};
+      {"--prefill-chunk", &options.prefillChunk},
+      {"--pad", &options.pad}};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -493,7 +500,7 @@ int main(int argc, char **argv) {
     reject(options.lrSchedule, "--lr-schedule", why);
     reject(options.optimizerState, "--optimizer-state", why);
   };
-  int64_t maxNewTokens = 0, eos = -1, prefillChunk = 0;
+  int64_t maxNewTokens = 0, eos = -1, prefillChunk = 0, pad = -1;
   if (!generating) {
     const char *why = "only a generation binary (lowmem-compile --generate) "
                       "takes this option";
@@ -501,19 +508,25 @@ int main(int argc, char **argv) {
     reject(options.logitsOutput, "--logits-output", why);
     reject(options.eos, "--eos", why);
     reject(options.prefillChunk, "--prefill-chunk", why);
+    reject(options.pad, "--pad", why);
   } else {
     if (options.maxNewTokens.empty())
       die("--max-new-tokens N is required: this binary generates tokens");
     maxNewTokens = parseCount("--max-new-tokens", options.maxNewTokens);
     if (!options.prefillChunk.empty())
       prefillChunk = parseCount("--prefill-chunk", options.prefillChunk);
-    if (!options.eos.empty()) {
+    auto tokenId = [&](const char *option, const std::string &text) {
       char *end = nullptr;
       errno = 0;
-      eos = std::strtoll(options.eos.c_str(), &end, 10);
-      if (*end || errno || eos < 0)
-        die("--eos needs a token id, got '" + options.eos + "'");
-    }
+      long long id = std::strtoll(text.c_str(), &end, 10);
+      if (text.empty() || *end || errno || id < 0)
+        die(std::string(option) + " needs a token id, got '" + text + "'");
+      return int64_t(id);
+    };
+    if (!options.eos.empty())
+      eos = tokenId("--eos", options.eos);
+    if (!options.pad.empty())
+      pad = tokenId("--pad", options.pad);
   }
   if (!training && !gradMode) {
     const char *why = "only a training binary (lowmem-compile --train) "
@@ -645,6 +658,7 @@ int main(int argc, char **argv) {
   const JsonValue *arenaRecord = nullptr, *hostArenaRecord = nullptr;
   size_t arenaIndex = 0, hostArenaIndex = 0, hyperIndex = records.size();
   size_t positionIndex = records.size(), idsIndex = records.size();
+  int64_t shortestPrompt = 0;
   size_t cacheBytes = 0, cacheCount = 0;
   std::vector<std::pair<size_t, std::string>> trainableArgs, stateArgs;
   for (size_t i = 0; i < records.size(); ++i) {
@@ -665,6 +679,31 @@ int main(int argc, char **argv) {
     }
     if (kind == "position") {
       positionIndex = i;
+      continue;
+    }
+    if (kind == "row_starts") {
+      // Where each prompt begins: after its left padding (--pad).
+      if (input.shape.size() != 2)
+        die(options.input + ": the prompt must be token ids [batch, seq]");
+      int64_t rowsB = input.shape[0], promptS = input.shape[1];
+      auto ids = reinterpret_cast<const int64_t *>(input.data.data());
+      std::vector<int64_t> starts(rowsB, 0);
+      shortestPrompt = promptS;
+      for (int64_t b = 0; b < rowsB && pad >= 0; ++b) {
+        while (starts[b] < promptS && ids[b * promptS + starts[b]] == pad)
+          ++starts[b];
+        if (promptS > 0 && starts[b] == promptS)
+          die(options.input + ": row " + std::to_string(b) +
+              " is all padding (--pad " + options.pad + ")");
+        shortestPrompt = std::min(shortestPrompt, promptS - starts[b]);
+      }
+      arg.shape = {rowsB};
+      arg.data = tracker.allocate(rowsB * 8, MemCategory::Inputs);
+      if (!arg.data)
+        die("out of memory");
+      backend.upload(arg.data, starts.data(), rowsB * 8);
+      inputBytes += rowsB * 8;
+      describe(arg);
       continue;
     }
     if (kind == "cache") {
@@ -1411,6 +1450,11 @@ int main(int argc, char **argv) {
       if (promptChunk < promptS)
         std::printf(", prefill %lld tokens a step",
                     static_cast<long long>(promptChunk));
+      if (shortestPrompt < promptS)
+        std::printf(", prompts of %lld to %lld tokens left-padded with %lld",
+                    static_cast<long long>(shortestPrompt),
+                    static_cast<long long>(promptS),
+                    static_cast<long long>(pad));
       std::printf("\n");
       std::printf("  kv cache       %s, %zu caches, %.2f MB (capacity %lld "
                   "positions)\n",

@@ -72,6 +72,8 @@ std::string lowmem::rt::planMemory(const JsonValue &manifest,
                  "dimensions than the " + std::to_string(sizes.size()) +
                  " sizes given";
         size = sizes[next++];
+      } else if (size < 0 && kind == "row_starts") {
+        size = sizes.empty() ? 0 : sizes[0]; // one a batch row
       } else if (size < 0 && kind == "cache") {
         // [batch, capacity, features]: the batch is the ids', the capacity
         // the size after theirs.
@@ -97,7 +99,7 @@ std::string lowmem::rt::planMemory(const JsonValue &manifest,
       (trainable && trainable->getBool() ? out.trainable : out.frozen) += bytes;
     } else if (kind == "state") {
       out.state += bytes;
-    } else if (kind == "input") {
+    } else if (kind == "input" || kind == "row_starts") {
       out.inputs += bytes;
     } else if (kind == "cache") {
       out.cache += bytes;

@@ -278,3 +278,31 @@ func.func @attention_int8(%q: tensor<?x?x64xf32>, %c: tensor<?x?x32xi8>, %s: ten
   %0 = lowmem.attention %q, %k, %k scales(%ks, %ks : tensor<?x?x2xf32>, tensor<?x?x2xf32>) {causal, num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x?x64xf32>, tensor<?x?x32xi8>, tensor<?x?x32xi8> -> tensor<?x?x64xf32>
   return %0 : tensor<?x?x64xf32>
 }
+
+// -----
+
+// Left padding: row b's positions count from starts[b] (signed), and its
+// queries see keys from starts[b] on.
+// CHECK-LABEL: func.func @rope_row_starts
+// CHECK: linalg.generic
+// CHECK: %[[POS:.+]] = arith.index_cast %{{.+}} : index to i64
+// CHECK: %[[START:.+]] = tensor.extract %{{.+}}[%{{.+}}] : tensor<?xi64>
+// CHECK: %[[REL:.+]] = arith.subi %[[POS]], %[[START]] : i64
+// CHECK: arith.sitofp %[[REL]] : i64 to f32
+func.func @rope_row_starts(%x: tensor<?x?x64xf32>, %f: tensor<8xf32>, %p: index, %s: tensor<?xi64>) -> tensor<?x?x64xf32> {
+  %0 = lowmem.rope %x, %f offset(%p) row_starts(%s : tensor<?xi64>) {head_dim = 16 : i64} : tensor<?x?x64xf32>, tensor<8xf32> -> tensor<?x?x64xf32>
+  return %0 : tensor<?x?x64xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @attention_key_starts
+// CHECK: scf.parallel
+// CHECK: %[[S:.+]] = memref.load %{{.+}}[%{{.+}}] : memref<?xi64>
+// CHECK: %[[SI:.+]] = arith.index_cast %[[S]] : i64 to index
+// CHECK: %[[LB:.+]] = arith.maxsi %[[SI]], %c0
+// CHECK: scf.for %{{.+}} = %[[LB]] to
+func.func @attention_key_starts(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf32>, %s: tensor<?xi64>) -> tensor<?x?x64xf32> {
+  %0 = lowmem.attention %q, %k, %k key_starts(%s : tensor<?xi64>) {causal, num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32> -> tensor<?x?x64xf32>
+  return %0 : tensor<?x?x64xf32>
+}

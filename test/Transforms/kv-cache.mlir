@@ -10,6 +10,7 @@
 // CHECK-LABEL: func.func @generate_step(
 // CHECK-SAME: %[[IDS:[^:]+]]: tensor<?x?xi64> {lowmem.input = "input_ids"}
 // CHECK-SAME: %[[PAST:[^:]+]]: index {lowmem.position}
+// CHECK-SAME: %[[STARTS:[^:]+]]: tensor<?xi64> {lowmem.row_starts}
 // CHECK-SAME: %[[KC:[^:]+]]: tensor<?x?x32xf16> {lowmem.cache = "cache.0.key"}
 // CHECK-SAME: %[[VC:[^:]+]]: tensor<?x?x32xf16> {lowmem.cache = "cache.0.value"})
 // CHECK-SAME: -> (tensor<?x?xi64> {lowmem.output = "next_ids"}, tensor<?x?x100xf32> {lowmem.output = "logits"}, tensor<?x?x32xf16> {lowmem.update = "cache.0.key"}, tensor<?x?x32xf16> {lowmem.update = "cache.0.value"})
@@ -19,15 +20,15 @@
 // CHECK: %[[Q:.+]] = lowmem.linear %[[H]]
 // CHECK: %[[K:.+]] = lowmem.linear %[[H]]
 // CHECK: %[[V:.+]] = lowmem.linear %[[H]]
-// CHECK: %[[QR:.+]] = lowmem.rope %[[Q]], %{{.+}} offset(%[[PAST]])
-// CHECK: %[[KR:.+]] = lowmem.rope %[[K]], %{{.+}} offset(%[[PAST]])
+// CHECK: %[[QR:.+]] = lowmem.rope %[[Q]], %{{.+}} offset(%[[PAST]]) row_starts(%[[STARTS]] : tensor<?xi64>)
+// CHECK: %[[KR:.+]] = lowmem.rope %[[K]], %{{.+}} offset(%[[PAST]]) row_starts(%[[STARTS]] : tensor<?xi64>)
 // CHECK: %[[K1:.+]] = lowmem.cache_update %[[KR]] into %[[KC]][%[[PAST]]] : tensor<?x?x32xf32> into tensor<?x?x32xf16>
 // CHECK: %[[S:.+]] = tensor.dim %[[KR]], %c1
 // CHECK: %[[FILL:.+]] = arith.addi %[[PAST]], %[[S]]
 // CHECK: %[[KVIEW:.+]] = tensor.extract_slice %[[K1]][0, 0, 0] [%{{.+}}, %[[FILL]], 32] [1, 1, 1]
 // CHECK: %[[V1:.+]] = lowmem.cache_update %[[V]] into %[[VC]][%[[PAST]]]
 // CHECK: %[[VVIEW:.+]] = tensor.extract_slice %[[V1]][0, 0, 0]
-// CHECK: %[[A:.+]] = lowmem.attention %[[QR]], %[[KVIEW]], %[[VVIEW]] {causal
+// CHECK: %[[A:.+]] = lowmem.attention %[[QR]], %[[KVIEW]], %[[VVIEW]] key_starts(%[[STARTS]] : tensor<?xi64>) {causal
 // CHECK: %[[ALAST:.+]] = tensor.extract_slice %[[A]][0, %{{.+}}, 0] [%{{.+}}, %{{.+}}, 64]
 // CHECK: %[[O:.+]] = lowmem.linear %[[ALAST]], %{{.+}} residual(%[[HLAST]] :
 // CHECK: %[[X:.+]] = lowmem.rms_norm %[[O]]
@@ -49,7 +50,7 @@
 // INT8: lowmem.cache_update %[[KC]] into
 // INT8: lowmem.cache_update %[[KS]] into
 // INT8: lowmem.quantize_groups
-// INT8: lowmem.attention %{{.+}}, %{{.+}}, %{{.+}} scales(%{{.+}}, %{{.+}} : tensor<?x?x2xf32>, tensor<?x?x2xf32>) {causal
+// INT8: lowmem.attention %{{.+}}, %{{.+}}, %{{.+}} scales(%{{.+}}, %{{.+}} : tensor<?x?x2xf32>, tensor<?x?x2xf32>) key_starts(%{{.+}} : tensor<?xi64>) {causal
 // INT8: return {{.*}} : tensor<?x?xi64>, tensor<?x?x100xf32>, tensor<?x?x32xi8>, tensor<?x?x2xf32>, tensor<?x?x32xi8>, tensor<?x?x2xf32>
 func.func @forward(%ids: tensor<?x?xi64> {lowmem.input = "input_ids"},
     %emb: tensor<100x64xf32> {lowmem.param = "embed"},

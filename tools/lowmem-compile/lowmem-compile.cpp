@@ -377,12 +377,15 @@ buildManifest(func::FuncOp func, int64_t classes,
                    i, mlir::lowmem::LowMemDialect::kCacheAttrName)) {
       record["kind"] = "cache";
       record["name"] = name.getValue();
+    } else if (func.getArgAttr(
+                   i, mlir::lowmem::LowMemDialect::kRowStartsAttrName)) {
+      record["kind"] = "row_starts";
     } else {
       return func.emitError("entry argument #")
              << i << " is neither an input (lowmem.input), a parameter "
              << "(lowmem.param), optimizer state (lowmem.state), the "
-             << "hyperparameters (lowmem.hyper), a KV cache (lowmem.cache) "
-             << "nor the arena";
+             << "hyperparameters (lowmem.hyper), a KV cache (lowmem.cache), "
+             << "row starts (lowmem.row_starts) nor the arena";
     }
     args.push_back(std::move(record));
   }

@@ -88,15 +88,16 @@ TEST(PlanTest, ATermNamingNoDimensionIsCorrupt) {
 }
 
 /// A generation step's manifest: ids [batch, seq], its position (a
-/// scalar), a frozen weight, two f16 caches [batch, capacity, 16] and an
-/// arena of 128 bytes per token; the results (next ids and logits) 4008
-/// bytes per row.
+/// scalar), the rows' starts [batch], a frozen weight, two f16 caches
+/// [batch, capacity, 16] and an arena of 128 bytes per token; the results
+/// (next ids and logits) 4008 bytes per row.
 constexpr const char *kGenerateManifest = R"({
   "args": [
     {"kind": "input", "name": "input_ids", "dtype": "I64", "shape": [-1, -1]},
     {"kind": "param", "name": "w", "dtype": "F32", "shape": [4, 8],
      "trainable": false},
     {"kind": "position", "dtype": "I64", "shape": []},
+    {"kind": "row_starts", "dtype": "I64", "shape": [-1]},
     {"kind": "cache", "name": "cache.0.key", "dtype": "F16",
      "shape": [-1, -1, 16]},
     {"kind": "cache", "name": "cache.0.value", "dtype": "F16",
@@ -111,12 +112,12 @@ TEST(PlanTest, GenerationCachesTakeTheBatchAndTheCapacity) {
   JsonValue manifest = manifestOf(kGenerateManifest);
   MemoryPlan plan;
   ASSERT_EQ(planMemory(manifest, {3, 7, 50}, plan), "");
-  EXPECT_EQ(plan.inputs, 3 * 7 * 8);
+  EXPECT_EQ(plan.inputs, 3 * 7 * 8 + 3 * 8);
   EXPECT_EQ(plan.frozen, 4 * 8 * 4);
   EXPECT_EQ(plan.cache, 2 * 3 * 50 * 16 * 2);
   EXPECT_EQ(plan.activations, 128 * 21);
   EXPECT_EQ(plan.heap, 4008 * 3);
-  EXPECT_EQ(plan.total(), 168 + 128 + 9600 + 128 * 21 + 4008 * 3);
+  EXPECT_EQ(plan.total(), 168 + 24 + 128 + 9600 + 128 * 21 + 4008 * 3);
   // A decode step at the same capacity: only the step's tokens shrink.
   ASSERT_EQ(planMemory(manifest, {3, 1, 50}, plan), "");
   EXPECT_EQ(plan.cache, 2 * 3 * 50 * 16 * 2);

@@ -218,10 +218,14 @@ struct RopeLowering : public OpRewritePattern<RopeOp> {
               arith::SubIOp::create(b, l, c, indexConst(b, l, half)));
           Value other =
               tensor::ExtractOp::create(b, l, x, ValueRange{bi, s, partner});
-          Value pos = arith::AddIOp::create(b, l, s, offset);
-          Value posF = arith::UIToFPOp::create(
-              b, l, b.getF32Type(),
-              arith::IndexCastUIOp::create(b, l, b.getI64Type(), pos));
+          Value pos = arith::IndexCastOp::create(
+              b, l, b.getI64Type(), arith::AddIOp::create(b, l, s, offset));
+          // A left-padded row's positions start at its first token (its
+          // padding's are negative).
+          if (Value starts = op.getRowStarts())
+            pos = arith::SubIOp::create(
+                b, l, pos, tensor::ExtractOp::create(b, l, starts, bi));
+          Value posF = arith::SIToFPOp::create(b, l, b.getF32Type(), pos);
           Value freq = tensor::ExtractOp::create(b, l, invFreq, ValueRange{i});
           Value theta = arith::MulFOp::create(b, l, posF, freq);
           Value cos = math::CosOp::create(b, l, theta);
@@ -442,6 +446,10 @@ struct AttentionLowering : public OpRewritePattern<AttentionOp> {
     Value q = readBuffer(rewriter, loc, op.getQuery());
     Value k = readKeys(rewriter, loc, op.getKey());
     Value v = readKeys(rewriter, loc, op.getValue());
+    // Left padding: row b's keys start at keyStarts[b].
+    Value keyStarts;
+    if (op.getKeyStarts())
+      keyStarts = readBuffer(rewriter, loc, op.getKeyStarts());
     // int8 keys and values: the scales of their heads.
     Value kScales, vScales;
     if (op.getKeyScales()) {
@@ -500,10 +508,17 @@ struct AttentionLowering : public OpRewritePattern<AttentionOp> {
           Value tEnd = keys;
           if (causal)
             tEnd = causalEnd(b, l, keys, s, shift);
+          Value tBegin = d0;
+          if (keyStarts)
+            tBegin = arith::MaxSIOp::create(
+                b, l, d0,
+                arith::IndexCastOp::create(
+                    b, l, b.getIndexType(),
+                    memref::LoadOp::create(b, l, keyStarts, ValueRange{bi})));
           Value negInf =
               f32Const(b, l, -std::numeric_limits<float>::infinity());
           auto stream = scf::ForOp::create(
-              b, l, d0, tEnd, d1, ValueRange{negInf, f32Const(b, l, 0.0f)},
+              b, l, tBegin, tEnd, d1, ValueRange{negInf, f32Const(b, l, 0.0f)},
               [&](OpBuilder &tb, Location tl, Value t, ValueRange carried) {
                 Value m = carried[0], sum = carried[1];
                 auto dot = scf::ForOp::create(

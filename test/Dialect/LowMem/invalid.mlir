@@ -1290,6 +1290,22 @@ func.func @quantize_groups_dynamic(%x: tensor<?x?xf32>) {
 
 func.func @attention_one_scale(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xi8>, %s: tensor<?x?x2xf32>) {
   // expected-error @+1 {{key and value scales go together}}
-  %0 = "lowmem.attention"(%q, %k, %k, %s) <{num_heads = 4 : i64, num_kv_heads = 2 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 0>, scale = 2.5e-01 : f64}> : (tensor<?x?x64xf32>, tensor<?x?x32xi8>, tensor<?x?x32xi8>, tensor<?x?x2xf32>) -> tensor<?x?x64xf32>
+  %0 = "lowmem.attention"(%q, %k, %k, %s) <{num_heads = 4 : i64, num_kv_heads = 2 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 0>, scale = 2.5e-01 : f64}> : (tensor<?x?x64xf32>, tensor<?x?x32xi8>, tensor<?x?x32xi8>, tensor<?x?x2xf32>) -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @rope_row_starts(%x: tensor<2x?x64xf32>, %f: tensor<8xf32>, %s: tensor<3xi64>) {
+  // expected-error @+1 {{row_starts must be one position a batch row, [2], got 'tensor<3xi64>'}}
+  %0 = lowmem.rope %x, %f row_starts(%s : tensor<3xi64>) {head_dim = 16 : i64} : tensor<2x?x64xf32>, tensor<8xf32> -> tensor<2x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @attention_key_starts(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf32>, %s: tensor<?x?xi64>) {
+  // expected-error @+1 {{key_starts must be one position a batch row, [?], got 'tensor<?x?xi64>'}}
+  %0 = lowmem.attention %q, %k, %k key_starts(%s : tensor<?x?xi64>) {causal, num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32> -> tensor<?x?x64xf32>
   return
 }

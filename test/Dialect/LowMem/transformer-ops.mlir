@@ -30,6 +30,12 @@ func.func @generation_step(%x: tensor<?x?x64xf32>, %kv: tensor<?x?x32xf32>,
     -> (tensor<?x?xi64>, tensor<?x?x32xf16>) {
   // CHECK: lowmem.rope %{{.+}}, %{{.+}} offset(%{{.+}}) {head_dim = 16 : i64} : tensor<?x?x32xf32>, tensor<8xf32> -> tensor<?x?x32xf32>
   %k = lowmem.rope %kv, %inv offset(%past) {head_dim = 16 : i64} : tensor<?x?x32xf32>, tensor<8xf32> -> tensor<?x?x32xf32>
+  // CHECK: lowmem.rope %{{.+}}, %{{.+}} offset(%{{.+}}) row_starts(%{{.+}} : tensor<?xi64>) {head_dim = 16 : i64}
+  %starts = arith.constant dense<[0, 3]> : tensor<2xi64>
+  %startsd = tensor.cast %starts : tensor<2xi64> to tensor<?xi64>
+  %k2 = lowmem.rope %kv, %inv offset(%past) row_starts(%startsd : tensor<?xi64>) {head_dim = 16 : i64} : tensor<?x?x32xf32>, tensor<8xf32> -> tensor<?x?x32xf32>
+  // CHECK: lowmem.attention %{{.+}}, %{{.+}}, %{{.+}} key_starts(%{{.+}} : tensor<?xi64>) {causal
+  %a2 = lowmem.attention %x, %k2, %k2 key_starts(%startsd : tensor<?xi64>) {causal, num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32> -> tensor<?x?x64xf32>
   // CHECK: lowmem.cache_update %{{.+}} into %{{.+}}[%{{.+}}] : tensor<?x?x32xf32> into tensor<?x?x32xf16>
   %c = lowmem.cache_update %k into %cache[%past] : tensor<?x?x32xf32> into tensor<?x?x32xf16>
   // CHECK: lowmem.attention %{{.+}}, %{{.+}}, %{{.+}} {causal, num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 2.500000e-01 : f64} : tensor<?x?x64xf32>, tensor<?x?x32xf16>, tensor<?x?x32xf16> -> tensor<?x?x64xf32>

@@ -471,6 +471,21 @@ LogicalResult RmsNormOp::verify() {
   return success();
 }
 
+/// `starts` must be one position a batch row of `rows` ([B, ...]).
+static LogicalResult verifyRowStarts(Operation *op, StringRef name,
+                                     Value starts, RankedTensorType rows) {
+  auto type = cast<RankedTensorType>(starts.getType());
+  if (type.getRank() != 1 ||
+      failed(
+          verifyCompatibleShape(type.getShape(), rows.getShape().take_front())))
+    return op->emitOpError()
+           << name << " must be one position a batch row, ["
+           << (rows.isDynamicDim(0) ? std::string("?")
+                                    : std::to_string(rows.getDimSize(0)))
+           << "], got " << type;
+  return success();
+}
+
 LogicalResult RopeOp::verify() {
   RankedTensorType input = getInput().getType();
   RankedTensorType freq = getInvFreq().getType();
@@ -490,6 +505,9 @@ LogicalResult RopeOp::verify() {
            << headDim / 2 << "], got " << shapeStr(freq.getShape());
   if (failed(checkElementType(*this, "inv_freq", freq, input)))
     return failure();
+  if (Value starts = getRowStarts())
+    if (failed(verifyRowStarts(*this, "row_starts", starts, input)))
+      return failure();
   // The attribute's accessor is unsigned.
   auto offset = static_cast<int64_t>(getPositionOffset());
   if (offset < 0)
@@ -631,6 +649,9 @@ LogicalResult AttentionOp::verify() {
                                      getScale().convertToDouble(), getCausal(),
                                      /*narrowKeys=*/true)))
     return failure();
+  if (Value starts = getKeyStarts())
+    if (failed(verifyRowStarts(*this, "key_starts", starts, q)))
+      return failure();
   // int8 keys and values come with the scales of their heads.
   bool codes = k.getElementType().isInteger(8);
   if (static_cast<bool>(getKeyScales()) != static_cast<bool>(getValueScales()))

@@ -108,8 +108,8 @@ public:
       accumulate(
           rope.getInput(),
           RopeOp::create(b, loc, rope.getType(), dy, rope.getInvFreq(),
-                         rope.getOffset(), rope.getHeadDimAttr(),
-                         rope.getPositionOffsetAttr(),
+                         rope.getOffset(), rope.getRowStarts(),
+                         rope.getHeadDimAttr(), rope.getPositionOffsetAttr(),
                          rope.getInverse() ? UnitAttr() : b.getUnitAttr()));
       return success();
     }

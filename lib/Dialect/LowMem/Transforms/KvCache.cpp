@@ -117,10 +117,12 @@ struct KvCachePass : public mlir::lowmem::impl::LowMemKvCacheBase<KvCachePass> {
           return attention.emitOpError("is not causal: earlier positions "
                                        "would see later ones, which a KV "
                                        "cache cannot hold");
+        if (attention.getKeyStarts() || attention.getKeyScales())
+          return attention.emitOpError("already reads a cache");
         attentions.push_back(attention);
       }
       if (auto rope = dyn_cast<RopeOp>(op)) {
-        if (rope.getOffset())
+        if (rope.getOffset() || rope.getRowStarts())
           return rope.emitOpError("already has a run-time offset");
         ropes.push_back(rope);
       }
@@ -140,8 +142,22 @@ struct KvCachePass : public mlir::lowmem::impl::LowMemKvCacheBase<KvCachePass> {
             named(LowMemDialect::kPositionAttrName, UnitAttr::get(ctx)), loc)))
       return failure();
     Value past = func.getArgument(pastIndex);
-    for (RopeOp rope : ropes)
+    // row_starts: where each row of a left-padded batch begins.
+    unsigned startsIndex = func.getNumArguments();
+    auto startsType = RankedTensorType::get(
+        {cast<RankedTensorType>(ids.getType()).getDimSize(0)},
+        IntegerType::get(ctx, 64));
+    if (failed(func.insertArgument(
+            startsIndex, startsType,
+            named(LowMemDialect::kRowStartsAttrName, UnitAttr::get(ctx)), loc)))
+      return failure();
+    Value starts = func.getArgument(startsIndex);
+    for (RopeOp rope : ropes) {
       rope.getOffsetMutable().assign(past);
+      rope.getRowStartsMutable().assign(starts);
+    }
+    for (AttentionOp attention : attentions)
+      attention.getKeyStartsMutable().assign(starts);
 
     // Each attention's keys and values go through its caches: `rows` is
     // written into a new cache argument `name` of `element`s, and the

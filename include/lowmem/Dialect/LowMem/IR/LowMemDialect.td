@@ -28,7 +28,8 @@ def LowMem_Dialect : Dialect {
     (`lowmem.hyper`), and marks its results `lowmem.loss`,
     `lowmem.grad = "<param>"` or `lowmem.update = "<param or state>"`. A
     generation step (see lowmem-kv-cache) takes the cache's fill
-    (`lowmem.position`) and the caches (`lowmem.cache = "<name>"`), and
+    (`lowmem.position`), where each batch row begins (`lowmem.row_starts`)
+    and the caches (`lowmem.cache = "<name>"`), and
     marks its results `lowmem.output = "next_ids" | "logits"` or
     `lowmem.update = "<cache>"`.
   }];
@@ -48,6 +49,8 @@ def LowMem_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kPositionAttrName =
         "lowmem.position";
     static constexpr ::llvm::StringLiteral kCacheAttrName = "lowmem.cache";
+    static constexpr ::llvm::StringLiteral kRowStartsAttrName =
+        "lowmem.row_starts";
     /// Attribute name on a generation step's results ("next_ids", "logits").
     static constexpr ::llvm::StringLiteral kOutputAttrName = "lowmem.output";
     /// Attribute names used on the results of a training step.

@@ -327,7 +327,7 @@ def LowMem_RmsNormOp : LowMem_Op<"rms_norm", [Pure]> {
   let hasVerifier = 1;
 }
 
-def LowMem_RopeOp : LowMem_Op<"rope", [Pure]> {
+def LowMem_RopeOp : LowMem_Op<"rope", [Pure, AttrSizedOperandSegments]> {
   let summary = "rotary position embedding of attention heads";
   let description = [{
     Rotates each head of `input` (`[B, S, heads × D]`) by its position, in
@@ -345,7 +345,11 @@ def LowMem_RopeOp : LowMem_Op<"rope", [Pure]> {
 
     The optional `offset` operand (an `index`) adds a position known only at
     run time, such as the number of tokens already in a KV cache when a
-    generation step starts: `p = position_offset + offset + s`.
+    generation step starts: `p = position_offset + offset + s`. The optional
+    `row_starts` (`[B]`, i64) subtracts from each batch row's positions where
+    that row begins: in a batch of left-padded prompts, each prompt's first
+    token is at position 0, as if it ran alone (the padding's positions are
+    negative; attention masks it out).
 
     With `inverse`, the rotation is by `−θ`: the transpose of the forward
     rotation, which is its gradient.
@@ -355,18 +359,21 @@ def LowMem_RopeOp : LowMem_Op<"rope", [Pure]> {
     ```mlir
     %q2 = lowmem.rope %q, %inv_freq {head_dim = 16 : i64, position_offset = 0 : i64}
         : tensor<?x?x64xf32>, tensor<8xf32> -> tensor<?x?x64xf32>
-    %k2 = lowmem.rope %k, %inv_freq offset(%past) {head_dim = 16 : i64}
+    %k2 = lowmem.rope %k, %inv_freq offset(%past)
+        row_starts(%starts : tensor<?xi64>) {head_dim = 16 : i64}
         : tensor<?x?x32xf32>, tensor<8xf32> -> tensor<?x?x32xf32>
     ```
   }];
   let arguments = (ins LowMem_FloatTensor:$input, LowMem_FloatTensor:$inv_freq,
                    Optional<Index>:$offset,
+                   Optional<RankedTensorOf<[I64]>>:$row_starts,
                    ConfinedAttr<I64Attr, [IntPositive]>:$head_dim,
                    DefaultValuedAttr<I64Attr, "0">:$position_offset,
                    UnitAttr:$inverse);
   let results = (outs LowMem_FloatTensor:$result);
   let assemblyFormat = [{
-    $input `,` $inv_freq (`offset` `(` $offset^ `)`)? attr-dict `:`
+    $input `,` $inv_freq (`offset` `(` $offset^ `)`)?
+    (`row_starts` `(` $row_starts^ `:` type($row_starts) `)`)? attr-dict `:`
     type($input) `,` type($inv_freq) `->` type($result)
   }];
   let hasVerifier = 1;
@@ -393,6 +400,10 @@ def LowMem_AttentionOp : LowMem_Op<"attention",
     scales of the keys' and of the values' heads (`[B, T, num_kv_heads]`),
     and are read as `code × scale`.
 
+    With `key_starts` (`[B]`, i64), the queries of batch row `b` see no key
+    before `key_starts[b]`: the left padding of a batch of prompts of
+    different lengths. A query that sees no key at all gets zeros.
+
     Example:
 
     ```mlir
@@ -406,6 +417,7 @@ def LowMem_AttentionOp : LowMem_Op<"attention",
                    LowMem_CacheTensor:$value,
                    Optional<RankedTensorOf<[F32]>>:$key_scales,
                    Optional<RankedTensorOf<[F32]>>:$value_scales,
+                   Optional<RankedTensorOf<[I64]>>:$key_starts,
                    ConfinedAttr<I64Attr, [IntPositive]>:$num_heads,
                    ConfinedAttr<I64Attr, [IntPositive]>:$num_kv_heads,
                    F64Attr:$scale, UnitAttr:$causal);
@@ -414,6 +426,7 @@ def LowMem_AttentionOp : LowMem_Op<"attention",
     $query `,` $key `,` $value
     (`scales` `(` $key_scales^ `,` $value_scales `:` type($key_scales) `,`
      type($value_scales) `)`)?
+    (`key_starts` `(` $key_starts^ `:` type($key_starts) `)`)?
     attr-dict `:` type($query) `,` type($key) `,` type($value) `->`
     type($result)
   }];

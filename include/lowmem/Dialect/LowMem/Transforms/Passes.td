@@ -232,7 +232,10 @@ def LowMemKvCache : Pass<"lowmem-kv-cache", "ModuleOp"> {
     empty cache (`past = 0`), or a decode step of one token a row.
 
     - A new argument `past : index` (`lowmem.position`) offsets every
-      `lowmem.rope`.
+      `lowmem.rope`; another, `row_starts : tensor<[B]xi64>`
+      (`lowmem.row_starts`), holds where each row begins in a batch of
+      left-padded prompts: rope counts each row's positions from there and
+      attention masks the keys before it.
     - Each `lowmem.attention` gets two cache arguments `[B, T, F]` of
       element type `cache-type` (`lowmem.cache = "cache.<i>.key"` and
       `"cache.<i>.value"`, `i` counting attentions in order, `T` the
