@@ -110,7 +110,17 @@ struct QuantizeWeightsPass
             idx, LowMemDialect::kParamAttrName);
         if (!name || func.getArgAttr(idx, LowMemDialect::kTrainableAttrName))
           continue;
-        auto type = dyn_cast<RankedTensorType>(arg.getType());
+        // A float weight, or one a half-precision checkpoint stores (the
+        // importer's f16/bf16 qtensors): both are re-stored as asked.
+        // Weights the checkpoint stores quantized keep their format.
+        RankedTensorType type;
+        if (auto stored = dyn_cast<QTensorType>(arg.getType())) {
+          if (stored.getFormat() == QuantFormat::f16 ||
+              stored.getFormat() == QuantFormat::bf16)
+            type = logicalTensorType(stored);
+        } else {
+          type = dyn_cast<RankedTensorType>(arg.getType());
+        }
         if (!type || !type.hasStaticShape() || type.getRank() != 2 ||
             arg.use_empty())
           continue;
@@ -132,6 +142,8 @@ struct QuantizeWeightsPass
           unsigned n = use.getOperandNumber();
           if (auto linear = dyn_cast<LinearOp>(owner))
             return n == linear.getWeightMutable().getOperandNumber();
+          if (auto qlinear = dyn_cast<QLinearOp>(owner))
+            return n == qlinear.getWeightMutable().getOperandNumber();
           if (auto head = dyn_cast<LinearCrossEntropyOp>(owner))
             return n == head.getWeightMutable().getOperandNumber();
           if (auto head = dyn_cast<LinearCrossEntropyGradOp>(owner))

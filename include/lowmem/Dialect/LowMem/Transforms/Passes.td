@@ -49,7 +49,11 @@ def LowMemQuantizeWeights : Pass<"lowmem-quantize-weights", "ModuleOp"> {
     chosen format; linear users become `lowmem.qlinear`, the fused head
     reads the quantized weight as it is. Weights that are not function
     arguments are wrapped in `lowmem.quantize`. Parameters named in `skip`
-    (exact names, or prefixes ending in `.`) keep full precision.
+    (exact names, or prefixes ending in `.`) keep full precision. A weight
+    a half-precision checkpoint stores (the importer's f16 or bf16
+    `!lowmem.qtensor`, read by `lowmem.qlinear`) is re-stored the same way
+    (the runtime converts it while loading); one the checkpoint stores in a
+    4-bit or int8 format keeps that format.
 
     `override` entries `NAME=FORMAT` give the parameters they name (exact
     names, or prefixes ending in `.`; the first entry that matches wins) a
