@@ -350,13 +350,20 @@ std::pair<const void *, size_t> partBytes(const quant::QuantizedTensor &q,
 
 double mib(double bytes) { return bytes / (1024.0 * 1024.0); }
 
-int64_t parseCount(const std::string &option, const std::string &text) {
+/// The integer `text` of `option`, at least `min`; otherwise an error that
+/// says it needs `what`.
+int64_t parseInteger(const std::string &option, const std::string &text,
+                     int64_t min, const char *what) {
   char *end = nullptr;
   errno = 0;
   long long v = std::strtoll(text.c_str(), &end, 10);
-  if (text.empty() || *end || errno || v < 1)
-    die(option + " needs a positive integer, got '" + text + "'");
+  if (text.empty() || *end || errno || v < min)
+    die(option + " needs " + what + ", got '" + text + "'");
   return v;
+}
+
+int64_t parseCount(const std::string &option, const std::string &text) {
+  return parseInteger(option, text, 1, "a positive integer");
 }
 
 double parsePositive(const std::string &option, const std::string &text) {
@@ -515,18 +522,10 @@ int main(int argc, char **argv) {
     maxNewTokens = parseCount("--max-new-tokens", options.maxNewTokens);
     if (!options.prefillChunk.empty())
       prefillChunk = parseCount("--prefill-chunk", options.prefillChunk);
-    auto tokenId = [&](const char *option, const std::string &text) {
-      char *end = nullptr;
-      errno = 0;
-      long long id = std::strtoll(text.c_str(), &end, 10);
-      if (text.empty() || *end || errno || id < 0)
-        die(std::string(option) + " needs a token id, got '" + text + "'");
-      return int64_t(id);
-    };
     if (!options.eos.empty())
-      eos = tokenId("--eos", options.eos);
+      eos = parseInteger("--eos", options.eos, 0, "a token id");
     if (!options.pad.empty())
-      pad = tokenId("--pad", options.pad);
+      pad = parseInteger("--pad", options.pad, 0, "a token id");
   }
   if (!training && !gradMode) {
     const char *why = "only a training binary (lowmem-compile --train) "
@@ -682,9 +681,9 @@ int main(int argc, char **argv) {
       continue;
     }
     if (kind == "row_starts") {
-      // Where each prompt begins: after its left padding (--pad).
-      if (input.shape.size() != 2)
-        die(options.input + ": the prompt must be token ids [batch, seq]");
+      // Where each prompt begins: after its left padding (--pad). The ids
+      // argument precedes those lowmem-kv-cache appends, and has checked
+      // that the prompt is [batch, seq].
       int64_t rowsB = input.shape[0], promptS = input.shape[1];
       auto ids = reinterpret_cast<const int64_t *>(input.data.data());
       std::vector<int64_t> starts(rowsB, 0);
@@ -709,8 +708,6 @@ int main(int argc, char **argv) {
     if (kind == "cache") {
       // [batch, capacity, features]: the prompt's positions and those of
       // every new token but the last, which no step reads back.
-      if (input.shape.size() != 2)
-        die(options.input + ": the prompt must be token ids [batch, seq]");
       arg.shape = {input.shape[0], 0, shape.back()};
       int64_t bytes = int64_t(dtypeSize(*dtype));
       if (__builtin_add_overflow(input.shape[1], maxNewTokens - 1,

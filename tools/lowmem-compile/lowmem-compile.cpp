@@ -664,56 +664,50 @@ static int printPlan(const std::string &manifestText) {
   if (!problem.empty())
     return fail("internal error: corrupt manifest: " + problem);
   auto mb = [](int64_t bytes) { return double(bytes) / (1024.0 * 1024.0); };
-  if (generate) {
+  // A generation step's table: its KV cache instead of training's columns.
+  if (generate)
     llvm::outs() << llvm::format("%-18s %10s %10s %10s %10s %12s %10s %10s "
                                  "%14s\n",
                                  "sizes (BxSxT)", "frozen", "adapters",
                                  "kv cache", "inputs", "activations", "heap",
                                  "total", "total bytes");
-    for (const std::string &spec : planSizes) {
-      std::vector<int64_t> sizes;
-      if (!parseSizes(spec, sizes))
-        return fail("--plan: '" + spec +
-                    "' is not a list of sizes such as 1x512x4096");
-      ::lowmem::rt::MemoryPlan plan;
-      problem = ::lowmem::rt::planMemory(manifest, sizes, plan);
-      if (!problem.empty())
-        return fail("--plan=" + spec + ": " + problem);
+  else
+    llvm::outs() << llvm::format(
+        "%-14s %10s %10s %10s %10s %10s %12s %10s %10s %10s %14s\n", "sizes",
+        "frozen", "trainable", "state", "inputs", "gradients", "activations",
+        "heap", "offloaded", "total", "total bytes");
+  for (const std::string &spec : planSizes) {
+    std::vector<int64_t> sizes;
+    if (!parseSizes(spec, sizes))
+      return fail("--plan: '" + spec + "' is not a list of sizes such as " +
+                  (generate ? "1x512x4096" : "1x16384"));
+    ::lowmem::rt::MemoryPlan plan;
+    problem = ::lowmem::rt::planMemory(manifest, sizes, plan);
+    if (!problem.empty())
+      return fail("--plan=" + spec + ": " + problem);
+    if (generate)
       llvm::outs() << llvm::format(
           "%-18s %10.2f %10.2f %10.2f %10.2f %12.2f %10.2f %10.2f %14lld\n",
           spec.c_str(), mb(plan.frozen), mb(plan.trainable), mb(plan.cache),
           mb(plan.inputs + plan.workspace), mb(plan.activations), mb(plan.heap),
           mb(plan.total()), static_cast<long long>(plan.total()));
-    }
-    llvm::outs() << "(MB = 2^20 bytes; B batch, S tokens a step (the "
-                    "prompt, for a prefill), T the KV cache's capacity; "
-                    "total: the peak of a step at these sizes)\n";
-    return 0;
+    else
+      llvm::outs() << llvm::format(
+          "%-14s %10.2f %10.2f %10.2f %10.2f %10.2f %12.2f %10.2f %10.2f "
+          "%10.2f %14lld\n",
+          spec.c_str(), mb(plan.frozen), mb(plan.trainable), mb(plan.state),
+          mb(plan.inputs + plan.workspace), mb(plan.gradients),
+          mb(plan.activations), mb(plan.heap), mb(plan.offloaded),
+          mb(plan.total()), static_cast<long long>(plan.total()));
   }
-  llvm::outs() << llvm::format(
-      "%-14s %10s %10s %10s %10s %10s %12s %10s %10s %10s %14s\n", "sizes",
-      "frozen", "trainable", "state", "inputs", "gradients", "activations",
-      "heap", "offloaded", "total", "total bytes");
-  for (const std::string &spec : planSizes) {
-    std::vector<int64_t> sizes;
-    if (!parseSizes(spec, sizes))
-      return fail("--plan: '" + spec +
-                  "' is not a list of sizes such as 1x16384");
-    ::lowmem::rt::MemoryPlan plan;
-    problem = ::lowmem::rt::planMemory(manifest, sizes, plan);
-    if (!problem.empty())
-      return fail("--plan=" + spec + ": " + problem);
-    llvm::outs() << llvm::format(
-        "%-14s %10.2f %10.2f %10.2f %10.2f %10.2f %12.2f %10.2f %10.2f "
-        "%10.2f %14lld\n",
-        spec.c_str(), mb(plan.frozen), mb(plan.trainable), mb(plan.state),
-        mb(plan.inputs + plan.workspace), mb(plan.gradients),
-        mb(plan.activations), mb(plan.heap), mb(plan.offloaded),
-        mb(plan.total()), static_cast<long long>(plan.total()));
-  }
-  llvm::outs() << "(MB = 2^20 bytes; total: the peak a run at these sizes "
-                  "measures where the kernels run; offloaded: activations "
-                  "held in host memory meanwhile, not in the total)\n";
+  llvm::outs() << (generate
+                       ? "(MB = 2^20 bytes; B batch, S tokens a step (the "
+                         "prompt, for a prefill), T the KV cache's capacity; "
+                         "total: the peak of a step at these sizes)\n"
+                       : "(MB = 2^20 bytes; total: the peak a run at these "
+                         "sizes measures where the kernels run; offloaded: "
+                         "activations held in host memory meanwhile, not in "
+                         "the total)\n");
   return 0;
 }
 

@@ -613,11 +613,9 @@ struct CacheUpdateLowering : public OpRewritePattern<CacheUpdateOp> {
     Type element = cacheType.getElementType();
     SmallVector<OpFoldResult> offsets{
         rewriter.getIndexAttr(0), op.getPosition(), rewriter.getIndexAttr(0)};
-    SmallVector<OpFoldResult> sizes, strides(3, rewriter.getIndexAttr(1));
-    for (int64_t i = 0; i < 3; ++i)
-      sizes.push_back(rowsType.isDynamicDim(i)
-                          ? OpFoldResult(dimOf(rewriter, loc, rows, i))
-                          : rewriter.getIndexAttr(rowsType.getDimSize(i)));
+    SmallVector<OpFoldResult> sizes =
+        tensor::getMixedSizes(rewriter, loc, rows);
+    SmallVector<OpFoldResult> strides(3, rewriter.getIndexAttr(1));
     auto sliceType = RankedTensorType::get(rowsType.getShape(), element);
     Value slice = tensor::ExtractSliceOp::create(
         rewriter, loc, sliceType, op.getCache(), offsets, sizes, strides);
