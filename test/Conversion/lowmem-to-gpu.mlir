@@ -135,3 +135,64 @@ func.func @left_alone(%x: tensor<?x64xf32>) -> tensor<?x64xf32> {
   %0 = lowmem.relu %x : tensor<?x64xf32>
   return %0 : tensor<?x64xf32>
 }
+
+// -----
+
+// Activations of rank 3 ([batch, seq, features]): the leading dimensions
+// are the rows. The result keeps its shape (the plan sizes it by the
+// arguments' dimensions); the kernel turns a row number back into its
+// (batch, position) indices.
+// CHECK-LABEL: func.func @rank3(
+// CHECK-DAG: [[X:%.+]] = bufferization.to_buffer %arg0 read_only : tensor<?x?x64xf32> to memref<?x?x64xf32>
+// CHECK-DAG: [[D0:%.+]] = tensor.dim %arg0, %c0
+// CHECK-DAG: [[D1:%.+]] = tensor.dim %arg0, %c1
+// CHECK-DAG: [[OUT:%.+]] = memref.alloc([[D0]], [[D1]]) {alignment = 64 : i64} : memref<?x?x32xf32>
+// CHECK: gpu.launch
+// CHECK: arith.remui %{{.+}}, [[D1]]
+// CHECK: arith.divui %{{.+}}, [[D1]]
+// CHECK: vector.load [[X]][%{{.+}}, %{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x?x64xf32>, vector<32xf32>
+// CHECK: gpu.shuffle xor
+// CHECK: memref.load %{{.+}}[%{{.+}}, %{{.+}}, %{{.+}}] : memref<?x?x32xf32>
+// CHECK: memref.store %{{.+}}, [[OUT]][%{{.+}}, %{{.+}}, %{{.+}}] : memref<?x?x32xf32>
+// CHECK: bufferization.to_tensor [[OUT]] restrict writable : memref<?x?x32xf32> to tensor<?x?x32xf32>
+func.func @rank3(%x: tensor<?x?x64xf32>,
+    %w: !lowmem.qtensor<32x64xf32, nf4, block = 64>  {lowmem.param = "w"},
+    %r: tensor<?x?x32xf32>) -> tensor<?x?x32xf32> {
+  %0 = lowmem.qlinear %x, %w residual(%r : tensor<?x?x32xf32>) : tensor<?x?x64xf32>, !lowmem.qtensor<32x64xf32, nf4, block = 64> -> tensor<?x?x32xf32>
+  return %0 : tensor<?x?x32xf32>
+}
+
+// -----
+
+// A slice of whole rows (a sequence's last position) is read where it lies,
+// through a strided view, with 16-byte loads: nothing copies it.
+// CHECK-LABEL: func.func @last_position(
+// CHECK: [[X:%.+]] = bufferization.to_buffer %{{.+}} read_only : tensor<?x1x64xf32> to memref<?x1x64xf32, strided<[?, ?, 1], offset: ?>>
+// CHECK: vector.load [[X]][%{{.+}}, %{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x1x64xf32, strided<[?, ?, 1], offset: ?>>, vector<32xf32>
+func.func @last_position(%x: tensor<?x?x64xf32>, %s: index,
+    %w: !lowmem.qtensor<32x64xf32, nf4, block = 64>  {lowmem.param = "w"}) -> tensor<?x1x32xf32> {
+  %c0 = arith.constant 0 : index
+  %b = tensor.dim %x, %c0 : tensor<?x?x64xf32>
+  %last = tensor.extract_slice %x[0, %s, 0] [%b, 1, 64] [1, 1, 1] : tensor<?x?x64xf32> to tensor<?x1x64xf32>
+  %0 = lowmem.qlinear %last, %w : tensor<?x1x64xf32>, !lowmem.qtensor<32x64xf32, nf4, block = 64> -> tensor<?x1x32xf32>
+  return %0 : tensor<?x1x32xf32>
+}
+
+// -----
+
+// A slice that cuts the features may start anywhere: its elements are read
+// one at a time.
+// CHECK-LABEL: func.func @cut_features(
+// CHECK: [[X:%.+]] = bufferization.to_buffer %{{.+}} read_only : tensor<?x64xf32> to memref<?x64xf32, strided<[?, 1], offset: ?>>
+// CHECK-NOT: vector.load [[X]]
+// CHECK: memref.load [[X]][%{{.+}}, %{{.+}}] : memref<?x64xf32, strided<[?, 1], offset: ?>>
+// CHECK-NOT: vector.load [[X]]
+// CHECK: return
+func.func @cut_features(%x: tensor<?x128xf32>,
+    %w: !lowmem.qtensor<32x64xf32, nf4, block = 64>  {lowmem.param = "w"}) -> tensor<?x32xf32> {
+  %c0 = arith.constant 0 : index
+  %b = tensor.dim %x, %c0 : tensor<?x128xf32>
+  %half = tensor.extract_slice %x[0, 4] [%b, 64] [1, 1] : tensor<?x128xf32> to tensor<?x64xf32>
+  %0 = lowmem.qlinear %half, %w : tensor<?x64xf32>, !lowmem.qtensor<32x64xf32, nf4, block = 64> -> tensor<?x32xf32>
+  return %0 : tensor<?x32xf32>
+}

@@ -36,6 +36,12 @@ LogicalResult checkF32(PatternRewriter &rewriter, Operation *op, Type type);
 /// (`bufferization.to_buffer read_only`).
 Value readBuffer(OpBuilder &b, Location loc, Value tensor);
 
+/// The buffer of a tensor operand, read where it lies: a slice (the filled
+/// prefix of a KV cache, the last position of a sequence) through a strided
+/// view of its source, so that bufferization copies nothing; anything else
+/// as `readBuffer` reads it.
+Value readInPlace(OpBuilder &b, Location loc, Value tensor);
+
 } // namespace mlir::lowmem
 
 #endif // LOWMEM_CONVERSION_BUILDUTILS_H

@@ -44,3 +44,19 @@ Value mlir::lowmem::readBuffer(OpBuilder &b, Location loc, Value tensor) {
   return bufferization::ToBufferOp::create(b, loc, memrefType, tensor,
                                            /*read_only=*/true);
 }
+
+Value mlir::lowmem::readInPlace(OpBuilder &b, Location loc, Value tensor) {
+  // Canonicalization may have made some sizes static behind a cast.
+  while (auto cast = tensor.getDefiningOp<tensor::CastOp>())
+    tensor = cast.getSource();
+  if (!tensor.getDefiningOp<tensor::ExtractSliceOp>())
+    return readBuffer(b, loc, tensor);
+  auto type = cast<RankedTensorType>(tensor.getType());
+  SmallVector<int64_t> strides(type.getRank(), ShapedType::kDynamic);
+  strides.back() = 1;
+  auto layout =
+      StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides);
+  return bufferization::ToBufferOp::create(
+      b, loc, MemRefType::get(type.getShape(), type.getElementType(), layout),
+      tensor, /*read_only=*/true);
+}

@@ -4,8 +4,9 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// Lowers `lowmem.linear`, `lowmem.qlinear` and `lowmem.group_norm` on rank-2
-// operands to hand-structured `gpu.launch` kernels, at the tensor level: the
+// Lowers `lowmem.linear` and `lowmem.qlinear` (inputs of any rank >= 2, the
+// leading dimensions being rows) and `lowmem.group_norm` on rank-2 operands
+// to hand-structured `gpu.launch` kernels, at the tensor level: the
 // operands are read through `bufferization.to_buffer`, the result is a fresh
 // `memref.alloc` (planned into the arena later) returned through a
 // restricted `bufferization.to_tensor`.
@@ -164,6 +165,22 @@ void launch1D(OpBuilder &b, Location loc, Value numBlocks, int64_t numThreads,
   });
 }
 
+/// Whether the rows (the last dimension) of `tensor`, read in place, are
+/// whole rows of its buffer: not a slice that cuts the last dimension.
+bool wholeRows(Value tensor) {
+  while (auto cast = tensor.getDefiningOp<tensor::CastOp>())
+    tensor = cast.getSource();
+  auto slice = tensor.getDefiningOp<tensor::ExtractSliceOp>();
+  if (!slice)
+    return true;
+  RankedTensorType source = slice.getSourceType();
+  int64_t last = source.getRank() - 1;
+  return slice.getType().getRank() == source.getRank() &&
+         isConstantIntValue(slice.getMixedOffsets()[last], 0) &&
+         !source.isDynamicDim(last) &&
+         slice.getType().getDimSize(last) == source.getDimSize(last);
+}
+
 /// The operands of a matrix product, as tensors.
 struct LinearOperands {
   Value input, denseWeight, bias, residual;
@@ -182,22 +199,49 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
   Type f32 = b.getF32Type();
 
   // Host side: buffers, sizes, the result.
-  Value x = readBuffer(b, loc, ops.input);
+  Value x;
   Value w = ops.denseWeight ? readBuffer(b, loc, ops.denseWeight) : Value();
   SmallVector<Value> parts;
   for (Value part : ops.parts)
     parts.push_back(readBuffer(b, loc, part));
   Value bias = ops.bias ? readBuffer(b, loc, ops.bias) : Value();
-  Value residual = ops.residual ? readBuffer(b, loc, ops.residual) : Value();
-  Value m = inputType.isDynamicDim(0)
-                ? tensor::DimOp::create(b, loc, ops.input, 0).getResult()
-                : indexConst(b, loc, inputType.getDimSize(0));
-  auto outType = MemRefType::get({inputType.getDimSize(0), n}, f32);
-  SmallVector<Value> dynSizes;
-  if (inputType.isDynamicDim(0))
-    dynSizes.push_back(m);
+  Value residual;
+  // The leading dimensions ([batch, seq] of a transformer's activations)
+  // are the rows, m in all; the kernel turns a row number back into their
+  // indices. The input and the residual are read where they lie, through
+  // strided views (the last position of a sequence, say), never copied.
+  int64_t rank = inputType.getRank();
+  Value m = indexConst(b, loc, 1);
+  SmallVector<Value> dynSizes, leading;
+  for (int64_t i = 0; i + 1 < rank; ++i) {
+    Value size;
+    if (inputType.isDynamicDim(i)) {
+      size = tensor::DimOp::create(b, loc, ops.input, i);
+      dynSizes.push_back(size);
+    } else {
+      size = indexConst(b, loc, inputType.getDimSize(i));
+    }
+    leading.push_back(size);
+    m = arith::MulIOp::create(b, loc, m, size);
+  }
+  x = readInPlace(b, loc, ops.input);
+  if (ops.residual)
+    residual = readInPlace(b, loc, ops.residual);
+  SmallVector<int64_t> outShape(inputType.getShape().drop_back());
+  outShape.push_back(n);
+  auto outType = MemRefType::get(outShape, f32);
   Value out = memref::AllocOp::create(b, loc, outType, dynSizes,
                                       b.getI64IntegerAttr(64));
+  // The indices of row `flat` in the leading dimensions.
+  auto rowIndices = [&](OpBuilder &rb, Location rl, Value flat) {
+    SmallVector<Value> indices(leading.size());
+    for (int64_t i = leading.size() - 1; i > 0; --i) {
+      indices[i] = arith::RemUIOp::create(rb, rl, flat, leading[i]);
+      flat = arith::DivUIOp::create(rb, rl, flat, leading[i]);
+    }
+    indices[0] = flat;
+    return indices;
+  };
   int64_t featureBlocks = llvm::divideCeilSigned(n, warpsPerBlock);
   Value batchBlocks = arith::DivUIOp::create(
       b, loc,
@@ -241,6 +285,9 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
   int64_t blockSize = is4bit ? ops.quantType->getBlockSize() : 0;
   bool vectorized = k % chunk == 0;
   if (is4bit && blockSize % chunk != 0 && chunk % blockSize != 0)
+    vectorized = false;
+  // 16-byte loads of x too: its rows must start on such a boundary.
+  if (!wholeRows(ops.input))
     vectorized = false;
   if (!vectorized)
     chunk = 1;
@@ -286,12 +333,14 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
           // reads valid memory (its extra sums are discarded).
           Value lastRow =
               arith::SubIOp::create(ib, il, m, indexConst(ib, il, 1));
-          SmallVector<Value> rows;
+          SmallVector<SmallVector<Value>> rows;
           for (int64_t t = 0; t < batchTile; ++t)
-            rows.push_back(arith::MinUIOp::create(
+            rows.push_back(rowIndices(
                 ib, il,
-                arith::AddIOp::create(ib, il, m0, indexConst(ib, il, t)),
-                lastRow));
+                arith::MinUIOp::create(
+                    ib, il,
+                    arith::AddIOp::create(ib, il, m0, indexConst(ib, il, t)),
+                    lastRow)));
           Value flatRow =
               arith::MulIOp::create(ib, il, feature, indexConst(ib, il, k));
           auto decodeChunk = [&](OpBuilder &cb, Location cl,
@@ -390,13 +439,13 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
                 SmallVector<Value> next;
                 for (int64_t t = 0; t < batchTile; ++t) {
                   SmallVector<Value> xs;
+                  SmallVector<Value> at(rows[t]);
+                  at.push_back(k0);
                   if (chunk == 1) {
-                    xs.push_back(memref::LoadOp::create(
-                        lb, ll, x, ValueRange{rows[t], k0}));
+                    xs.push_back(memref::LoadOp::create(lb, ll, x, at));
                   } else {
                     Value xv = vector::LoadOp::create(
-                        lb, ll, VectorType::get({chunk}, f32), x,
-                        ValueRange{rows[t], k0}, false,
+                        lb, ll, VectorType::get({chunk}, f32), x, at, false,
                         llvm::MaybeAlign(kChunkBytes));
                     for (int64_t i = 0; i < chunk; ++i)
                       xs.push_back(vector::ExtractOp::create(
@@ -429,6 +478,8 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
               Value valid = arith::CmpIOp::create(
                   eb, el, arith::CmpIPredicate::ult, row, m);
               scf::IfOp::create(eb, el, valid, [&](OpBuilder &sb, Location sl) {
+                SmallVector<Value> at = rowIndices(sb, sl, row);
+                at.push_back(feature);
                 Value v = sums[t];
                 if (biasValue)
                   v = arith::AddFOp::create(sb, sl, biasValue, v);
@@ -437,11 +488,8 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
                                                 f32Const(sb, sl, 0.0f));
                 if (residual)
                   v = arith::AddFOp::create(
-                      sb, sl, v,
-                      memref::LoadOp::create(sb, sl, residual,
-                                             ValueRange{row, feature}));
-                memref::StoreOp::create(sb, sl, v, out,
-                                        ValueRange{row, feature});
+                      sb, sl, v, memref::LoadOp::create(sb, sl, residual, at));
+                memref::StoreOp::create(sb, sl, v, out, at);
                 scf::YieldOp::create(sb, sl);
               });
             }
@@ -455,13 +503,13 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
                                            b.getUnitAttr(), b.getUnitAttr());
 }
 
-/// Rank-2 f32 matrix products with f32 weights, or quantized weights whose
-/// storage is explicit. Transposed products (input gradients) are left to the
-/// linalg lowering for now.
+/// f32 matrix products (inputs of rank 2 or more) with f32 weights, or
+/// quantized weights whose storage is explicit. Transposed products (input
+/// gradients) are left to the linalg lowering for now.
 template <typename LinearLikeOp>
 LogicalResult collectLinear(LinearLikeOp op, LinearOperands &ops) {
   auto inputType = dyn_cast<RankedTensorType>(op.getInput().getType());
-  if (op.getTransposeWeight() || !inputType || inputType.getRank() != 2 ||
+  if (op.getTransposeWeight() || !inputType || inputType.getRank() < 2 ||
       !inputType.getElementType().isF32() ||
       !op.getType().getElementType().isF32())
     return failure();
@@ -469,8 +517,8 @@ LogicalResult collectLinear(LinearLikeOp op, LinearOperands &ops) {
   ops.bias = op.getBias();
   ops.residual = op.getResidual();
   ops.activation = op.getActivation();
-  ops.k = inputType.getDimSize(1);
-  ops.n = op.getType().getDimSize(1);
+  ops.k = inputType.getShape().back();
+  ops.n = op.getType().getShape().back();
   if (ShapedType::isDynamic(ops.k) || ShapedType::isDynamic(ops.n))
     return failure();
   if constexpr (std::is_same_v<LinearLikeOp, LinearOp>) {

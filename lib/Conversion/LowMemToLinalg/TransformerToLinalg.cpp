@@ -403,24 +403,6 @@ Value causalEnd(OpBuilder &b, Location l, Value keys, Value s, Value shift) {
   return arith::MinSIOp::create(b, l, keys, end);
 }
 
-/// The buffer attention reads keys or values from. A slice (the filled
-/// prefix of a KV cache) is read in place, through a strided view.
-Value readKeys(OpBuilder &b, Location loc, Value tensor) {
-  // Canonicalization may have made some sizes static behind a cast.
-  while (auto cast = tensor.getDefiningOp<tensor::CastOp>())
-    tensor = cast.getSource();
-  if (!tensor.getDefiningOp<tensor::ExtractSliceOp>())
-    return readBuffer(b, loc, tensor);
-  auto type = cast<RankedTensorType>(tensor.getType());
-  SmallVector<int64_t> strides(type.getRank(), ShapedType::kDynamic);
-  strides.back() = 1;
-  auto layout =
-      StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides);
-  return bufferization::ToBufferOp::create(
-      b, loc, MemRefType::get(type.getShape(), type.getElementType(), layout),
-      tensor, /*read_only=*/true);
-}
-
 /// `value` as f32 (keys and values read from an f16 or bf16 cache, or int8
 /// codes, whose scales the caller applies).
 Value widen(OpBuilder &b, Location loc, Value value) {
@@ -444,8 +426,8 @@ struct AttentionLowering : public OpRewritePattern<AttentionOp> {
       return failure();
     Location loc = op.getLoc();
     Value q = readBuffer(rewriter, loc, op.getQuery());
-    Value k = readKeys(rewriter, loc, op.getKey());
-    Value v = readKeys(rewriter, loc, op.getValue());
+    Value k = readInPlace(rewriter, loc, op.getKey());
+    Value v = readInPlace(rewriter, loc, op.getValue());
     // Left padding: row b's keys start at keyStarts[b].
     Value keyStarts;
     if (op.getKeyStarts())
@@ -453,8 +435,8 @@ struct AttentionLowering : public OpRewritePattern<AttentionOp> {
     // int8 keys and values: the scales of their heads.
     Value kScales, vScales;
     if (op.getKeyScales()) {
-      kScales = readKeys(rewriter, loc, op.getKeyScales());
-      vScales = readKeys(rewriter, loc, op.getValueScales());
+      kScales = readInPlace(rewriter, loc, op.getKeyScales());
+      vScales = readInPlace(rewriter, loc, op.getValueScales());
     }
     Value batch = dimOf(rewriter, loc, op.getQuery(), 0);
     Value queries = dimOf(rewriter, loc, op.getQuery(), 1);
