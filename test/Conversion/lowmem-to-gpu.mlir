@@ -196,3 +196,78 @@ func.func @cut_features(%x: tensor<?x128xf32>,
   %0 = lowmem.qlinear %half, %w : tensor<?x64xf32>, !lowmem.qtensor<32x64xf32, nf4, block = 64> -> tensor<?x32xf32>
   return %0 : tensor<?x32xf32>
 }
+
+// -----
+
+// Attention: one block of 8 warps per (batch row, query, head). Each warp
+// streams every 8th key of the causal range with its own online softmax:
+// the lanes hold the head dimension, a key's dot product is a butterfly of
+// shuffles; the warps then combine their maxima, sums and rows through
+// shared memory. The f16 cache is read in place and widened as it loads.
+// CHECK-LABEL: func.func @attention_f16_cache(
+// CHECK-DAG: [[K:%.+]] = bufferization.to_buffer %{{.+}} read_only : tensor<?x?x32xf16> to memref<?x?x32xf16, strided<[?, ?, 1], offset: ?>>
+// CHECK-DAG: [[OUT:%.+]] = memref.alloc(%{{.+}}, %{{.+}}) {alignment = 64 : i64} : memref<?x?x64xf32>
+// CHECK: gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c256{{.*}}) workgroup(%[[MAX:.+]] : memref<8xf32, #gpu.address_space<workgroup>>, %[[SUM:.+]] : memref<8xf32, #gpu.address_space<workgroup>>, %[[ROWS:.+]] : memref<128xf32, #gpu.address_space<workgroup>>)
+// CHECK: arith.minsi
+// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c8 iter_args(%{{.+}} = %cst{{.*}}, %{{.+}} = %cst{{.*}}, %{{.+}} = %cst{{.*}}) -> (f32, f32, f32)
+// CHECK: memref.load [[K]]
+// CHECK: arith.extf %{{.+}} : f16 to f32
+// CHECK-COUNT-5: gpu.shuffle xor
+// CHECK: math.exp
+// CHECK: math.exp
+// CHECK: arith.extf %{{.+}} : f16 to f32
+// CHECK: scf.yield
+// CHECK: memref.store %{{.+}}, %[[MAX]]
+// CHECK: memref.store %{{.+}}, %[[SUM]]
+// CHECK: memref.store %{{.+}}, %[[ROWS]]
+// CHECK: gpu.barrier
+// CHECK-COUNT-8: memref.load %[[MAX]]
+// CHECK: scf.for
+// CHECK-COUNT-8: memref.load %[[ROWS]]
+// CHECK: memref.store %{{.+}}, [[OUT]]
+// CHECK: gpu.terminator
+// CHECK: bufferization.to_tensor [[OUT]] restrict writable
+// CHECK-NOT: lowmem.attention
+func.func @attention_f16_cache(%q: tensor<?x?x64xf32>, %cache: tensor<?x?x32xf16>, %n: index) -> tensor<?x?x64xf32> {
+  %c0 = arith.constant 0 : index
+  %b = tensor.dim %q, %c0 : tensor<?x?x64xf32>
+  %k = tensor.extract_slice %cache[0, 0, 0] [%b, %n, 32] [1, 1, 1] : tensor<?x?x32xf16> to tensor<?x?x32xf16>
+  %o = lowmem.attention %q, %k, %k {causal, num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.25 : f64} : tensor<?x?x64xf32>, tensor<?x?x32xf16>, tensor<?x?x32xf16> -> tensor<?x?x64xf32>
+  return %o : tensor<?x?x64xf32>
+}
+
+// -----
+
+// int8 keys and values with their scales, left padding (key_starts), and a
+// head dimension of 40: lanes 8 to 31 read past the head's end in their
+// second slot and weigh it 0, and only lanes in the head store it.
+// CHECK-LABEL: func.func @attention_int8_ragged(
+// CHECK: gpu.launch {{.*}} workgroup({{.*}}memref<8xf32, {{.*}}memref<8xf32, {{.*}} : memref<320xf32, #gpu.address_space<workgroup>>)
+// CHECK: arith.cmpi ult, %{{.+}}, %c40
+// CHECK: arith.minui %{{.+}}, %c39
+// CHECK: arith.index_cast
+// CHECK: arith.maxsi
+// CHECK: scf.for {{.*}} -> (f32, f32, f32, f32)
+// CHECK: arith.sitofp %{{.+}} : i8 to f32
+// CHECK: gpu.shuffle xor
+// CHECK: arith.mulf
+// CHECK: memref.load %{{.+}} : memref<?x?x2xf32>
+// CHECK: memref.load %{{.+}} : memref<?x?x2xf32>
+// CHECK: gpu.barrier
+func.func @attention_int8_ragged(%q: tensor<?x?x160xf32>, %k: tensor<?x?x80xi8>, %v: tensor<?x?x80xi8>,
+    %ks: tensor<?x?x2xf32>, %vs: tensor<?x?x2xf32>, %starts: tensor<?xi64>) -> tensor<?x?x160xf32> {
+  %o = lowmem.attention %q, %k, %v scales(%ks, %vs : tensor<?x?x2xf32>, tensor<?x?x2xf32>) key_starts(%starts : tensor<?xi64>) {causal, num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.15 : f64} : tensor<?x?x160xf32>, tensor<?x?x80xi8>, tensor<?x?x80xi8> -> tensor<?x?x160xf32>
+  return %o : tensor<?x?x160xf32>
+}
+
+// -----
+
+// A head too wide for the warps' rows to fit in 48 KB of shared memory is
+// left to the linalg lowering.
+// CHECK-LABEL: func.func @attention_wide_head(
+// CHECK-NOT: gpu.launch
+// CHECK: lowmem.attention
+func.func @attention_wide_head(%q: tensor<?x?x1600xf32>, %k: tensor<?x?x1600xf32>) -> tensor<?x?x1600xf32> {
+  %o = lowmem.attention %q, %k, %k {num_heads = 1 : i64, num_kv_heads = 1 : i64, scale = 0.025 : f64} : tensor<?x?x1600xf32>, tensor<?x?x1600xf32>, tensor<?x?x1600xf32> -> tensor<?x?x1600xf32>
+  return %o : tensor<?x?x1600xf32>
+}

@@ -42,6 +42,11 @@ Value readBuffer(OpBuilder &b, Location loc, Value tensor);
 /// as `readBuffer` reads it.
 Value readInPlace(OpBuilder &b, Location loc, Value tensor);
 
+/// The end of the keys query `s` sees under the causal mask, [0, end):
+/// clamp(s + shift + 1, 0, keys), where shift = keys - queries (the queries
+/// are the last of the keys' positions).
+Value causalEnd(OpBuilder &b, Location l, Value keys, Value s, Value shift);
+
 } // namespace mlir::lowmem
 
 #endif // LOWMEM_CONVERSION_BUILDUTILS_H

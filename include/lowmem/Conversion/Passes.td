@@ -41,19 +41,22 @@ def ConvertLowMemToLinalg
 }
 
 def ConvertLowMemToGPU : Pass<"convert-lowmem-to-gpu", "::mlir::ModuleOp"> {
-  let summary = "Lower lowmem matrix products and norms to GPU kernels";
+  let summary = "Lower lowmem matrix products, norms and attention to GPU "
+                "kernels";
   let description = [{
-    Replaces `lowmem.linear`, `lowmem.qlinear` (whose storage is explicit:
-    run `lowmem-materialize-storage` first) and `lowmem.group_norm` on
-    rank-2 f32 operands by `gpu.launch` kernels, at the tensor level: the
-    operands are read through `bufferization.to_buffer`, the result is a
-    fresh `memref.alloc` returned by a restricted `bufferization.to_tensor`,
-    so one-shot bufferization and memory planning treat it like any other
-    buffer. Other ops, and these on other shapes, are left to
-    `convert-lowmem-to-linalg`.
+    Replaces `lowmem.linear` and `lowmem.qlinear` (whose storage is explicit:
+    run `lowmem-materialize-storage` first) on f32 inputs of rank 2 or more,
+    `lowmem.group_norm` on rank-2 f32 operands and f32 `lowmem.attention` by
+    `gpu.launch` kernels, at the tensor level: the operands are read through
+    `bufferization.to_buffer` (slices in place, through strided views), the
+    result is a fresh `memref.alloc` returned by a restricted
+    `bufferization.to_tensor`, so one-shot bufferization and memory planning
+    treat it like any other buffer. Other ops, and these on other shapes,
+    are left to `convert-lowmem-to-linalg`.
 
     A matrix product is one kernel: each warp computes one output feature for
-    `batch-tile` rows of the input. Lanes stream the weight row in 16-byte
+    `batch-tile` rows of the input (the leading dimensions of an input of
+    higher rank are its rows). Lanes stream the weight row in 16-byte
     vector loads (32 packed 4-bit codes, 16 int8 codes, 8 f16/bf16 or 4 f32
     values), decode them in registers, with the NF4/FP4 table and the double
     quantization's dynamic map staged in shared memory, and accumulate in
@@ -61,6 +64,14 @@ def ConvertLowMemToGPU : Pass<"convert-lowmem-to-gpu", "::mlir::ModuleOp"> {
     bias, the activation and the residual before the only store. No decoded
     weight is written anywhere. A group_norm is one kernel with one block per
     row and group and two block reductions (mean, then variance).
+
+    Attention is one kernel with one block of 8 warps per (batch row, query,
+    head): each warp streams every 8th key with an online softmax, its lanes
+    holding the head dimension (coalesced key and value loads, widened from
+    a KV cache's f16, bf16 or int8 as they load; the dot product a butterfly
+    of shuffles), and the warps combine their maxima, sums and rows through
+    shared memory. A decode step, one query a row, still runs 256 threads
+    for each head; no score matrix exists.
 
     Example: `lowmem-opt --lowmem-materialize-storage
     --convert-lowmem-to-gpu="batch-tile=2"`.
@@ -74,6 +85,7 @@ def ConvertLowMemToGPU : Pass<"convert-lowmem-to-gpu", "::mlir::ModuleOp"> {
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::math::MathDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::tensor::TensorDialect",

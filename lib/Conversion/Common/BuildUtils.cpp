@@ -60,3 +60,14 @@ Value mlir::lowmem::readInPlace(OpBuilder &b, Location loc, Value tensor) {
       b, loc, MemRefType::get(type.getShape(), type.getElementType(), layout),
       tensor, /*read_only=*/true);
 }
+
+// The keys query `s` sees under the causal mask, [0, end):
+// clamp(s + shift + 1, 0, keys), in signed arithmetic, since the shift
+// T - S is negative when there are more queries than keys.
+Value mlir::lowmem::causalEnd(OpBuilder &b, Location l, Value keys, Value s,
+                              Value shift) {
+  Value end = arith::AddIOp::create(b, l, arith::AddIOp::create(b, l, s, shift),
+                                    indexConst(b, l, 1));
+  end = arith::MaxSIOp::create(b, l, end, indexConst(b, l, 0));
+  return arith::MinSIOp::create(b, l, keys, end);
+}

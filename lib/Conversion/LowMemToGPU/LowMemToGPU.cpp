@@ -38,9 +38,12 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/PatternMatch.h"
+
+#include <limits>
 
 namespace mlir::lowmem {
 #define GEN_PASS_DEF_CONVERTLOWMEMTOGPU
@@ -59,6 +62,8 @@ constexpr int64_t kWarpSize = 32;
 constexpr int64_t kChunkBytes = 16;
 /// Threads of a group_norm block.
 constexpr int64_t kNormThreads = 256;
+/// Warps of an attention block, each streaming every kAttentionWarps-th key.
+constexpr int64_t kAttentionWarps = 8;
 
 Value cI32(OpBuilder &b, Location loc, int32_t v) {
   return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
@@ -631,6 +636,255 @@ Value emitGroupNormKernel(OpBuilder &b, Location loc, GroupNormOp op) {
       b.getUnitAttr());
 }
 
+/// `value` as f32: a key or value read from an f16 or bf16 cache, or an
+/// int8 code (whose scale the caller applies).
+Value widenToF32(OpBuilder &b, Location loc, Value value) {
+  if (value.getType().isF32())
+    return value;
+  if (value.getType().isInteger(8))
+    return arith::SIToFPOp::create(b, loc, b.getF32Type(), value);
+  return arith::ExtFOp::create(b, loc, b.getF32Type(), value);
+}
+
+/// attention: one block per (batch row, query, head). Each of its warps
+/// streams every kAttentionWarps-th key of the row's range with its own
+/// online softmax: the lanes hold the query's and the output's head
+/// dimension (lane, lane + 32, ...), so a key's row is read in coalesced
+/// loads, widened as it loads, and its dot product is a butterfly of
+/// shuffles. The warps then combine their maxima, sums and output rows
+/// through shared memory. No score matrix and no global scratch exist.
+Value emitAttentionKernel(OpBuilder &b, Location loc, AttentionOp op) {
+  RankedTensorType type = op.getType();
+  Value q = readBuffer(b, loc, op.getQuery());
+  Value k = readInPlace(b, loc, op.getKey());
+  Value v = readInPlace(b, loc, op.getValue());
+  Value keyStarts =
+      op.getKeyStarts() ? readBuffer(b, loc, op.getKeyStarts()) : Value();
+  Value kScales, vScales;
+  if (op.getKeyScales()) {
+    kScales = readInPlace(b, loc, op.getKeyScales());
+    vScales = readInPlace(b, loc, op.getValueScales());
+  }
+  Value batch = tensor::DimOp::create(b, loc, op.getQuery(), 0);
+  Value queries = tensor::DimOp::create(b, loc, op.getQuery(), 1);
+  Value keys = tensor::DimOp::create(b, loc, op.getKey(), 1);
+  SmallVector<Value> dynSizes;
+  if (type.isDynamicDim(0))
+    dynSizes.push_back(batch);
+  if (type.isDynamicDim(1))
+    dynSizes.push_back(queries);
+  Value out = memref::AllocOp::create(
+      b, loc, MemRefType::get(type.getShape(), type.getElementType()), dynSizes,
+      b.getI64IntegerAttr(64));
+
+  int64_t headDim = op.getHeadDim();
+  int64_t heads = op.getNumHeads();
+  int64_t group = heads / op.getNumKvHeads();
+  int64_t perLane = llvm::divideCeilSigned(headDim, kWarpSize);
+  bool ragged = headDim % kWarpSize != 0;
+  float scale = static_cast<float>(op.getScale().convertToDouble());
+  bool causal = op.getCausal();
+  // The queries are the last S of T positions.
+  Value shift = arith::SubIOp::create(b, loc, keys, queries);
+  Value numBlocks = arith::MulIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, batch, queries),
+      indexConst(b, loc, heads));
+  int64_t numThreads = kAttentionWarps * kWarpSize;
+  launch1D(
+      b, loc, numBlocks, numThreads,
+      {kAttentionWarps, kAttentionWarps, kAttentionWarps * headDim},
+      [&](OpBuilder &kb, Location kl, Value bid, Value tid,
+          ArrayRef<BlockArgument> shared) {
+        Value warpSize = indexConst(kb, kl, kWarpSize);
+        Value lane = arith::RemUIOp::create(kb, kl, tid, warpSize);
+        Value warp = arith::DivUIOp::create(kb, kl, tid, warpSize);
+        Value headsV = indexConst(kb, kl, heads);
+        Value h = arith::RemUIOp::create(kb, kl, bid, headsV);
+        Value rest = arith::DivUIOp::create(kb, kl, bid, headsV);
+        Value s = arith::RemUIOp::create(kb, kl, rest, queries);
+        Value bi = arith::DivUIOp::create(kb, kl, rest, queries);
+        Value dim = indexConst(kb, kl, headDim);
+        Value qBase = arith::MulIOp::create(kb, kl, h, dim);
+        Value kvHead =
+            arith::DivUIOp::create(kb, kl, h, indexConst(kb, kl, group));
+        Value kvBase = arith::MulIOp::create(kb, kl, kvHead, dim);
+        // This lane's offsets in the head: lane + 32 j. Past the head's end
+        // (a head dimension that is not a multiple of 32) a lane reads the
+        // last element and weighs it 0.
+        SmallVector<Value> offsets, valid;
+        Value zero = f32Const(kb, kl, 0.0f);
+        for (int64_t j = 0; j < perLane; ++j) {
+          Value d = arith::AddIOp::create(kb, kl, lane,
+                                          indexConst(kb, kl, j * kWarpSize));
+          Value inHead;
+          if (ragged && (j + 1) * kWarpSize > headDim) {
+            inHead = arith::CmpIOp::create(kb, kl, arith::CmpIPredicate::ult, d,
+                                           dim);
+            d = arith::MinUIOp::create(kb, kl, d,
+                                       indexConst(kb, kl, headDim - 1));
+          }
+          offsets.push_back(d);
+          valid.push_back(inHead);
+        }
+        auto masked = [&](OpBuilder &mb, Location ml, int64_t j, Value x) {
+          if (!valid[j])
+            return x;
+          return arith::SelectOp::create(mb, ml, valid[j], x,
+                                         f32Const(mb, ml, 0.0f))
+              .getResult();
+        };
+        SmallVector<Value> qs;
+        for (int64_t j = 0; j < perLane; ++j)
+          qs.push_back(masked(kb, kl, j,
+                              memref::LoadOp::create(
+                                  kb, kl, q,
+                                  ValueRange{bi, s,
+                                             arith::AddIOp::create(
+                                                 kb, kl, qBase, offsets[j])})));
+        Value tEnd = causal ? causalEnd(kb, kl, keys, s, shift) : keys;
+        Value tBegin = indexConst(kb, kl, 0);
+        if (keyStarts)
+          tBegin = arith::MaxSIOp::create(
+              kb, kl, tBegin,
+              arith::IndexCastOp::create(
+                  kb, kl, kb.getIndexType(),
+                  memref::LoadOp::create(kb, kl, keyStarts, ValueRange{bi})));
+        SmallVector<Value> init{
+            f32Const(kb, kl, -std::numeric_limits<float>::infinity()), zero};
+        init.append(perLane, zero);
+        auto stream = scf::ForOp::create(
+            kb, kl, arith::AddIOp::create(kb, kl, tBegin, warp), tEnd,
+            indexConst(kb, kl, kAttentionWarps), init,
+            [&](OpBuilder &lb, Location ll, Value t, ValueRange carried) {
+              Value m = carried[0], sum = carried[1];
+              auto element = [&](Value buffer, Value base, int64_t j) {
+                Value c = arith::AddIOp::create(lb, ll, base, offsets[j]);
+                return widenToF32(lb, ll,
+                                  memref::LoadOp::create(lb, ll, buffer,
+                                                         ValueRange{bi, t, c}));
+              };
+              Value partial = zero;
+              for (int64_t j = 0; j < perLane; ++j)
+                partial = arith::AddFOp::create(
+                    lb, ll, partial,
+                    arith::MulFOp::create(lb, ll, qs[j],
+                                          element(k, kvBase, j)));
+              Value x = arith::MulFOp::create(lb, ll, warpSum(lb, ll, partial),
+                                              f32Const(lb, ll, scale));
+              // An int8 key's scale multiplies its dot product; a value's
+              // the weight of its row.
+              Value vScale;
+              if (kScales) {
+                SmallVector<Value, 3> at{bi, t, kvHead};
+                x = arith::MulFOp::create(
+                    lb, ll, x, memref::LoadOp::create(lb, ll, kScales, at));
+                vScale = memref::LoadOp::create(lb, ll, vScales, at);
+              }
+              Value mNew = arith::MaximumFOp::create(lb, ll, m, x);
+              Value alpha = math::ExpOp::create(
+                  lb, ll, arith::SubFOp::create(lb, ll, m, mNew));
+              Value p = math::ExpOp::create(
+                  lb, ll, arith::SubFOp::create(lb, ll, x, mNew));
+              Value pv = vScale ? arith::MulFOp::create(lb, ll, p, vScale) : p;
+              SmallVector<Value> next{
+                  mNew,
+                  arith::AddFOp::create(
+                      lb, ll, arith::MulFOp::create(lb, ll, sum, alpha), p)};
+              for (int64_t j = 0; j < perLane; ++j)
+                next.push_back(arith::AddFOp::create(
+                    lb, ll,
+                    arith::MulFOp::create(lb, ll, carried[2 + j], alpha),
+                    arith::MulFOp::create(lb, ll, pv, element(v, kvBase, j))));
+              scf::YieldOp::create(lb, ll, next);
+            });
+
+        // Each warp's maximum, sum and output row to shared memory.
+        Value maxima = shared[0], sums = shared[1], rows = shared[2];
+        Value isLeader = arith::CmpIOp::create(kb, kl, arith::CmpIPredicate::eq,
+                                               lane, indexConst(kb, kl, 0));
+        scf::IfOp::create(kb, kl, isLeader, [&](OpBuilder &ib, Location il) {
+          memref::StoreOp::create(ib, il, stream.getResult(0), maxima,
+                                  ValueRange{warp});
+          memref::StoreOp::create(ib, il, stream.getResult(1), sums,
+                                  ValueRange{warp});
+          scf::YieldOp::create(ib, il);
+        });
+        Value rowBase = arith::MulIOp::create(kb, kl, warp, dim);
+        for (int64_t j = 0; j < perLane; ++j) {
+          auto store = [&](OpBuilder &sb, Location sl) {
+            memref::StoreOp::create(
+                sb, sl, stream.getResult(2 + j), rows,
+                ValueRange{arith::AddIOp::create(sb, sl, rowBase, offsets[j])});
+          };
+          if (!valid[j]) {
+            store(kb, kl);
+            continue;
+          }
+          scf::IfOp::create(kb, kl, valid[j], [&](OpBuilder &ib, Location il) {
+            store(ib, il);
+            scf::YieldOp::create(ib, il);
+          });
+        }
+        gpu::BarrierOp::create(kb, kl);
+
+        // Combine: each warp's share is weighted by exp(m_w - max m); a warp
+        // that saw no key (m_w = -inf) weighs 0, and a row no warp saw
+        // stays zero.
+        Value negInf =
+            f32Const(kb, kl, -std::numeric_limits<float>::infinity());
+        SmallVector<Value> ms;
+        Value best = negInf;
+        for (int64_t w = 0; w < kAttentionWarps; ++w) {
+          ms.push_back(memref::LoadOp::create(
+              kb, kl, maxima, ValueRange{indexConst(kb, kl, w)}));
+          best = arith::MaximumFOp::create(kb, kl, best, ms.back());
+        }
+        SmallVector<Value> weights;
+        Value total = zero;
+        for (int64_t w = 0; w < kAttentionWarps; ++w) {
+          Value empty = arith::CmpFOp::create(kb, kl, arith::CmpFPredicate::OEQ,
+                                              ms[w], negInf);
+          Value weight = arith::SelectOp::create(
+              kb, kl, empty, zero,
+              math::ExpOp::create(kb, kl,
+                                  arith::SubFOp::create(kb, kl, ms[w], best)));
+          weights.push_back(weight);
+          total = arith::AddFOp::create(
+              kb, kl, total,
+              arith::MulFOp::create(
+                  kb, kl,
+                  memref::LoadOp::create(kb, kl, sums,
+                                         ValueRange{indexConst(kb, kl, w)}),
+                  weight));
+        }
+        Value any = arith::CmpFOp::create(kb, kl, arith::CmpFPredicate::OGT,
+                                          total, zero);
+        Value inv = arith::SelectOp::create(
+            kb, kl, any,
+            arith::DivFOp::create(kb, kl, f32Const(kb, kl, 1.0f), total), zero);
+        scf::ForOp::create(
+            kb, kl, tid, dim, indexConst(kb, kl, numThreads), ValueRange{},
+            [&](OpBuilder &fb, Location fl, Value d, ValueRange) {
+              Value o = f32Const(fb, fl, 0.0f);
+              for (int64_t w = 0; w < kAttentionWarps; ++w) {
+                Value at = arith::AddIOp::create(
+                    fb, fl, indexConst(fb, fl, w * headDim), d);
+                o = arith::AddFOp::create(
+                    fb, fl, o,
+                    arith::MulFOp::create(
+                        fb, fl, memref::LoadOp::create(fb, fl, rows, at),
+                        weights[w]));
+              }
+              memref::StoreOp::create(
+                  fb, fl, arith::MulFOp::create(fb, fl, o, inv), out,
+                  ValueRange{bi, s, arith::AddIOp::create(fb, fl, qBase, d)});
+              scf::YieldOp::create(fb, fl);
+            });
+      });
+  return bufferization::ToTensorOp::create(b, loc, type, out, b.getUnitAttr(),
+                                           b.getUnitAttr());
+}
+
 struct ConvertLowMemToGPUPass
     : public mlir::lowmem::impl::ConvertLowMemToGPUBase<
           ConvertLowMemToGPUPass> {
@@ -648,7 +902,7 @@ struct ConvertLowMemToGPUPass
     }
     SmallVector<Operation *> candidates;
     module.walk([&](Operation *op) {
-      if (isa<LinearOp, QLinearOp, GroupNormOp>(op))
+      if (isa<LinearOp, QLinearOp, GroupNormOp, AttentionOp>(op))
         candidates.push_back(op);
     });
     IRRewriter rewriter(&getContext());
@@ -664,6 +918,14 @@ struct ConvertLowMemToGPUPass
         if (succeeded(collectLinear(qlinear, operands)))
           result = emitLinearKernel(rewriter, op->getLoc(), module, operands,
                                     warpsPerBlock, batchTile);
+      } else if (auto attention = dyn_cast<AttentionOp>(op)) {
+        // The warps' rows and partial sums must fit in the 48 KB of static
+        // shared memory a block may have.
+        int64_t sharedBytes =
+            kAttentionWarps * (attention.getHeadDim() + 2) * 4;
+        if (attention.getType().getElementType().isF32() &&
+            sharedBytes <= 48 * 1024)
+          result = emitAttentionKernel(rewriter, op->getLoc(), attention);
       } else if (auto norm = dyn_cast<GroupNormOp>(op)) {
         if (norm.getType().getRank() == 2 &&
             norm.getType().getElementType().isF32() &&

@@ -393,16 +393,6 @@ Value dimOf(OpBuilder &b, Location loc, Value tensor, int64_t i) {
   return tensor::DimOp::create(b, loc, tensor, i);
 }
 
-/// The keys query `s` sees under the causal mask, [0, end):
-/// clamp(s + shift + 1, 0, keys), in signed arithmetic, since the shift
-/// T - S is negative when there are more queries than keys.
-Value causalEnd(OpBuilder &b, Location l, Value keys, Value s, Value shift) {
-  Value end = arith::AddIOp::create(b, l, arith::AddIOp::create(b, l, s, shift),
-                                    indexConst(b, l, 1));
-  end = arith::MaxSIOp::create(b, l, end, indexConst(b, l, 0));
-  return arith::MinSIOp::create(b, l, keys, end);
-}
-
 /// `value` as f32 (keys and values read from an f16 or bf16 cache, or int8
 /// codes, whose scales the caller applies).
 Value widen(OpBuilder &b, Location loc, Value value) {
