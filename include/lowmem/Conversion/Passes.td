@@ -126,4 +126,20 @@ def LowMemGPUMath : Pass<"lowmem-gpu-math", "::mlir::gpu::GPUModuleOp"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def LowMemDedupKernels : Pass<"lowmem-dedup-kernels", "::mlir::ModuleOp"> {
+  let summary = "Keep one GPU module of each set of identical outlined kernels";
+  let description = [{
+    Kernel outlining makes one `gpu.module` for each `gpu.launch`, and a
+    model repeats the same layer: a decoder's 28 layers launch 28 copies of
+    each of its kernels, which the NVVM backend compiles 28 times and the
+    binary embeds 28 times. This pass compares the GPU modules as they
+    print, their own and their kernels' names aside, keeps the first of
+    each set of identical ones, points every `gpu.launch_func` of the others
+    at it and erases them. Run it after outlining (and after
+    `lowmem-gpu-math`), before the NVVM lowering.
+
+    Example: `lowmem-opt --gpu-kernel-outlining --lowmem-dedup-kernels`.
+  }];
+}
+
 #endif // LOWMEM_CONVERSION_PASSES_TD
