@@ -14,6 +14,7 @@
 #include "lowmem/Conversion/Passes.h"
 
 #include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringMap.h"
 
 namespace mlir::lowmem {
@@ -42,7 +43,7 @@ std::string fingerprint(gpu::GPUModuleOp module) {
     SymbolTable::setSymbolName(func, "kernel" + std::to_string(i));
   std::string text;
   llvm::raw_string_ostream os(text);
-  copy->print(os, OpPrintingFlags().printGenericOpForm());
+  copy->print(os, OpPrintingFlags().printGenericOpForm().assumeVerified());
   copy->erase();
   return text;
 }
@@ -76,9 +77,16 @@ struct DedupKernelsPass
       if (SymbolRefAttr to = replacement.lookup(launch.getKernel()))
         launch.setKernelAttr(to);
     });
-    // A duplicate still used (by anything but a launch) stays.
+    // A duplicate still referenced (by anything but a launch) stays. One
+    // walk collects what is referenced: a query per module would walk the
+    // whole host code once for each.
+    llvm::DenseSet<StringAttr> referenced;
+    if (std::optional<SymbolTable::UseRange> uses =
+            SymbolTable::getSymbolUses(&top.getBodyRegion()))
+      for (const SymbolTable::SymbolUse &use : *uses)
+        referenced.insert(use.getSymbolRef().getRootReference());
     for (gpu::GPUModuleOp module : duplicates)
-      if (SymbolTable::symbolKnownUseEmpty(module, top))
+      if (!referenced.contains(module.getNameAttr()))
         module.erase();
   }
 };
