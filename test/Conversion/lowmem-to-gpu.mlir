@@ -271,3 +271,47 @@ func.func @attention_wide_head(%q: tensor<?x?x1600xf32>, %k: tensor<?x?x1600xf32
   %o = lowmem.attention %q, %k, %k {num_heads = 1 : i64, num_kv_heads = 1 : i64, scale = 0.025 : f64} : tensor<?x?x1600xf32>, tensor<?x?x1600xf32>, tensor<?x?x1600xf32> -> tensor<?x?x1600xf32>
   return %o : tensor<?x?x1600xf32>
 }
+
+// -----
+
+// rms_norm: one block of 256 threads per row ([batch, seq] rows); the
+// block sums the squares (shuffles, one partial a warp in shared memory),
+// then each thread scales its columns.
+// CHECK-LABEL: func.func @rms_norm(
+// CHECK-DAG: [[OUT:%.+]] = memref.alloc(%{{.+}}, %{{.+}}) {alignment = 64 : i64} : memref<?x?x64xf32>
+// CHECK: gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c256{{.*}}) workgroup(%[[PART:.+]] : memref<8xf32, #gpu.address_space<workgroup>>)
+// CHECK: arith.remui
+// CHECK: scf.for
+// CHECK: arith.mulf
+// CHECK: gpu.shuffle xor
+// CHECK: memref.store %{{.+}}, %[[PART]]
+// CHECK: gpu.barrier
+// CHECK: math.sqrt
+// CHECK: scf.for
+// CHECK: memref.store %{{.+}}, [[OUT]][%{{.+}}, %{{.+}}, %{{.+}}] : memref<?x?x64xf32>
+// CHECK-NOT: lowmem.rms_norm
+func.func @rms_norm(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>) -> tensor<?x?x64xf32> {
+  %0 = lowmem.rms_norm %x, %w {epsilon = 1.0e-06 : f64} : tensor<?x?x64xf32>, tensor<64xf32> -> tensor<?x?x64xf32>
+  return %0 : tensor<?x?x64xf32>
+}
+
+// -----
+
+// argmax: one block per row; each thread scans its columns, then warps
+// (value and index shuffled together) and the block (the index's bits in
+// a second shared buffer) keep the better candidate; thread 0 stores it.
+// CHECK-LABEL: func.func @argmax(
+// CHECK-DAG: [[OUT:%.+]] = memref.alloc(%{{.+}}) {alignment = 64 : i64} : memref<?x1xi64>
+// CHECK: gpu.launch {{.*}} workgroup(%[[VALS:.+]] : memref<8xf32, #gpu.address_space<workgroup>>, %[[IDX:.+]] : memref<8xf32, #gpu.address_space<workgroup>>)
+// CHECK: scf.for {{.*}} -> (f32, i32)
+// CHECK: arith.cmpf uno
+// CHECK: gpu.shuffle xor %{{.+}}, %c16_i32, %c32_i32 : f32
+// CHECK: gpu.shuffle xor %{{.+}}, %c16_i32{{.*}}, %c32_i32{{.*}} : i32
+// CHECK: arith.bitcast %{{.+}} : i32 to f32
+// CHECK: gpu.barrier
+// CHECK: arith.extsi %{{.+}} : i32 to i64
+// CHECK: memref.store %{{.+}}, [[OUT]][%{{.+}}, %{{.+}}] : memref<?x1xi64>
+func.func @argmax(%logits: tensor<?x1x1000xf32>) -> tensor<?x1xi64> {
+  %0 = lowmem.argmax %logits : tensor<?x1x1000xf32> -> tensor<?x1xi64>
+  return %0 : tensor<?x1xi64>
+}

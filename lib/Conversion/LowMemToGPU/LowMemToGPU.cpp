@@ -5,8 +5,9 @@
 //===----------------------------------------------------------------------===//
 //
 // Lowers `lowmem.linear` and `lowmem.qlinear` (inputs of any rank >= 2, the
-// leading dimensions being rows) and `lowmem.group_norm` on rank-2 operands
-// to hand-structured `gpu.launch` kernels, at the tensor level: the
+// leading dimensions being rows), `lowmem.group_norm` on rank-2 operands,
+// and `lowmem.attention`, `lowmem.rms_norm` and `lowmem.argmax` to
+// hand-structured `gpu.launch` kernels, at the tensor level: the
 // operands are read through `bufferization.to_buffer`, the result is a fresh
 // `memref.alloc` (planned into the arena later) returned through a
 // restricted `bufferization.to_tensor`.
@@ -25,7 +26,11 @@
 // group_norm: one block per (row, group); mean, then the variance around it
 // (two passes, as the CPU backend), each a block reduction (warp shuffles,
 // then one partial sum per warp in shared memory); then the affine
-// normalization.
+// normalization. rms_norm: one block per row, one such reduction.
+//
+// attention: one block of 8 warps per (batch row, query, head), each warp
+// streaming every 8th key with an online softmax, combined through shared
+// memory. argmax: one block per row, a reduction of (value, index) pairs.
 //
 //===----------------------------------------------------------------------===//
 
@@ -186,6 +191,44 @@ bool wholeRows(Value tensor) {
          slice.getType().getDimSize(last) == source.getDimSize(last);
 }
 
+/// The rows of a tensor: its leading dimensions (all but the last), whose
+/// product a kernel's blocks or warps count through.
+struct Rows {
+  SmallVector<Value> sizes;        // each leading dimension
+  SmallVector<Value> dynamicSizes; // the dynamic ones, for an allocation
+  Value count;                     // their product
+
+  static Rows of(OpBuilder &b, Location loc, Value tensor) {
+    auto type = cast<RankedTensorType>(tensor.getType());
+    Rows rows;
+    rows.count = indexConst(b, loc, 1);
+    for (int64_t i = 0; i + 1 < type.getRank(); ++i) {
+      Value size;
+      if (type.isDynamicDim(i)) {
+        size = tensor::DimOp::create(b, loc, tensor, i);
+        rows.dynamicSizes.push_back(size);
+      } else {
+        size = indexConst(b, loc, type.getDimSize(i));
+      }
+      rows.sizes.push_back(size);
+      rows.count = arith::MulIOp::create(b, loc, rows.count, size);
+    }
+    return rows;
+  }
+
+  /// The indices of row `flat` in the leading dimensions.
+  SmallVector<Value> indices(OpBuilder &b, Location loc, Value flat) const {
+    SmallVector<Value> at(sizes.size());
+    for (int64_t i = sizes.size() - 1; i > 0; --i) {
+      at[i] = arith::RemUIOp::create(b, loc, flat, sizes[i]);
+      flat = arith::DivUIOp::create(b, loc, flat, sizes[i]);
+    }
+    if (!at.empty())
+      at[0] = flat;
+    return at;
+  }
+};
+
 /// The operands of a matrix product, as tensors.
 struct LinearOperands {
   Value input, denseWeight, bias, residual;
@@ -212,41 +255,19 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
   Value bias = ops.bias ? readBuffer(b, loc, ops.bias) : Value();
   Value residual;
   // The leading dimensions ([batch, seq] of a transformer's activations)
-  // are the rows, m in all; the kernel turns a row number back into their
-  // indices. The input and the residual are read where they lie, through
-  // strided views (the last position of a sequence, say), never copied.
-  int64_t rank = inputType.getRank();
-  Value m = indexConst(b, loc, 1);
-  SmallVector<Value> dynSizes, leading;
-  for (int64_t i = 0; i + 1 < rank; ++i) {
-    Value size;
-    if (inputType.isDynamicDim(i)) {
-      size = tensor::DimOp::create(b, loc, ops.input, i);
-      dynSizes.push_back(size);
-    } else {
-      size = indexConst(b, loc, inputType.getDimSize(i));
-    }
-    leading.push_back(size);
-    m = arith::MulIOp::create(b, loc, m, size);
-  }
+  // are the rows. The input and the residual are read where they lie,
+  // through strided views (the last position of a sequence, say), never
+  // copied.
+  Rows rows = Rows::of(b, loc, ops.input);
+  Value m = rows.count;
   x = readInPlace(b, loc, ops.input);
   if (ops.residual)
     residual = readInPlace(b, loc, ops.residual);
   SmallVector<int64_t> outShape(inputType.getShape().drop_back());
   outShape.push_back(n);
   auto outType = MemRefType::get(outShape, f32);
-  Value out = memref::AllocOp::create(b, loc, outType, dynSizes,
+  Value out = memref::AllocOp::create(b, loc, outType, rows.dynamicSizes,
                                       b.getI64IntegerAttr(64));
-  // The indices of row `flat` in the leading dimensions.
-  auto rowIndices = [&](OpBuilder &rb, Location rl, Value flat) {
-    SmallVector<Value> indices(leading.size());
-    for (int64_t i = leading.size() - 1; i > 0; --i) {
-      indices[i] = arith::RemUIOp::create(rb, rl, flat, leading[i]);
-      flat = arith::DivUIOp::create(rb, rl, flat, leading[i]);
-    }
-    indices[0] = flat;
-    return indices;
-  };
   int64_t featureBlocks = llvm::divideCeilSigned(n, warpsPerBlock);
   Value batchBlocks = arith::DivUIOp::create(
       b, loc,
@@ -338,9 +359,9 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
           // reads valid memory (its extra sums are discarded).
           Value lastRow =
               arith::SubIOp::create(ib, il, m, indexConst(ib, il, 1));
-          SmallVector<SmallVector<Value>> rows;
+          SmallVector<SmallVector<Value>> tileRows;
           for (int64_t t = 0; t < batchTile; ++t)
-            rows.push_back(rowIndices(
+            tileRows.push_back(rows.indices(
                 ib, il,
                 arith::MinUIOp::create(
                     ib, il,
@@ -444,7 +465,7 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
                 SmallVector<Value> next;
                 for (int64_t t = 0; t < batchTile; ++t) {
                   SmallVector<Value> xs;
-                  SmallVector<Value> at(rows[t]);
+                  SmallVector<Value> at(tileRows[t]);
                   at.push_back(k0);
                   if (chunk == 1) {
                     xs.push_back(memref::LoadOp::create(lb, ll, x, at));
@@ -483,7 +504,7 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
               Value valid = arith::CmpIOp::create(
                   eb, el, arith::CmpIPredicate::ult, row, m);
               scf::IfOp::create(eb, el, valid, [&](OpBuilder &sb, Location sl) {
-                SmallVector<Value> at = rowIndices(sb, sl, row);
+                SmallVector<Value> at = rows.indices(sb, sl, row);
                 at.push_back(feature);
                 Value v = sums[t];
                 if (biasValue)
@@ -885,6 +906,194 @@ Value emitAttentionKernel(OpBuilder &b, Location loc, AttentionOp op) {
                                            b.getUnitAttr());
 }
 
+/// rms_norm: one block per row; the block sums the squares (warp shuffles,
+/// then one partial sum a warp in shared memory), then each thread scales
+/// its columns. A decode step's handful of rows so still has 256 threads
+/// each, where the loops gave one.
+Value emitRmsNormKernel(OpBuilder &b, Location loc, RmsNormOp op) {
+  RankedTensorType type = op.getType();
+  int64_t features = type.getShape().back();
+  Rows rows = Rows::of(b, loc, op.getInput());
+  Value x = readInPlace(b, loc, op.getInput());
+  Value weight = readBuffer(b, loc, op.getWeight());
+  Value out = memref::AllocOp::create(
+      b, loc, MemRefType::get(type.getShape(), b.getF32Type()),
+      rows.dynamicSizes, b.getI64IntegerAttr(64));
+  int64_t numWarps = kNormThreads / kWarpSize;
+  float eps = static_cast<float>(op.getEpsilon().convertToDouble());
+  launch1D(
+      b, loc, rows.count, kNormThreads, {numWarps},
+      [&](OpBuilder &kb, Location kl, Value bid, Value tid,
+          ArrayRef<BlockArgument> shared) {
+        Value warpSize = indexConst(kb, kl, kWarpSize);
+        Value lane = arith::RemUIOp::create(kb, kl, tid, warpSize);
+        Value warp = arith::DivUIOp::create(kb, kl, tid, warpSize);
+        SmallVector<Value> row = rows.indices(kb, kl, bid);
+        auto at = [&](Value c) {
+          SmallVector<Value> index(row);
+          index.push_back(c);
+          return index;
+        };
+        Value end = indexConst(kb, kl, features);
+        Value step = indexConst(kb, kl, kNormThreads);
+        auto squares = scf::ForOp::create(
+            kb, kl, tid, end, step, ValueRange{f32Const(kb, kl, 0.0f)},
+            [&](OpBuilder &fb, Location fl, Value c, ValueRange acc) {
+              Value v = memref::LoadOp::create(fb, fl, x, at(c));
+              scf::YieldOp::create(
+                  fb, fl,
+                  ValueRange{arith::AddFOp::create(
+                      fb, fl, acc[0], arith::MulFOp::create(fb, fl, v, v))});
+            });
+        Value sum = blockSum(kb, kl, squares.getResult(0), shared[0], lane,
+                             warp, numWarps);
+        Value mean = arith::MulFOp::create(
+            kb, kl, sum, f32Const(kb, kl, 1.0f / static_cast<float>(features)));
+        Value root = math::SqrtOp::create(
+            kb, kl, arith::AddFOp::create(kb, kl, mean, f32Const(kb, kl, eps)));
+        Value inv = arith::DivFOp::create(kb, kl, f32Const(kb, kl, 1.0f), root);
+        scf::ForOp::create(
+            kb, kl, tid, end, step, ValueRange{},
+            [&](OpBuilder &fb, Location fl, Value c, ValueRange) {
+              Value v = memref::LoadOp::create(fb, fl, x, at(c));
+              Value w =
+                  widenToF32(fb, fl, memref::LoadOp::create(fb, fl, weight, c));
+              Value y = arith::MulFOp::create(
+                  fb, fl, arith::MulFOp::create(fb, fl, v, inv), w);
+              memref::StoreOp::create(fb, fl, y, out, at(c));
+              scf::YieldOp::create(fb, fl);
+            });
+      });
+  return bufferization::ToTensorOp::create(b, loc, type, out, b.getUnitAttr(),
+                                           b.getUnitAttr());
+}
+
+/// The better of two (value, index) candidates of an argmax, as a scan in
+/// index order would pick: a NaN over any number, a larger value over a
+/// smaller one, and between equals (or two NaNs) the lower index. It is
+/// commutative and associative, so a reduction tree gives the scan's answer.
+std::pair<Value, Value> betterOf(OpBuilder &b, Location loc, Value av, Value ai,
+                                 Value bv, Value bi) {
+  Value aNaN = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, av, av);
+  Value bNaN = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, bv, bv);
+  Value lower =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, ai, bi);
+  Value greater =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, av, bv);
+  Value equal =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, av, bv);
+  // Both numbers: a if greater, or equal with a lower index.
+  Value numbers = arith::OrIOp::create(
+      b, loc, greater, arith::AndIOp::create(b, loc, equal, lower));
+  // A NaN on either side: a if a is NaN and b not, or both with a lower
+  // index.
+  Value bothNaN = arith::AndIOp::create(b, loc, aNaN, bNaN);
+  Value anyNaN = arith::OrIOp::create(b, loc, aNaN, bNaN);
+  Value nans = arith::SelectOp::create(b, loc, bothNaN, lower, aNaN);
+  Value takeA = arith::SelectOp::create(b, loc, anyNaN, nans, numbers);
+  return {arith::SelectOp::create(b, loc, takeA, av, bv),
+          arith::SelectOp::create(b, loc, takeA, ai, bi)};
+}
+
+/// argmax over the last dimension: one block per row; each thread scans
+/// its columns, then warps (shuffles) and the block (shared memory) keep
+/// the better candidate (betterOf). Ties go to the first index and a NaN
+/// wins, as in numpy.
+Value emitArgmaxKernel(OpBuilder &b, Location loc, ArgmaxOp op) {
+  auto inputType = cast<RankedTensorType>(op.getInput().getType());
+  RankedTensorType type = op.getType();
+  int64_t size = inputType.getShape().back();
+  Rows rows = Rows::of(b, loc, op.getInput());
+  Value x = readInPlace(b, loc, op.getInput());
+  SmallVector<Value> dynSizes;
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    if (type.isDynamicDim(d))
+      dynSizes.push_back(rows.sizes[d]);
+  Value out = memref::AllocOp::create(
+      b, loc, MemRefType::get(type.getShape(), type.getElementType()), dynSizes,
+      b.getI64IntegerAttr(64));
+  int64_t numWarps = kNormThreads / kWarpSize;
+  Type i32 = b.getI32Type();
+  // An index no column has: a thread that saw no column loses every tie
+  // (a row of -inf only so gives index 0, as numpy).
+  int32_t none = std::numeric_limits<int32_t>::max();
+  launch1D(
+      b, loc, rows.count, kNormThreads, {numWarps, numWarps},
+      [&](OpBuilder &kb, Location kl, Value bid, Value tid,
+          ArrayRef<BlockArgument> shared) {
+        Value warpSize = indexConst(kb, kl, kWarpSize);
+        Value lane = arith::RemUIOp::create(kb, kl, tid, warpSize);
+        Value warp = arith::DivUIOp::create(kb, kl, tid, warpSize);
+        SmallVector<Value> row = rows.indices(kb, kl, bid);
+        Value negInf =
+            f32Const(kb, kl, -std::numeric_limits<float>::infinity());
+        auto scan = scf::ForOp::create(
+            kb, kl, tid, indexConst(kb, kl, size),
+            indexConst(kb, kl, kNormThreads),
+            ValueRange{negInf, cI32(kb, kl, none)},
+            [&](OpBuilder &fb, Location fl, Value c, ValueRange best) {
+              SmallVector<Value> index(row);
+              index.push_back(c);
+              Value v = memref::LoadOp::create(fb, fl, x, index);
+              Value ci = arith::IndexCastOp::create(fb, fl, i32, c);
+              auto [bv, bi] = betterOf(fb, fl, v, ci, best[0], best[1]);
+              scf::YieldOp::create(fb, fl, ValueRange{bv, bi});
+            });
+        Value value = scan.getResult(0), index = scan.getResult(1);
+        auto warpBest = [&](Value v, Value i) {
+          for (int32_t offset = kWarpSize / 2; offset > 0; offset /= 2) {
+            Value ov = gpu::ShuffleOp::create(kb, kl, v, offset, kWarpSize,
+                                              gpu::ShuffleMode::XOR)
+                           .getShuffleResult();
+            Value oi = gpu::ShuffleOp::create(kb, kl, i, offset, kWarpSize,
+                                              gpu::ShuffleMode::XOR)
+                           .getShuffleResult();
+            std::tie(v, i) = betterOf(kb, kl, v, i, ov, oi);
+          }
+          return std::make_pair(v, i);
+        };
+        std::tie(value, index) = warpBest(value, index);
+        // Lane 0 of each warp: its candidate to shared memory (the value in
+        // the first slots, the index's bits in the next).
+        Value values = shared[0], indices = shared[1];
+        Value isLeader = arith::CmpIOp::create(kb, kl, arith::CmpIPredicate::eq,
+                                               lane, indexConst(kb, kl, 0));
+        scf::IfOp::create(kb, kl, isLeader, [&](OpBuilder &ib, Location il) {
+          memref::StoreOp::create(ib, il, value, values, ValueRange{warp});
+          memref::StoreOp::create(
+              ib, il, arith::BitcastOp::create(ib, il, ib.getF32Type(), index),
+              indices, ValueRange{warp});
+          scf::YieldOp::create(ib, il);
+        });
+        gpu::BarrierOp::create(kb, kl);
+        Value isFirst = arith::CmpIOp::create(kb, kl, arith::CmpIPredicate::eq,
+                                              tid, indexConst(kb, kl, 0));
+        scf::IfOp::create(kb, kl, isFirst, [&](OpBuilder &ib, Location il) {
+          Value v = memref::LoadOp::create(ib, il, values,
+                                           ValueRange{indexConst(ib, il, 0)});
+          auto indexAt = [&](int64_t w) -> Value {
+            return arith::BitcastOp::create(
+                ib, il, i32,
+                memref::LoadOp::create(ib, il, indices,
+                                       ValueRange{indexConst(ib, il, w)}));
+          };
+          Value i = indexAt(0);
+          for (int64_t w = 1; w < numWarps; ++w) {
+            Value at = indexConst(ib, il, w);
+            std::tie(v, i) = betterOf(
+                ib, il, v, i, memref::LoadOp::create(ib, il, values, at),
+                indexAt(w));
+          }
+          memref::StoreOp::create(
+              ib, il, arith::ExtSIOp::create(ib, il, ib.getI64Type(), i), out,
+              row);
+          scf::YieldOp::create(ib, il);
+        });
+      });
+  return bufferization::ToTensorOp::create(b, loc, type, out, b.getUnitAttr(),
+                                           b.getUnitAttr());
+}
+
 struct ConvertLowMemToGPUPass
     : public mlir::lowmem::impl::ConvertLowMemToGPUBase<
           ConvertLowMemToGPUPass> {
@@ -902,7 +1111,8 @@ struct ConvertLowMemToGPUPass
     }
     SmallVector<Operation *> candidates;
     module.walk([&](Operation *op) {
-      if (isa<LinearOp, QLinearOp, GroupNormOp, AttentionOp>(op))
+      if (isa<LinearOp, QLinearOp, GroupNormOp, AttentionOp, RmsNormOp,
+              ArgmaxOp>(op))
         candidates.push_back(op);
     });
     IRRewriter rewriter(&getContext());
@@ -926,6 +1136,18 @@ struct ConvertLowMemToGPUPass
         if (attention.getType().getElementType().isF32() &&
             sharedBytes <= 48 * 1024)
           result = emitAttentionKernel(rewriter, op->getLoc(), attention);
+      } else if (auto norm = dyn_cast<RmsNormOp>(op)) {
+        if (norm.getType().getElementType().isF32() &&
+            norm.getType().getRank() >= 2 &&
+            !ShapedType::isDynamic(norm.getType().getShape().back()))
+          result = emitRmsNormKernel(rewriter, op->getLoc(), norm);
+      } else if (auto argmax = dyn_cast<ArgmaxOp>(op)) {
+        auto inputType = cast<RankedTensorType>(argmax.getInput().getType());
+        int64_t size = inputType.getShape().back();
+        if (inputType.getElementType().isF32() && inputType.getRank() >= 2 &&
+            !ShapedType::isDynamic(size) &&
+            size < std::numeric_limits<int32_t>::max())
+          result = emitArgmaxKernel(rewriter, op->getLoc(), argmax);
       } else if (auto norm = dyn_cast<GroupNormOp>(op)) {
         if (norm.getType().getRank() == 2 &&
             norm.getType().getElementType().isF32() &&
