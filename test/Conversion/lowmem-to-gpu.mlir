@@ -249,10 +249,14 @@ func.func @attention_f16_cache(%q: tensor<?x?x64xf32>, %cache: tensor<?x?x32xf16
 // CHECK: arith.maxsi
 // CHECK: scf.for {{.*}} -> (f32, f32, f32, f32)
 // CHECK: arith.sitofp %{{.+}} : i8 to f32
+// CHECK: %[[KS:.+]] = memref.load %{{.+}} : memref<?x?x2xf32>
+// CHECK: %[[VS:.+]] = memref.load %{{.+}} : memref<?x?x2xf32>
 // CHECK: gpu.shuffle xor
-// CHECK: arith.mulf
-// CHECK: memref.load %{{.+}} : memref<?x?x2xf32>
-// CHECK: memref.load %{{.+}} : memref<?x?x2xf32>
+// CHECK: %[[X:.+]] = arith.mulf
+// CHECK: arith.mulf %[[X]], %[[KS]]
+// CHECK: math.exp
+// CHECK: %[[P:.+]] = math.exp
+// CHECK-NEXT: arith.mulf %[[P]], %[[VS]]
 // CHECK: gpu.barrier
 func.func @attention_int8_ragged(%q: tensor<?x?x160xf32>, %k: tensor<?x?x80xi8>, %v: tensor<?x?x80xi8>,
     %ks: tensor<?x?x2xf32>, %vs: tensor<?x?x2xf32>, %starts: tensor<?xi64>) -> tensor<?x?x160xf32> {

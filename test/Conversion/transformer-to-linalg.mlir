@@ -263,10 +263,10 @@ func.func @argmax(%x: tensor<?x1x100xf32>) -> tensor<?x1xi64> {
 // CHECK-LABEL: func.func @attention_int8
 // CHECK: scf.for
 // CHECK: arith.sitofp %{{.+}} : i8 to f32
-// CHECK: %[[X:.+]] = arith.mulf %{{.+}}, %cst
 // CHECK: %[[KS:.+]] = memref.load %{{.+}} : memref<?x?x2xf32, strided<[?, ?, 1], offset: ?>>
-// CHECK: arith.mulf %[[X]], %[[KS]]
 // CHECK: %[[VS:.+]] = memref.load %{{.+}} : memref<?x?x2xf32, strided<[?, ?, 1], offset: ?>>
+// CHECK: %[[X:.+]] = arith.mulf %{{.+}}, %cst
+// CHECK: arith.mulf %[[X]], %[[KS]]
 // CHECK: math.exp
 // CHECK: %[[P:.+]] = math.exp
 // CHECK-NEXT: arith.mulf %[[P]], %[[VS]]

@@ -47,6 +47,19 @@ Value readInPlace(OpBuilder &b, Location loc, Value tensor);
 /// are the last of the keys' positions).
 Value causalEnd(OpBuilder &b, Location l, Value keys, Value s, Value shift);
 
+/// One key of an online softmax over a row's scores. Given the key's dot
+/// product with the query, the row's running maximum `m`, and for int8 keys
+/// and values their scales (else null): the score x = dot · scale (· the
+/// key's scale), the new maximum max(m, x), the factor exp(m - max) that
+/// rescales what was summed so far, the key's weight p = exp(x - max) in
+/// the sum, and its weight in the output row (p · the value's scale).
+struct OnlineSoftmaxStep {
+  Value maximum, rescale, weight, valueWeight;
+};
+OnlineSoftmaxStep onlineSoftmaxStep(OpBuilder &b, Location loc, Value dot,
+                                    float scale, Value m, Value keyScale,
+                                    Value valueScale);
+
 } // namespace mlir::lowmem
 
 #endif // LOWMEM_CONVERSION_BUILDUTILS_H

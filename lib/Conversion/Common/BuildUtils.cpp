@@ -8,6 +8,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/TypeUtilities.h"
 
@@ -70,4 +71,24 @@ Value mlir::lowmem::causalEnd(OpBuilder &b, Location l, Value keys, Value s,
                                     indexConst(b, l, 1));
   end = arith::MaxSIOp::create(b, l, end, indexConst(b, l, 0));
   return arith::MinSIOp::create(b, l, keys, end);
+}
+
+mlir::lowmem::OnlineSoftmaxStep
+mlir::lowmem::onlineSoftmaxStep(OpBuilder &b, Location loc, Value dot,
+                                float scale, Value m, Value keyScale,
+                                Value valueScale) {
+  Value x = arith::MulFOp::create(b, loc, dot, f32Const(b, loc, scale));
+  if (keyScale)
+    x = arith::MulFOp::create(b, loc, x, keyScale);
+  OnlineSoftmaxStep step;
+  step.maximum = arith::MaximumFOp::create(b, loc, m, x);
+  step.rescale = math::ExpOp::create(
+      b, loc, arith::SubFOp::create(b, loc, m, step.maximum));
+  step.weight = math::ExpOp::create(
+      b, loc, arith::SubFOp::create(b, loc, x, step.maximum));
+  step.valueWeight =
+      valueScale
+          ? arith::MulFOp::create(b, loc, step.weight, valueScale).getResult()
+          : step.weight;
+  return step;
 }

@@ -99,6 +99,13 @@ MemRefType workgroupType(MLIRContext *ctx, int64_t size) {
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup));
 }
 
+/// Thread `tid`'s lane in its warp, and its warp in the block.
+std::pair<Value, Value> laneAndWarp(OpBuilder &b, Location loc, Value tid) {
+  Value warpSize = indexConst(b, loc, kWarpSize);
+  return {arith::RemUIOp::create(b, loc, tid, warpSize),
+          arith::DivUIOp::create(b, loc, tid, warpSize)};
+}
+
 /// Sums `value` over the 32 lanes of a warp; every lane gets the total.
 Value warpSum(OpBuilder &b, Location loc, Value value) {
   for (int32_t offset = kWarpSize / 2; offset > 0; offset /= 2) {
@@ -339,9 +346,8 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
         if (quantized)
           decoder.emplace(*ops.quantType, parts, table, dynamicMap);
 
-        Value warpSize = indexConst(kb, kl, kWarpSize);
-        Value lane = arith::RemUIOp::create(kb, kl, tid, warpSize);
-        Value warp = arith::DivUIOp::create(kb, kl, tid, warpSize);
+        Value lane, warp;
+        std::tie(lane, warp) = laneAndWarp(kb, kl, tid);
         Value fb = indexConst(kb, kl, featureBlocks);
         Value feature = arith::AddIOp::create(
             kb, kl,
@@ -587,9 +593,8 @@ Value emitGroupNormKernel(OpBuilder &b, Location loc, GroupNormOp op) {
       b, loc, numBlocks, kNormThreads, {numWarps},
       [&](OpBuilder &kb, Location kl, Value bid, Value tid,
           ArrayRef<BlockArgument> shared) {
-        Value warpSize = indexConst(kb, kl, kWarpSize);
-        Value lane = arith::RemUIOp::create(kb, kl, tid, warpSize);
-        Value warp = arith::DivUIOp::create(kb, kl, tid, warpSize);
+        Value lane, warp;
+        std::tie(lane, warp) = laneAndWarp(kb, kl, tid);
         Value g = indexConst(kb, kl, groups);
         Value row = arith::DivUIOp::create(kb, kl, bid, g);
         Value base = arith::MulIOp::create(
@@ -716,9 +721,8 @@ Value emitAttentionKernel(OpBuilder &b, Location loc, AttentionOp op) {
       {kAttentionWarps, kAttentionWarps, kAttentionWarps * headDim},
       [&](OpBuilder &kb, Location kl, Value bid, Value tid,
           ArrayRef<BlockArgument> shared) {
-        Value warpSize = indexConst(kb, kl, kWarpSize);
-        Value lane = arith::RemUIOp::create(kb, kl, tid, warpSize);
-        Value warp = arith::DivUIOp::create(kb, kl, tid, warpSize);
+        Value lane, warp;
+        std::tie(lane, warp) = laneAndWarp(kb, kl, tid);
         Value headsV = indexConst(kb, kl, heads);
         Value h = arith::RemUIOp::create(kb, kl, bid, headsV);
         Value rest = arith::DivUIOp::create(kb, kl, bid, headsV);
@@ -790,32 +794,27 @@ Value emitAttentionKernel(OpBuilder &b, Location loc, AttentionOp op) {
                     lb, ll, partial,
                     arith::MulFOp::create(lb, ll, qs[j],
                                           element(k, kvBase, j)));
-              Value x = arith::MulFOp::create(lb, ll, warpSum(lb, ll, partial),
-                                              f32Const(lb, ll, scale));
               // An int8 key's scale multiplies its dot product; a value's
               // the weight of its row.
-              Value vScale;
+              Value kScale, vScale;
               if (kScales) {
                 SmallVector<Value, 3> at{bi, t, kvHead};
-                x = arith::MulFOp::create(
-                    lb, ll, x, memref::LoadOp::create(lb, ll, kScales, at));
+                kScale = memref::LoadOp::create(lb, ll, kScales, at);
                 vScale = memref::LoadOp::create(lb, ll, vScales, at);
               }
-              Value mNew = arith::MaximumFOp::create(lb, ll, m, x);
-              Value alpha = math::ExpOp::create(
-                  lb, ll, arith::SubFOp::create(lb, ll, m, mNew));
-              Value p = math::ExpOp::create(
-                  lb, ll, arith::SubFOp::create(lb, ll, x, mNew));
-              Value pv = vScale ? arith::MulFOp::create(lb, ll, p, vScale) : p;
+              OnlineSoftmaxStep step = onlineSoftmaxStep(
+                  lb, ll, warpSum(lb, ll, partial), scale, m, kScale, vScale);
               SmallVector<Value> next{
-                  mNew,
+                  step.maximum,
                   arith::AddFOp::create(
-                      lb, ll, arith::MulFOp::create(lb, ll, sum, alpha), p)};
+                      lb, ll, arith::MulFOp::create(lb, ll, sum, step.rescale),
+                      step.weight)};
               for (int64_t j = 0; j < perLane; ++j)
                 next.push_back(arith::AddFOp::create(
                     lb, ll,
-                    arith::MulFOp::create(lb, ll, carried[2 + j], alpha),
-                    arith::MulFOp::create(lb, ll, pv, element(v, kvBase, j))));
+                    arith::MulFOp::create(lb, ll, carried[2 + j], step.rescale),
+                    arith::MulFOp::create(lb, ll, step.valueWeight,
+                                          element(v, kvBase, j))));
               scf::YieldOp::create(lb, ll, next);
             });
 
@@ -925,9 +924,8 @@ Value emitRmsNormKernel(OpBuilder &b, Location loc, RmsNormOp op) {
       b, loc, rows.count, kNormThreads, {numWarps},
       [&](OpBuilder &kb, Location kl, Value bid, Value tid,
           ArrayRef<BlockArgument> shared) {
-        Value warpSize = indexConst(kb, kl, kWarpSize);
-        Value lane = arith::RemUIOp::create(kb, kl, tid, warpSize);
-        Value warp = arith::DivUIOp::create(kb, kl, tid, warpSize);
+        Value lane, warp;
+        std::tie(lane, warp) = laneAndWarp(kb, kl, tid);
         SmallVector<Value> row = rows.indices(kb, kl, bid);
         auto at = [&](Value c) {
           SmallVector<Value> index(row);
@@ -1021,9 +1019,8 @@ Value emitArgmaxKernel(OpBuilder &b, Location loc, ArgmaxOp op) {
       b, loc, rows.count, kNormThreads, {numWarps, numWarps},
       [&](OpBuilder &kb, Location kl, Value bid, Value tid,
           ArrayRef<BlockArgument> shared) {
-        Value warpSize = indexConst(kb, kl, kWarpSize);
-        Value lane = arith::RemUIOp::create(kb, kl, tid, warpSize);
-        Value warp = arith::DivUIOp::create(kb, kl, tid, warpSize);
+        Value lane, warp;
+        std::tie(lane, warp) = laneAndWarp(kb, kl, tid);
         SmallVector<Value> row = rows.indices(kb, kl, bid);
         Value negInf =
             f32Const(kb, kl, -std::numeric_limits<float>::infinity());

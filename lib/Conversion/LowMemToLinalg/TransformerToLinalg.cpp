@@ -508,24 +508,18 @@ struct AttentionLowering : public OpRewritePattern<AttentionOp> {
                                            ValueRange{arith::AddFOp::create(
                                                db, dl, acc[0], prod)});
                     });
-                Value x = arith::MulFOp::create(tb, tl, dot.getResult(0),
-                                                f32Const(tb, tl, scale));
                 // An int8 key's scale multiplies its dot product; a value's
                 // the weight of its row.
-                Value vScale;
+                Value kScale, vScale;
                 if (kScales) {
                   SmallVector<Value, 3> at{bi, t, kvHead};
-                  x = arith::MulFOp::create(
-                      tb, tl, x, memref::LoadOp::create(tb, tl, kScales, at));
+                  kScale = memref::LoadOp::create(tb, tl, kScales, at);
                   vScale = memref::LoadOp::create(tb, tl, vScales, at);
                 }
-                Value mNew = arith::MaximumFOp::create(tb, tl, m, x);
-                Value alpha = math::ExpOp::create(
-                    tb, tl, arith::SubFOp::create(tb, tl, m, mNew));
-                Value p = math::ExpOp::create(
-                    tb, tl, arith::SubFOp::create(tb, tl, x, mNew));
-                Value pv =
-                    vScale ? arith::MulFOp::create(tb, tl, p, vScale) : p;
+                OnlineSoftmaxStep step = onlineSoftmaxStep(
+                    tb, tl, dot.getResult(0), scale, m, kScale, vScale);
+                Value alpha = step.rescale, p = step.weight,
+                      pv = step.valueWeight;
                 scf::ForOp::create(
                     tb, tl, d0, dEnd, d1, ValueRange{},
                     [&](OpBuilder &db, Location dl, Value d, ValueRange) {
@@ -545,7 +539,7 @@ struct AttentionLowering : public OpRewritePattern<AttentionOp> {
                     });
                 Value newSum = arith::AddFOp::create(
                     tb, tl, arith::MulFOp::create(tb, tl, sum, alpha), p);
-                scf::YieldOp::create(tb, tl, ValueRange{mNew, newSum});
+                scf::YieldOp::create(tb, tl, ValueRange{step.maximum, newSum});
               });
           // Normalize; a row that saw no key stays zero.
           Value sum = stream.getResult(1);
