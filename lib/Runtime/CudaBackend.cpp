@@ -30,13 +30,17 @@ CUdeviceptr devicePointer(const void *p) {
 
 /// The driver's allocations are aligned to at least 256 bytes, more than
 /// any buffer asks for.
-std::string lastFailure;
+/// (A function-local static: see CudaDriver.cpp on initialization order.)
+std::string &lastFailure() {
+  static std::string failure;
+  return failure;
+}
 
 template <Placement P> void *allocate(size_t bytes, size_t align) {
   void *p = nullptr;
-  lastFailure = align > 256 ? "alignment above 256 bytes"
+  lastFailure() = align > 256 ? "alignment above 256 bytes"
                             : allocateAt(requireDevice(), P, bytes, p);
-  return lastFailure.empty() ? p : nullptr;
+  return lastFailure().empty() ? p : nullptr;
 }
 
 template <Placement P> void release(void *p) {
@@ -114,7 +118,7 @@ public:
                   requireDevice().cuMemsetD8(devicePointer(dst), value, bytes));
   }
   std::string description() override { return deviceDescription(); }
-  std::string lastAllocationFailure() override { return lastFailure; }
+  std::string lastAllocationFailure() override { return lastFailure(); }
   bool warmUp() const override { return true; }
 };
 

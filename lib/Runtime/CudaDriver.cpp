@@ -15,10 +15,19 @@ using namespace lowmem::rt::cuda;
 
 namespace {
 
+// Plain data only at namespace scope: a compiled model's global
+// constructors load its kernels (mgpuModuleLoad) before this library's
+// dynamic initializers may have run, so a global std::string would be
+// assigned before it was constructed. The error message lives in a
+// function-local static, constructed on first use.
 DriverApi driverApi;
-std::string driverError;
 bool driverLoaded = false;
 CUdevice activeDevice = 0;
+
+std::string &driverError() {
+  static std::string error;
+  return error;
+}
 
 /// Resolves `name` into `slot`; versioned names first (cuMemAlloc_v2).
 template <typename Fn>
@@ -38,8 +47,8 @@ bool resolve(void *handle, const char *name, Fn &slot, std::string &missing) {
 void loadOnce() {
   const char *override = std::getenv("LOWMEM_CUDA_DRIVER");
   const char *name = override && *override ? override : "libcuda.so.1";
-  driverError = openDriver(name, driverApi);
-  driverLoaded = driverError.empty();
+  driverError() = openDriver(name, driverApi);
+  driverLoaded = driverError().empty();
 }
 
 } // namespace
@@ -100,7 +109,7 @@ std::string lowmem::rt::cuda::loadDriver(const DriverApi *&api) {
   static std::once_flag once;
   std::call_once(once, loadOnce);
   api = driverLoaded ? &driverApi : nullptr;
-  return driverLoaded ? "" : driverError;
+  return driverLoaded ? "" : driverError();
 }
 
 std::string lowmem::rt::cuda::describeError(const char *call, CUresult result) {
