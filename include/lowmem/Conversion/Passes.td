@@ -145,4 +145,20 @@ def LowMemDedupKernels : Pass<"lowmem-dedup-kernels", "::mlir::ModuleOp"> {
   }];
 }
 
+def LowMemSinkGlobals : Pass<"lowmem-sink-globals", "::mlir::func::FuncOp"> {
+  let summary = "Read constant globals inside the GPU kernels that use them";
+  let description = [{
+    A `memref.get_global` of a constant global (a rope's frequencies, a
+    code table) outside a `gpu.launch` whose body reads it would reach the
+    kernel as an argument: the address of the host's copy, which the GPU
+    cannot read. This pass moves such reads (with the constants they need)
+    into each launch body that uses them, so that kernel outlining copies
+    the global into the kernel's GPU module. Run it before outlining.
+
+    Example: `lowmem-opt --lowmem-sink-globals --gpu-kernel-outlining`.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 #endif // LOWMEM_CONVERSION_PASSES_TD
