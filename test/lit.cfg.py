@@ -17,6 +17,8 @@ config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs", "CMakeLists.txt"]
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%python", config.python_numpy))
 config.substitutions.append(("%lowmem_src", config.lowmem_src_root))
+config.substitutions.append(
+    ("%fake_cuda", config.lowmem_obj_root + "/lib/liblowmem_fake_cuda.so"))
 
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)

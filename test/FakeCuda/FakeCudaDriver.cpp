@@ -1,0 +1,122 @@
+//===- FakeCudaDriver.cpp - a CUDA driver without a GPU, for tests --------===//
+//
+// Part of the lowmem project.
+//
+//===----------------------------------------------------------------------===//
+//
+// The driver entry points the runtime resolves, with one fake device whose
+// memory is host memory and whose kernels do nothing. A --target=cuda binary
+// run with LOWMEM_CUDA_DRIVER naming this library goes through its whole
+// host side (start-up, kernel loading, placement, the memory plan and its
+// measured peak) on a machine without a GPU; its numbers are meaningless.
+//
+//===----------------------------------------------------------------------===//
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+using CUresult = int;
+using CUdeviceptr = unsigned long long;
+
+extern "C" {
+CUresult cuInit(unsigned) { return 0; }
+CUresult cuDriverGetVersion(int *version) {
+  *version = 13000;
+  return 0;
+}
+CUresult cuGetErrorString(CUresult, const char **text) {
+  *text = "fake driver error";
+  return 0;
+}
+CUresult cuDeviceGetCount(int *count) {
+  *count = 1;
+  return 0;
+}
+CUresult cuDeviceGet(int *device, int ordinal) {
+  *device = ordinal;
+  return 0;
+}
+CUresult cuDeviceGetName(char *name, int size, int) {
+  std::strncpy(name, "fake GPU", static_cast<size_t>(size));
+  return 0;
+}
+// Every capability (unified addressing, managed and host memory) is there.
+CUresult cuDeviceGetAttribute(int *value, int, int) {
+  *value = 1;
+  return 0;
+}
+CUresult cuDevicePrimaryCtxRetain(void **context, int) {
+  static int token;
+  *context = &token;
+  return 0;
+}
+CUresult cuCtxSetCurrent(void *) { return 0; }
+CUresult cuModuleLoadDataEx(void **module, const void *, unsigned, int *,
+                            void **) {
+  static int token;
+  *module = &token;
+  return 0;
+}
+CUresult cuModuleUnload(void *) { return 0; }
+CUresult cuModuleGetFunction(void **function, void *, const char *) {
+  static int token;
+  *function = &token;
+  return 0;
+}
+CUresult cuLaunchKernel(void *, unsigned, unsigned, unsigned, unsigned,
+                        unsigned, unsigned, unsigned, void *, void **,
+                        void **) {
+  return 0;
+}
+CUresult cuStreamCreate(void **stream, unsigned) {
+  static int token;
+  *stream = &token;
+  return 0;
+}
+CUresult cuStreamSynchronize(void *) { return 0; }
+CUresult cuStreamDestroy_v2(void *) { return 0; }
+CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes) {
+  void *memory = nullptr;
+  if (posix_memalign(&memory, 256, bytes ? bytes : 1) != 0)
+    return 2; // CUDA_ERROR_OUT_OF_MEMORY
+  *p = reinterpret_cast<uintptr_t>(memory);
+  return 0;
+}
+CUresult cuMemFree_v2(CUdeviceptr p) {
+  std::free(reinterpret_cast<void *>(static_cast<uintptr_t>(p)));
+  return 0;
+}
+CUresult cuMemcpyHtoD_v2(CUdeviceptr to, const void *from, size_t bytes) {
+  std::memcpy(reinterpret_cast<void *>(static_cast<uintptr_t>(to)), from,
+              bytes);
+  return 0;
+}
+CUresult cuMemcpyDtoH_v2(void *to, CUdeviceptr from, size_t bytes) {
+  std::memcpy(to, reinterpret_cast<const void *>(static_cast<uintptr_t>(from)),
+              bytes);
+  return 0;
+}
+CUresult cuMemHostAlloc(void **p, size_t bytes, unsigned) {
+  return posix_memalign(p, 256, bytes ? bytes : 1) == 0 ? 0 : 2;
+}
+CUresult cuMemHostGetDevicePointer_v2(CUdeviceptr *device, void *host,
+                                      unsigned) {
+  *device = reinterpret_cast<uintptr_t>(host);
+  return 0;
+}
+CUresult cuMemFreeHost(void *p) {
+  std::free(p);
+  return 0;
+}
+CUresult cuMemGetInfo_v2(size_t *free, size_t *total) {
+  *free = *total = size_t(16) << 30;
+  return 0;
+}
+CUresult cuMemsetD8_v2(CUdeviceptr p, unsigned char value, size_t bytes) {
+  std::memset(reinterpret_cast<void *>(static_cast<uintptr_t>(p)), value,
+              bytes);
+  return 0;
+}
+}
