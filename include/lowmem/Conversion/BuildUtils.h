@@ -42,6 +42,10 @@ Value readBuffer(OpBuilder &b, Location loc, Value tensor);
 /// as `readBuffer` reads it.
 Value readInPlace(OpBuilder &b, Location loc, Value tensor);
 
+/// `value` as f32: a key or value read from an f16 or bf16 cache, or an int8
+/// code (whose scale the caller applies).
+Value widenToF32(OpBuilder &b, Location loc, Value value);
+
 /// The end of the keys query `s` sees under the causal mask, [0, end):
 /// clamp(s + shift + 1, 0, keys), where shift = keys - queries (the queries
 /// are the last of the keys' positions).

@@ -62,6 +62,14 @@ Value mlir::lowmem::readInPlace(OpBuilder &b, Location loc, Value tensor) {
       tensor, /*read_only=*/true);
 }
 
+Value mlir::lowmem::widenToF32(OpBuilder &b, Location loc, Value value) {
+  if (value.getType().isF32())
+    return value;
+  if (value.getType().isInteger(8))
+    return arith::SIToFPOp::create(b, loc, b.getF32Type(), value);
+  return arith::ExtFOp::create(b, loc, b.getF32Type(), value);
+}
+
 // The keys query `s` sees under the causal mask, [0, end):
 // clamp(s + shift + 1, 0, keys), in signed arithmetic, since the shift
 // T - S is negative when there are more queries than keys.

@@ -254,22 +254,19 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
   Type f32 = b.getF32Type();
 
   // Host side: buffers, sizes, the result.
-  Value x;
   Value w = ops.denseWeight ? readBuffer(b, loc, ops.denseWeight) : Value();
   SmallVector<Value> parts;
   for (Value part : ops.parts)
     parts.push_back(readBuffer(b, loc, part));
   Value bias = ops.bias ? readBuffer(b, loc, ops.bias) : Value();
-  Value residual;
   // The leading dimensions ([batch, seq] of a transformer's activations)
   // are the rows. The input and the residual are read where they lie,
   // through strided views (the last position of a sequence, say), never
   // copied.
   Rows rows = Rows::of(b, loc, ops.input);
   Value m = rows.count;
-  x = readInPlace(b, loc, ops.input);
-  if (ops.residual)
-    residual = readInPlace(b, loc, ops.residual);
+  Value x = readInPlace(b, loc, ops.input);
+  Value residual = ops.residual ? readInPlace(b, loc, ops.residual) : Value();
   SmallVector<int64_t> outShape(inputType.getShape().drop_back());
   outShape.push_back(n);
   auto outType = MemRefType::get(outShape, f32);
@@ -660,16 +657,6 @@ Value emitGroupNormKernel(OpBuilder &b, Location loc, GroupNormOp op) {
   return bufferization::ToTensorOp::create(
       b, loc, RankedTensorType::get(type.getShape(), f32), out, b.getUnitAttr(),
       b.getUnitAttr());
-}
-
-/// `value` as f32: a key or value read from an f16 or bf16 cache, or an
-/// int8 code (whose scale the caller applies).
-Value widenToF32(OpBuilder &b, Location loc, Value value) {
-  if (value.getType().isF32())
-    return value;
-  if (value.getType().isInteger(8))
-    return arith::SIToFPOp::create(b, loc, b.getF32Type(), value);
-  return arith::ExtFOp::create(b, loc, b.getF32Type(), value);
 }
 
 /// attention: one block per (batch row, query, head). Each of its warps

@@ -393,16 +393,6 @@ Value dimOf(OpBuilder &b, Location loc, Value tensor, int64_t i) {
   return tensor::DimOp::create(b, loc, tensor, i);
 }
 
-/// `value` as f32 (keys and values read from an f16 or bf16 cache, or int8
-/// codes, whose scales the caller applies).
-Value widen(OpBuilder &b, Location loc, Value value) {
-  if (value.getType().isF32())
-    return value;
-  if (value.getType().isInteger(8))
-    return arith::SIToFPOp::create(b, loc, b.getF32Type(), value);
-  return arith::ExtFOp::create(b, loc, b.getF32Type(), value);
-}
-
 /// attention: a parallel loop over (batch, head, query); for each query row
 /// the keys stream in order, with the running maximum m and sum l of the
 /// exponentials as loop-carried scalars and the output row, rescaled by
@@ -500,9 +490,10 @@ struct AttentionLowering : public OpRewritePattern<AttentionOp> {
                       Value kc = arith::AddIOp::create(db, dl, kvBase, d);
                       Value qv = memref::LoadOp::create(db, dl, q,
                                                         ValueRange{bi, s, qc});
-                      Value kv = widen(db, dl,
-                                       memref::LoadOp::create(
-                                           db, dl, k, ValueRange{bi, t, kc}));
+                      Value kv =
+                          widenToF32(db, dl,
+                                     memref::LoadOp::create(
+                                         db, dl, k, ValueRange{bi, t, kc}));
                       Value prod = arith::MulFOp::create(db, dl, qv, kv);
                       scf::YieldOp::create(db, dl,
                                            ValueRange{arith::AddFOp::create(
@@ -527,9 +518,10 @@ struct AttentionLowering : public OpRewritePattern<AttentionOp> {
                       Value vc = arith::AddIOp::create(db, dl, kvBase, d);
                       Value o = memref::LoadOp::create(db, dl, out,
                                                        ValueRange{bi, s, oc});
-                      Value vv = widen(db, dl,
-                                       memref::LoadOp::create(
-                                           db, dl, v, ValueRange{bi, t, vc}));
+                      Value vv =
+                          widenToF32(db, dl,
+                                     memref::LoadOp::create(
+                                         db, dl, v, ValueRange{bi, t, vc}));
                       Value updated = arith::AddFOp::create(
                           db, dl, arith::MulFOp::create(db, dl, o, alpha),
                           arith::MulFOp::create(db, dl, pv, vv));
