@@ -18,6 +18,8 @@
 #include <cassert>
 #include <cmath>
 #include <cstring>
+#include <system_error>
+#include <thread>
 
 #if defined(__clang__)
 #pragma clang fp contract(off)
@@ -77,6 +79,40 @@ int64_t colsOf(const QuantizedTensor &t) {
   int64_t rows = t.rows();
   return rows > 0 ? t.numElements() / rows : 0;
 }
+
+/// Calls \p fn(begin, end) on contiguous ranges covering [0, \p count): on
+/// up to one thread per core when there are at least two \p grain's worth of
+/// items, else on the calling thread. Callers write disjoint outputs per
+/// item, so the result does not depend on the split; a thread that cannot be
+/// started leaves its range to the calling thread.
+template <typename Fn> void forRanges(int64_t count, int64_t grain, Fn fn) {
+  int64_t cores = std::max(1u, std::thread::hardware_concurrency());
+  int64_t parts = std::min(cores, count / std::max<int64_t>(grain, 1));
+  if (parts <= 1) {
+    fn(int64_t(0), count);
+    return;
+  }
+  int64_t per = (count + parts - 1) / parts;
+  std::vector<std::thread> workers;
+  std::vector<std::pair<int64_t, int64_t>> leftover;
+  for (int64_t begin = per; begin < count; begin += per) {
+    int64_t end = std::min(begin + per, count);
+    try {
+      workers.emplace_back(fn, begin, end);
+    } catch (const std::system_error &) {
+      leftover.emplace_back(begin, end);
+    }
+  }
+  fn(int64_t(0), std::min(per, count));
+  for (auto [begin, end] : leftover)
+    fn(begin, end);
+  for (std::thread &worker : workers)
+    worker.join();
+}
+
+/// Items per thread below which quantization stays on one thread: starting a
+/// thread costs about as much as encoding this many weights.
+constexpr int64_t kGrainElements = 1 << 16;
 
 } // namespace
 
@@ -358,36 +394,45 @@ void doubleQuantize(QuantizedTensor &t) {
   t.nestedAbsmax.assign(numNested, 0.0f);
   t.absmaxCodes.assign(numBlocks, 0);
   uint8_t zeroCode = nearestCode(map.data(), 256, 0.0f);
-  for (int64_t j = 0; j < numNested; ++j) {
-    int64_t begin = j * kNestedBlockSize;
-    int64_t end = std::min(begin + kNestedBlockSize, numBlocks);
-    float nested = maxAbs(centered.data(), begin, end);
-    t.nestedAbsmax[j] = nested;
-    for (int64_t b = begin; b < end; ++b)
-      t.absmaxCodes[b] =
-          nested == 0.0f ? zeroCode
-                         : nearestCode(map.data(), 256, centered[b] / nested);
-  }
+  forRanges(numNested, kGrainElements / kNestedBlockSize,
+            [&](int64_t first, int64_t last) {
+              for (int64_t j = first; j < last; ++j) {
+                int64_t begin = j * kNestedBlockSize;
+                int64_t end = std::min(begin + kNestedBlockSize, numBlocks);
+                float nested = maxAbs(centered.data(), begin, end);
+                t.nestedAbsmax[j] = nested;
+                for (int64_t b = begin; b < end; ++b)
+                  t.absmaxCodes[b] =
+                      nested == 0.0f
+                          ? zeroCode
+                          : nearestCode(map.data(), 256, centered[b] / nested);
+              }
+            });
   t.absmax.clear();
 }
 
 void quantizeTable(QuantizedTensor &t, const float *w, int64_t n) {
-  const std::array<float, 16> &table = tableOf(t.format);
-  uint8_t zeroCode = nearestCode(table.data(), 16, 0.0f);
+  const float *table = tableOf(t.format).data();
+  uint8_t zeroCode = nearestCode(table, 16, 0.0f);
   int64_t numBlocks = t.numBlocks();
   t.data.assign((n + 1) / 2, 0);
   t.absmax.assign(numBlocks, 0.0f);
-  for (int64_t b = 0; b < numBlocks; ++b) {
-    int64_t begin = b * t.blockSize;
-    int64_t end = std::min(begin + t.blockSize, n);
-    float absmax = maxAbs(w, begin, end);
-    t.absmax[b] = absmax;
-    for (int64_t i = begin; i < end; ++i) {
-      uint8_t q = absmax == 0.0f ? zeroCode
-                                 : nearestCode(table.data(), 16, w[i] / absmax);
-      putNibble(t.data, i, q, /*highFirst=*/true);
-    }
-  }
+  // Blocks are even-sized (checkOptions), so no byte is shared by two ranges.
+  forRanges(numBlocks, kGrainElements / t.blockSize,
+            [&](int64_t first, int64_t last) {
+              for (int64_t b = first; b < last; ++b) {
+                int64_t begin = b * t.blockSize;
+                int64_t end = std::min(begin + t.blockSize, n);
+                float absmax = maxAbs(w, begin, end);
+                t.absmax[b] = absmax;
+                for (int64_t i = begin; i < end; ++i) {
+                  uint8_t q = absmax == 0.0f
+                                  ? zeroCode
+                                  : nearestCode(table, 16, w[i] / absmax);
+                  putNibble(t.data, i, q, /*highFirst=*/true);
+                }
+              }
+            });
   if (t.doubleQuant)
     doubleQuantize(t);
 }
@@ -396,19 +441,24 @@ void quantizeInt4(QuantizedTensor &t, const float *w, int64_t n) {
   int64_t numBlocks = t.numBlocks();
   t.data.assign((n + 1) / 2, 0);
   t.absmaxF16.assign(numBlocks, 0);
-  for (int64_t b = 0; b < numBlocks; ++b) {
-    int64_t begin = b * t.blockSize;
-    int64_t end = std::min(begin + t.blockSize, n);
-    float m = maxAbs(w, begin, end);
-    t.absmaxF16[b] = floatToHalf(m);
-    for (int64_t i = begin; i < end; ++i) {
-      float q = 0.0f;
-      if (m != 0.0f)
-        q = std::clamp(roundHalfEven(((w[i] + m) / (2.0f * m)) * 15.0f), 0.0f,
-                       15.0f);
-      putNibble(t.data, i, static_cast<uint8_t>(q), /*highFirst=*/false);
-    }
-  }
+  forRanges(numBlocks, kGrainElements / t.blockSize,
+            [&](int64_t first, int64_t last) {
+              for (int64_t b = first; b < last; ++b) {
+                int64_t begin = b * t.blockSize;
+                int64_t end = std::min(begin + t.blockSize, n);
+                float m = maxAbs(w, begin, end);
+                t.absmaxF16[b] = floatToHalf(m);
+                for (int64_t i = begin; i < end; ++i) {
+                  float q = 0.0f;
+                  if (m != 0.0f)
+                    q = std::clamp(
+                        roundHalfEven(((w[i] + m) / (2.0f * m)) * 15.0f), 0.0f,
+                        15.0f);
+                  putNibble(t.data, i, static_cast<uint8_t>(q),
+                            /*highFirst=*/false);
+                }
+              }
+            });
 }
 
 void quantizeInt8(QuantizedTensor &t, const float *w, int64_t n) {
@@ -416,17 +466,21 @@ void quantizeInt8(QuantizedTensor &t, const float *w, int64_t n) {
   int64_t cols = colsOf(t);
   t.data.assign(n, 0);
   t.absmax.assign(rows, 0.0f);
-  for (int64_t r = 0; r < rows; ++r) {
-    float a = maxAbs(w, r * cols, (r + 1) * cols);
-    t.absmax[r] = a;
-    if (a == 0.0f)
-      continue;
-    float scale = 127.0f / a;
-    for (int64_t i = r * cols; i < (r + 1) * cols; ++i) {
-      float q = std::clamp(roundHalfEven(w[i] * scale), -127.0f, 127.0f);
-      t.data[i] = static_cast<uint8_t>(static_cast<int8_t>(q));
-    }
-  }
+  forRanges(rows, kGrainElements / std::max<int64_t>(cols, 1),
+            [&](int64_t first, int64_t last) {
+              for (int64_t r = first; r < last; ++r) {
+                float a = maxAbs(w, r * cols, (r + 1) * cols);
+                t.absmax[r] = a;
+                if (a == 0.0f)
+                  continue;
+                float scale = 127.0f / a;
+                for (int64_t i = r * cols; i < (r + 1) * cols; ++i) {
+                  float q =
+                      std::clamp(roundHalfEven(w[i] * scale), -127.0f, 127.0f);
+                  t.data[i] = static_cast<uint8_t>(static_cast<int8_t>(q));
+                }
+              }
+            });
 }
 
 } // namespace

@@ -241,6 +241,59 @@ TEST(QuantTableTest, NearestCodeTies) {
   }
 }
 
+TEST(QuantEncodeTest, LargeTensorsEqualTheirBlocksEncodedAlone) {
+  // Large tensors are encoded on several threads; the bytes must be those
+  // of each block (or row) encoded by itself, in order.
+  const int64_t rows = 512, cols = 1024, n = rows * cols;
+  std::vector<float> w = gaussian(n, 3);
+  w[5] = 0.0f;
+  std::fill(w.begin() + 4096, w.begin() + 4096 + 64, 0.0f); // a zero block
+  for (Format format : {Format::NF4, Format::FP4, Format::Int4}) {
+    int64_t block = format == Format::Int4 ? 32 : 64;
+    QuantizedTensor whole = quantize(w.data(), {rows, cols}, format, block,
+                                     /*doubleQuant=*/false);
+    for (int64_t b = 0; b < n / block; ++b) {
+      QuantizedTensor one =
+          quantize(w.data() + b * block, {block}, format, block, false);
+      ASSERT_TRUE(std::equal(one.data.begin(), one.data.end(),
+                             whole.data.begin() + b * block / 2))
+          << formatName(format) << " block " << b;
+      if (format == Format::Int4)
+        ASSERT_EQ(one.absmaxF16[0], whole.absmaxF16[b]);
+      else
+        ASSERT_EQ(one.absmax[0], whole.absmax[b]);
+    }
+  }
+  QuantizedTensor int8 = quantize(w.data(), {rows, cols}, Format::Int8, 0, 0);
+  for (int64_t r = 0; r < rows; ++r) {
+    QuantizedTensor one =
+        quantize(w.data() + r * cols, {1, cols}, Format::Int8, 0, false);
+    ASSERT_TRUE(std::equal(one.data.begin(), one.data.end(),
+                           int8.data.begin() + r * cols))
+        << "int8 row " << r;
+    ASSERT_EQ(one.absmax[0], int8.absmax[r]);
+  }
+  // Double quantization: the codes of each group of scales follow from the
+  // group's own nested absmax and the tensor's offset.
+  QuantizedTensor dq = quantize(w.data(), {rows, cols}, Format::NF4, 64, true);
+  QuantizedTensor plain =
+      quantize(w.data(), {rows, cols}, Format::NF4, 64, false);
+  std::vector<float> groupMax(dq.nestedAbsmax.size(), 0.0f);
+  for (size_t b = 0; b < plain.absmax.size(); ++b)
+    groupMax[b / kNestedBlockSize] =
+        std::max(groupMax[b / kNestedBlockSize],
+                 std::fabs(plain.absmax[b] - dq.nestedOffset));
+  EXPECT_EQ(dq.nestedAbsmax, groupMax);
+  for (size_t b = 0; b < plain.absmax.size(); ++b) {
+    float nested = dq.nestedAbsmax[b / kNestedBlockSize];
+    float centered = plain.absmax[b] - dq.nestedOffset;
+    uint8_t code = nested == 0.0f ? nearestCode(dynamicMap().data(), 256, 0.0f)
+                                  : nearestCode(dynamicMap().data(), 256,
+                                                centered / nested);
+    ASSERT_EQ(dq.absmaxCodes[b], code) << "scale " << b;
+  }
+}
+
 TEST(QuantTableTest, DynamicMap) {
   const std::array<float, 256> &map = dynamicMap();
   ASSERT_EQ(map.size(), 256u);
