@@ -62,8 +62,14 @@ stage() {
 bnb=0
 $py -c "import bitsandbytes" 2>/dev/null && bnb=1
 
-stage tiny-qwen2 90 "$here/tiny.sh" "$kit" qwen2 "$out"
-stage tiny-llama 90 "$here/tiny.sh" "$kit" llama "$out"
+sanitizer=$(compgen -G "/usr/local/cuda*/bin/compute-sanitizer" | head -1)
+for arch in qwen2 llama; do
+  # A failure's first memory error, for the next fix (compute-sanitizer).
+  stage "tiny-$arch" 90 "$here/tiny.sh" "$kit" "$arch" "$out" || { [ -n "$sanitizer" ] &&
+    stage "sanitize-$arch" 60 "$sanitizer" --print-limit 3 "$kit/tiny/$arch/fwd" \
+      --weights "$kit/tiny/$arch/model/model.safetensors" --input "$kit/tiny/$arch/ids.npy" \
+      --output "$work/sanitized.npy"; }
+done
 
 big="$kit/big" bw="$work/big"
 mkdir -p "$bw"
