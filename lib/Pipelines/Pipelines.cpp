@@ -117,6 +117,9 @@ static void buildBufferize(OpPassManager &pm, bool forGPU) {
   linalgOptions.tablesInRegisters = tablesInRegisters;
   pm.addNestedPass<func::FuncOp>(createConvertLowMemToLinalg(linalgOptions));
   pm.addPass(createCanonicalizerPass());
+  // A scalar read on the host would read device memory.
+  if (forGPU)
+    pm.addNestedPass<func::FuncOp>(createLowMemSinkScalarReads());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
   bufferize.functionBoundaryTypeConversion =
@@ -155,6 +158,7 @@ void mlir::lowmem::buildCUDABufferizePipeline(
 void mlir::lowmem::buildCUDAToLLVMPipeline(OpPassManager &pm,
                                            const CUDAPipelineOptions &options) {
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
+  pm.addNestedPass<func::FuncOp>(createLowMemHostLoopsToGPU());
   pm.addNestedPass<func::FuncOp>(createGpuMapParallelLoopsPass());
   pm.addNestedPass<func::FuncOp>(createConvertParallelLoopToGpuPass());
   pm.addNestedPass<func::FuncOp>(createLowMemSinkGlobals());

@@ -1079,6 +1079,8 @@ int main(int argc, char **argv) {
                             .c_str(),
                   scheduled ? ", lr schedule " : "",
                   scheduled ? options.lrSchedule.c_str() : "");
+      // Shown before the first step, which may be long, or be killed.
+      std::fflush(stdout);
     }
     // Writes the adapter and the optimizer state as they are after step
     // `afterStep`: the state first, so that an adapter never points at a

@@ -5,8 +5,12 @@
 //===----------------------------------------------------------------------===//
 //
 // The driver entry points the runtime resolves, with one fake device whose
-// memory is host memory and whose kernels do nothing. A --target=cuda binary
-// run with LOWMEM_CUDA_DRIVER naming this library goes through its whole
+// kernels do nothing. Its memory is host memory, but the addresses
+// cuMemAlloc hands out carry the top bit, which no host address has: a host
+// read or write through a device pointer faults, as it does with a real
+// GPU, instead of quietly working. Mapped page-locked host memory keeps its
+// host address on the device, as under unified addressing. A --target=cuda
+// binary run with LOWMEM_CUDA_DRIVER naming this library goes through its whole
 // host side (start-up, kernel loading, placement, the memory plan and its
 // measured peak) on a machine without a GPU; its numbers are meaningless.
 //
@@ -19,6 +23,16 @@
 
 using CUresult = int;
 using CUdeviceptr = unsigned long long;
+
+namespace {
+constexpr CUdeviceptr kDeviceBit = CUdeviceptr(1) << 63;
+CUdeviceptr toDevice(const void *host) {
+  return reinterpret_cast<uintptr_t>(host) | kDeviceBit;
+}
+void *toHost(CUdeviceptr device) {
+  return reinterpret_cast<void *>(static_cast<uintptr_t>(device & ~kDeviceBit));
+}
+} // namespace
 
 extern "C" {
 CUresult cuInit(unsigned) { return 0; }
@@ -81,21 +95,22 @@ CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes) {
   void *memory = nullptr;
   if (posix_memalign(&memory, 256, bytes ? bytes : 1) != 0)
     return 2; // CUDA_ERROR_OUT_OF_MEMORY
-  *p = reinterpret_cast<uintptr_t>(memory);
+  // Zeroed: what kernels that do nothing leave is the same in every run,
+  // and finite (a training binary stops at a loss that is not).
+  std::memset(memory, 0, bytes);
+  *p = toDevice(memory);
   return 0;
 }
 CUresult cuMemFree_v2(CUdeviceptr p) {
-  std::free(reinterpret_cast<void *>(static_cast<uintptr_t>(p)));
+  std::free(toHost(p));
   return 0;
 }
 CUresult cuMemcpyHtoD_v2(CUdeviceptr to, const void *from, size_t bytes) {
-  std::memcpy(reinterpret_cast<void *>(static_cast<uintptr_t>(to)), from,
-              bytes);
+  std::memcpy(toHost(to), from, bytes);
   return 0;
 }
 CUresult cuMemcpyDtoH_v2(void *to, CUdeviceptr from, size_t bytes) {
-  std::memcpy(to, reinterpret_cast<const void *>(static_cast<uintptr_t>(from)),
-              bytes);
+  std::memcpy(to, toHost(from), bytes);
   return 0;
 }
 CUresult cuMemHostAlloc(void **p, size_t bytes, unsigned) {
@@ -103,7 +118,7 @@ CUresult cuMemHostAlloc(void **p, size_t bytes, unsigned) {
 }
 CUresult cuMemHostGetDevicePointer_v2(CUdeviceptr *device, void *host,
                                       unsigned) {
-  *device = reinterpret_cast<uintptr_t>(host);
+  *device = reinterpret_cast<uintptr_t>(host); // unified addressing
   return 0;
 }
 CUresult cuMemFreeHost(void *p) {
@@ -115,8 +130,7 @@ CUresult cuMemGetInfo_v2(size_t *free, size_t *total) {
   return 0;
 }
 CUresult cuMemsetD8_v2(CUdeviceptr p, unsigned char value, size_t bytes) {
-  std::memset(reinterpret_cast<void *>(static_cast<uintptr_t>(p)), value,
-              bytes);
+  std::memset(toHost(p), value, bytes);
   return 0;
 }
 }

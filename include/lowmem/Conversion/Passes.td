@@ -161,4 +161,53 @@ def LowMemSinkGlobals : Pass<"lowmem-sink-globals", "::mlir::func::FuncOp"> {
                            "::mlir::memref::MemRefDialect"];
 }
 
+def LowMemSinkScalarReads
+    : Pass<"lowmem-sink-scalar-reads", "::mlir::func::FuncOp"> {
+  let summary = "Read the scalars of tensors inside the generics that use "
+                "them";
+  let description = [{
+    A `tensor.extract` outside any `linalg.generic` (an optimizer's learning
+    rate, the loss it checks, a step number) becomes a host load after
+    bufferization; on the GPU that load reads device memory from the host
+    and faults. This pass clones each such read, and the scalar arithmetic
+    on it, into the body of every `linalg.generic` (or `gpu.launch`) that
+    uses the result, so the kernel reads the scalar itself. On tensors
+    nothing can change the value in between, so the move is always sound;
+    reads with other users stay (`lowmem-host-loops-to-gpu` deals with them
+    after bufferization). Run it on tensors, before bufferization.
+
+    Example: `lowmem-opt --lowmem-sink-scalar-reads` turns
+    `%lr = tensor.extract %hyper[%c0]` used in a generic's body into the
+    same extract at the start of that body.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def LowMemHostLoopsToGPU
+    : Pass<"lowmem-host-loops-to-gpu", "::mlir::func::FuncOp"> {
+  let summary = "Run the serial loops and scalar code that touch buffers "
+                "on the GPU";
+  let description = [{
+    After `convert-linalg-to-parallel-loops`, a reduction to a scalar (a
+    loss summed over every token) is a nest of `scf.for` with no
+    `scf.parallel` around it, and a generic on 0-d tensors is bare loads and
+    stores: neither would become a kernel, and the host would read and
+    write device memory. This pass wraps each run of such code (the memory
+    operations, the loops that contain them and the arithmetic on what they
+    read) in a one-iteration `scf.parallel`, which `gpu-map-parallel-loops`
+    and `convert-parallel-loops-to-gpu` turn into a one-thread kernel.
+
+    A value read from a buffer that host code itself needs (a loop bound, a
+    branch condition, a value passed on) cannot move into a kernel: the
+    pass reports it as an error at the read, rather than compiling a binary
+    that faults. Runs of code between kernels stay in order.
+
+    Example: `lowmem-opt --convert-linalg-to-parallel-loops
+    --lowmem-host-loops-to-gpu --gpu-map-parallel-loops
+    --convert-parallel-loops-to-gpu`.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect"];
+}
+
 #endif // LOWMEM_CONVERSION_PASSES_TD
