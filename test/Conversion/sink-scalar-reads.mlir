@@ -103,3 +103,28 @@ func.func @untouched(%s: f32, %table: tensor<8xf32>, %a: tensor<8xf32>)
   } -> tensor<8xf32>
   return %r : tensor<8xf32>
 }
+
+// -----
+
+// A loop over rows written on buffers (a fused head + cross-entropy's
+// backward) gets the reciprocal of the label count computed inside.
+// CHECK-LABEL: func.func @parallel_loop(
+// CHECK-NOT: tensor.extract
+// CHECK: scf.parallel
+// CHECK-NEXT: %[[ONE:.+]] = arith.constant 1.0
+// CHECK-NEXT: %[[N:.+]] = tensor.extract %arg0[] : tensor<f32>
+// CHECK-NEXT: %[[INV:.+]] = arith.divf %[[ONE]], %[[N]]
+// CHECK: memref.store %[[INV]]
+func.func @parallel_loop(%count: tensor<f32>, %out: memref<8xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  %one = arith.constant 1.0 : f32
+  %n = tensor.extract %count[] : tensor<f32>
+  %inv = arith.divf %one, %n : f32
+  scf.parallel (%i) = (%c0) to (%c8) step (%c1) {
+    memref.store %inv, %out[%i] : memref<8xf32>
+    scf.reduce
+  }
+  return
+}

@@ -170,8 +170,9 @@ def LowMemSinkScalarReads
     rate, the loss it checks, a step number) becomes a host load after
     bufferization; on the GPU that load reads device memory from the host
     and faults. This pass clones each such read, and the scalar arithmetic
-    on it, into the body of every `linalg.generic` (or `gpu.launch`) that
-    uses the result, so the kernel reads the scalar itself. On tensors
+    on it, into the body of every `linalg.generic`, `scf.parallel` or
+    `gpu.launch` that uses the result, so the kernel reads the scalar
+    itself. On tensors
     nothing can change the value in between, so the move is always sound;
     reads with other users stay (`lowmem-host-loops-to-gpu` deals with them
     after bufferization). Run it on tensors, before bufferization.

@@ -8,7 +8,7 @@
 // cannot read. Two passes keep the host away from it:
 //
 // - lowmem-sink-scalar-reads (on tensors): a scalar read out of a tensor
-//   for use inside generics is cloned into those generics' bodies.
+//   for use inside generics or parallel loops is cloned into their bodies.
 // - lowmem-host-loops-to-gpu (on loops): serial loops and scalar code that
 //   read or write buffers are wrapped in a one-iteration scf.parallel, which
 //   becomes a one-thread kernel; a read whose value host code itself needs
@@ -79,7 +79,7 @@ struct SinkScalarReadsPass
     DenseMap<Value, bool> memo;
     llvm::SetVector<Operation *> moved;
     getOperation().walk([&](Operation *holder) {
-      if (!isa<linalg::GenericOp, gpu::LaunchOp>(holder))
+      if (!isa<linalg::GenericOp, scf::ParallelOp, gpu::LaunchOp>(holder))
         return;
       Region &body = holder->getRegion(0);
       llvm::SetVector<Value> above;
@@ -188,10 +188,12 @@ LogicalResult wrapRun(ArrayRef<Operation *> run) {
       Operation *user = block->findAncestorOpInBlock(*use.getOwner());
       if (user && moving.contains(user))
         continue;
-      InFlightDiagnostic diag = op->emitError(
-          "host code needs this value, computed from device memory; it "
-          "cannot run in a kernel");
-      diag.attachNote(use.getOwner()->getLoc()) << "used here";
+      InFlightDiagnostic diag =
+          op->emitError("host code needs this value, computed from device "
+                        "memory; it cannot run in a kernel ('")
+          << op->getName() << "')";
+      diag.attachNote(use.getOwner()->getLoc())
+          << "used here, by '" << use.getOwner()->getName() << "'";
       return failure();
     }
   Operation *last = moving.back();
