@@ -37,10 +37,14 @@ log() { echo "[$(date +%T)] $*" | tee -a "$out/run.log"; }
 # command 600): a stage's limit is cut to what is left, and a stage that
 # would get under 20 seconds is skipped.
 budget=${RUN_BUDGET:-540}
+# ONLY (an extended regular expression) picks stages by name, e.g.
+# ONLY='tiny-|big-weights|big-train-lowmem' for a short rerun.
+only=${ONLY:-.}
 # stage NAME SECONDS CMD...: runs CMD under the limit, its output in NAME.log.
 stage() {
   local name=$1 limit=$2 left=$((budget - SECONDS))
   shift 2
+  grep -Eq -- "$only" <<< "$name" || return 0
   [ "$limit" -le "$left" ] || limit=$left
   if [ "$limit" -lt 20 ]; then
     log "skip $name: ${left}s left of the budget"
@@ -85,7 +89,7 @@ if stage big-weights 120 "$py" "$hf" make --config "$big/config.json" -o "$bw/mo
     --new 128 --format nf4 -o "$out/big-gen-hf-nf4.json"
   for seq in 1024 4096 16384; do
     $py -c "import numpy as np; x = np.random.default_rng(2).integers(0, 151936, (1, $seq), dtype=np.int64); np.save('$bw/ids-$seq.npy', x); y = np.full_like(x, -100); y[:, :-1] = x[:, 1:]; np.save('$bw/labels-$seq.npy', y)"
-    stage big-train-lowmem-$seq 150 "$big/train" --weights "$weights" --input "$bw/ids-$seq.npy" \
+    stage big-train-lowmem-$seq "${TRAIN_LIMIT:-150}" "$big/train" --weights "$weights" --input "$bw/ids-$seq.npy" \
       --target "$bw/labels-$seq.npy" --init-adapter --steps 2 --lr 1e-4 --report \
       --report-json "$out/big-train-lowmem-$seq.json"
     fmt=bf16; [ $bnb = 1 ] && fmt=nf4
