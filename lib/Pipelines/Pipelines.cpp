@@ -159,6 +159,7 @@ void mlir::lowmem::buildCUDAToLLVMPipeline(OpPassManager &pm,
                                            const CUDAPipelineOptions &options) {
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
   pm.addNestedPass<func::FuncOp>(createLowMemHostLoopsToGPU());
+  pm.addNestedPass<func::FuncOp>(createLowMemMapParallelLoops());
   pm.addNestedPass<func::FuncOp>(createGpuMapParallelLoopsPass());
   pm.addNestedPass<func::FuncOp>(createConvertParallelLoopToGpuPass());
   pm.addNestedPass<func::FuncOp>(createLowMemSinkGlobals());

@@ -211,4 +211,28 @@ def LowMemHostLoopsToGPU
   let dependentDialects = ["::mlir::scf::SCFDialect"];
 }
 
+def LowMemMapParallelLoops
+    : Pass<"lowmem-map-parallel-loops", "::mlir::func::FuncOp"> {
+  let summary = "Map parallel loops to GPU blocks of 256 threads";
+  let description = [{
+    `gpu-map-parallel-loops` maps the first three dimensions of a parallel
+    loop to the grid, gives each block one thread, and runs the other
+    dimensions serially: an elementwise op over [seq, 8960] used one of a
+    warp's 32 lanes, and a rank-4 loop ran its rows one after another.
+
+    This pass flattens each outermost `scf.parallel` (without reductions)
+    into blocks of 256 threads, one thread per point of the iteration space,
+    the last dimension fastest so that neighbouring threads touch
+    neighbouring elements; threads past the end do nothing. Parallel loops
+    nested inside run serially in their thread. Loops it leaves (with
+    reductions) are mapped by `gpu-map-parallel-loops` as before.
+
+    Example: `lowmem-opt --lowmem-map-parallel-loops --gpu-map-parallel-loops
+    --convert-parallel-loops-to-gpu`.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 #endif // LOWMEM_CONVERSION_PASSES_TD
