@@ -114,6 +114,21 @@ template <typename Fn> void forRanges(int64_t count, int64_t grain, Fn fn) {
 /// thread costs about as much as encoding this many weights.
 constexpr int64_t kGrainElements = 1 << 16;
 
+/// Calls \p fn(b, begin, end, absmax) for every block b = [begin, end) of a
+/// block format's \p n weights, absmax being max |w| over it; blocks are
+/// spread over threads (forRanges).
+template <typename Fn>
+void forBlocks(const QuantizedTensor &t, const float *w, int64_t n, Fn fn) {
+  forRanges(t.numBlocks(), kGrainElements / t.blockSize,
+            [&](int64_t first, int64_t last) {
+              for (int64_t b = first; b < last; ++b) {
+                int64_t begin = b * t.blockSize;
+                int64_t end = std::min(begin + t.blockSize, n);
+                fn(b, begin, end, maxAbs(w, begin, end));
+              }
+            });
+}
+
 } // namespace
 
 //===----------------------------------------------------------------------===//
@@ -418,21 +433,14 @@ void quantizeTable(QuantizedTensor &t, const float *w, int64_t n) {
   t.data.assign((n + 1) / 2, 0);
   t.absmax.assign(numBlocks, 0.0f);
   // Blocks are even-sized (checkOptions), so no byte is shared by two ranges.
-  forRanges(numBlocks, kGrainElements / t.blockSize,
-            [&](int64_t first, int64_t last) {
-              for (int64_t b = first; b < last; ++b) {
-                int64_t begin = b * t.blockSize;
-                int64_t end = std::min(begin + t.blockSize, n);
-                float absmax = maxAbs(w, begin, end);
-                t.absmax[b] = absmax;
-                for (int64_t i = begin; i < end; ++i) {
-                  uint8_t q = absmax == 0.0f
-                                  ? zeroCode
-                                  : nearestCode(table, 16, w[i] / absmax);
-                  putNibble(t.data, i, q, /*highFirst=*/true);
-                }
-              }
-            });
+  forBlocks(t, w, n, [&](int64_t b, int64_t begin, int64_t end, float absmax) {
+    t.absmax[b] = absmax;
+    for (int64_t i = begin; i < end; ++i) {
+      uint8_t q =
+          absmax == 0.0f ? zeroCode : nearestCode(table, 16, w[i] / absmax);
+      putNibble(t.data, i, q, /*highFirst=*/true);
+    }
+  });
   if (t.doubleQuant)
     doubleQuantize(t);
 }
@@ -441,24 +449,16 @@ void quantizeInt4(QuantizedTensor &t, const float *w, int64_t n) {
   int64_t numBlocks = t.numBlocks();
   t.data.assign((n + 1) / 2, 0);
   t.absmaxF16.assign(numBlocks, 0);
-  forRanges(numBlocks, kGrainElements / t.blockSize,
-            [&](int64_t first, int64_t last) {
-              for (int64_t b = first; b < last; ++b) {
-                int64_t begin = b * t.blockSize;
-                int64_t end = std::min(begin + t.blockSize, n);
-                float m = maxAbs(w, begin, end);
-                t.absmaxF16[b] = floatToHalf(m);
-                for (int64_t i = begin; i < end; ++i) {
-                  float q = 0.0f;
-                  if (m != 0.0f)
-                    q = std::clamp(
-                        roundHalfEven(((w[i] + m) / (2.0f * m)) * 15.0f), 0.0f,
-                        15.0f);
-                  putNibble(t.data, i, static_cast<uint8_t>(q),
-                            /*highFirst=*/false);
-                }
-              }
-            });
+  forBlocks(t, w, n, [&](int64_t b, int64_t begin, int64_t end, float m) {
+    t.absmaxF16[b] = floatToHalf(m);
+    for (int64_t i = begin; i < end; ++i) {
+      float q = 0.0f;
+      if (m != 0.0f)
+        q = std::clamp(roundHalfEven(((w[i] + m) / (2.0f * m)) * 15.0f), 0.0f,
+                       15.0f);
+      putNibble(t.data, i, static_cast<uint8_t>(q), /*highFirst=*/false);
+    }
+  });
 }
 
 void quantizeInt8(QuantizedTensor &t, const float *w, int64_t n) {
