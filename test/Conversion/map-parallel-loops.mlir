@@ -75,8 +75,17 @@ func.func @bounds(%m: memref<?xf32>, %lb: index, %ub: index) {
 // CHECK: scf.parallel
 // CHECK: scf.parallel
 // CHECK: scf.if
-// CHECK: scf.parallel
-// CHECK: {mapping = [#gpu.loop_dim_map<processor = sequential, map = (d0) -> (d0), bound = (d0) -> (d0)>]}
+// CHECK: %[[ROW:.+]] = arith.addi
+// CHECK-NEXT: scf.for %[[J:.+]] = %c0 to %c8 step %c1 {
+// CHECK-NEXT: memref.store %{{.+}}, %arg0[%[[ROW]], %[[J]]]
+// GPU-LABEL: func.func @nested_and_left(
+// GPU: gpu.launch blocks
+// GPU-NOT: gpu.launch
+// GPU: scf.for
+// GPU: gpu.terminator
+// GPU: gpu.launch blocks
+// GPU-NOT: scf.parallel
+// GPU: return
 // CHECK: scf.parallel (%{{.+}}) = (%c0) to (%c8) step (%c1) {
 // CHECK: {mapping = [#gpu.loop_dim_map<processor = block_y
 func.func @nested_and_left(%m: memref<8x8xf32>) {

@@ -197,7 +197,9 @@ def LowMemHostLoopsToGPU
     write device memory. This pass wraps each run of such code (the memory
     operations, the loops that contain them and the arithmetic on what they
     read) in a one-iteration `scf.parallel`, which `gpu-map-parallel-loops`
-    and `convert-parallel-loops-to-gpu` turn into a one-thread kernel.
+    and `convert-parallel-loops-to-gpu` turn into a one-thread kernel. A
+    `memref.copy` on the host (a memcpy of device memory) becomes a parallel
+    loop of loads and stores, that is, a kernel.
 
     A value read from a buffer that host code itself needs (a loop bound, a
     branch condition, a value passed on) cannot move into a kernel: the
@@ -224,8 +226,9 @@ def LowMemMapParallelLoops
     into blocks of 256 threads, one thread per point of the iteration space,
     the last dimension fastest so that neighbouring threads touch
     neighbouring elements; threads past the end do nothing. Parallel loops
-    nested inside run serially in their thread. Loops it leaves (with
-    reductions) are mapped by `gpu-map-parallel-loops` as before.
+    nested inside run serially in their thread, as `scf.for` nests. Loops it
+    leaves (with reductions, or holding one) are mapped by
+    `gpu-map-parallel-loops` as before.
 
     Example: `lowmem-opt --lowmem-map-parallel-loops --gpu-map-parallel-loops
     --convert-parallel-loops-to-gpu`.

@@ -34,6 +34,33 @@ gpu::ParallelLoopDimMappingAttr dimMapping(MLIRContext *ctx,
   return gpu::ParallelLoopDimMappingAttr::get(ctx, processor, id, id);
 }
 
+/// Rewrites \p loop (without results) into a nest of scf.for.
+void serialize(scf::ParallelOp loop) {
+  OpBuilder b(loop);
+  IRMapping map;
+  for (auto [iv, lb, ub, step] :
+       llvm::zip_equal(loop.getInductionVars(), loop.getLowerBound(),
+                       loop.getUpperBound(), loop.getStep())) {
+    auto serial = scf::ForOp::create(b, loop.getLoc(), lb, ub, step);
+    map.map(iv, serial.getInductionVar());
+    b.setInsertionPoint(serial.getBody()->getTerminator());
+  }
+  for (Operation &op : loop.getBody()->without_terminator())
+    b.clone(op, map);
+  loop.erase();
+}
+
+/// Whether \p loop holds a parallel loop with results (a reduction), which
+/// cannot run serially as a plain scf.for nest.
+bool holdsReduction(scf::ParallelOp loop) {
+  return loop.getBody()
+      ->walk([](scf::ParallelOp inner) {
+        return inner.getNumResults() ? WalkResult::interrupt()
+                                     : WalkResult::advance();
+      })
+      .wasInterrupted();
+}
+
 /// Rewrites \p loop into blocks × threads over its flattened iteration
 /// space.
 LogicalResult flatten(scf::ParallelOp loop) {
@@ -88,12 +115,13 @@ LogicalResult flatten(scf::ParallelOp loop) {
   }
   for (Operation &op : loop.getBody()->without_terminator())
     b.clone(op, map);
-  // Loops inside run serially in their thread.
-  guard.thenBlock()->walk([&](scf::ParallelOp nested) {
-    SmallVector<gpu::ParallelLoopDimMappingAttr> serial(
-        nested.getNumLoops(), dimMapping(ctx, gpu::Processor::Sequential));
-    (void)gpu::setMappingAttr(nested, serial);
-  });
+  // Loops inside run serially in their thread, as scf.for nests (a mapped
+  // loop there would become a launch inside the kernel).
+  SmallVector<scf::ParallelOp> nested;
+  guard.thenBlock()->walk(
+      [&](scf::ParallelOp inner) { nested.push_back(inner); });
+  for (scf::ParallelOp inner : nested)
+    serialize(inner);
   if (failed(gpu::setMappingAttr(grid,
                                  {dimMapping(ctx, gpu::Processor::BlockX)})) ||
       failed(gpu::setMappingAttr(block,
@@ -109,7 +137,7 @@ struct MapParallelLoopsPass
   void runOnOperation() override {
     SmallVector<scf::ParallelOp> outermost;
     getOperation().walk([&](scf::ParallelOp loop) {
-      if (loop.getNumResults() == 0 &&
+      if (loop.getNumResults() == 0 && !holdsReduction(loop) &&
           !loop->getParentOfType<scf::ParallelOp>() &&
           !loop->getParentOfType<gpu::LaunchOp>() &&
           !loop->hasAttr(gpu::getMappingAttrName()))
