@@ -122,3 +122,27 @@ func.func @host_needs_it(%n: memref<index>, %x: memref<?xf32>) {
   }
   return
 }
+
+// -----
+
+// A copy between buffers on the host would be a memcpy of device memory: it
+// becomes a parallel loop (a kernel) of loads and stores.
+// CHECK-LABEL: func.func @copy(
+// CHECK-NOT: memref.copy
+// CHECK: %[[D0:.+]] = memref.dim %arg1, %{{.+}}
+// CHECK: %[[D1:.+]] = memref.dim %arg1, %{{.+}}
+// CHECK: scf.parallel (%[[I:.+]], %[[J:.+]]) = (%{{.+}}, %{{.+}}) to (%[[D0]], %[[D1]])
+// CHECK-NEXT: %[[V:.+]] = memref.load %arg0[%[[I]], %[[J]]]
+// CHECK-NEXT: memref.store %[[V]], %arg1[%[[I]], %[[J]]]
+// CHECK: scf.parallel (%{{.+}}) = (%{{.+}}) to (%{{.+}}) step (%{{.+}}) {
+// CHECK-NEXT: %[[S:.+]] = memref.load %arg2[]
+// CHECK-NEXT: memref.store %[[S]], %arg3[]
+// GPU-LABEL: func.func @copy(
+// GPU-COUNT-2: gpu.launch
+// GPU-NOT: memref.copy
+func.func @copy(%a: memref<?x4xf32>, %b: memref<?x4xf32, strided<[8, 1]>>,
+                %s: memref<f32>, %t: memref<f32>) {
+  memref.copy %a, %b : memref<?x4xf32> to memref<?x4xf32, strided<[8, 1]>>
+  memref.copy %s, %t : memref<f32> to memref<f32>
+  return
+}

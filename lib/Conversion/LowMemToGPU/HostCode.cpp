@@ -233,9 +233,47 @@ LogicalResult wrapBlock(Block &block) {
   return wrapRun(run);
 }
 
+/// Rewrites a host memref.copy (which would become a host memcpy of device
+/// memory) into a parallel loop of loads and stores: a kernel.
+void copyByLoop(memref::CopyOp copy) {
+  OpBuilder b(copy);
+  Location loc = copy.getLoc();
+  Value source = copy.getSource(), target = copy.getTarget();
+  auto type = cast<MemRefType>(target.getType());
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  if (type.getRank() == 0) {
+    auto serial = scf::ParallelOp::create(b, loc, ValueRange{zero},
+                                          ValueRange{one}, ValueRange{one});
+    b.setInsertionPoint(serial.getBody()->getTerminator());
+    memref::StoreOp::create(b, loc, memref::LoadOp::create(b, loc, source),
+                            target);
+  } else {
+    SmallVector<Value> lower(type.getRank(), zero), steps(type.getRank(), one);
+    SmallVector<Value> upper;
+    for (int64_t d = 0; d < type.getRank(); ++d)
+      upper.push_back(memref::DimOp::create(b, loc, target, d));
+    auto loop = scf::ParallelOp::create(b, loc, lower, upper, steps);
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    SmallVector<Value> at(loop.getInductionVars());
+    memref::StoreOp::create(b, loc, memref::LoadOp::create(b, loc, source, at),
+                            target, at);
+  }
+  copy.erase();
+}
+
 struct HostLoopsToGPUPass
     : public mlir::lowmem::impl::LowMemHostLoopsToGPUBase<HostLoopsToGPUPass> {
   void runOnOperation() override {
+    SmallVector<memref::CopyOp> copies;
+    getOperation().walk([&](memref::CopyOp copy) {
+      if (!copy->getParentOfType<scf::ParallelOp>() &&
+          !copy->getParentOfType<gpu::LaunchOp>() &&
+          !isHostLocal(copy.getSource()) && !isHostLocal(copy.getTarget()))
+        copies.push_back(copy);
+    });
+    for (memref::CopyOp copy : copies)
+      copyByLoop(copy);
     for (Block &block : getOperation().getBody())
       if (failed(wrapBlock(block)))
         return signalPassFailure();
