@@ -246,10 +246,12 @@ func.func @attention_cached(%q: tensor<?x?x64xf32>, %c: tensor<?x?x32xf16>, %t: 
 // CHECK: %[[NEG:.+]] = arith.constant 0xFF800000 : f32
 // CHECK: linalg.fill ins(%[[NEG]] : f32)
 // CHECK: %[[R:.+]]:2 = linalg.generic {{.+}} iterator_types = ["parallel", "parallel", "reduction"]
-// CHECK: arith.cmpf ogt
+// CHECK: %[[AT:.+]] = arith.index_cast {{.+}} : index to i64
 // CHECK: arith.cmpf uno
-// CHECK: arith.cmpf ord
-// CHECK: linalg.index 2
+// CHECK: arith.cmpf uno
+// CHECK: arith.cmpi slt, %[[AT]]
+// CHECK: arith.cmpf ogt
+// CHECK: arith.cmpf oeq
 // CHECK: return %[[R]]#1
 func.func @argmax(%x: tensor<?x1x100xf32>) -> tensor<?x1xi64> {
   %0 = lowmem.argmax %x : tensor<?x1x100xf32> -> tensor<?x1xi64>

@@ -64,6 +64,14 @@ OnlineSoftmaxStep onlineSoftmaxStep(OpBuilder &b, Location loc, Value dot,
                                     float scale, Value m, Value keyScale,
                                     Value valueScale);
 
+/// The better of two (value, index) candidates of an argmax, as a scan in
+/// index order would pick: a NaN over any number, a larger value over a
+/// smaller one, and between equals (or two NaNs) the lower index. It is
+/// commutative and associative, so a reduction tree (the GPU's) gives the
+/// scan's (the CPU's) answer.
+std::pair<Value, Value> betterOf(OpBuilder &b, Location loc, Value av, Value ai,
+                                 Value bv, Value bi);
+
 } // namespace mlir::lowmem
 
 #endif // LOWMEM_CONVERSION_BUILDUTILS_H

@@ -100,3 +100,27 @@ mlir::lowmem::onlineSoftmaxStep(OpBuilder &b, Location loc, Value dot,
           : step.weight;
   return step;
 }
+
+std::pair<Value, Value> mlir::lowmem::betterOf(OpBuilder &b, Location loc,
+                                               Value av, Value ai, Value bv,
+                                               Value bi) {
+  Value aNaN = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, av, av);
+  Value bNaN = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, bv, bv);
+  Value lower =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, ai, bi);
+  Value greater =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, av, bv);
+  Value equal =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, av, bv);
+  // Both numbers: a if greater, or equal with a lower index.
+  Value numbers = arith::OrIOp::create(
+      b, loc, greater, arith::AndIOp::create(b, loc, equal, lower));
+  // A NaN on either side: a if a is NaN and b not, or both with a lower
+  // index.
+  Value bothNaN = arith::AndIOp::create(b, loc, aNaN, bNaN);
+  Value anyNaN = arith::OrIOp::create(b, loc, aNaN, bNaN);
+  Value nans = arith::SelectOp::create(b, loc, bothNaN, lower, aNaN);
+  Value takeA = arith::SelectOp::create(b, loc, anyNaN, nans, numbers);
+  return {arith::SelectOp::create(b, loc, takeA, av, bv),
+          arith::SelectOp::create(b, loc, takeA, ai, bi)};
+}

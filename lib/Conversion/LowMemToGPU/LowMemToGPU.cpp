@@ -953,33 +953,6 @@ Value emitRmsNormKernel(OpBuilder &b, Location loc, RmsNormOp op) {
                                            b.getUnitAttr());
 }
 
-/// The better of two (value, index) candidates of an argmax, as a scan in
-/// index order would pick: a NaN over any number, a larger value over a
-/// smaller one, and between equals (or two NaNs) the lower index. It is
-/// commutative and associative, so a reduction tree gives the scan's answer.
-std::pair<Value, Value> betterOf(OpBuilder &b, Location loc, Value av, Value ai,
-                                 Value bv, Value bi) {
-  Value aNaN = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, av, av);
-  Value bNaN = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, bv, bv);
-  Value lower =
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, ai, bi);
-  Value greater =
-      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, av, bv);
-  Value equal =
-      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, av, bv);
-  // Both numbers: a if greater, or equal with a lower index.
-  Value numbers = arith::OrIOp::create(
-      b, loc, greater, arith::AndIOp::create(b, loc, equal, lower));
-  // A NaN on either side: a if a is NaN and b not, or both with a lower
-  // index.
-  Value bothNaN = arith::AndIOp::create(b, loc, aNaN, bNaN);
-  Value anyNaN = arith::OrIOp::create(b, loc, aNaN, bNaN);
-  Value nans = arith::SelectOp::create(b, loc, bothNaN, lower, aNaN);
-  Value takeA = arith::SelectOp::create(b, loc, anyNaN, nans, numbers);
-  return {arith::SelectOp::create(b, loc, takeA, av, bv),
-          arith::SelectOp::create(b, loc, takeA, ai, bi)};
-}
-
 /// argmax over the last dimension: one block per row; each thread scans
 /// its columns, then warps (shuffles) and the block (shared memory) keep
 /// the better candidate (betterOf). Ties go to the first index and a NaN

@@ -730,21 +730,12 @@ struct ArgmaxLowering : public OpRewritePattern<ArgmaxOp> {
         ValueRange{best, index},
         {AffineMap::getMultiDimIdentityMap(rank, ctx), reduced, reduced},
         iterators, [&](OpBuilder &b, Location l, ValueRange args) {
-          Value x = args[0], m = args[1], i = args[2];
-          Value greater =
-              arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, x, m);
-          Value xNaN =
-              arith::CmpFOp::create(b, l, arith::CmpFPredicate::UNO, x, x);
-          Value mNumber =
-              arith::CmpFOp::create(b, l, arith::CmpFPredicate::ORD, m, m);
-          Value take = arith::OrIOp::create(
-              b, l, greater, arith::AndIOp::create(b, l, xNaN, mNumber));
           Value at = arith::IndexCastOp::create(
               b, l, b.getI64Type(), linalg::IndexOp::create(b, l, rank - 1));
-          linalg::YieldOp::create(
-              b, l,
-              ValueRange{arith::SelectOp::create(b, l, take, x, m),
-                         arith::SelectOp::create(b, l, take, at, i)});
+          // The scan keeps the first of equals, and takes a NaN over any
+          // number: the same rule as the GPU's reduction tree.
+          auto [value, index] = betterOf(b, l, args[0], at, args[1], args[2]);
+          linalg::YieldOp::create(b, l, ValueRange{value, index});
         });
     rewriter.replaceOp(op, generic.getResult(1));
     return success();
