@@ -171,15 +171,27 @@ bool usesAny(Operation *op, Block *block,
       .wasInterrupted();
 }
 
+/// A one-iteration scf.parallel at \p b's insertion point: one thread, once
+/// mapped.
+scf::ParallelOp oneIteration(OpBuilder &b, Location loc) {
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  return scf::ParallelOp::create(b, loc, ValueRange{zero}, ValueRange{one},
+                                 ValueRange{one});
+}
+
+/// A run of host code between barriers: each op with its kind.
+using Run = SmallVector<std::pair<Operation *, Kind>>;
+
 /// Moves the accesses of \p run, and the code that depends on them, into a
 /// one-iteration scf.parallel placed after the last of them.
-LogicalResult wrapRun(ArrayRef<Operation *> run) {
+LogicalResult wrapRun(const Run &run) {
   if (run.empty())
     return success();
-  Block *block = run.front()->getBlock();
+  Block *block = run.front().first->getBlock();
   llvm::SetVector<Operation *> moving;
-  for (Operation *op : run)
-    if (classify(op) == Kind::Access || usesAny(op, block, moving))
+  for (auto [op, kind] : run)
+    if (kind == Kind::Access || usesAny(op, block, moving))
       moving.insert(op);
   if (moving.empty())
     return success();
@@ -199,11 +211,7 @@ LogicalResult wrapRun(ArrayRef<Operation *> run) {
   Operation *last = moving.back();
   OpBuilder b(last->getContext());
   b.setInsertionPointAfter(last);
-  Location loc = moving.front()->getLoc();
-  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-  Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  auto serial = scf::ParallelOp::create(b, loc, ValueRange{zero},
-                                        ValueRange{one}, ValueRange{one});
+  scf::ParallelOp serial = oneIteration(b, moving.front()->getLoc());
   Operation *end = serial.getBody()->getTerminator();
   for (Operation *op : moving)
     op->moveBefore(end);
@@ -213,11 +221,11 @@ LogicalResult wrapRun(ArrayRef<Operation *> run) {
 /// Wraps the runs of host code between barriers in \p block, and those of
 /// the blocks of barriers that hold kernels (a loop over chunks).
 LogicalResult wrapBlock(Block &block) {
-  SmallVector<Operation *> run;
+  Run run;
   for (Operation &op : llvm::make_early_inc_range(block)) {
     Kind kind = classify(&op);
     if (kind != Kind::Barrier) {
-      run.push_back(&op);
+      run.emplace_back(&op, kind);
       continue;
     }
     if (failed(wrapRun(run)))
@@ -240,15 +248,14 @@ void copyByLoop(memref::CopyOp copy) {
   Location loc = copy.getLoc();
   Value source = copy.getSource(), target = copy.getTarget();
   auto type = cast<MemRefType>(target.getType());
-  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-  Value one = arith::ConstantIndexOp::create(b, loc, 1);
   if (type.getRank() == 0) {
-    auto serial = scf::ParallelOp::create(b, loc, ValueRange{zero},
-                                          ValueRange{one}, ValueRange{one});
+    scf::ParallelOp serial = oneIteration(b, loc);
     b.setInsertionPoint(serial.getBody()->getTerminator());
     memref::StoreOp::create(b, loc, memref::LoadOp::create(b, loc, source),
                             target);
   } else {
+    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+    Value one = arith::ConstantIndexOp::create(b, loc, 1);
     SmallVector<Value> lower(type.getRank(), zero), steps(type.getRank(), one);
     SmallVector<Value> upper;
     for (int64_t d = 0; d < type.getRank(); ++d)
