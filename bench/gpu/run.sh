@@ -38,7 +38,9 @@ log() { echo "[$(date +%T)] $*" | tee -a "$out/run.log"; }
 # would get under 20 seconds is skipped.
 budget=${RUN_BUDGET:-540}
 # ONLY (an extended regular expression) picks stages by name, e.g.
-# ONLY='tiny-|big-weights|big-train-lowmem' for a short rerun.
+# ONLY='tiny-|big-weights|big-gen-lowmem' for a short check (the tiny
+# checkpoints, compute-sanitizer if they fail, the 1.5B generation) or
+# ONLY='tiny-|big-weights|big-train-lowmem' for the training stages.
 only=${ONLY:-.}
 # stage NAME SECONDS CMD...: runs CMD under the limit, its output in NAME.log.
 stage() {
