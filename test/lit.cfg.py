@@ -52,6 +52,21 @@ config.substitutions.append((
     "--convert-scf-to-cf --finalize-memref-to-llvm --convert-math-to-llvm "
     "--convert-arith-to-llvm --convert-cf-to-llvm --convert-func-to-llvm "
     "--convert-index-to-llvm --reconcile-unrealized-casts"))
+# The same on the CUDA pipeline's path (scalar reads sunk, loops mapped to
+# blocks of threads, launches), each launch run as loops on the host
+# (lowmem-emulate-launches): the GPU mapping checked without a GPU.
+config.substitutions.append((
+    "%emulate-cuda-to-llvm",
+    "--lowmem-sink-scalar-reads "
+    "--one-shot-bufferize=bufferize-function-boundaries "
+    "--convert-linalg-to-parallel-loops --lowmem-host-loops-to-gpu "
+    "--lowmem-map-parallel-loops --gpu-map-parallel-loops "
+    "--convert-parallel-loops-to-gpu --lowmem-emulate-launches "
+    "--convert-vector-to-llvm "
+    "--convert-linalg-to-loops --expand-strided-metadata --lower-affine "
+    "--convert-scf-to-cf --finalize-memref-to-llvm --convert-math-to-llvm "
+    "--convert-arith-to-llvm --convert-cf-to-llvm --convert-func-to-llvm "
+    "--convert-index-to-llvm --reconcile-unrealized-casts"))
 config.substitutions.append((
     "%mlir-runner",
     "mlir-runner -e main -entry-point-result=void -shared-libs="

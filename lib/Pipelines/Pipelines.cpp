@@ -107,11 +107,13 @@ planMemoryOptions(const PlanningOptions<Derived> &options,
 }
 
 /// Storage, linalg and bufferization, shared by the CPU and CUDA pipelines.
-/// On the GPU, matrix products and norms become kernels first.
-static void buildBufferize(OpPassManager &pm, bool forGPU) {
+/// On the GPU, matrix products and norms become kernels first, unless
+/// `handKernels` is false (emulation on the host).
+static void buildBufferize(OpPassManager &pm, bool forGPU,
+                           bool handKernels = true) {
   bool tablesInRegisters = forGPU;
   pm.addPass(createLowMemMaterializeStorage());
-  if (forGPU)
+  if (forGPU && handKernels)
     pm.addPass(createConvertLowMemToGPU());
   ConvertLowMemToLinalgOptions linalgOptions;
   linalgOptions.tablesInRegisters = tablesInRegisters;
@@ -150,18 +152,26 @@ void mlir::lowmem::buildCUDABufferizePipeline(
   GraphPipelineOptions graph;
   copyGraphOptions(options, graph);
   buildGraphPipeline(pm, graph);
-  buildBufferize(pm, /*forGPU=*/true);
+  buildBufferize(pm, /*forGPU=*/true, /*handKernels=*/!options.emulate);
   pm.addNestedPass<func::FuncOp>(
       createLowMemPlanMemory(planMemoryOptions(options, true)));
 }
 
 void mlir::lowmem::buildCUDAToLLVMPipeline(OpPassManager &pm,
                                            const CUDAPipelineOptions &options) {
+  // Loops to launches: what every buffer's reads and writes run in.
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
   pm.addNestedPass<func::FuncOp>(createLowMemHostLoopsToGPU());
   pm.addNestedPass<func::FuncOp>(createLowMemMapParallelLoops());
   pm.addNestedPass<func::FuncOp>(createGpuMapParallelLoopsPass());
   pm.addNestedPass<func::FuncOp>(createConvertParallelLoopToGpuPass());
+  if (options.emulate) {
+    pm.addNestedPass<func::FuncOp>(createLowMemEmulateLaunches());
+    // The code tables a kernel reads are vector constants.
+    pm.addPass(createConvertVectorToLLVMPass());
+    buildCPUToLLVMPipeline(pm);
+    return;
+  }
   pm.addNestedPass<func::FuncOp>(createLowMemSinkGlobals());
   pm.addPass(createGpuKernelOutliningPass());
   pm.addNestedPass<gpu::GPUModuleOp>(createLowMemGPUMath());

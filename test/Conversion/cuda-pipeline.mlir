@@ -5,6 +5,7 @@
 // RUN: lowmem-opt %s --lowmem-cuda-pipeline="format=fp4" | FileCheck %s --check-prefix=COUNT
 // RUN: lowmem-opt %s --lowmem-cuda-pipeline="format=int8" | FileCheck %s --check-prefix=COUNT
 // RUN: lowmem-opt %s --lowmem-cuda-pipeline | FileCheck %s --check-prefix=COUNT
+// RUN: lowmem-opt %s --lowmem-cuda-pipeline="format=nf4 emulate" | FileCheck %s --check-prefix=EMULATE
 
 // The whole CUDA pipeline on a small model: one kernel for each linear
 // (epilogue included: the relu and the residual add are fused into the
@@ -27,6 +28,14 @@
 // SM80-COUNT-3: gpu.binary @{{.+}} [#gpu.object<#nvvm.target<chip = "sm_80", features = "+ptx70">
 // COUNT-COUNT-3: gpu.launch_func
 // COUNT-NOT: gpu.launch_func
+
+// With emulate, no GPU code: the linears and the norm are the CPU
+// lowering's loops, mapped to blocks of threads and run as host loops.
+// EMULATE-LABEL: llvm.func @forward(
+// EMULATE-SAME: lowmem.arena_size = {{\[\[}}{{[0-9]+}}, [0, 0]]]
+// EMULATE-NOT: gpu.
+// EMULATE: llvm.return
+// EMULATE-NOT: gpu.
 func.func @forward(%x: tensor<?x8xf32> {lowmem.input = "x"},
     %w0: tensor<16x8xf32> {lowmem.param = "model.0.weight"},
     %b0: tensor<16xf32> {lowmem.param = "model.0.bias"},

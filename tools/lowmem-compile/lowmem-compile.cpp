@@ -72,6 +72,13 @@ static cl::opt<std::string> outputFile("o",
                                        cl::cat(category));
 static cl::opt<std::string> target("target", cl::desc("cpu or cuda"),
                                    cl::init("cpu"), cl::cat(category));
+static cl::opt<bool> emulateGpu(
+    "emulate-gpu",
+    cl::desc("With --target=cuda: build a host binary that runs the CUDA "
+             "pipeline's mapped loops, each kernel launch as loops on the "
+             "host (the hand-written kernels left out), to test the GPU "
+             "lowering without a GPU"),
+    cl::init(false), cl::cat(category));
 static cl::opt<std::string> gpuArch("gpu-arch", cl::desc("sm_80 or sm_90"),
                                     cl::init("sm_90"), cl::cat(category));
 static cl::opt<std::string>
@@ -777,6 +784,12 @@ int main(int argc, char **argv) {
                 "; expected mlir, llvm, obj, exe or ptx");
   if (emit == "ptx" && !cuda)
     return fail("--emit=ptx needs --target=cuda");
+  if (emulateGpu && !cuda)
+    return fail("--emulate-gpu needs --target=cuda");
+  if (emulateGpu && emit == "ptx")
+    return fail("--emulate-gpu builds no GPU code: --emit=ptx has none");
+  // An emulated CUDA binary is a host binary.
+  bool gpuCode = cuda && !emulateGpu;
 
   DialectRegistry registry;
   mlir::lowmem::registerLowMemDialects(registry);
@@ -851,6 +864,7 @@ int main(int argc, char **argv) {
   cudaOptions.checkpointBudget = checkpointBudget;
   cudaOptions.checkpointBatch = std::max<int64_t>(checkpointBatch, 1);
   cudaOptions.chip = gpuArch;
+  cudaOptions.emulate = emulateGpu;
   cudaOptions.offloadActivations = offloadActivations;
   cudaOptions.chunkMlp = chunkMlp;
   cudaOptions.reportPeak = reportPeak;
@@ -941,7 +955,7 @@ int main(int argc, char **argv) {
     llvm::sys::fs::remove(objectPath);
     return 1;
   }
-  int rc = link(objectPath, outputFile, argv[0], cuda);
+  int rc = link(objectPath, outputFile, argv[0], gpuCode);
   llvm::sys::fs::remove(objectPath);
   return rc;
 }

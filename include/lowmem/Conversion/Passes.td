@@ -213,6 +213,38 @@ def LowMemHostLoopsToGPU
   let dependentDialects = ["::mlir::scf::SCFDialect"];
 }
 
+def LowMemEmulateLaunches
+    : Pass<"lowmem-emulate-launches", "::mlir::func::FuncOp"> {
+  let summary = "Run kernel launches as loops on the host, for testing";
+  let description = [{
+    Rewrites each `gpu.launch` into a nest of `scf.for` over its blocks and
+    threads (z, y, x, each counted down), with the ids and dimensions the
+    body reads replaced by the loops' values; a body that allocates on the
+    stack (a thread's private memory) saves and restores the stack pointer
+    around it. The CUDA pipeline's loop mapping
+    (`lowmem-sink-scalar-reads`, `lowmem-host-loops-to-gpu`,
+    `lowmem-map-parallel-loops`, the upstream mappers) then runs, and is
+    checked against the CPU backend, on a machine without a GPU: the
+    `emulate` option of the CUDA pipeline and `lowmem-compile --target=cuda
+    --emulate-gpu` build such host binaries.
+
+    The threads run one after another, the last first: a kernel whose
+    threads depend on one another's writes, a race on a GPU, then gives
+    another answer than the CPU backend's loops, which run first to last.
+
+    A launch whose threads must run together (a barrier, a shuffle, a
+    reduction across threads, shared memory: the hand-written kernels of
+    `convert-lowmem-to-gpu`), or that is asynchronous, is reported as an
+    error.
+
+    Example: `lowmem-opt --convert-parallel-loops-to-gpu
+    --lowmem-emulate-launches`.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::LLVM::LLVMDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 def LowMemMapParallelLoops
     : Pass<"lowmem-map-parallel-loops", "::mlir::func::FuncOp"> {
   let summary = "Map parallel loops to GPU blocks of 256 threads";

@@ -158,6 +158,13 @@ struct CUDAPipelineOptions : public GraphOptions<CUDAPipelineOptions> {
       *this, "features",
       llvm::cl::desc("PTX features (default: the PTX version the chip needs)"),
       llvm::cl::init("")};
+  Option<bool> emulate{
+      *this, "emulate",
+      llvm::cl::desc("Build no GPU code: leave the hand-written kernels out, "
+                     "and run each launch of the mapped loops as loops on "
+                     "the host (lowmem-emulate-launches), in a host module; "
+                     "for testing the loop mapping without a GPU"),
+      llvm::cl::init(false)};
 };
 
 /// Sets the graph options of `to` from the same options of `from`.
@@ -225,7 +232,9 @@ void buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &options);
 void buildCUDABufferizePipeline(OpPassManager &pm,
                                 const CUDAPipelineOptions &options);
 
-/// From memory planning on: kernels, NVVM, PTX and host code.
+/// From memory planning on: kernels, NVVM, PTX and host code. With
+/// `emulate`, the launches run as host loops and the module is lowered as
+/// the CPU pipeline's (buildCPUToLLVMPipeline, and vectors to LLVM).
 void buildCUDAToLLVMPipeline(OpPassManager &pm,
                              const CUDAPipelineOptions &options);
 
