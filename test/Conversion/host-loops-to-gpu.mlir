@@ -146,3 +146,41 @@ func.func @copy(%a: memref<?x4xf32>, %b: memref<?x4xf32, strided<[8, 1]>>,
   memref.copy %s, %t : memref<f32> to memref<f32>
   return
 }
+
+// -----
+
+// Ops with memory effects that cannot move into a kernel are reported,
+// rather than left on the host to read or write device memory.
+func.func @atomic(%sum: memref<f32>, %v: f32) {
+  // expected-error @+1 {{this op reads or writes device memory on the host, and cannot run in a kernel ('memref.atomic_rmw')}}
+  %old = memref.atomic_rmw addf %v, %sum[] : (f32, memref<f32>) -> f32
+  return
+}
+
+// -----
+
+func.func @vector(%a: memref<8xf32>, %v: vector<4xf32>) {
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{('vector.store')}}
+  vector.store %v, %a[%c0] : memref<8xf32>, vector<4xf32>
+  return
+}
+
+// -----
+
+// The host's own stack, a call passing a buffer on (its callee is checked
+// where it is defined, or is the runtime's), and allocations are no error.
+// CHECK-LABEL: func.func @allowed(
+// CHECK: memref.alloca
+// CHECK: vector.store
+// CHECK: call @callee
+func.func private @callee(memref<8xf32>)
+func.func @allowed(%a: memref<8xf32>, %v: vector<4xf32>) {
+  %c0 = arith.constant 0 : index
+  %local = memref.alloca() : memref<8xf32>
+  vector.store %v, %local[%c0] : memref<8xf32>, vector<4xf32>
+  %heap = memref.alloc() : memref<8xf32>
+  call @callee(%a) : (memref<8xf32>) -> ()
+  memref.dealloc %heap : memref<8xf32>
+  return
+}

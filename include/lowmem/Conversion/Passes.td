@@ -204,7 +204,11 @@ def LowMemHostLoopsToGPU
     A value read from a buffer that host code itself needs (a loop bound, a
     branch condition, a value passed on) cannot move into a kernel: the
     pass reports it as an error at the read, rather than compiling a binary
-    that faults. Runs of code between kernels stay in order.
+    that faults. So is any other op left on the host that reads or writes a
+    buffer not on the host's stack (an atomic, a vector load or store); a
+    call passes its buffers on (a callee of the module has its own host
+    code checked; an external one is the runtime's). Runs of code between
+    kernels stay in order.
 
     Example: `lowmem-opt --convert-linalg-to-parallel-loops
     --lowmem-host-loops-to-gpu --gpu-map-parallel-loops

@@ -269,6 +269,46 @@ void copyByLoop(memref::CopyOp copy) {
   copy.erase();
 }
 
+/// The first buffer operand of \p op, outside kernels and parallel loops,
+/// that \p op reads or writes (or may: an op that declares no effects) and
+/// that is not on the host's stack; null if none. Calls pass buffers on:
+/// a callee of the module has its own host code checked, and an external
+/// one is the runtime's, which takes device buffers.
+Value deviceBufferTouched(Operation *op) {
+  if (op->getParentOfType<scf::ParallelOp>() ||
+      op->getParentOfType<gpu::LaunchOp>() || isa<scf::ParallelOp>(op) ||
+      isa<CallOpInterface>(op) ||
+      op->hasTrait<OpTrait::HasRecursiveMemoryEffects>())
+    return Value();
+  auto isDeviceBuffer = [](Value v) {
+    return isa<MemRefType>(v.getType()) && !isHostLocal(v);
+  };
+  auto effects = dyn_cast<MemoryEffectOpInterface>(op);
+  if (!effects) {
+    for (Value operand : op->getOperands())
+      if (isDeviceBuffer(operand))
+        return operand;
+    return Value();
+  }
+  SmallVector<MemoryEffects::EffectInstance> instances;
+  effects.getEffects(instances);
+  for (const MemoryEffects::EffectInstance &effect : instances) {
+    if (!isa<MemoryEffects::Read, MemoryEffects::Write>(effect.getEffect()))
+      continue;
+    Value value = effect.getValue();
+    if (!value) {
+      // An effect on no value in particular: any buffer operand.
+      for (Value operand : op->getOperands())
+        if (isDeviceBuffer(operand))
+          return operand;
+      continue;
+    }
+    if (isDeviceBuffer(value))
+      return value;
+  }
+  return Value();
+}
+
 struct HostLoopsToGPUPass
     : public mlir::lowmem::impl::LowMemHostLoopsToGPUBase<HostLoopsToGPUPass> {
   void runOnOperation() override {
@@ -284,6 +324,20 @@ struct HostLoopsToGPUPass
     for (Block &block : getOperation().getBody())
       if (failed(wrapBlock(block)))
         return signalPassFailure();
+    // What is left on the host must not touch device memory: an op this
+    // pass cannot move into a kernel (an atomic, a vector transfer) is
+    // reported, not compiled into a host access that faults.
+    WalkResult left = getOperation().walk([&](Operation *op) {
+      Value buffer = deviceBufferTouched(op);
+      if (!buffer)
+        return WalkResult::advance();
+      op->emitError("this op reads or writes device memory on the host, "
+                    "and cannot run in a kernel ('")
+          << op->getName() << "')";
+      return WalkResult::interrupt();
+    });
+    if (left.wasInterrupted())
+      return signalPassFailure();
   }
 };
 
