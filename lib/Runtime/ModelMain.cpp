@@ -61,6 +61,13 @@ namespace {
   std::exit(1);
 }
 
+/// Why the backend's last allocation failed: the driver's reason where it
+/// gave one (a GPU's), else running out of memory.
+std::string allocationFailure(Backend &backend) {
+  std::string why = backend.lastAllocationFailure();
+  return why.empty() ? "out of memory" : why;
+}
+
 struct Options {
   std::string weights, input, output, reportJson, loadAdapter;
   std::string target, saveAdapter, gradsOutput;
@@ -699,7 +706,8 @@ int main(int argc, char **argv) {
       arg.shape = {rowsB};
       arg.data = tracker.allocate(rowsB * 8, MemCategory::Inputs);
       if (!arg.data)
-        die("out of memory");
+        die("cannot allocate the prompts' start positions: " +
+            allocationFailure(backend));
       backend.upload(arg.data, starts.data(), rowsB * 8);
       inputBytes += rowsB * 8;
       describe(arg);
@@ -719,8 +727,8 @@ int main(int argc, char **argv) {
             ": the KV cache would not fit in memory");
       arg.data = tracker.allocate(bytes, MemCategory::KvCache);
       if (!arg.data)
-        die("out of memory allocating the KV cache '" + str(record, "name") +
-            "' (" + std::to_string(bytes) + " bytes)");
+        die("cannot allocate the KV cache '" + str(record, "name") + "' (" +
+            std::to_string(bytes) + " bytes): " + allocationFailure(backend));
       cacheBytes += size_t(bytes);
       ++cacheCount;
       describe(arg);
@@ -747,7 +755,8 @@ int main(int argc, char **argv) {
       }
       arg.data = tracker.allocate(bytes, MemCategory::Inputs);
       if (!arg.data)
-        die("out of memory reading " + path);
+        die("cannot allocate the input " + path + " (" + std::to_string(bytes) +
+            " bytes): " + allocationFailure(backend));
       if (bytes == array.data.size())
         backend.upload(arg.data, array.data.data(), bytes);
       inputBytes += bytes;
@@ -762,7 +771,8 @@ int main(int argc, char **argv) {
       arg.shape = shape;
       arg.data = tracker.allocate(product(shape) * 4, MemCategory::Workspace);
       if (!arg.data)
-        die("out of memory");
+        die("cannot allocate the optimizer's hyperparameters: " +
+            allocationFailure(backend));
       describe(arg);
       continue;
     }
@@ -774,10 +784,7 @@ int main(int argc, char **argv) {
       if (!arg.data)
         die("cannot allocate the optimizer state '" + name + "' (" +
             std::to_string(bytes) + " bytes, " + options.optimizerState +
-            "): " +
-            (backend.lastAllocationFailure().empty()
-                 ? std::string("out of memory")
-                 : backend.lastAllocationFailure()));
+            "): " + allocationFailure(backend));
       std::vector<float> values(product(shape), 0.0f);
       if (savedState) {
         const TensorView *t = savedState->find(name);
@@ -797,7 +804,8 @@ int main(int argc, char **argv) {
     arg.data = tracker.allocate(bytes, trainable ? MemCategory::Trainable
                                                  : MemCategory::Weights);
     if (!arg.data)
-      die("out of memory loading '" + name + "'");
+      die("cannot allocate the parameter '" + name + "' (" +
+          std::to_string(bytes) + " bytes): " + allocationFailure(backend));
     if (part.empty()) {
       const SafetensorsFile *source = weights.get();
       const TensorView *t = nullptr;
@@ -956,8 +964,8 @@ int main(int argc, char **argv) {
     arena.shape = {arenaBytes};
     arena.data = tracker.allocate(arenaBytes, MemCategory::Activations);
     if (!arena.data)
-      die("out of memory allocating the " + std::to_string(arenaBytes) +
-          "-byte activation arena");
+      die("cannot allocate the " + std::to_string(arenaBytes) +
+          "-byte activation arena: " + allocationFailure(backend));
     backend.fill(arena.data, 0xA5, arenaBytes);
     describe(arena);
   }
@@ -977,8 +985,9 @@ int main(int argc, char **argv) {
     host.shape = {hostArenaBytes};
     host.data = hostTracker->allocate(hostArenaBytes, MemCategory::Activations);
     if (!host.data)
-      die("out of memory allocating the " + std::to_string(hostArenaBytes) +
-          "-byte host arena of offloaded activations");
+      die("cannot allocate the " + std::to_string(hostArenaBytes) +
+          "-byte host arena of offloaded activations: " +
+          allocationFailure(backend));
     describe(host);
   }
 

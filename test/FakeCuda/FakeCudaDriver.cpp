@@ -114,6 +114,10 @@ CUresult cuMemcpyDtoH_v2(void *to, CUdeviceptr from, size_t bytes) {
   return 0;
 }
 CUresult cuMemHostAlloc(void **p, size_t bytes, unsigned) {
+  // LOWMEM_FAKE_CUDA_HOST_ALLOC_ERROR=N: page-locked allocations fail with
+  // CUDA error N (a driver refusing to pin more memory, say).
+  if (const char *error = std::getenv("LOWMEM_FAKE_CUDA_HOST_ALLOC_ERROR"))
+    return std::atoi(error);
   return posix_memalign(p, 256, bytes ? bytes : 1) == 0 ? 0 : 2;
 }
 CUresult cuMemHostGetDevicePointer_v2(CUdeviceptr *device, void *host,
