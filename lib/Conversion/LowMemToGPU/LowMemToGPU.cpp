@@ -245,6 +245,106 @@ struct LinearOperands {
   int64_t n = 0, k = 0;
 };
 
+/// Bits of one weight of a matrix product as stored: 32 (f32 weights), 16
+/// (f16, bf16), 8 (int8) or 4.
+int64_t weightBits(const LinearOperands &ops) {
+  if (!ops.quantType)
+    return 32;
+  switch (ops.quantType->getFormat()) {
+  case QuantFormat::int8:
+    return 8;
+  case QuantFormat::f16:
+  case QuantFormat::bf16:
+    return 16;
+  default:
+    return 4;
+  }
+}
+
+/// Decodes `count` consecutive weights of row `row` of a matrix product's
+/// weight from column `col0`, out of one vector load aligned to its size:
+/// f32 values (`w`), f16/bf16 values widened, int8 codes times the row's
+/// scale, or 4-bit codes (the first element in the high nibble for nf4 and
+/// fp4, the low one for int4) times their blocks' scales. `flatRow` is
+/// `row` times the row's length. The run must not straddle a 4-bit block
+/// unless it holds whole blocks.
+SmallVector<Value> decodeRun(OpBuilder &cb, Location cl,
+                             const LinearOperands &ops,
+                             const std::optional<WeightDecoder> &decoder,
+                             Value w, ArrayRef<Value> parts, Value row,
+                             Value col0, Value flatRow, int64_t count) {
+  Type f32 = cb.getF32Type();
+  int64_t loadBytes = count * weightBits(ops) / 8;
+  SmallVector<Value> values;
+  auto vecLoad = [&](Value base, ValueRange idx, Type elem, int64_t n) {
+    return vector::LoadOp::create(cb, cl, VectorType::get({n}, elem), base, idx,
+                                  /*nontemporal=*/false,
+                                  llvm::MaybeAlign(loadBytes));
+  };
+  auto extract = [&](Value vec, int64_t i) -> Value {
+    return vector::ExtractOp::create(cb, cl, vec, ArrayRef<int64_t>{i});
+  };
+  if (!ops.quantType) {
+    Value v = vecLoad(w, {row, col0}, f32, count);
+    for (int64_t i = 0; i < count; ++i)
+      values.push_back(extract(v, i));
+    return values;
+  }
+  QuantFormat format = ops.quantType->getFormat();
+  Value flat = arith::AddIOp::create(cb, cl, flatRow, col0);
+  switch (format) {
+  case QuantFormat::f16:
+  case QuantFormat::bf16: {
+    Type elem = getElementTypeOrSelf(parts[0].getType());
+    Value v = vecLoad(parts[0], {row, col0}, elem, count);
+    Value wide =
+        arith::ExtFOp::create(cb, cl, VectorType::get({count}, f32), v);
+    for (int64_t i = 0; i < count; ++i)
+      values.push_back(extract(wide, i));
+    return values;
+  }
+  case QuantFormat::int8: {
+    Value v = vecLoad(parts[0], {flat}, cb.getI8Type(), count);
+    Value scale = memref::LoadOp::create(cb, cl, parts[1], ValueRange{row});
+    for (int64_t i = 0; i < count; ++i)
+      values.push_back(decoder->int8Value(cb, cl, extract(v, i), scale));
+    return values;
+  }
+  default:
+    break;
+  }
+  // 4-bit: two codes a byte.
+  int64_t blockSize = ops.quantType->getBlockSize();
+  Value byteIndex = arith::DivUIOp::create(cb, cl, flat, indexConst(cb, cl, 2));
+  Value bytes = vecLoad(parts[0], {byteIndex}, cb.getI8Type(), loadBytes);
+  Value wide = arith::ExtUIOp::create(
+      cb, cl, VectorType::get({loadBytes}, cb.getI32Type()), bytes);
+  int64_t perScale = std::min(blockSize, count);
+  SmallVector<Value> scales;
+  for (int64_t s = 0; s < count / perScale; ++s) {
+    Value first =
+        arith::AddIOp::create(cb, cl, flat, indexConst(cb, cl, s * perScale));
+    Value block =
+        arith::DivUIOp::create(cb, cl, first, indexConst(cb, cl, blockSize));
+    scales.push_back(decoder->blockScale(cb, cl, block));
+  }
+  Value mask = cI32(cb, cl, 15), four = cI32(cb, cl, 4);
+  bool highFirst = format != QuantFormat::int4;
+  for (int64_t j = 0; j < loadBytes; ++j) {
+    Value byte = extract(wide, j);
+    Value high = arith::AndIOp::create(
+        cb, cl, arith::ShRUIOp::create(cb, cl, byte, four), mask);
+    Value low = arith::AndIOp::create(cb, cl, byte, mask);
+    Value first = highFirst ? high : low;
+    Value second = highFirst ? low : high;
+    int64_t e = 2 * j;
+    values.push_back(decoder->codeValue(cb, cl, first, scales[e / perScale]));
+    values.push_back(
+        decoder->codeValue(cb, cl, second, scales[(e + 1) / perScale]));
+  }
+  return values;
+}
+
 /// Emits the matrix-product kernel and returns the result tensor.
 Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
                        const LinearOperands &ops, int64_t warpsPerBlock,
@@ -306,12 +406,7 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
   }
 
   // Elements a lane decodes from one 16-byte load, if rows allow it.
-  int64_t bits = 32;
-  if (quantized)
-    bits = format == QuantFormat::int8                                 ? 8
-           : format == QuantFormat::f16 || format == QuantFormat::bf16 ? 16
-                                                                       : 4;
-  int64_t chunk = kChunkBytes * 8 / bits;
+  int64_t chunk = kChunkBytes * 8 / weightBits(ops);
   int64_t blockSize = is4bit ? ops.quantType->getBlockSize() : 0;
   bool vectorized = k % chunk == 0;
   if (is4bit && blockSize % chunk != 0 && chunk % blockSize != 0)
@@ -374,85 +469,13 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
               arith::MulIOp::create(ib, il, feature, indexConst(ib, il, k));
           auto decodeChunk = [&](OpBuilder &cb, Location cl,
                                  Value k0) -> SmallVector<Value> {
-            SmallVector<Value> values;
-            auto vecLoad = [&](Value base, ValueRange idx, Type elem,
-                               int64_t count) {
-              return vector::LoadOp::create(
-                  cb, cl, VectorType::get({count}, elem), base, idx,
-                  /*nontemporal=*/false, llvm::MaybeAlign(kChunkBytes));
-            };
-            auto extract = [&](Value vec, int64_t i) -> Value {
-              return vector::ExtractOp::create(cb, cl, vec,
-                                               ArrayRef<int64_t>{i});
-            };
-            if (!quantized) {
-              if (chunk == 1)
-                return {
-                    memref::LoadOp::create(cb, cl, w, ValueRange{feature, k0})};
-              Value v = vecLoad(w, {feature, k0}, f32, chunk);
-              for (int64_t i = 0; i < chunk; ++i)
-                values.push_back(extract(v, i));
-              return values;
-            }
-            if (chunk == 1)
-              return {decoder->decode(cb, cl, ValueRange{feature, k0})};
-            Value flat = arith::AddIOp::create(cb, cl, flatRow, k0);
-            switch (format) {
-            case QuantFormat::f16:
-            case QuantFormat::bf16: {
-              Type elem = getElementTypeOrSelf(parts[0].getType());
-              Value v = vecLoad(parts[0], {feature, k0}, elem, chunk);
-              Value wide = arith::ExtFOp::create(
-                  cb, cl, VectorType::get({chunk}, f32), v);
-              for (int64_t i = 0; i < chunk; ++i)
-                values.push_back(extract(wide, i));
-              return values;
-            }
-            case QuantFormat::int8: {
-              Value v = vecLoad(parts[0], {flat}, cb.getI8Type(), chunk);
-              Value scale =
-                  memref::LoadOp::create(cb, cl, parts[1], ValueRange{feature});
-              for (int64_t i = 0; i < chunk; ++i)
-                values.push_back(
-                    decoder->int8Value(cb, cl, extract(v, i), scale));
-              return values;
-            }
-            default:
-              break;
-            }
-            // 4-bit: 16 bytes, two codes each, first element in the
-            // high nibble (nf4, fp4) or the low one (int4).
-            Value byteIndex =
-                arith::DivUIOp::create(cb, cl, flat, indexConst(cb, cl, 2));
-            Value bytes =
-                vecLoad(parts[0], {byteIndex}, cb.getI8Type(), kChunkBytes);
-            Value wide = arith::ExtUIOp::create(
-                cb, cl, VectorType::get({kChunkBytes}, cb.getI32Type()), bytes);
-            int64_t perScale = std::min(blockSize, chunk);
-            SmallVector<Value> scales;
-            for (int64_t s = 0; s < chunk / perScale; ++s) {
-              Value first = arith::AddIOp::create(
-                  cb, cl, flat, indexConst(cb, cl, s * perScale));
-              Value block = arith::DivUIOp::create(
-                  cb, cl, first, indexConst(cb, cl, blockSize));
-              scales.push_back(decoder->blockScale(cb, cl, block));
-            }
-            Value mask = cI32(cb, cl, 15), four = cI32(cb, cl, 4);
-            bool highFirst = format != QuantFormat::int4;
-            for (int64_t j = 0; j < kChunkBytes; ++j) {
-              Value byte = extract(wide, j);
-              Value high = arith::AndIOp::create(
-                  cb, cl, arith::ShRUIOp::create(cb, cl, byte, four), mask);
-              Value low = arith::AndIOp::create(cb, cl, byte, mask);
-              Value first = highFirst ? high : low;
-              Value second = highFirst ? low : high;
-              int64_t e = 2 * j;
-              values.push_back(
-                  decoder->codeValue(cb, cl, first, scales[e / perScale]));
-              values.push_back(decoder->codeValue(cb, cl, second,
-                                                  scales[(e + 1) / perScale]));
-            }
-            return values;
+            if (chunk > 1)
+              return decodeRun(cb, cl, ops, decoder, w, parts, feature, k0,
+                               flatRow, chunk);
+            if (!quantized)
+              return {
+                  memref::LoadOp::create(cb, cl, w, ValueRange{feature, k0})};
+            return {decoder->decode(cb, cl, ValueRange{feature, k0})};
           };
 
           // Each lane: chunks lane, lane + 32, ... of the row.
