@@ -107,14 +107,17 @@ planMemoryOptions(const PlanningOptions<Derived> &options,
 }
 
 /// Storage, linalg and bufferization, shared by the CPU and CUDA pipelines.
-/// On the GPU, matrix products and norms become kernels first, unless
-/// `handKernels` is false (emulation on the host).
+/// On the GPU, matrix products and norms become kernels first; emulated on
+/// the host, only those whose threads share nothing.
 static void buildBufferize(OpPassManager &pm, bool forGPU,
-                           bool handKernels = true) {
+                           bool emulated = false) {
   bool tablesInRegisters = forGPU;
   pm.addPass(createLowMemMaterializeStorage());
-  if (forGPU && handKernels)
-    pm.addPass(createConvertLowMemToGPU());
+  if (forGPU) {
+    ConvertLowMemToGPUOptions kernels;
+    kernels.onlyIndependentThreads = emulated;
+    pm.addPass(createConvertLowMemToGPU(kernels));
+  }
   ConvertLowMemToLinalgOptions linalgOptions;
   linalgOptions.tablesInRegisters = tablesInRegisters;
   pm.addNestedPass<func::FuncOp>(createConvertLowMemToLinalg(linalgOptions));
@@ -152,7 +155,7 @@ void mlir::lowmem::buildCUDABufferizePipeline(
   GraphPipelineOptions graph;
   copyGraphOptions(options, graph);
   buildGraphPipeline(pm, graph);
-  buildBufferize(pm, /*forGPU=*/true, /*handKernels=*/!options.emulate);
+  buildBufferize(pm, /*forGPU=*/true, /*emulated=*/options.emulate);
   pm.addNestedPass<func::FuncOp>(
       createLowMemPlanMemory(planMemoryOptions(options, true)));
 }

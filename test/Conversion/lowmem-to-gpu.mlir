@@ -127,6 +127,38 @@ func.func @norm(%x: tensor<?x64xf32>, %g: tensor<64xf32>, %b: tensor<64xf32>) ->
 
 // -----
 
+// A transposed product (an input gradient, dy · W with W [64, 32]): blocks
+// of 256 threads, each thread 4 rows × 8 columns; it walks the 64 rows of
+// W, one 4-byte load of 8 codes and one (double-quantized) scale a row, the
+// tables read from module constants (no shared memory, no barrier, no
+// shuffle), and stores its valid rows after the residual.
+// CHECK-LABEL: func.func @transposed(
+// CHECK-NOT: lowmem.qlinear
+// CHECK: gpu.launch
+// CHECK-NOT: gpu.barrier
+// CHECK-NOT: workgroup
+// CHECK: memref.get_global @__lowmem_nf4_table
+// CHECK: memref.get_global @__lowmem_dynamic_map
+// CHECK: scf.for %{{.+}} = %{{.+}} to %c64{{.*}} step %{{.+}} iter_args(
+// CHECK: vector.load %{{.+}}[%{{.+}}] {alignment = 4 : i64} : memref<1024xi8>, vector<4xi8>
+// CHECK-COUNT-32: arith.mulf
+// CHECK: scf.yield
+// CHECK-NOT: gpu.shuffle
+// CHECK: memref.store
+// CHECK-NOT: lowmem.qlinear
+// A product whose output columns do not come in runs of 8 (a LoRA rank of
+// 4) is left to the linalg lowering.
+// CHECK: lowmem.linear %{{.+}}, %{{.+}} transposed
+func.func @transposed(%dy: tensor<?x64xf32>, %r: tensor<?x32xf32>,
+    %w: !lowmem.qtensor<64x32xf32, nf4, block = 64, double_quant> {lowmem.param = "w"},
+    %a: tensor<64x4xf32>) -> (tensor<?x32xf32>, tensor<?x4xf32>) {
+  %0 = lowmem.qlinear %dy, %w transposed residual(%r : tensor<?x32xf32>) : tensor<?x64xf32>, !lowmem.qtensor<64x32xf32, nf4, block = 64, double_quant> -> tensor<?x32xf32>
+  %1 = lowmem.linear %dy, %a transposed : tensor<?x64xf32>, tensor<64x4xf32> -> tensor<?x4xf32>
+  return %0, %1 : tensor<?x32xf32>, tensor<?x4xf32>
+}
+
+// -----
+
 // Ops without a kernel are left for convert-lowmem-to-linalg.
 // CHECK-LABEL: func.func @left_alone(
 // CHECK: lowmem.relu

@@ -63,7 +63,13 @@ def ConvertLowMemToGPU : Pass<"convert-lowmem-to-gpu", "::mlir::ModuleOp"> {
     quantization's dynamic map staged in shared memory, and accumulate in
     f32; a butterfly of warp shuffles sums the lanes and lane 0 applies the
     bias, the activation and the residual before the only store. No decoded
-    weight is written anywhere. A group_norm is one kernel with one block per
+    weight is written anywhere. A transposed product (`transposed`, the
+    input gradient x · W of a linear layer) is one kernel whose threads each
+    compute 4 rows × 8 columns of the result: a thread walks the rows of W,
+    decoding its 8 weights of each from one vector load (a warp's loads
+    coalesced) for all 4 rows, with the same epilogue; its threads share
+    nothing, so `lowmem-emulate-launches` can run it on the host. A
+    group_norm is one kernel with one block per
     row and group and two block reductions (mean, then variance).
 
     Attention is one kernel with one block of 8 warps per (batch row, query,
@@ -84,7 +90,12 @@ def ConvertLowMemToGPU : Pass<"convert-lowmem-to-gpu", "::mlir::ModuleOp"> {
            "Warps of a matrix-product block, one output feature each "
            "(1 to 32)">,
     Option<"batchTile", "batch-tile", "int64_t", /*default=*/"4",
-           "Input rows a warp computes at once (1 to 16)">
+           "Input rows a warp computes at once (1 to 16)">,
+    Option<"onlyIndependentThreads", "only-independent-threads", "bool",
+           /*default=*/"false",
+           "Build only the kernels whose threads share nothing (the "
+           "transposed products), which lowmem-emulate-launches can run on "
+           "the host; leave the rest to the linalg lowering">
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::bufferization::BufferizationDialect",

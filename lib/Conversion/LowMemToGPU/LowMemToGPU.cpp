@@ -23,6 +23,10 @@
 // ever stored anywhere. Rows whose byte length is not a multiple of 16 use
 // the same kernel one element per lane at a time.
 //
+// Transposed products (input gradients, y = x · W): each thread computes 4
+// rows × 8 columns of y, walking the rows of W and decoding its 8 weights
+// of each from one vector load for all 4 rows; the threads share nothing.
+//
 // group_norm: one block per (row, group); mean, then the variance around it
 // (two passes, as the CPU backend), each a block reduction (warp shuffles,
 // then one partial sum per warp in shared memory); then the affine
@@ -242,7 +246,10 @@ struct LinearOperands {
   Activation activation = Activation::none;
   std::optional<QTensorType> quantType; // with its storage parts
   SmallVector<Value> parts;
+  // The input's last dimension (k) and the result's (n); W is [n, k], or
+  // [k, n] when transposed.
   int64_t n = 0, k = 0;
+  bool transposed = false;
 };
 
 /// Bits of one weight of a matrix product as stored: 32 (f32 weights), 16
@@ -555,13 +562,184 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
                                            b.getUnitAttr(), b.getUnitAttr());
 }
 
+/// Output columns a thread of the transposed product computes: one 4-byte
+/// load of 4-bit codes, 8 of int8, 16 of f16/bf16, 32 of f32.
+constexpr int64_t kTransposedCols = 8;
+/// Input rows a thread of the transposed product computes.
+constexpr int64_t kTransposedRows = 4;
+/// Threads of a transposed product's block.
+constexpr int64_t kTransposedThreads = 256;
+
+/// Whether the transposed-product kernel takes \p ops: whole runs of
+/// kTransposedCols columns, which a 4-bit block never splits.
+bool fitsTransposedKernel(const LinearOperands &ops) {
+  if (ops.n % kTransposedCols != 0)
+    return false;
+  if (ops.quantType && weightBits(ops) == 4 &&
+      ops.quantType->getBlockSize() % kTransposedCols != 0)
+    return false;
+  return true;
+}
+
+/// Emits the transposed product y = act(x · W + bias) + residual, W of
+/// shape [K, N] (the input gradient of a linear layer: x is the output's
+/// gradient), and returns the result tensor. Each thread computes
+/// kTransposedRows rows × kTransposedCols columns of y: it walks the K rows
+/// of W, decoding its kTransposedCols weights of each row once, from one
+/// vector load, for all its rows; neighbouring threads take neighbouring
+/// columns, so a warp's loads of W are coalesced and its loads of x the
+/// same address. The threads share nothing (tables are read from constant
+/// globals, not staged): lowmem-emulate-launches can run the kernel on the
+/// host.
+Value emitTransposedLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
+                                 const LinearOperands &ops) {
+  auto inputType = cast<RankedTensorType>(ops.input.getType());
+  int64_t k = ops.k, n = ops.n;
+  Type f32 = b.getF32Type();
+
+  Value w = ops.denseWeight ? readBuffer(b, loc, ops.denseWeight) : Value();
+  SmallVector<Value> parts;
+  for (Value part : ops.parts)
+    parts.push_back(readBuffer(b, loc, part));
+  Value bias = ops.bias ? readBuffer(b, loc, ops.bias) : Value();
+  Rows rows = Rows::of(b, loc, ops.input);
+  Value m = rows.count;
+  Value x = readInPlace(b, loc, ops.input);
+  Value residual = ops.residual ? readInPlace(b, loc, ops.residual) : Value();
+  SmallVector<int64_t> outShape(inputType.getShape().drop_back());
+  outShape.push_back(n);
+  auto outType = MemRefType::get(outShape, f32);
+  Value out = memref::AllocOp::create(b, loc, outType, rows.dynamicSizes,
+                                      b.getI64IntegerAttr(64));
+
+  int64_t colRuns = n / kTransposedCols;
+  Value rowTiles = arith::CeilDivUIOp::create(
+      b, loc, m, indexConst(b, loc, kTransposedRows));
+  Value total =
+      arith::MulIOp::create(b, loc, rowTiles, indexConst(b, loc, colRuns));
+  Value numBlocks = arith::CeilDivUIOp::create(
+      b, loc, total, indexConst(b, loc, kTransposedThreads));
+
+  ArrayRef<float> codes =
+      ops.quantType ? codeTable(ops.quantType->getFormat()) : ArrayRef<float>();
+  std::optional<memref::GlobalOp> codeGlobal, mapGlobal;
+  if (!codes.empty())
+    codeGlobal = tableGlobal(module,
+                             ops.quantType->getFormat() == QuantFormat::nf4
+                                 ? "__lowmem_nf4_table"
+                                 : "__lowmem_fp4_table",
+                             codes);
+  if (ops.quantType && ops.quantType->getDoubleQuant())
+    mapGlobal = tableGlobal(module, "__lowmem_dynamic_map", lq::dynamicMap());
+
+  launch1D(
+      b, loc, numBlocks, kTransposedThreads, {},
+      [&](OpBuilder &kb, Location kl, Value bid, Value tid,
+          ArrayRef<BlockArgument>) {
+        Value flat = arith::AddIOp::create(
+            kb, kl,
+            arith::MulIOp::create(kb, kl, bid,
+                                  indexConst(kb, kl, kTransposedThreads)),
+            tid);
+        Value inside = arith::CmpIOp::create(kb, kl, arith::CmpIPredicate::ult,
+                                             flat, total);
+        scf::IfOp::create(kb, kl, inside, [&](OpBuilder &ib, Location il) {
+          Value runs = indexConst(ib, il, colRuns);
+          Value col0 = arith::MulIOp::create(
+              ib, il, arith::RemUIOp::create(ib, il, flat, runs),
+              indexConst(ib, il, kTransposedCols));
+          Value m0 = arith::MulIOp::create(
+              ib, il, arith::DivUIOp::create(ib, il, flat, runs),
+              indexConst(ib, il, kTransposedRows));
+          auto table = [&](std::optional<memref::GlobalOp> global) -> Value {
+            if (!global)
+              return Value();
+            return memref::GetGlobalOp::create(ib, il, global->getType(),
+                                               global->getSymName());
+          };
+          std::optional<WeightDecoder> decoder;
+          if (ops.quantType)
+            decoder.emplace(*ops.quantType, parts, table(codeGlobal),
+                            table(mapGlobal));
+          // The rows of x this thread reads: clamped, so a partial tile
+          // reads valid memory (its extra sums are discarded).
+          Value lastRow =
+              arith::SubIOp::create(ib, il, m, indexConst(ib, il, 1));
+          SmallVector<SmallVector<Value>> tileRows;
+          for (int64_t t = 0; t < kTransposedRows; ++t)
+            tileRows.push_back(rows.indices(
+                ib, il,
+                arith::MinUIOp::create(
+                    ib, il,
+                    arith::AddIOp::create(ib, il, m0, indexConst(ib, il, t)),
+                    lastRow)));
+          SmallVector<Value> init(kTransposedRows * kTransposedCols,
+                                  f32Const(ib, il, 0.0f));
+          auto loop = scf::ForOp::create(
+              ib, il, indexConst(ib, il, 0), indexConst(ib, il, k),
+              indexConst(ib, il, 1), init,
+              [&](OpBuilder &lb, Location ll, Value row, ValueRange accs) {
+                Value flatRow =
+                    arith::MulIOp::create(lb, ll, row, indexConst(lb, ll, n));
+                SmallVector<Value> weights =
+                    decodeRun(lb, ll, ops, decoder, w, parts, row, col0,
+                              flatRow, kTransposedCols);
+                SmallVector<Value> next;
+                for (int64_t t = 0; t < kTransposedRows; ++t) {
+                  SmallVector<Value> at(tileRows[t]);
+                  at.push_back(row);
+                  Value xv = memref::LoadOp::create(lb, ll, x, at);
+                  for (int64_t c = 0; c < kTransposedCols; ++c)
+                    next.push_back(arith::AddFOp::create(
+                        lb, ll, accs[t * kTransposedCols + c],
+                        arith::MulFOp::create(lb, ll, xv, weights[c])));
+                }
+                scf::YieldOp::create(lb, ll, next);
+              });
+
+          // The epilogue and the store of each valid row.
+          for (int64_t t = 0; t < kTransposedRows; ++t) {
+            Value row =
+                arith::AddIOp::create(ib, il, m0, indexConst(ib, il, t));
+            Value valid = arith::CmpIOp::create(
+                ib, il, arith::CmpIPredicate::ult, row, m);
+            scf::IfOp::create(ib, il, valid, [&](OpBuilder &sb, Location sl) {
+              SmallVector<Value> at = rows.indices(sb, sl, row);
+              at.push_back(Value());
+              for (int64_t c = 0; c < kTransposedCols; ++c) {
+                Value col =
+                    arith::AddIOp::create(sb, sl, col0, indexConst(sb, sl, c));
+                at.back() = col;
+                Value v = loop.getResult(t * kTransposedCols + c);
+                if (bias)
+                  v = arith::AddFOp::create(
+                      sb, sl, memref::LoadOp::create(sb, sl, bias, col), v);
+                if (ops.activation == Activation::relu)
+                  v = arith::MaximumFOp::create(sb, sl, v,
+                                                f32Const(sb, sl, 0.0f));
+                if (residual)
+                  v = arith::AddFOp::create(
+                      sb, sl, v, memref::LoadOp::create(sb, sl, residual, at));
+                memref::StoreOp::create(sb, sl, v, out, at);
+              }
+              scf::YieldOp::create(sb, sl);
+            });
+          }
+          scf::YieldOp::create(ib, il);
+        });
+      });
+  auto resultType = RankedTensorType::get(outType.getShape(), f32);
+  return bufferization::ToTensorOp::create(b, loc, resultType, out,
+                                           b.getUnitAttr(), b.getUnitAttr());
+}
+
 /// f32 matrix products (inputs of rank 2 or more) with f32 weights, or
-/// quantized weights whose storage is explicit. Transposed products (input
-/// gradients) are left to the linalg lowering for now.
+/// quantized weights whose storage is explicit, transposed (input
+/// gradients) or not.
 template <typename LinearLikeOp>
 LogicalResult collectLinear(LinearLikeOp op, LinearOperands &ops) {
   auto inputType = dyn_cast<RankedTensorType>(op.getInput().getType());
-  if (op.getTransposeWeight() || !inputType || inputType.getRank() < 2 ||
+  if (!inputType || inputType.getRank() < 2 ||
       !inputType.getElementType().isF32() ||
       !op.getType().getElementType().isF32())
     return failure();
@@ -569,6 +747,7 @@ LogicalResult collectLinear(LinearLikeOp op, LinearOperands &ops) {
   ops.bias = op.getBias();
   ops.residual = op.getResidual();
   ops.activation = op.getActivation();
+  ops.transposed = op.getTransposeWeight();
   ops.k = inputType.getShape().back();
   ops.n = op.getType().getShape().back();
   if (ShapedType::isDynamic(ops.k) || ShapedType::isDynamic(ops.n))
@@ -1100,14 +1279,20 @@ struct ConvertLowMemToGPUPass
       rewriter.setInsertionPoint(op);
       Value result;
       LinearOperands operands;
-      if (auto linear = dyn_cast<LinearOp>(op)) {
-        if (succeeded(collectLinear(linear, operands)))
-          result = emitLinearKernel(rewriter, op->getLoc(), module, operands,
-                                    warpsPerBlock, batchTile);
-      } else if (auto qlinear = dyn_cast<QLinearOp>(op)) {
-        if (succeeded(collectLinear(qlinear, operands)))
-          result = emitLinearKernel(rewriter, op->getLoc(), module, operands,
-                                    warpsPerBlock, batchTile);
+      bool collected = false;
+      if (auto linear = dyn_cast<LinearOp>(op))
+        collected = succeeded(collectLinear(linear, operands));
+      else if (auto qlinear = dyn_cast<QLinearOp>(op))
+        collected = succeeded(collectLinear(qlinear, operands));
+      if (collected && operands.transposed) {
+        if (fitsTransposedKernel(operands))
+          result = emitTransposedLinearKernel(rewriter, op->getLoc(), module,
+                                              operands);
+      } else if (onlyIndependentThreads) {
+        // The other kernels' threads work together.
+      } else if (collected) {
+        result = emitLinearKernel(rewriter, op->getLoc(), module, operands,
+                                  warpsPerBlock, batchTile);
       } else if (auto attention = dyn_cast<AttentionOp>(op)) {
         // The warps' rows and partial sums must fit in the 48 KB of static
         // shared memory a block may have.
