@@ -3,14 +3,21 @@
 // Part of the lowmem project.
 //
 //===----------------------------------------------------------------------===//
+//
+// Every upstream pass and pipeline, and lowmem's, over the dialects and
+// interfaces lowmem-compile has (registerLowMemDialects): the same pipeline
+// gives the same IR in the same time in both tools. Every dialect upstream
+// would bring interface models of its own (value bounds on arith, tensor and
+// linalg ops) that one-shot bufferization consults for every slice pair:
+// the 1.5B training pipeline then took 17 minutes in lowmem-opt against 13
+// seconds in lowmem-compile, for the same result.
+//
+//===----------------------------------------------------------------------===//
 
 #include "lowmem/Pipelines/Pipelines.h"
 
 #include "mlir/IR/DialectRegistry.h"
-#include "mlir/InitAllDialects.h"
-#include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
-#include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
 int main(int argc, char **argv) {
@@ -19,10 +26,7 @@ int main(int argc, char **argv) {
   mlir::lowmem::registerLowMemPipelines();
 
   mlir::DialectRegistry registry;
-  mlir::registerAllDialects(registry);
-  mlir::registerAllExtensions(registry);
   mlir::lowmem::registerLowMemDialects(registry);
-  mlir::registerAllToLLVMIRTranslations(registry);
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "lowmem optimizer driver\n", registry));
 }

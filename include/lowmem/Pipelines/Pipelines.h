@@ -251,7 +251,8 @@ void registerLowMemPipelines();
 /// Registers every lowmem pass.
 void registerAllLowMemPasses();
 
-/// Adds the dialects, interfaces and translations the lowmem tools use.
+/// Adds the dialects, interfaces and translations the lowmem tools use (all
+/// of them, lowmem-opt included: one registry, the same analyses).
 void registerLowMemDialects(DialectRegistry &registry);
 
 } // namespace lowmem
