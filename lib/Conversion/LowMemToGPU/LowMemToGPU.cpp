@@ -352,33 +352,106 @@ SmallVector<Value> decodeRun(OpBuilder &cb, Location cl,
   return values;
 }
 
+/// The buffers of a matrix-product kernel, read on the host: the weight (or
+/// its storage parts) and the bias; the input and the residual where they
+/// lie, through strided views, never copied (the leading dimensions, [batch,
+/// seq] of a transformer's activations, are the rows); the fresh result.
+struct LinearBuffers {
+  Value w, bias, x, residual, out;
+  SmallVector<Value> parts;
+  Rows rows;
+  MemRefType outType;
+
+  static LinearBuffers read(OpBuilder &b, Location loc,
+                            const LinearOperands &ops) {
+    LinearBuffers buffers;
+    buffers.w = ops.denseWeight ? readBuffer(b, loc, ops.denseWeight) : Value();
+    for (Value part : ops.parts)
+      buffers.parts.push_back(readBuffer(b, loc, part));
+    buffers.bias = ops.bias ? readBuffer(b, loc, ops.bias) : Value();
+    buffers.rows = Rows::of(b, loc, ops.input);
+    buffers.x = readInPlace(b, loc, ops.input);
+    buffers.residual =
+        ops.residual ? readInPlace(b, loc, ops.residual) : Value();
+    auto inputType = cast<RankedTensorType>(ops.input.getType());
+    SmallVector<int64_t> outShape(inputType.getShape().drop_back());
+    outShape.push_back(ops.n);
+    buffers.outType = MemRefType::get(outShape, b.getF32Type());
+    buffers.out = memref::AllocOp::create(b, loc, buffers.outType,
+                                          buffers.rows.dynamicSizes,
+                                          b.getI64IntegerAttr(64));
+    return buffers;
+  }
+
+  /// The indices in x of rows m0, m0 + 1, ... (`count` of them), clamped to
+  /// the last row, so that a partial tile reads valid memory (its extra
+  /// sums are discarded).
+  SmallVector<SmallVector<Value>> tileRows(OpBuilder &b, Location loc, Value m0,
+                                           int64_t count) const {
+    Value lastRow =
+        arith::SubIOp::create(b, loc, rows.count, indexConst(b, loc, 1));
+    SmallVector<SmallVector<Value>> tile;
+    for (int64_t t = 0; t < count; ++t)
+      tile.push_back(rows.indices(
+          b, loc,
+          arith::MinUIOp::create(
+              b, loc, arith::AddIOp::create(b, loc, m0, indexConst(b, loc, t)),
+              lastRow)));
+    return tile;
+  }
+
+  /// Calls `body(builder, t, indices)` for each row m0 + t (t < `count`)
+  /// that exists, with the row's indices in x (the leading dimensions).
+  void forValidRows(
+      OpBuilder &b, Location loc, Value m0, int64_t count,
+      function_ref<void(OpBuilder &, Location, int64_t, SmallVector<Value>)>
+          body) const {
+    for (int64_t t = 0; t < count; ++t) {
+      Value row = arith::AddIOp::create(b, loc, m0, indexConst(b, loc, t));
+      Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                          row, rows.count);
+      scf::IfOp::create(b, loc, valid, [&](OpBuilder &sb, Location sl) {
+        body(sb, sl, t, rows.indices(sb, sl, row));
+        scf::YieldOp::create(sb, sl);
+      });
+    }
+  }
+
+  /// Stores the sum `v` at `at` in the result after the epilogue: plus
+  /// `biasValue` (if any), the activation, plus the residual at `at`.
+  void store(OpBuilder &b, Location loc, const LinearOperands &ops, Value v,
+             Value biasValue, ValueRange at) const {
+    if (biasValue)
+      v = arith::AddFOp::create(b, loc, biasValue, v);
+    if (ops.activation == Activation::relu)
+      v = arith::MaximumFOp::create(b, loc, v, f32Const(b, loc, 0.0f));
+    if (residual)
+      v = arith::AddFOp::create(b, loc, v,
+                                memref::LoadOp::create(b, loc, residual, at));
+    memref::StoreOp::create(b, loc, v, out, at);
+  }
+
+  /// The result, as a tensor.
+  Value result(OpBuilder &b, Location loc) const {
+    auto type = RankedTensorType::get(outType.getShape(), b.getF32Type());
+    return bufferization::ToTensorOp::create(b, loc, type, out, b.getUnitAttr(),
+                                             b.getUnitAttr());
+  }
+};
+
 /// Emits the matrix-product kernel and returns the result tensor.
 Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
                        const LinearOperands &ops, int64_t warpsPerBlock,
                        int64_t batchTile) {
-  auto inputType = cast<RankedTensorType>(ops.input.getType());
   int64_t n = ops.n, k = ops.k;
   Type f32 = b.getF32Type();
 
   // Host side: buffers, sizes, the result.
-  Value w = ops.denseWeight ? readBuffer(b, loc, ops.denseWeight) : Value();
-  SmallVector<Value> parts;
-  for (Value part : ops.parts)
-    parts.push_back(readBuffer(b, loc, part));
-  Value bias = ops.bias ? readBuffer(b, loc, ops.bias) : Value();
-  // The leading dimensions ([batch, seq] of a transformer's activations)
-  // are the rows. The input and the residual are read where they lie,
-  // through strided views (the last position of a sequence, say), never
-  // copied.
-  Rows rows = Rows::of(b, loc, ops.input);
+  LinearBuffers buffers = LinearBuffers::read(b, loc, ops);
+  Value w = buffers.w, x = buffers.x, bias = buffers.bias;
+  ArrayRef<Value> parts = buffers.parts;
+  const Rows &rows = buffers.rows;
   Value m = rows.count;
-  Value x = readInPlace(b, loc, ops.input);
-  Value residual = ops.residual ? readInPlace(b, loc, ops.residual) : Value();
-  SmallVector<int64_t> outShape(inputType.getShape().drop_back());
-  outShape.push_back(n);
-  auto outType = MemRefType::get(outShape, f32);
-  Value out = memref::AllocOp::create(b, loc, outType, rows.dynamicSizes,
-                                      b.getI64IntegerAttr(64));
   int64_t featureBlocks = llvm::divideCeilSigned(n, warpsPerBlock);
   Value batchBlocks = arith::DivUIOp::create(
       b, loc,
@@ -460,18 +533,9 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
         Value inRange = arith::CmpIOp::create(kb, kl, arith::CmpIPredicate::ult,
                                               feature, indexConst(kb, kl, n));
         scf::IfOp::create(kb, kl, inRange, [&](OpBuilder &ib, Location il) {
-          // The rows of x this warp reads: clamped, so a partial tile
-          // reads valid memory (its extra sums are discarded).
-          Value lastRow =
-              arith::SubIOp::create(ib, il, m, indexConst(ib, il, 1));
-          SmallVector<SmallVector<Value>> tileRows;
-          for (int64_t t = 0; t < batchTile; ++t)
-            tileRows.push_back(rows.indices(
-                ib, il,
-                arith::MinUIOp::create(
-                    ib, il,
-                    arith::AddIOp::create(ib, il, m0, indexConst(ib, il, t)),
-                    lastRow)));
+          // The rows of x this warp reads.
+          SmallVector<SmallVector<Value>> tileRows =
+              buffers.tileRows(ib, il, m0, batchTile);
           Value flatRow =
               arith::MulIOp::create(ib, il, feature, indexConst(ib, il, k));
           auto decodeChunk = [&](OpBuilder &cb, Location cl,
@@ -531,35 +595,19 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
                 bias ? memref::LoadOp::create(eb, el, bias, ValueRange{feature})
                            .getResult()
                      : Value();
-            for (int64_t t = 0; t < batchTile; ++t) {
-              Value row =
-                  arith::AddIOp::create(eb, el, m0, indexConst(eb, el, t));
-              Value valid = arith::CmpIOp::create(
-                  eb, el, arith::CmpIPredicate::ult, row, m);
-              scf::IfOp::create(eb, el, valid, [&](OpBuilder &sb, Location sl) {
-                SmallVector<Value> at = rows.indices(sb, sl, row);
-                at.push_back(feature);
-                Value v = sums[t];
-                if (biasValue)
-                  v = arith::AddFOp::create(sb, sl, biasValue, v);
-                if (ops.activation == Activation::relu)
-                  v = arith::MaximumFOp::create(sb, sl, v,
-                                                f32Const(sb, sl, 0.0f));
-                if (residual)
-                  v = arith::AddFOp::create(
-                      sb, sl, v, memref::LoadOp::create(sb, sl, residual, at));
-                memref::StoreOp::create(sb, sl, v, out, at);
-                scf::YieldOp::create(sb, sl);
-              });
-            }
+            buffers.forValidRows(eb, el, m0, batchTile,
+                                 [&](OpBuilder &sb, Location sl, int64_t t,
+                                     SmallVector<Value> at) {
+                                   at.push_back(feature);
+                                   buffers.store(sb, sl, ops, sums[t],
+                                                 biasValue, at);
+                                 });
             scf::YieldOp::create(eb, el);
           });
           scf::YieldOp::create(ib, il);
         });
       });
-  auto resultType = RankedTensorType::get(outType.getShape(), f32);
-  return bufferization::ToTensorOp::create(b, loc, resultType, out,
-                                           b.getUnitAttr(), b.getUnitAttr());
+  return buffers.result(b, loc);
 }
 
 /// Output columns a thread of the transposed product computes: one 4-byte
@@ -593,24 +641,12 @@ bool fitsTransposedKernel(const LinearOperands &ops) {
 /// host.
 Value emitTransposedLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
                                  const LinearOperands &ops) {
-  auto inputType = cast<RankedTensorType>(ops.input.getType());
   int64_t k = ops.k, n = ops.n;
-  Type f32 = b.getF32Type();
-
-  Value w = ops.denseWeight ? readBuffer(b, loc, ops.denseWeight) : Value();
-  SmallVector<Value> parts;
-  for (Value part : ops.parts)
-    parts.push_back(readBuffer(b, loc, part));
-  Value bias = ops.bias ? readBuffer(b, loc, ops.bias) : Value();
-  Rows rows = Rows::of(b, loc, ops.input);
+  LinearBuffers buffers = LinearBuffers::read(b, loc, ops);
+  Value w = buffers.w, x = buffers.x, bias = buffers.bias;
+  ArrayRef<Value> parts = buffers.parts;
+  const Rows &rows = buffers.rows;
   Value m = rows.count;
-  Value x = readInPlace(b, loc, ops.input);
-  Value residual = ops.residual ? readInPlace(b, loc, ops.residual) : Value();
-  SmallVector<int64_t> outShape(inputType.getShape().drop_back());
-  outShape.push_back(n);
-  auto outType = MemRefType::get(outShape, f32);
-  Value out = memref::AllocOp::create(b, loc, outType, rows.dynamicSizes,
-                                      b.getI64IntegerAttr(64));
 
   int64_t colRuns = n / kTransposedCols;
   Value rowTiles = arith::CeilDivUIOp::create(
@@ -661,18 +697,8 @@ Value emitTransposedLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
           if (ops.quantType)
             decoder.emplace(*ops.quantType, parts, table(codeGlobal),
                             table(mapGlobal));
-          // The rows of x this thread reads: clamped, so a partial tile
-          // reads valid memory (its extra sums are discarded).
-          Value lastRow =
-              arith::SubIOp::create(ib, il, m, indexConst(ib, il, 1));
-          SmallVector<SmallVector<Value>> tileRows;
-          for (int64_t t = 0; t < kTransposedRows; ++t)
-            tileRows.push_back(rows.indices(
-                ib, il,
-                arith::MinUIOp::create(
-                    ib, il,
-                    arith::AddIOp::create(ib, il, m0, indexConst(ib, il, t)),
-                    lastRow)));
+          SmallVector<SmallVector<Value>> tileRows =
+              buffers.tileRows(ib, il, m0, kTransposedRows);
           SmallVector<Value> init(kTransposedRows * kTransposedCols,
                                   f32Const(ib, il, 0.0f));
           auto loop = scf::ForOp::create(
@@ -698,39 +724,28 @@ Value emitTransposedLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
               });
 
           // The epilogue and the store of each valid row.
-          for (int64_t t = 0; t < kTransposedRows; ++t) {
-            Value row =
-                arith::AddIOp::create(ib, il, m0, indexConst(ib, il, t));
-            Value valid = arith::CmpIOp::create(
-                ib, il, arith::CmpIPredicate::ult, row, m);
-            scf::IfOp::create(ib, il, valid, [&](OpBuilder &sb, Location sl) {
-              SmallVector<Value> at = rows.indices(sb, sl, row);
-              at.push_back(Value());
-              for (int64_t c = 0; c < kTransposedCols; ++c) {
-                Value col =
-                    arith::AddIOp::create(sb, sl, col0, indexConst(sb, sl, c));
-                at.back() = col;
-                Value v = loop.getResult(t * kTransposedCols + c);
-                if (bias)
-                  v = arith::AddFOp::create(
-                      sb, sl, memref::LoadOp::create(sb, sl, bias, col), v);
-                if (ops.activation == Activation::relu)
-                  v = arith::MaximumFOp::create(sb, sl, v,
-                                                f32Const(sb, sl, 0.0f));
-                if (residual)
-                  v = arith::AddFOp::create(
-                      sb, sl, v, memref::LoadOp::create(sb, sl, residual, at));
-                memref::StoreOp::create(sb, sl, v, out, at);
-              }
-              scf::YieldOp::create(sb, sl);
-            });
-          }
+          buffers.forValidRows(
+              ib, il, m0, kTransposedRows,
+              [&](OpBuilder &sb, Location sl, int64_t t,
+                  SmallVector<Value> at) {
+                at.push_back(Value());
+                for (int64_t c = 0; c < kTransposedCols; ++c) {
+                  Value col = arith::AddIOp::create(sb, sl, col0,
+                                                    indexConst(sb, sl, c));
+                  at.back() = col;
+                  Value biasValue =
+                      bias ? memref::LoadOp::create(sb, sl, bias, col)
+                                 .getResult()
+                           : Value();
+                  buffers.store(sb, sl, ops,
+                                loop.getResult(t * kTransposedCols + c),
+                                biasValue, at);
+                }
+              });
           scf::YieldOp::create(ib, il);
         });
       });
-  auto resultType = RankedTensorType::get(outType.getShape(), f32);
-  return bufferization::ToTensorOp::create(b, loc, resultType, out,
-                                           b.getUnitAttr(), b.getUnitAttr());
+  return buffers.result(b, loc);
 }
 
 /// f32 matrix products (inputs of rank 2 or more) with f32 weights, or
