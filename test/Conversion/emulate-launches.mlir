@@ -70,7 +70,7 @@ func.func @private(%out: memref<8x4xf32>) {
 
 func.func @barrier(%out: memref<8xf32>) {
   %c1 = arith.constant 1 : index
-  // expected-error @below {{cannot run this kernel as loops on the host: its threads run together ('gpu.barrier')}}
+  // expected-error @below {{cannot run this kernel as loops on the host: it uses 'gpu.barrier', which needs its threads running together on a GPU}}
   gpu.launch blocks(%b, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
              threads(%t, %ty, %tz) in (%bx = %c1, %sby = %c1, %sbz = %c1) {
     gpu.barrier
@@ -86,7 +86,7 @@ func.func @shuffle(%out: memref<32xf32>, %v: f32) {
   %c32 = arith.constant 32 : index
   %o = arith.constant 1 : i32
   %w = arith.constant 32 : i32
-  // expected-error @below {{its threads run together ('gpu.shuffle')}}
+  // expected-error @below {{it uses 'gpu.shuffle'}}
   gpu.launch blocks(%b, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
              threads(%t, %ty, %tz) in (%bx = %c32, %sby = %c1, %sbz = %c1) {
     scf.for %i = %c1 to %c32 step %c1 {

@@ -57,8 +57,8 @@ std::string unsupported(gpu::LaunchOp launch) {
             gpu::GridDimOp>(op) ||
         op->getDialect() != launch->getDialect())
       return WalkResult::advance();
-    why = "its threads run together ('" + op->getName().getStringRef().str() +
-          "')";
+    why = "it uses '" + op->getName().getStringRef().str() +
+          "', which needs its threads running together on a GPU";
     return WalkResult::interrupt();
   });
   return why;
