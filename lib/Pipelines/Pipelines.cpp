@@ -116,16 +116,17 @@ planMemoryOptions(const PlanningOptions<Derived> &options,
 /// the host, only those whose threads share nothing.
 static void buildBufferize(OpPassManager &pm, bool forGPU,
                            bool emulated = false) {
-  bool tablesInRegisters = forGPU;
   pm.addPass(createLowMemMaterializeStorage());
   if (forGPU) {
     ConvertLowMemToGPUOptions kernels;
     kernels.onlyIndependentThreads = emulated;
     pm.addPass(createConvertLowMemToGPU(kernels));
   }
-  ConvertLowMemToLinalgOptions linalgOptions;
-  linalgOptions.tablesInRegisters = tablesInRegisters;
-  pm.addNestedPass<func::FuncOp>(createConvertLowMemToLinalg(linalgOptions));
+  // Code tables are constant globals on both targets: a kernel reads its
+  // own copy (lowmem-sink-globals), where vector constants were spilled to
+  // each thread's local memory (272 stores a thread for nf4 with double
+  // quantization, before an embedding's thread decoded its one element).
+  pm.addNestedPass<func::FuncOp>(createConvertLowMemToLinalg());
   pm.addPass(createCanonicalizerPass());
   // A scalar read on the host would read device memory.
   if (forGPU)

@@ -6,6 +6,11 @@
 // RUN: lowmem-opt %s --lowmem-quantize-weights="format=nf4" --lowmem-materialize-storage --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
 // RUN: lowmem-opt %s --lowmem-quantize-weights="format=f16" --lowmem-materialize-storage --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
 // RUN: lowmem-opt %s --lowmem-quantize-weights="format=nf4" | FileCheck %s --check-prefix=IR
+// The NF4 table as a vector constant (tables-in-registers), which the
+// pipelines no longer use, still gives the same products.
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=nf4" --lowmem-materialize-storage --convert-lowmem-to-linalg="tables-in-registers" %emulate-cuda-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=nf4" --lowmem-materialize-storage --convert-lowmem-to-linalg="tables-in-registers" | FileCheck %s --check-prefix=VEC
+// VEC: arith.constant dense<{{.+}}> : vector<16xf32>
 
 // IR: lowmem.qlinear %{{.+}}, %{{.+}} transposed bias
 // IR: lowmem.qlinear %{{.+}}, %{{.+}} :

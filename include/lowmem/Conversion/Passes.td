@@ -27,8 +27,10 @@ def ConvertLowMemToLinalg
     Option<"tablesInRegisters", "tables-in-registers", "bool",
            /*default=*/"false",
            "Keep the code tables (NF4, FP4, the dynamic map) in vector "
-           "constants instead of constant tensors; GPU kernels need them "
-           "there, since a host global is not visible to a kernel">
+           "constants instead of constant tensors (the pipelines use "
+           "constant tensors, whose globals lowmem-sink-globals gives to "
+           "the kernels that read them: a vector read at a varying index "
+           "lives in each thread's local memory)">
   ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect",

@@ -219,7 +219,7 @@ void buildCPUBufferizePipeline(OpPassManager &pm,
 void buildCPUToLLVMPipeline(OpPassManager &pm);
 
 /// Graph, storage, GPU kernels for the matrix products and norms (see
-/// convert-lowmem-to-gpu), linalg for the rest (code tables in registers),
+/// convert-lowmem-to-gpu), linalg for the rest (code tables in constant globals),
 /// bufferization, memory planning with every buffer, the result included,
 /// in the arena (device memory), then the remaining linalg loops mapped to
 /// GPU blocks, kernel outlining, NVVM and PTX embedded in the host module
