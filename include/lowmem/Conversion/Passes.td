@@ -250,9 +250,9 @@ def LowMemEmulateLaunches
     another answer than the CPU backend's loops, which run first to last.
 
     A launch whose threads must run together (a barrier, a shuffle, a
-    reduction across threads, shared memory: the hand-written kernels of
-    `convert-lowmem-to-gpu`), or that is asynchronous, is reported as an
-    error.
+    reduction across threads, shared memory: most kernels of
+    `convert-lowmem-to-gpu`, whose option `only-independent-threads` builds
+    the others alone), or that is asynchronous, is reported as an error.
 
     Example: `lowmem-opt --convert-parallel-loops-to-gpu
     --lowmem-emulate-launches`.

@@ -160,10 +160,11 @@ struct CUDAPipelineOptions : public GraphOptions<CUDAPipelineOptions> {
       llvm::cl::init("")};
   Option<bool> emulate{
       *this, "emulate",
-      llvm::cl::desc("Build no GPU code: leave the hand-written kernels out, "
-                     "and run each launch of the mapped loops as loops on "
-                     "the host (lowmem-emulate-launches), in a host module; "
-                     "for testing the loop mapping without a GPU"),
+      llvm::cl::desc("Build no GPU code: keep only the kernels whose "
+                     "threads share nothing (convert-lowmem-to-gpu's "
+                     "only-independent-threads), and run each launch as "
+                     "loops on the host (lowmem-emulate-launches), in a host "
+                     "module; for testing the GPU lowering without a GPU"),
       llvm::cl::init(false)};
 };
 
@@ -219,10 +220,11 @@ void buildCPUBufferizePipeline(OpPassManager &pm,
 void buildCPUToLLVMPipeline(OpPassManager &pm);
 
 /// Graph, storage, GPU kernels for the matrix products and norms (see
-/// convert-lowmem-to-gpu), linalg for the rest (code tables in constant globals),
-/// bufferization, memory planning with every buffer, the result included,
-/// in the arena (device memory), then the remaining linalg loops mapped to
-/// GPU blocks, kernel outlining, NVVM and PTX embedded in the host module
+/// convert-lowmem-to-gpu), linalg for the rest (code tables in constant
+/// globals), bufferization, memory planning with every buffer, the result
+/// included, in the arena (device memory), then the remaining linalg loops
+/// mapped to GPU blocks, kernel outlining, NVVM and PTX embedded in the host
+/// module
 /// (`gpu-lower-to-nvvm-pipeline`). The host code calls the runtime's mgpu*
 /// entry points.
 void buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &options);
