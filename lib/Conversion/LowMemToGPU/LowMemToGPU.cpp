@@ -268,6 +268,31 @@ int64_t weightBits(const LinearOperands &ops) {
   }
 }
 
+/// The constant globals a matrix product's quantized weight is decoded
+/// with: the NF4 or FP4 code table, and the double quantization's dynamic
+/// map; null where the format has none.
+struct DecoderTables {
+  memref::GlobalOp codes, dynamicMap;
+
+  static DecoderTables of(ModuleOp module, const LinearOperands &ops) {
+    DecoderTables tables;
+    if (!ops.quantType)
+      return tables;
+    QuantFormat format = ops.quantType->getFormat();
+    ArrayRef<float> codes = codeTable(format);
+    if (!codes.empty())
+      tables.codes =
+          tableGlobal(module,
+                      format == QuantFormat::nf4 ? "__lowmem_nf4_table"
+                                                 : "__lowmem_fp4_table",
+                      codes);
+    if (ops.quantType->getDoubleQuant())
+      tables.dynamicMap =
+          tableGlobal(module, "__lowmem_dynamic_map", lq::dynamicMap());
+    return tables;
+  }
+};
+
 /// Decodes `count` consecutive weights of row `row` of a matrix product's
 /// weight from column `col0`, out of one vector load aligned to its size:
 /// f32 values (`w`), f16/bf16 values widened, int8 codes times the row's
@@ -461,28 +486,18 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
                                           indexConst(b, loc, featureBlocks));
 
   // Which tables the kernel stages in shared memory.
-  QuantFormat format = ops.quantType ? ops.quantType->getFormat()
-                                     : QuantFormat::f16; // unused when dense
   bool quantized = ops.quantType.has_value();
-  bool is4bit =
-      quantized && (format == QuantFormat::int4 || format == QuantFormat::nf4 ||
-                    format == QuantFormat::fp4);
-  ArrayRef<float> codes = quantized ? codeTable(format) : ArrayRef<float>();
-  bool doubleQuant = quantized && ops.quantType->getDoubleQuant();
+  bool is4bit = weightBits(ops) == 4;
+  DecoderTables tables = DecoderTables::of(module, ops);
+  bool hasCodes = static_cast<bool>(tables.codes);
+  bool doubleQuant = static_cast<bool>(tables.dynamicMap);
   SmallVector<int64_t> workgroupSizes;
   SmallVector<memref::GlobalOp> globals;
-  if (!codes.empty()) {
-    globals.push_back(tableGlobal(module,
-                                  format == QuantFormat::nf4
-                                      ? "__lowmem_nf4_table"
-                                      : "__lowmem_fp4_table",
-                                  codes));
-    workgroupSizes.push_back(codes.size());
-  }
-  if (doubleQuant) {
-    globals.push_back(
-        tableGlobal(module, "__lowmem_dynamic_map", lq::dynamicMap()));
-    workgroupSizes.push_back(lq::dynamicMap().size());
+  for (memref::GlobalOp global : {tables.codes, tables.dynamicMap}) {
+    if (!global)
+      continue;
+    globals.push_back(global);
+    workgroupSizes.push_back(global.getType().getDimSize(0));
   }
 
   // Elements a lane decodes from one 16-byte load, if rows allow it.
@@ -511,9 +526,9 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
         }
         if (!globals.empty())
           gpu::BarrierOp::create(kb, kl);
-        Value table = !codes.empty() ? Value(shared[0]) : Value();
+        Value table = hasCodes ? Value(shared[0]) : Value();
         Value dynamicMap =
-            doubleQuant ? Value(shared[codes.empty() ? 0 : 1]) : Value();
+            doubleQuant ? Value(shared[hasCodes ? 1 : 0]) : Value();
         std::optional<WeightDecoder> decoder;
         if (quantized)
           decoder.emplace(*ops.quantType, parts, table, dynamicMap);
@@ -656,95 +671,84 @@ Value emitTransposedLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
   Value numBlocks = arith::CeilDivUIOp::create(
       b, loc, total, indexConst(b, loc, kTransposedThreads));
 
-  ArrayRef<float> codes =
-      ops.quantType ? codeTable(ops.quantType->getFormat()) : ArrayRef<float>();
-  std::optional<memref::GlobalOp> codeGlobal, mapGlobal;
-  if (!codes.empty())
-    codeGlobal = tableGlobal(module,
-                             ops.quantType->getFormat() == QuantFormat::nf4
-                                 ? "__lowmem_nf4_table"
-                                 : "__lowmem_fp4_table",
-                             codes);
-  if (ops.quantType && ops.quantType->getDoubleQuant())
-    mapGlobal = tableGlobal(module, "__lowmem_dynamic_map", lq::dynamicMap());
+  DecoderTables tables = DecoderTables::of(module, ops);
 
-  launch1D(
-      b, loc, numBlocks, kTransposedThreads, {},
-      [&](OpBuilder &kb, Location kl, Value bid, Value tid,
-          ArrayRef<BlockArgument>) {
-        Value flat = arith::AddIOp::create(
-            kb, kl,
-            arith::MulIOp::create(kb, kl, bid,
-                                  indexConst(kb, kl, kTransposedThreads)),
-            tid);
-        Value inside = arith::CmpIOp::create(kb, kl, arith::CmpIPredicate::ult,
-                                             flat, total);
-        scf::IfOp::create(kb, kl, inside, [&](OpBuilder &ib, Location il) {
-          Value runs = indexConst(ib, il, colRuns);
-          Value col0 = arith::MulIOp::create(
-              ib, il, arith::RemUIOp::create(ib, il, flat, runs),
-              indexConst(ib, il, kTransposedCols));
-          Value m0 = arith::MulIOp::create(
-              ib, il, arith::DivUIOp::create(ib, il, flat, runs),
-              indexConst(ib, il, kTransposedRows));
-          auto table = [&](std::optional<memref::GlobalOp> global) -> Value {
-            if (!global)
-              return Value();
-            return memref::GetGlobalOp::create(ib, il, global->getType(),
-                                               global->getSymName());
-          };
-          std::optional<WeightDecoder> decoder;
-          if (ops.quantType)
-            decoder.emplace(*ops.quantType, parts, table(codeGlobal),
-                            table(mapGlobal));
-          SmallVector<SmallVector<Value>> tileRows =
-              buffers.tileRows(ib, il, m0, kTransposedRows);
-          SmallVector<Value> init(kTransposedRows * kTransposedCols,
-                                  f32Const(ib, il, 0.0f));
-          auto loop = scf::ForOp::create(
-              ib, il, indexConst(ib, il, 0), indexConst(ib, il, k),
-              indexConst(ib, il, 1), init,
-              [&](OpBuilder &lb, Location ll, Value row, ValueRange accs) {
-                Value flatRow =
-                    arith::MulIOp::create(lb, ll, row, indexConst(lb, ll, n));
-                SmallVector<Value> weights =
-                    decodeRun(lb, ll, ops, decoder, w, parts, row, col0,
-                              flatRow, kTransposedCols);
-                SmallVector<Value> next;
-                for (int64_t t = 0; t < kTransposedRows; ++t) {
-                  SmallVector<Value> at(tileRows[t]);
-                  at.push_back(row);
-                  Value xv = memref::LoadOp::create(lb, ll, x, at);
-                  for (int64_t c = 0; c < kTransposedCols; ++c)
-                    next.push_back(arith::AddFOp::create(
-                        lb, ll, accs[t * kTransposedCols + c],
-                        arith::MulFOp::create(lb, ll, xv, weights[c])));
-                }
-                scf::YieldOp::create(lb, ll, next);
-              });
+  launch1D(b, loc, numBlocks, kTransposedThreads, {},
+           [&](OpBuilder &kb, Location kl, Value bid, Value tid,
+               ArrayRef<BlockArgument>) {
+             Value flat = arith::AddIOp::create(
+                 kb, kl,
+                 arith::MulIOp::create(kb, kl, bid,
+                                       indexConst(kb, kl, kTransposedThreads)),
+                 tid);
+             Value inside = arith::CmpIOp::create(
+                 kb, kl, arith::CmpIPredicate::ult, flat, total);
+             scf::IfOp::create(kb, kl, inside, [&](OpBuilder &ib, Location il) {
+               Value runs = indexConst(ib, il, colRuns);
+               Value col0 = arith::MulIOp::create(
+                   ib, il, arith::RemUIOp::create(ib, il, flat, runs),
+                   indexConst(ib, il, kTransposedCols));
+               Value m0 = arith::MulIOp::create(
+                   ib, il, arith::DivUIOp::create(ib, il, flat, runs),
+                   indexConst(ib, il, kTransposedRows));
+               auto read = [&](memref::GlobalOp global) -> Value {
+                 if (!global)
+                   return Value();
+                 return memref::GetGlobalOp::create(ib, il, global.getType(),
+                                                    global.getSymName());
+               };
+               std::optional<WeightDecoder> decoder;
+               if (ops.quantType)
+                 decoder.emplace(*ops.quantType, parts, read(tables.codes),
+                                 read(tables.dynamicMap));
+               SmallVector<SmallVector<Value>> tileRows =
+                   buffers.tileRows(ib, il, m0, kTransposedRows);
+               SmallVector<Value> init(kTransposedRows * kTransposedCols,
+                                       f32Const(ib, il, 0.0f));
+               auto loop = scf::ForOp::create(
+                   ib, il, indexConst(ib, il, 0), indexConst(ib, il, k),
+                   indexConst(ib, il, 1), init,
+                   [&](OpBuilder &lb, Location ll, Value row, ValueRange accs) {
+                     Value flatRow = arith::MulIOp::create(
+                         lb, ll, row, indexConst(lb, ll, n));
+                     SmallVector<Value> weights =
+                         decodeRun(lb, ll, ops, decoder, w, parts, row, col0,
+                                   flatRow, kTransposedCols);
+                     SmallVector<Value> next;
+                     for (int64_t t = 0; t < kTransposedRows; ++t) {
+                       SmallVector<Value> at(tileRows[t]);
+                       at.push_back(row);
+                       Value xv = memref::LoadOp::create(lb, ll, x, at);
+                       for (int64_t c = 0; c < kTransposedCols; ++c)
+                         next.push_back(arith::AddFOp::create(
+                             lb, ll, accs[t * kTransposedCols + c],
+                             arith::MulFOp::create(lb, ll, xv, weights[c])));
+                     }
+                     scf::YieldOp::create(lb, ll, next);
+                   });
 
-          // The epilogue and the store of each valid row.
-          buffers.forValidRows(
-              ib, il, m0, kTransposedRows,
-              [&](OpBuilder &sb, Location sl, int64_t t,
-                  SmallVector<Value> at) {
-                at.push_back(Value());
-                for (int64_t c = 0; c < kTransposedCols; ++c) {
-                  Value col = arith::AddIOp::create(sb, sl, col0,
-                                                    indexConst(sb, sl, c));
-                  at.back() = col;
-                  Value biasValue =
-                      bias ? memref::LoadOp::create(sb, sl, bias, col)
-                                 .getResult()
-                           : Value();
-                  buffers.store(sb, sl, ops,
-                                loop.getResult(t * kTransposedCols + c),
-                                biasValue, at);
-                }
-              });
-          scf::YieldOp::create(ib, il);
-        });
-      });
+               // The epilogue and the store of each valid row.
+               buffers.forValidRows(
+                   ib, il, m0, kTransposedRows,
+                   [&](OpBuilder &sb, Location sl, int64_t t,
+                       SmallVector<Value> at) {
+                     at.push_back(Value());
+                     for (int64_t c = 0; c < kTransposedCols; ++c) {
+                       Value col = arith::AddIOp::create(sb, sl, col0,
+                                                         indexConst(sb, sl, c));
+                       at.back() = col;
+                       Value biasValue =
+                           bias ? memref::LoadOp::create(sb, sl, bias, col)
+                                      .getResult()
+                                : Value();
+                       buffers.store(sb, sl, ops,
+                                     loop.getResult(t * kTransposedCols + c),
+                                     biasValue, at);
+                     }
+                   });
+               scf::YieldOp::create(ib, il);
+             });
+           });
   return buffers.result(b, loc);
 }
 
