@@ -176,7 +176,7 @@ void mlir::lowmem::buildCUDAToLLVMPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createConvertParallelLoopToGpuPass());
   if (options.emulate) {
     pm.addNestedPass<func::FuncOp>(createLowMemEmulateLaunches());
-    // The code tables a kernel reads are vector constants.
+    // The matrix-product kernels read their weights by vector loads.
     pm.addPass(createConvertVectorToLLVMPass());
     buildCPUToLLVMPipeline(pm);
     return;

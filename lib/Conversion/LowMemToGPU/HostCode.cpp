@@ -269,41 +269,34 @@ void copyByLoop(memref::CopyOp copy) {
   copy.erase();
 }
 
-/// The first buffer operand of \p op, outside kernels and parallel loops,
-/// that \p op reads or writes (or may: an op that declares no effects) and
-/// that is not on the host's stack; null if none. Calls pass buffers on:
-/// a callee of the module has its own host code checked, and an external
-/// one is the runtime's, which takes device buffers.
+/// The first buffer operand of \p op, an op of host code, that it reads or
+/// writes (or may: an op that declares no effects, or an effect on no value
+/// in particular) and that is not on the host's stack; null if none. Calls
+/// pass buffers on: a callee of the module has its own host code checked,
+/// and an external one is the runtime's, which takes device buffers.
 Value deviceBufferTouched(Operation *op) {
-  if (op->getParentOfType<scf::ParallelOp>() ||
-      op->getParentOfType<gpu::LaunchOp>() || isa<scf::ParallelOp>(op) ||
-      isa<CallOpInterface>(op) ||
+  if (isa<CallOpInterface>(op) ||
       op->hasTrait<OpTrait::HasRecursiveMemoryEffects>())
     return Value();
   auto isDeviceBuffer = [](Value v) {
     return isa<MemRefType>(v.getType()) && !isHostLocal(v);
   };
-  auto effects = dyn_cast<MemoryEffectOpInterface>(op);
-  if (!effects) {
+  auto anyOperand = [&]() -> Value {
     for (Value operand : op->getOperands())
       if (isDeviceBuffer(operand))
         return operand;
     return Value();
-  }
+  };
+  auto effects = dyn_cast<MemoryEffectOpInterface>(op);
+  if (!effects)
+    return anyOperand();
   SmallVector<MemoryEffects::EffectInstance> instances;
   effects.getEffects(instances);
   for (const MemoryEffects::EffectInstance &effect : instances) {
     if (!isa<MemoryEffects::Read, MemoryEffects::Write>(effect.getEffect()))
       continue;
-    Value value = effect.getValue();
-    if (!value) {
-      // An effect on no value in particular: any buffer operand.
-      for (Value operand : op->getOperands())
-        if (isDeviceBuffer(operand))
-          return operand;
-      continue;
-    }
-    if (isDeviceBuffer(value))
+    Value value = effect.getValue() ? effect.getValue() : anyOperand();
+    if (value && isDeviceBuffer(value))
       return value;
   }
   return Value();
@@ -327,15 +320,19 @@ struct HostLoopsToGPUPass
     // What is left on the host must not touch device memory: an op this
     // pass cannot move into a kernel (an atomic, a vector transfer) is
     // reported, not compiled into a host access that faults.
-    WalkResult left = getOperation().walk([&](Operation *op) {
-      Value buffer = deviceBufferTouched(op);
-      if (!buffer)
-        return WalkResult::advance();
-      op->emitError("this op reads or writes device memory on the host, "
-                    "and cannot run in a kernel ('")
-          << op->getName() << "')";
-      return WalkResult::interrupt();
-    });
+    WalkResult left =
+        getOperation().walk<WalkOrder::PreOrder>([&](Operation *op) {
+          // Kernels, and the loops that become kernels, are not host code.
+          if (isa<scf::ParallelOp, gpu::LaunchOp>(op))
+            return WalkResult::skip();
+          Value buffer = deviceBufferTouched(op);
+          if (!buffer)
+            return WalkResult::advance();
+          op->emitError("this op reads or writes device memory on the host, "
+                        "and cannot run in a kernel ('")
+              << op->getName() << "')";
+          return WalkResult::interrupt();
+        });
     if (left.wasInterrupted())
       return signalPassFailure();
   }
