@@ -45,13 +45,15 @@ if ptxas:
 # Small numeric tests of single lowerings run in MLIR's JIT: lower a module
 # on tensors to LLVM with the upstream passes, then mlir-runner calls @main.
 llvm_lib_dir = os.path.join(os.path.dirname(config.llvm_tools_dir), "lib")
-config.substitutions.append((
-    "%lower-tensors-to-llvm",
-    "--one-shot-bufferize=bufferize-function-boundaries "
+# Bufferized loops to LLVM, the tail both lowerings below share.
+loops_to_llvm = (
     "--convert-linalg-to-loops --expand-strided-metadata --lower-affine "
     "--convert-scf-to-cf --finalize-memref-to-llvm --convert-math-to-llvm "
     "--convert-arith-to-llvm --convert-cf-to-llvm --convert-func-to-llvm "
-    "--convert-index-to-llvm --reconcile-unrealized-casts"))
+    "--convert-index-to-llvm --reconcile-unrealized-casts")
+config.substitutions.append((
+    "%lower-tensors-to-llvm",
+    "--one-shot-bufferize=bufferize-function-boundaries " + loops_to_llvm))
 # The same on the CUDA pipeline's path (scalar reads sunk, loops mapped to
 # blocks of threads, launches), each launch run as loops on the host
 # (lowmem-emulate-launches): the GPU mapping checked without a GPU.
@@ -62,11 +64,7 @@ config.substitutions.append((
     "--convert-linalg-to-parallel-loops --lowmem-host-loops-to-gpu "
     "--lowmem-map-parallel-loops --gpu-map-parallel-loops "
     "--convert-parallel-loops-to-gpu --lowmem-emulate-launches "
-    "--convert-vector-to-llvm "
-    "--convert-linalg-to-loops --expand-strided-metadata --lower-affine "
-    "--convert-scf-to-cf --finalize-memref-to-llvm --convert-math-to-llvm "
-    "--convert-arith-to-llvm --convert-cf-to-llvm --convert-func-to-llvm "
-    "--convert-index-to-llvm --reconcile-unrealized-casts"))
+    "--convert-vector-to-llvm " + loops_to_llvm))
 config.substitutions.append((
     "%mlir-runner",
     "mlir-runner -e main -entry-point-result=void -shared-libs="
