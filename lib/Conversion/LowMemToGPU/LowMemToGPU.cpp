@@ -845,21 +845,9 @@ Value emitGroupNormKernel(OpBuilder &b, Location loc, GroupNormOp op) {
           return arith::MulFOp::create(fb, fl, d, d).getResult();
         });
         Value var = arith::MulFOp::create(kb, kl, sqSum, invCount);
-        // PTX's IEEE-rounded square root, not math.sqrt: the NVVM lowering
-        // turns that into a call of libdevice's __nv_sqrtf, and libdevice
-        // would have to be found and linked at compile time.
-        Value denom =
-            LLVM::InlineAsmOp::create(
-                kb, kl, kb.getF32Type(),
-                ValueRange{
-                    arith::AddFOp::create(kb, kl, var, f32Const(kb, kl, eps))},
-                kb.getStringAttr("sqrt.rn.f32 $0, $1;"),
-                kb.getStringAttr("=f,f"), /*has_side_effects=*/nullptr,
-                /*is_align_stack=*/nullptr,
-                LLVM::TailCallKindAttr::get(kb.getContext(),
-                                            LLVM::TailCallKind::None),
-                /*asm_dialect=*/nullptr, /*operand_attrs=*/nullptr)
-                .getResult(0);
+        // Correctly rounded (sqrt.rn.f32 through lowmem-gpu-math).
+        Value denom = math::SqrtOp::create(
+            kb, kl, arith::AddFOp::create(kb, kl, var, f32Const(kb, kl, eps)));
         scf::ForOp::create(
             kb, kl, tid, end, step, ValueRange{},
             [&](OpBuilder &fb, Location fl, Value c, ValueRange) {
