@@ -175,7 +175,7 @@ void mlir::lowmem::buildCUDAToLLVMPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createGpuMapParallelLoopsPass());
   pm.addNestedPass<func::FuncOp>(createConvertParallelLoopToGpuPass());
   if (options.emulate) {
-    pm.addNestedPass<func::FuncOp>(createLowMemEmulateLaunches());
+    pm.addPass(createLowMemEmulateLaunches());
     // The matrix-product kernels read their weights by vector loads.
     pm.addPass(createConvertVectorToLLVMPass());
     buildCPUToLLVMPipeline(pm);

@@ -231,35 +231,54 @@ def LowMemHostLoopsToGPU
 }
 
 def LowMemEmulateLaunches
-    : Pass<"lowmem-emulate-launches", "::mlir::func::FuncOp"> {
+    : Pass<"lowmem-emulate-launches", "::mlir::ModuleOp"> {
   let summary = "Run kernel launches as loops on the host, for testing";
   let description = [{
-    Rewrites each `gpu.launch` into a nest of `scf.for` over its blocks and
-    threads (z, y, x, each counted down), with the ids and dimensions the
-    body reads replaced by the loops' values; a body that allocates on the
-    stack (a thread's private memory) saves and restores the stack pointer
-    around it. The CUDA pipeline's loop mapping
-    (`lowmem-sink-scalar-reads`, `lowmem-host-loops-to-gpu`,
-    `lowmem-map-parallel-loops`, the upstream mappers) then runs, and is
+    Rewrites each `gpu.launch` into host loops, so that the CUDA pipeline's
+    kernels (`convert-lowmem-to-gpu`'s hand-written ones and the mapped
+    loops of `lowmem-sink-scalar-reads`, `lowmem-host-loops-to-gpu`,
+    `lowmem-map-parallel-loops` and the upstream mappers) run, and are
     checked against the CPU backend, on a machine without a GPU: the
     `emulate` option of the CUDA pipeline and `lowmem-compile --target=cuda
     --emulate-gpu` build such host binaries.
 
-    The threads run one after another, the last first: a kernel whose
-    threads depend on one another's writes, a race on a GPU, then gives
-    another answer than the CPU backend's loops, which run first to last.
+    A launch whose threads share nothing becomes a nest of `scf.for` over
+    its blocks and threads (z, y, x, each counted down), with the ids and
+    dimensions the body reads replaced by the loops' values; a body that
+    allocates on the stack (a thread's private memory) saves and restores
+    the stack pointer around each thread.
 
-    A launch whose threads must run together (a barrier, a shuffle, a
-    reduction across threads, shared memory: most kernels of
-    `convert-lowmem-to-gpu`, whose option `only-independent-threads` builds
-    the others alone), or that is asynchronous, is reported as an error.
+    A launch whose threads run together (`gpu.barrier`, `gpu.shuffle`,
+    workgroup memory) must have a 1-D block of whole warps of constant size.
+    Its blocks run one after another; each block's body is cut at its
+    barriers (which must not be inside control flow) and at its shuffles.
+    Between two cuts, each warp runs the code as a loop over its lanes; a
+    barrier ends the loops over all warps, a shuffle the loop over a warp's
+    lanes, and the shuffle then reads every lane's value (out of range, a
+    lane keeps its own, as the hardware does). An `scf.for` or `scf.if`
+    holding a shuffle runs once for its warp: every lane must agree on its
+    bounds or condition, which the emulated program checks, stopping with a
+    message on standard error if not (a shuffle in divergent code is
+    undefined on a GPU). A value that one piece computes and another reads
+    is kept per thread in a stack buffer of the block. Workgroup memory is a
+    stack buffer, filled with NaN at the start of each block so that a read
+    before any write shows.
+
+    Warps and lanes run last first: a kernel whose threads depend on one
+    another's writes without a barrier, a race on a GPU, then gives another
+    answer than the CPU backend's loops, which run first to last.
+
+    An asynchronous launch, one with clusters, dynamic shared memory or
+    private attributions, one using another `gpu` op, or a cooperative
+    launch outside the shape above, is reported as an error.
 
     Example: `lowmem-opt --convert-parallel-loops-to-gpu
     --lowmem-emulate-launches`.
   }];
   let dependentDialects = ["::mlir::scf::SCFDialect",
                            "::mlir::LLVM::LLVMDialect",
-                           "::mlir::arith::ArithDialect"];
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect"];
 }
 
 def LowMemMapParallelLoops
