@@ -112,16 +112,11 @@ planMemoryOptions(const PlanningOptions<Derived> &options,
 }
 
 /// Storage, linalg and bufferization, shared by the CPU and CUDA pipelines.
-/// On the GPU, matrix products and norms become kernels first; emulated on
-/// the host, only those whose threads share nothing.
-static void buildBufferize(OpPassManager &pm, bool forGPU,
-                           bool emulated = false) {
+/// On the GPU, matrix products and norms become kernels first.
+static void buildBufferize(OpPassManager &pm, bool forGPU) {
   pm.addPass(createLowMemMaterializeStorage());
-  if (forGPU) {
-    ConvertLowMemToGPUOptions kernels;
-    kernels.onlyIndependentThreads = emulated;
-    pm.addPass(createConvertLowMemToGPU(kernels));
-  }
+  if (forGPU)
+    pm.addPass(createConvertLowMemToGPU());
   // Code tables are constant globals on both targets: a kernel reads its
   // own copy (lowmem-sink-globals), where vector constants were spilled to
   // each thread's local memory (272 stores a thread for nf4 with double
@@ -161,7 +156,7 @@ void mlir::lowmem::buildCUDABufferizePipeline(
   GraphPipelineOptions graph;
   copyGraphOptions(options, graph);
   buildGraphPipeline(pm, graph);
-  buildBufferize(pm, /*forGPU=*/true, /*emulated=*/options.emulate);
+  buildBufferize(pm, /*forGPU=*/true);
   pm.addNestedPass<func::FuncOp>(
       createLowMemPlanMemory(planMemoryOptions(options, true)));
 }

@@ -3,6 +3,7 @@
 //
 // RUN: lowmem-opt %s --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
 // RUN: lowmem-opt %s --convert-lowmem-to-linalg %emulate-cuda-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --convert-lowmem-to-gpu --convert-lowmem-to-linalg %emulate-cuda-to-llvm | %mlir-runner | FileCheck %s
 
 func.func private @printMemrefF32(tensor<*xf32>)
 func.func private @printMemrefI64(tensor<*xi64>)

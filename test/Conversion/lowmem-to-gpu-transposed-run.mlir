@@ -5,16 +5,16 @@
 // format; the weights are values each format holds exactly (one block a row
 // of W, each its own scale), so every result is exact.
 //
-// RUN: lowmem-opt %s --lowmem-materialize-storage --convert-lowmem-to-gpu="only-independent-threads" --convert-lowmem-to-linalg %emulate-cuda-to-llvm | %mlir-runner | FileCheck %s
-// RUN: lowmem-opt %s --lowmem-quantize-weights="format=nf4 block-size=32" --lowmem-materialize-storage --convert-lowmem-to-gpu="only-independent-threads" --convert-lowmem-to-linalg %emulate-cuda-to-llvm | %mlir-runner | FileCheck %s
-// RUN: lowmem-opt %s --lowmem-quantize-weights="format=fp4 block-size=32" --lowmem-materialize-storage --convert-lowmem-to-gpu="only-independent-threads" --convert-lowmem-to-linalg %emulate-cuda-to-llvm | %mlir-runner | FileCheck %s
-// RUN: lowmem-opt %s --lowmem-quantize-weights="format=int4 block-size=32" --lowmem-materialize-storage --convert-lowmem-to-gpu="only-independent-threads" --convert-lowmem-to-linalg %emulate-cuda-to-llvm | %mlir-runner | FileCheck %s
-// RUN: lowmem-opt %s --lowmem-quantize-weights="format=int8" --lowmem-materialize-storage --convert-lowmem-to-gpu="only-independent-threads" --convert-lowmem-to-linalg %emulate-cuda-to-llvm | %mlir-runner | FileCheck %s
-// RUN: lowmem-opt %s --lowmem-quantize-weights="format=f16" --lowmem-materialize-storage --convert-lowmem-to-gpu="only-independent-threads" --convert-lowmem-to-linalg %emulate-cuda-to-llvm | %mlir-runner | FileCheck %s
-// RUN: lowmem-opt %s --lowmem-quantize-weights="format=bf16" --lowmem-materialize-storage --convert-lowmem-to-gpu="only-independent-threads" --convert-lowmem-to-linalg %emulate-cuda-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-materialize-storage --convert-lowmem-to-gpu --convert-lowmem-to-linalg %emulate-cuda-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=nf4 block-size=32" --lowmem-materialize-storage --convert-lowmem-to-gpu --convert-lowmem-to-linalg %emulate-cuda-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=fp4 block-size=32" --lowmem-materialize-storage --convert-lowmem-to-gpu --convert-lowmem-to-linalg %emulate-cuda-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=int4 block-size=32" --lowmem-materialize-storage --convert-lowmem-to-gpu --convert-lowmem-to-linalg %emulate-cuda-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=int8" --lowmem-materialize-storage --convert-lowmem-to-gpu --convert-lowmem-to-linalg %emulate-cuda-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=f16" --lowmem-materialize-storage --convert-lowmem-to-gpu --convert-lowmem-to-linalg %emulate-cuda-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=bf16" --lowmem-materialize-storage --convert-lowmem-to-gpu --convert-lowmem-to-linalg %emulate-cuda-to-llvm | %mlir-runner | FileCheck %s
 //
 // The product is a kernel, not left to linalg.
-// RUN: lowmem-opt %s --lowmem-quantize-weights="format=nf4 block-size=32" --lowmem-materialize-storage --convert-lowmem-to-gpu="only-independent-threads" | FileCheck %s --check-prefix=KERNEL
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=nf4 block-size=32" --lowmem-materialize-storage --convert-lowmem-to-gpu | FileCheck %s --check-prefix=KERNEL
 // KERNEL-NOT: lowmem.qlinear
 // KERNEL: gpu.launch
 // KERNEL-NOT: lowmem.qlinear

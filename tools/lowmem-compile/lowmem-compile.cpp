@@ -75,9 +75,9 @@ static cl::opt<std::string> target("target", cl::desc("cpu or cuda"),
 static cl::opt<bool> emulateGpu(
     "emulate-gpu",
     cl::desc("With --target=cuda: build a host binary that runs the CUDA "
-             "pipeline's kernels, each launch as loops on the host (the "
-             "kernels whose threads cooperate left to the CPU lowering), to "
-             "test the GPU lowering without a GPU"),
+             "pipeline's kernels, each launch as loops on the host (warps "
+             "and barriers emulated), to test the GPU lowering without a "
+             "GPU"),
     cl::init(false), cl::cat(category));
 static cl::opt<std::string> gpuArch("gpu-arch", cl::desc("sm_80 or sm_90"),
                                     cl::init("sm_90"), cl::cat(category));

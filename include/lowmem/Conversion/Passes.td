@@ -92,12 +92,7 @@ def ConvertLowMemToGPU : Pass<"convert-lowmem-to-gpu", "::mlir::ModuleOp"> {
            "Warps of a matrix-product block, one output feature each "
            "(1 to 32)">,
     Option<"batchTile", "batch-tile", "int64_t", /*default=*/"4",
-           "Input rows a warp computes at once (1 to 16)">,
-    Option<"onlyIndependentThreads", "only-independent-threads", "bool",
-           /*default=*/"false",
-           "Build only the kernels whose threads share nothing (the "
-           "transposed products), which lowmem-emulate-launches can run on "
-           "the host; leave the rest to the linalg lowering">
+           "Input rows a warp computes at once (1 to 16)">
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::bufferization::BufferizationDialect",

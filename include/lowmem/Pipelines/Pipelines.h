@@ -160,11 +160,10 @@ struct CUDAPipelineOptions : public GraphOptions<CUDAPipelineOptions> {
       llvm::cl::init("")};
   Option<bool> emulate{
       *this, "emulate",
-      llvm::cl::desc("Build no GPU code: keep only the kernels whose "
-                     "threads share nothing (convert-lowmem-to-gpu's "
-                     "only-independent-threads), and run each launch as "
-                     "loops on the host (lowmem-emulate-launches), in a host "
-                     "module; for testing the GPU lowering without a GPU"),
+      llvm::cl::desc("Build no GPU code: run each launch, hand-written "
+                     "kernels included, as loops on the host "
+                     "(lowmem-emulate-launches), in a host module; for "
+                     "testing the GPU lowering without a GPU"),
       llvm::cl::init(false)};
 };
 

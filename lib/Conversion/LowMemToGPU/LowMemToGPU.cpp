@@ -1295,8 +1295,6 @@ struct ConvertLowMemToGPUPass
         if (fitsTransposedKernel(operands))
           result = emitTransposedLinearKernel(rewriter, op->getLoc(), module,
                                               operands);
-      } else if (onlyIndependentThreads) {
-        // The other kernels' threads work together.
       } else if (collected) {
         result = emitLinearKernel(rewriter, op->getLoc(), module, operands,
                                   warpsPerBlock, batchTile);
