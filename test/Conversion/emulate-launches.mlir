@@ -140,28 +140,12 @@ func.func @odd_block(%out: memref<8xf32>) {
 
 // -----
 
-func.func @nested_barrier(%out: memref<32xf32>, %p: i1) {
-  %c1 = arith.constant 1 : index
-  %c32 = arith.constant 32 : index
-  // expected-error @below {{a barrier is inside control flow}}
-  gpu.launch blocks(%b, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
-             threads(%t, %ty, %tz) in (%bx = %c32, %sby = %c1, %sbz = %c1) {
-    scf.if %p {
-      gpu.barrier
-    }
-    gpu.terminator
-  }
-  return
-}
-
-// -----
-
 func.func @shuffle_in_while(%out: memref<32xf32>, %v: f32) {
   %c1 = arith.constant 1 : index
   %c32 = arith.constant 32 : index
   %o = arith.constant 1 : i32
   %w = arith.constant 32 : i32
-  // expected-error @below {{cannot run this kernel as loops on the host: a shuffle is inside 'scf.execute_region', which is emulated only in scf.for and scf.if}}
+  // expected-error @below {{cannot run this kernel as loops on the host: a barrier or shuffle is inside 'scf.execute_region', which is emulated only in scf.for and scf.if}}
   gpu.launch blocks(%b, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
              threads(%t, %ty, %tz) in (%bx = %c32, %sby = %c1, %sbz = %c1) {
     %r = scf.execute_region -> f32 {
@@ -182,7 +166,7 @@ func.func @thread_bound(%out: memref<32xf32>, %v: f32) {
   %c32 = arith.constant 32 : index
   %o = arith.constant 1 : i32
   %w = arith.constant 32 : i32
-  // expected-error @below {{a branch or loop holding a shuffle depends on the thread id}}
+  // expected-error @below {{a branch or loop holding a barrier or shuffle depends on the thread id}}
   gpu.launch blocks(%b, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
              threads(%t, %ty, %tz) in (%bx = %c32, %sby = %c1, %sbz = %c1) {
     scf.for %i = %c0 to %t step %c1 {

@@ -246,15 +246,15 @@ def LowMemEmulateLaunches
     A launch whose threads run together (`gpu.barrier`, `gpu.shuffle`,
     workgroup memory) must have a 1-D block of whole warps of constant size.
     Its blocks run one after another; each block's body is cut at its
-    barriers (which must not be inside control flow) and at its shuffles.
-    Between two cuts, each warp runs the code as a loop over its lanes; a
-    barrier ends the loops over all warps, a shuffle the loop over a warp's
-    lanes, and the shuffle then reads every lane's value (out of range, a
-    lane keeps its own, as the hardware does). An `scf.for` or `scf.if`
-    holding a shuffle runs once for its warp: every lane must agree on its
-    bounds or condition, which the emulated program checks, stopping with a
-    message on standard error if not (a shuffle in divergent code is
-    undefined on a GPU). A value that one piece computes and another reads
+    barriers and at its shuffles. Between two cuts, each warp runs the code
+    as a loop over its lanes; a barrier ends the loops over all warps, a
+    shuffle the loop over a warp's lanes, and the shuffle then reads every
+    lane's value (out of range, a lane keeps its own, as the hardware does).
+    An `scf.for` or `scf.if` holding a barrier runs once for the block, one
+    holding only shuffles once for each warp: every thread of the block, or
+    lane of the warp, must agree on its bounds or condition, which the
+    emulated program checks, stopping with a message on standard error if
+    not (a barrier or shuffle in divergent code is undefined on a GPU). A value that one piece computes and another reads
     is kept per thread in a stack buffer of the block. Workgroup memory is a
     stack buffer, filled with NaN at the start of each block so that a read
     before any write shows.

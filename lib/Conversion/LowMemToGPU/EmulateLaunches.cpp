@@ -79,8 +79,6 @@ std::string unsupportedTogether(gpu::LaunchOp launch) {
   launch.getBody().walk([&](Operation *op) {
     if (isa<memref::AllocaOp>(op))
       why = "it allocates private memory next to a barrier or shuffle";
-    else if (isa<gpu::BarrierOp>(op) && op->getParentOp() != launch)
-      why = "a barrier is inside control flow";
     return why.empty() ? WalkResult::advance() : WalkResult::interrupt();
   });
   return why;
@@ -182,10 +180,11 @@ void stopUnless(OpBuilder &b, Location loc, Value ok, StringRef message) {
 /// Between two cuts, each warp (the last first) runs the code as a loop
 /// over its lanes (the last first); a barrier ends the loops over every
 /// warp, a shuffle the loop over a warp's lanes, which the shuffle then
-/// reads. A branch or loop holding a shuffle runs once for its warp, its
-/// condition or bounds those of the warp's first lane, which every lane
-/// must agree on (checked as it runs). A value one such piece computes and
-/// another reads is kept per thread in a slot of the block.
+/// reads. A branch or loop holding a barrier runs once for the block, one
+/// holding only shuffles once for each warp; its condition or bounds are
+/// those of the first thread, which every thread of the block, or lane of
+/// the warp, must agree on (checked as it runs). A value one such piece
+/// computes and another reads is kept per thread in a slot of the block.
 class TogetherEmulation {
 public:
   TogetherEmulation(gpu::LaunchOp launch)
@@ -197,6 +196,8 @@ public:
 private:
   /// Whether \p op is, or holds, a barrier or a shuffle.
   bool together(Operation *op) const { return holdsSync.contains(op); }
+  /// Whether \p op is, or holds, a barrier: it runs once for the block.
+  bool wholeBlock(Operation *op) const { return holdsBarrier.contains(op); }
   /// Whether the ops of \p block are cut into pieces: the launch body and
   /// the regions of a branch or loop holding a shuffle.
   bool cut(Block *block) const {
@@ -209,16 +210,25 @@ private:
   LogicalResult allocateSlots();
   LogicalResult addSlot(Value value, Value slot = {});
 
-  void emitBody();
+  /// Emits \p ops of the block's body, or of a region run once a block.
+  void emitBlockOps(ArrayRef<Operation *> ops);
+  /// Emits \p ops run by the current warp.
   void emitOps(ArrayRef<Operation *> ops);
-  void emitTogether(Operation *op);
+  void emitShuffle(gpu::ShuffleOp shuffle);
+  /// Emits a loop or branch once for the block (\p block) or the warp.
+  void emitControl(Operation *op, bool block);
   /// Emits a loop over the lanes of the current warp, the last first;
   /// \p body gets the thread's index and a mapping holding it.
   void forEachLane(function_ref<void(Value tid, IRMapping &map)> body);
+  /// The same over every thread of the block (\p block), warp by warp, or
+  /// over the current warp's lanes.
+  void forEachThread(bool block,
+                     function_ref<void(Value tid, IRMapping &map)> body);
   /// \p value as thread \p tid sees it, inside a loop over lanes.
   Value threadValue(Value value, Value tid, IRMapping &map);
-  /// \p value, which every lane of the warp must agree on.
-  Value warpValue(Value value);
+  /// \p value, which every thread of the block (\p block) or lane of the
+  /// warp must agree on.
+  Value agreedValue(Value value, bool block);
   void storeSlot(Value slot, Value value, Value tid) {
     memref::StoreOp::create(b, loc, value, slot, ValueRange{tid});
   }
@@ -230,7 +240,7 @@ private:
   OpBuilder b;
   Location loc;
   int64_t threads;
-  DenseSet<Operation *> holdsSync;
+  DenseSet<Operation *> holdsSync, holdsBarrier;
   /// Ops of cut blocks outside barriers and shuffles: the piece each is in.
   DenseMap<Operation *, int> pieces;
   int numPieces = 0;
@@ -319,13 +329,17 @@ LogicalResult TogetherEmulation::run() {
   launch.getBody().walk([&](Operation *op) {
     if (!isa<gpu::BarrierOp, gpu::ShuffleOp>(op))
       return;
-    for (Operation *p = op; p != launch; p = p->getParentOp())
+    bool barrier = isa<gpu::BarrierOp>(op);
+    for (Operation *p = op; p != launch; p = p->getParentOp()) {
       holdsSync.insert(p);
+      if (barrier)
+        holdsBarrier.insert(p);
+    }
   });
   for (Operation *op : holdsSync)
     if (!isa<gpu::BarrierOp, gpu::ShuffleOp, scf::ForOp, scf::IfOp>(op))
       return launch.emitError("cannot run this kernel as loops on the host: "
-                              "a shuffle is inside '")
+                              "a barrier or shuffle is inside '")
              << op->getName() << "', which is emulated only in scf.for and "
              << "scf.if";
   numberPieces(launch.getBody().front());
@@ -380,7 +394,10 @@ LogicalResult TogetherEmulation::run() {
         b, loc, arith::ConstantIndexOp::create(b, loc, type.getDimSize(0)));
     memref::StoreOp::create(b, loc, nan, buffer, ValueRange{i});
   }
-  emitBody();
+  SmallVector<Operation *> body;
+  for (Operation &op : launch.getBody().front().without_terminator())
+    body.push_back(&op);
+  emitBlockOps(body);
   if (broken)
     return failure();
   b.setInsertionPointAfter(launch);
@@ -388,9 +405,9 @@ LogicalResult TogetherEmulation::run() {
   return success();
 }
 
-void TogetherEmulation::emitBody() {
-  // The body, cut at its barriers: each piece between two runs warp by
-  // warp, the last first.
+void TogetherEmulation::emitBlockOps(ArrayRef<Operation *> ops) {
+  // Cut at the barriers and at what holds one: each piece between two runs
+  // warp by warp, the last first.
   SmallVector<Operation *> segment;
   auto flush = [&] {
     if (segment.empty())
@@ -403,11 +420,14 @@ void TogetherEmulation::emitBody() {
     emitOps(segment);
     segment.clear();
   };
-  for (Operation &op : launch.getBody().front().without_terminator()) {
-    if (isa<gpu::BarrierOp>(op))
-      flush();
-    else
-      segment.push_back(&op);
+  for (Operation *op : ops) {
+    if (!wholeBlock(op)) {
+      segment.push_back(op);
+      continue;
+    }
+    flush();
+    if (!isa<gpu::BarrierOp>(op))
+      emitControl(op, /*block=*/true);
   }
   flush();
 }
@@ -421,6 +441,18 @@ void TogetherEmulation::forEachLane(
   IRMapping map;
   map.map(launch.getThreadIds().x, tid);
   body(tid, map);
+}
+
+void TogetherEmulation::forEachThread(
+    bool block, function_ref<void(Value tid, IRMapping &map)> body) {
+  if (!block)
+    return forEachLane(body);
+  OpBuilder::InsertionGuard guard(b);
+  Value warp = countedDown(
+      b, loc, arith::ConstantIndexOp::create(b, loc, threads / kWarpSize));
+  warpBase = arith::MulIOp::create(
+      b, loc, warp, arith::ConstantIndexOp::create(b, loc, kWarpSize));
+  forEachLane(body);
 }
 
 Value TogetherEmulation::threadValue(Value value, Value tid, IRMapping &map) {
@@ -438,43 +470,46 @@ Value TogetherEmulation::threadValue(Value value, Value tid, IRMapping &map) {
   return loaded;
 }
 
-Value TogetherEmulation::warpValue(Value value) {
+Value TogetherEmulation::agreedValue(Value value, bool block) {
   if (Value mapped = uniform.lookupOrNull(value))
     return mapped;
   if (value == launch.getThreadIds().x) {
     launch.emitError("cannot run this kernel as loops on the host: a branch "
-                     "or loop holding a shuffle depends on the thread id");
+                     "or loop holding a barrier or shuffle depends on the "
+                     "thread id");
     broken = true;
     return value;
   }
   auto it = slots.find(value);
   if (it == slots.end())
     return value;
-  Value first = loadSlot(it->second, warpBase);
+  Value base = block ? arith::ConstantIndexOp::create(b, loc, 0) : warpBase;
+  Value first = loadSlot(it->second, base);
   if (!isa<IntegerType, IndexType>(value.getType()))
     return first;
-  // Every lane must agree, as on a GPU, where a shuffle in divergent code
-  // is undefined.
+  // Every thread must agree, as on a GPU, where a barrier or shuffle in
+  // divergent code is undefined.
   Value agree = arith::ConstantIntOp::create(b, loc, 1, 1);
   {
     OpBuilder::InsertionGuard guard(b);
-    auto lanes = scf::ForOp::create(
+    auto others = scf::ForOp::create(
         b, loc, arith::ConstantIndexOp::create(b, loc, 1),
-        arith::ConstantIndexOp::create(b, loc, kWarpSize),
+        arith::ConstantIndexOp::create(b, loc, block ? threads : kWarpSize),
         arith::ConstantIndexOp::create(b, loc, 1), ValueRange{agree});
-    b.setInsertionPointToStart(lanes.getBody());
-    Value tid =
-        arith::AddIOp::create(b, loc, warpBase, lanes.getInductionVar());
+    b.setInsertionPointToStart(others.getBody());
+    Value tid = arith::AddIOp::create(b, loc, base, others.getInductionVar());
     Value same = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
                                        loadSlot(it->second, tid), first);
     scf::YieldOp::create(b, loc,
                          ValueRange{arith::AndIOp::create(
-                             b, loc, lanes.getRegionIterArg(0), same)});
-    agree = lanes.getResult(0);
+                             b, loc, others.getRegionIterArg(0), same)});
+    agree = others.getResult(0);
   }
   stopUnless(b, loc, agree,
-             "emulated kernel: the lanes of a warp disagree on a branch or "
-             "loop that holds a shuffle");
+             block ? "emulated kernel: the threads of a block disagree on a "
+                     "branch or loop that holds a barrier"
+                   : "emulated kernel: the lanes of a warp disagree on a "
+                     "branch or loop that holds a shuffle");
   return first;
 }
 
@@ -503,7 +538,10 @@ void TogetherEmulation::emitOps(ArrayRef<Operation *> ops) {
   for (Operation *op : ops) {
     if (together(op)) {
       flush();
-      emitTogether(op);
+      if (auto shuffle = dyn_cast<gpu::ShuffleOp>(op))
+        emitShuffle(shuffle);
+      else
+        emitControl(op, /*block=*/false);
     } else {
       piece.push_back(op);
     }
@@ -511,20 +549,66 @@ void TogetherEmulation::emitOps(ArrayRef<Operation *> ops) {
   flush();
 }
 
-void TogetherEmulation::emitTogether(Operation *op) {
-  // The yielded values of a region run once a warp go to \p targets' slots,
-  // all read before any is written.
-  auto emitRegion = [&](Block &block, Block &into, ValueRange targets) {
+void TogetherEmulation::emitShuffle(gpu::ShuffleOp shuffle) {
+  forEachLane([&](Value tid, IRMapping &map) {
+    Type i32 = b.getI32Type();
+    Value lane = arith::IndexCastOp::create(
+        b, loc, i32, arith::SubIOp::create(b, loc, tid, warpBase));
+    Value offset = threadValue(shuffle.getOffset(), tid, map);
+    Value width = threadValue(shuffle.getWidth(), tid, map);
+    Value from;
+    switch (shuffle.getMode()) {
+    case gpu::ShuffleMode::XOR:
+      from = arith::XOrIOp::create(b, loc, lane, offset);
+      break;
+    case gpu::ShuffleMode::DOWN:
+      from = arith::AddIOp::create(b, loc, lane, offset);
+      break;
+    case gpu::ShuffleMode::UP:
+      from = arith::SubIOp::create(b, loc, lane, offset);
+      break;
+    case gpu::ShuffleMode::IDX:
+      from = offset;
+      break;
+    }
+    Value valid = arith::AndIOp::create(
+        b, loc,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, from,
+                              arith::ConstantIntOp::create(b, loc, i32, 0)),
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, from, width));
+    // Out of range, a lane keeps its own value, as the hardware does.
+    Value source = arith::AddIOp::create(
+        b, loc, warpBase,
+        arith::IndexCastOp::create(
+            b, loc, b.getIndexType(),
+            arith::SelectOp::create(b, loc, valid, from, lane)));
+    Value input = shuffle.getValue();
+    Value value = slots.count(input) ? loadSlot(slots.lookup(input), source)
+                                     : threadValue(input, tid, map);
+    if (Value slot = slots.lookup(shuffle.getShuffleResult()))
+      storeSlot(slot, value, tid);
+    if (Value slot = slots.lookup(shuffle.getValid()))
+      storeSlot(slot, valid, tid);
+  });
+}
+
+void TogetherEmulation::emitControl(Operation *op, bool block) {
+  // The yielded values of a region go to \p targets' slots, all read before
+  // any is written.
+  auto emitRegion = [&](Block &source, Block &into, ValueRange targets) {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(into.getTerminator());
     SmallVector<Operation *> ops;
-    for (Operation &inner : block.without_terminator())
+    for (Operation &inner : source.without_terminator())
       ops.push_back(&inner);
-    emitOps(ops);
+    if (block)
+      emitBlockOps(ops);
+    else
+      emitOps(ops);
     if (targets.empty())
       return;
-    ValueRange yielded = block.getTerminator()->getOperands();
-    forEachLane([&](Value tid, IRMapping &map) {
+    ValueRange yielded = source.getTerminator()->getOperands();
+    forEachThread(block, [&](Value tid, IRMapping &map) {
       SmallVector<Value> values;
       for (Value value : yielded)
         values.push_back(threadValue(value, tid, map));
@@ -534,68 +618,26 @@ void TogetherEmulation::emitTogether(Operation *op) {
     });
   };
 
-  if (auto shuffle = dyn_cast<gpu::ShuffleOp>(op)) {
-    forEachLane([&](Value tid, IRMapping &map) {
-      Type i32 = b.getI32Type();
-      Value lane = arith::IndexCastOp::create(
-          b, loc, i32, arith::SubIOp::create(b, loc, tid, warpBase));
-      Value offset = threadValue(shuffle.getOffset(), tid, map);
-      Value width = threadValue(shuffle.getWidth(), tid, map);
-      Value from;
-      switch (shuffle.getMode()) {
-      case gpu::ShuffleMode::XOR:
-        from = arith::XOrIOp::create(b, loc, lane, offset);
-        break;
-      case gpu::ShuffleMode::DOWN:
-        from = arith::AddIOp::create(b, loc, lane, offset);
-        break;
-      case gpu::ShuffleMode::UP:
-        from = arith::SubIOp::create(b, loc, lane, offset);
-        break;
-      case gpu::ShuffleMode::IDX:
-        from = offset;
-        break;
-      }
-      Value valid = arith::AndIOp::create(
-          b, loc,
-          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, from,
-                                arith::ConstantIntOp::create(b, loc, i32, 0)),
-          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, from,
-                                width));
-      // Out of range, a lane keeps its own value, as the hardware does.
-      Value source = arith::AddIOp::create(
-          b, loc, warpBase,
-          arith::IndexCastOp::create(
-              b, loc, b.getIndexType(),
-              arith::SelectOp::create(b, loc, valid, from, lane)));
-      Value input = shuffle.getValue();
-      Value value = slots.count(input) ? loadSlot(slots.lookup(input), source)
-                                       : threadValue(input, tid, map);
-      if (Value slot = slots.lookup(shuffle.getShuffleResult()))
-        storeSlot(slot, value, tid);
-      if (Value slot = slots.lookup(shuffle.getValid()))
-        storeSlot(slot, valid, tid);
-    });
-    return;
-  }
   if (auto branch = dyn_cast<scf::IfOp>(op)) {
     bool hasElse = !branch.getElseRegion().empty();
-    auto copy = scf::IfOp::create(b, loc, TypeRange{},
-                                  warpValue(branch.getCondition()), hasElse);
+    auto copy =
+        scf::IfOp::create(b, loc, TypeRange{},
+                          agreedValue(branch.getCondition(), block), hasElse);
     emitRegion(*branch.thenBlock(), *copy.thenBlock(), branch.getResults());
     if (hasElse)
       emitRegion(*branch.elseBlock(), *copy.elseBlock(), branch.getResults());
     return;
   }
   auto loop = cast<scf::ForOp>(op);
-  forEachLane([&](Value tid, IRMapping &map) {
+  forEachThread(block, [&](Value tid, IRMapping &map) {
     for (auto [arg, init] :
          llvm::zip_equal(loop.getRegionIterArgs(), loop.getInitArgs()))
       storeSlot(slots.lookup(arg), threadValue(init, tid, map), tid);
   });
-  auto copy = scf::ForOp::create(b, loc, warpValue(loop.getLowerBound()),
-                                 warpValue(loop.getUpperBound()),
-                                 warpValue(loop.getStep()));
+  auto copy =
+      scf::ForOp::create(b, loc, agreedValue(loop.getLowerBound(), block),
+                         agreedValue(loop.getUpperBound(), block),
+                         agreedValue(loop.getStep(), block));
   uniform.map(loop.getInductionVar(), copy.getInductionVar());
   emitRegion(*loop.getBody(), *copy.getBody(), loop.getRegionIterArgs());
 }
