@@ -254,7 +254,11 @@ def LowMemEmulateLaunches
     holding only shuffles once for each warp: every thread of the block, or
     lane of the warp, must agree on its bounds or condition, which the
     emulated program checks, stopping with a message on standard error if
-    not (a barrier or shuffle in divergent code is undefined on a GPU). A value that one piece computes and another reads
+    not (a barrier or shuffle in divergent code is undefined on a GPU). In
+    a loop holding a barrier, each warp runs the end of an iteration (after
+    its last barrier) and the start of the next (up to its first) in one
+    piece, as a warp may on a GPU: a loop over shared tiles that lacks the
+    barrier ending each iteration gives a wrong answer here too. A value that one piece computes and another reads
     is kept per thread in a stack buffer of the block. Workgroup memory is a
     stack buffer, filled with NaN at the start of each block so that a read
     before any write shows.

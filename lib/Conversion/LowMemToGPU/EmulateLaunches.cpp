@@ -217,6 +217,8 @@ private:
   void emitShuffle(gpu::ShuffleOp shuffle);
   /// Emits a loop or branch once for the block (\p block) or the warp.
   void emitControl(Operation *op, bool block);
+  /// Emits a loop holding a barrier, with bounds \p lb, \p ub, \p step.
+  void emitBlockLoop(scf::ForOp loop, Value lb, Value ub, Value step);
   /// Emits a loop over the lanes of the current warp, the last first;
   /// \p body gets the thread's index and a mapping holding it.
   void forEachLane(function_ref<void(Value tid, IRMapping &map)> body);
@@ -226,6 +228,18 @@ private:
                      function_ref<void(Value tid, IRMapping &map)> body);
   /// \p value as thread \p tid sees it, inside a loop over lanes.
   Value threadValue(Value value, Value tid, IRMapping &map);
+  /// Whether \p value is computed in the body from nothing, without
+  /// effects (a constant, a global's address): each piece computes its own.
+  bool recomputed(Value value) const {
+    Operation *def = value.getDefiningOp();
+    return def && def->getNumOperands() == 0 && def->getNumRegions() == 0 &&
+           isMemoryEffectFree(def) && launch->isProperAncestor(def);
+  }
+  /// A copy of \p value's defining op at the builder, mapped in \p map.
+  Value recompute(Value value, IRMapping &map) {
+    Operation *copy = b.clone(*value.getDefiningOp(), map);
+    return copy->getResult(cast<OpResult>(value).getResultNumber());
+  }
   /// \p value, which every thread of the block (\p block) or lane of the
   /// warp must agree on.
   Value agreedValue(Value value, bool block);
@@ -313,7 +327,8 @@ LogicalResult TogetherEmulation::allocateSlots() {
         }
       } else {
         for (Value result : op.getResults())
-          if (sharedOutsidePiece(result, piece) && failed(addSlot(result)))
+          if (!recomputed(result) && sharedOutsidePiece(result, piece) &&
+              failed(addSlot(result)))
             return failure();
       }
       if (together(&op))
@@ -462,6 +477,8 @@ Value TogetherEmulation::threadValue(Value value, Value tid, IRMapping &map) {
     map.map(value, mapped);
     return mapped;
   }
+  if (recomputed(value))
+    return recompute(value, map);
   auto it = slots.find(value);
   if (it == slots.end())
     return value; // Defined outside the launch.
@@ -479,6 +496,10 @@ Value TogetherEmulation::agreedValue(Value value, bool block) {
                      "thread id");
     broken = true;
     return value;
+  }
+  if (recomputed(value)) {
+    IRMapping map;
+    return recompute(value, map);
   }
   auto it = slots.find(value);
   if (it == slots.end())
@@ -634,12 +655,83 @@ void TogetherEmulation::emitControl(Operation *op, bool block) {
          llvm::zip_equal(loop.getRegionIterArgs(), loop.getInitArgs()))
       storeSlot(slots.lookup(arg), threadValue(init, tid, map), tid);
   });
-  auto copy =
-      scf::ForOp::create(b, loc, agreedValue(loop.getLowerBound(), block),
-                         agreedValue(loop.getUpperBound(), block),
-                         agreedValue(loop.getStep(), block));
-  uniform.map(loop.getInductionVar(), copy.getInductionVar());
-  emitRegion(*loop.getBody(), *copy.getBody(), loop.getRegionIterArgs());
+  Value lb = agreedValue(loop.getLowerBound(), block);
+  Value ub = agreedValue(loop.getUpperBound(), block);
+  Value step = agreedValue(loop.getStep(), block);
+  if (!block) {
+    auto copy = scf::ForOp::create(b, loc, lb, ub, step);
+    uniform.map(loop.getInductionVar(), copy.getInductionVar());
+    emitRegion(*loop.getBody(), *copy.getBody(), loop.getRegionIterArgs());
+    return;
+  }
+  emitBlockLoop(loop, lb, ub, step);
+}
+
+void TogetherEmulation::emitBlockLoop(scf::ForOp loop, Value lb, Value ub,
+                                      Value step) {
+  // The body's head (up to its first barrier) and tail (after its last).
+  // On a GPU, a warp that ends an iteration goes on into the next one's
+  // head while other warps are still in the tail: so each warp runs the
+  // tail of an iteration and the head of the next in one piece, and a
+  // kernel that lacks the barrier at the end of a loop over shared tiles
+  // reads tiles the next iteration overwrote, as it may on a GPU.
+  SmallVector<Operation *> ops;
+  for (Operation &op : loop.getBody()->without_terminator())
+    ops.push_back(&op);
+  auto isCut = [&](Operation *op) { return wholeBlock(op); };
+  auto first = llvm::find_if(ops, isCut);
+  auto last = llvm::find_if(llvm::reverse(ops), isCut).base();
+  ArrayRef<Operation *> head(ops.begin(), first), middle(first, last),
+      tail(last, ops.end());
+  Value iv = loop.getInductionVar();
+  auto inBranch = [&](Value condition, function_ref<void()> body) {
+    auto branch = scf::IfOp::create(b, loc, TypeRange{}, condition,
+                                    /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(branch.thenBlock()->getTerminator());
+    body();
+  };
+  auto inWarps = [&](function_ref<void()> body) {
+    OpBuilder::InsertionGuard guard(b);
+    Value warp = countedDown(
+        b, loc, arith::ConstantIndexOp::create(b, loc, threads / kWarpSize));
+    warpBase = arith::MulIOp::create(
+        b, loc, warp, arith::ConstantIndexOp::create(b, loc, kWarpSize));
+    body();
+  };
+
+  Value any = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, lb, ub);
+  inBranch(any, [&] {
+    uniform.map(iv, lb);
+    inWarps([&] { emitOps(head); });
+  });
+  auto copy = scf::ForOp::create(b, loc, lb, ub, step);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(copy.getBody()->getTerminator());
+  Value current = copy.getInductionVar();
+  uniform.map(iv, current);
+  emitBlockOps(middle);
+  inWarps([&] {
+    uniform.map(iv, current);
+    emitOps(tail);
+    // This warp's carried values, then the next iteration's head.
+    ValueRange yielded = loop.getBody()->getTerminator()->getOperands();
+    forEachLane([&](Value tid, IRMapping &map) {
+      SmallVector<Value> values;
+      for (Value value : yielded)
+        values.push_back(threadValue(value, tid, map));
+      for (auto [arg, value] :
+           llvm::zip_equal(loop.getRegionIterArgs(), values))
+        storeSlot(slots.lookup(arg), value, tid);
+    });
+    Value next = arith::AddIOp::create(b, loc, current, step);
+    Value more =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, next, ub);
+    inBranch(more, [&] {
+      uniform.map(iv, next);
+      emitOps(head);
+    });
+  });
 }
 
 /// Replaces the id and dimension ops in the body of \p launch by the
