@@ -3,6 +3,8 @@
 // RUN: not lowmem-opt %s --split-input-file --convert-lowmem-to-gpu="batch-tile=0" 2>&1 | FileCheck %s --check-prefix=BAD
 
 // BAD: convert-lowmem-to-gpu: warps-per-block must be in [1, 32] and batch-tile in [1, 16], got 4 and 0
+// RUN: not lowmem-opt %s --split-input-file --convert-lowmem-to-gpu="tiled-from=-1" 2>&1 | FileCheck %s --check-prefix=BAD-TILED
+// BAD-TILED: convert-lowmem-to-gpu: tiled-from must be 0 (never) or a number of rows, got -1
 
 // A quantized linear with the whole epilogue: NF4 codes with double
 // quantization. The tables are module constants staged in shared memory;
@@ -101,6 +103,37 @@ func.func @dense(%x: tensor<?x32xf32>, %w: tensor<16x32xf32>,
   %0 = lowmem.linear %x, %w : tensor<?x32xf32>, tensor<16x32xf32> -> tensor<?x16xf32>
   %1 = lowmem.qlinear %x, %h residual(%0 : tensor<?x16xf32>) : tensor<?x32xf32>, !lowmem.qtensor<16x32xf32, f16> -> tensor<?x16xf32>
   return %1 : tensor<?x16xf32>
+}
+
+// -----
+
+// Dynamic rows: the host picks the tiled kernel from 32 rows on (64 × 64
+// tiles of y, 8 KB of x and 8 KB of decoded W in shared memory, two
+// barriers a step of 32 along k), the warp kernel below; both write the
+// one result.
+// CHECK-LABEL: func.func @tiled(
+// CHECK: %[[OUT:.+]] = memref.alloc
+// CHECK: %[[MANY:.+]] = arith.cmpi uge, %{{.+}}, %c32 : index
+// CHECK: scf.if %[[MANY]] {
+// CHECK: gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c256{{.*}}) workgroup(%[[XS:.+]] : memref<2048xf32, #gpu.address_space<workgroup>>, %[[WS:.+]] : memref<2048xf32, #gpu.address_space<workgroup>>)
+// CHECK: scf.for {{.*}} = %c0{{.*}} to %c96{{.*}} step %c32{{.*}} iter_args(
+// CHECK: vector.load %{{.+}} : memref<?x96xf32>, vector<8xf32>
+// CHECK: memref.store %{{.+}}, %[[XS]]
+// CHECK: vector.load %{{.+}} : memref<3072xi8>, vector<4xi8>
+// CHECK: memref.store %{{.+}}, %[[WS]]
+// CHECK: gpu.barrier
+// CHECK: vector.load %[[XS]]{{.*}} vector<4xf32>
+// CHECK: vector.load %[[WS]]{{.*}} vector<4xf32>
+// CHECK: gpu.barrier
+// CHECK: memref.store %{{.+}}, %[[OUT]]
+// CHECK: } else {
+// CHECK: gpu.launch
+// CHECK: gpu.shuffle xor
+// CHECK: memref.store %{{.+}}, %[[OUT]]
+// CHECK: bufferization.to_tensor %[[OUT]]
+func.func @tiled(%x: tensor<?x96xf32>, %w: !lowmem.qtensor<64x96xf32, nf4, block = 32> {lowmem.param = "w"}) -> tensor<?x64xf32> {
+  %0 = lowmem.qlinear %x, %w : tensor<?x96xf32>, !lowmem.qtensor<64x96xf32, nf4, block = 32> -> tensor<?x64xf32>
+  return %0 : tensor<?x64xf32>
 }
 
 // -----

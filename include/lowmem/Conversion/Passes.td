@@ -65,7 +65,15 @@ def ConvertLowMemToGPU : Pass<"convert-lowmem-to-gpu", "::mlir::ModuleOp"> {
     quantization's dynamic map staged in shared memory, and accumulate in
     f32; a butterfly of warp shuffles sums the lanes and lane 0 applies the
     bias, the activation and the residual before the only store. No decoded
-    weight is written anywhere. A transposed product (`transposed`, the
+    weight is written anywhere. From `tiled-from` input rows on (prefill,
+    training), a product whose k is a multiple of 32 and whose n is 64 or
+    more takes the tiled kernel instead, chosen on the host when the rows
+    are dynamic: one block of 256 threads for each 64 × 64 tile of the
+    result; at each step of 32 along k, every thread loads a run of 8
+    inputs of a row of x and decodes a run of 8 weights of a row of W (one
+    vector load) into shared memory, and after a barrier accumulates its 4
+    × 4 outputs from the two tiles, so a weight is decoded once for 64 rows
+    and each input read once for 64 features; same epilogue. A transposed product (`transposed`, the
     input gradient x · W of a linear layer) is one kernel whose threads each
     compute 4 rows × 8 columns of the result: a thread walks the rows of W,
     decoding its 8 weights of each from one vector load (a warp's loads
@@ -92,7 +100,11 @@ def ConvertLowMemToGPU : Pass<"convert-lowmem-to-gpu", "::mlir::ModuleOp"> {
            "Warps of a matrix-product block, one output feature each "
            "(1 to 32)">,
     Option<"batchTile", "batch-tile", "int64_t", /*default=*/"4",
-           "Input rows a warp computes at once (1 to 16)">
+           "Input rows a warp computes at once (1 to 16)">,
+    Option<"tiledFrom", "tiled-from", "int64_t", /*default=*/"32",
+           "Input rows from which a matrix product takes the tiled kernel "
+           "(64 × 64 tiles of the result through shared memory), the warp "
+           "kernel below; 0: never">
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::bufferization::BufferizationDialect",

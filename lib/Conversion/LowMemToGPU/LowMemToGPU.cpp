@@ -23,6 +23,11 @@
 // ever stored anywhere. Rows whose byte length is not a multiple of 16 use
 // the same kernel one element per lane at a time.
 //
+// Tiled products (from `tiled-from` rows on): one block of 256 threads for
+// each 64 × 64 tile of y; at each step of 32 along k the block decodes its
+// tile of W and loads its tile of x into shared memory (8 values a thread),
+// then each thread accumulates 4 rows × 4 features from them.
+//
 // Transposed products (input gradients, y = x · W): each thread computes 4
 // rows × 8 columns of y, walking the rows of W and decoding its 8 weights
 // of each from one vector load for all 4 rows; the threads share nothing.
@@ -464,15 +469,14 @@ struct LinearBuffers {
   }
 };
 
-/// Emits the matrix-product kernel and returns the result tensor.
-Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
-                       const LinearOperands &ops, int64_t warpsPerBlock,
-                       int64_t batchTile) {
+/// Emits the matrix-product kernel of one warp an output feature into
+/// \p buffers' result.
+void emitWarpLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
+                          const LinearOperands &ops,
+                          const LinearBuffers &buffers, int64_t warpsPerBlock,
+                          int64_t batchTile) {
   int64_t n = ops.n, k = ops.k;
   Type f32 = b.getF32Type();
-
-  // Host side: buffers, sizes, the result.
-  LinearBuffers buffers = LinearBuffers::read(b, loc, ops);
   Value w = buffers.w, x = buffers.x, bias = buffers.bias;
   ArrayRef<Value> parts = buffers.parts;
   const Rows &rows = buffers.rows;
@@ -621,6 +625,257 @@ Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
           });
           scf::YieldOp::create(ib, il);
         });
+      });
+}
+
+/// Rows and output features of a tiled product's block, and the depth of
+/// each step along k.
+constexpr int64_t kTileRows = 64, kTileCols = 64, kTileDepth = 32;
+/// Threads of a tiled product's block, 16 × 16, each computing 4 rows × 4
+/// features; and the run of a row of x or W each loads into shared memory
+/// at each step.
+constexpr int64_t kTileThreads = 256, kTileThreadRows = 4, kTileThreadCols = 4,
+                  kTileRun = 8;
+/// Depths of a tile a thread's inner loop takes an iteration.
+constexpr int64_t kTileUnroll = 4;
+
+/// Whether the tiled kernel takes \p ops: whole steps along k, at least a
+/// tile of features, runs of 8 weights that a 4-bit block never splits.
+bool fitsTiledKernel(const LinearOperands &ops) {
+  if (ops.k % kTileDepth != 0 || ops.n < kTileCols)
+    return false;
+  if (ops.quantType && weightBits(ops) == 4 &&
+      ops.quantType->getBlockSize() % kTileRun != 0)
+    return false;
+  return true;
+}
+
+/// Emits the tiled matrix-product kernel into \p buffers' result: one block
+/// of 256 threads for each kTileRows × kTileCols tile of y. At each step
+/// along k, every thread loads one run of 8 inputs of one row of x and
+/// decodes one run of 8 weights of one row of W (one vector load), storing
+/// both transposed in shared memory; after a barrier, each thread
+/// accumulates its 4 × 4 outputs from the shared tiles (two 16-byte loads
+/// a depth), and a second barrier frees the tiles. Each weight is decoded
+/// once a block, for 64 rows, where the warp kernel decodes it once for
+/// every `batch-tile` rows; the epilogue is the warp kernel's.
+void emitTiledLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
+                           const LinearOperands &ops,
+                           const LinearBuffers &buffers) {
+  int64_t n = ops.n, k = ops.k;
+  Type f32 = b.getF32Type();
+  Value w = buffers.w, x = buffers.x, bias = buffers.bias;
+  ArrayRef<Value> parts = buffers.parts;
+  const Rows &rows = buffers.rows;
+  Value m = rows.count;
+  int64_t featureTiles = llvm::divideCeilSigned(n, kTileCols);
+  Value rowTiles =
+      arith::CeilDivUIOp::create(b, loc, m, indexConst(b, loc, kTileRows));
+  Value numBlocks =
+      arith::MulIOp::create(b, loc, rowTiles, indexConst(b, loc, featureTiles));
+  DecoderTables tables = DecoderTables::of(module, ops);
+  bool vectorX = wholeRows(ops.input);
+
+  launch1D(
+      b, loc, numBlocks, kTileThreads,
+      {kTileDepth * kTileRows, kTileDepth * kTileCols},
+      [&](OpBuilder &kb, Location kl, Value bid, Value tid,
+          ArrayRef<BlockArgument> shared) {
+        Value xs = shared[0], ws = shared[1];
+        auto c = [&](int64_t v) { return indexConst(kb, kl, v); };
+        Value fTiles = c(featureTiles);
+        Value m0 = arith::MulIOp::create(
+            kb, kl, arith::DivUIOp::create(kb, kl, bid, fTiles), c(kTileRows));
+        Value n0 = arith::MulIOp::create(
+            kb, kl, arith::RemUIOp::create(kb, kl, bid, fTiles), c(kTileCols));
+        auto read = [&](memref::GlobalOp global) -> Value {
+          if (!global)
+            return Value();
+          return memref::GetGlobalOp::create(kb, kl, global.getType(),
+                                             global.getSymName());
+        };
+        std::optional<WeightDecoder> decoder;
+        if (ops.quantType)
+          decoder.emplace(*ops.quantType, parts, read(tables.codes),
+                          read(tables.dynamicMap));
+
+        // What this thread loads: run `loadCol` of row `loadLine` of the x
+        // tile (clamped to the last row: a partial tile's extra rows are
+        // discarded) and of the W tile (zero past the last feature).
+        int64_t runsPerLine = kTileDepth / kTileRun;
+        Value loadLine = arith::DivUIOp::create(kb, kl, tid, c(runsPerLine));
+        Value loadCol = arith::MulIOp::create(
+            kb, kl, arith::RemUIOp::create(kb, kl, tid, c(runsPerLine)),
+            c(kTileRun));
+        SmallVector<Value> xRow = buffers.tileRows(
+            kb, kl, arith::AddIOp::create(kb, kl, m0, loadLine), 1)[0];
+        Value feature = arith::AddIOp::create(kb, kl, n0, loadLine);
+        Value hasFeature = arith::CmpIOp::create(
+            kb, kl, arith::CmpIPredicate::ult, feature, c(n));
+        Value flatRow = arith::MulIOp::create(kb, kl, feature, c(k));
+        // What it computes: rows ty·4.., features tx·4.. of the tile.
+        int64_t threadCols = kTileCols / kTileThreadCols;
+        Value ty = arith::DivUIOp::create(kb, kl, tid, c(threadCols));
+        Value tx = arith::RemUIOp::create(kb, kl, tid, c(threadCols));
+        Value myRow = arith::MulIOp::create(kb, kl, ty, c(kTileThreadRows));
+        Value myCol = arith::MulIOp::create(kb, kl, tx, c(kTileThreadCols));
+
+        // Stores run values transposed: element i at [loadCol + i, line].
+        auto storeRun = [&](OpBuilder &sb, Location sl, Value tile,
+                            int64_t lineSize, ArrayRef<Value> values) {
+          for (auto [i, v] : llvm::enumerate(values)) {
+            Value depth = arith::AddIOp::create(
+                sb, sl, loadCol, indexConst(sb, sl, static_cast<int64_t>(i)));
+            Value at = arith::AddIOp::create(
+                sb, sl,
+                arith::MulIOp::create(sb, sl, depth,
+                                      indexConst(sb, sl, lineSize)),
+                loadLine);
+            memref::StoreOp::create(sb, sl, v, tile, ValueRange{at});
+          }
+        };
+        int64_t outputs = kTileThreadRows * kTileThreadCols;
+        SmallVector<Value> init(outputs, f32Const(kb, kl, 0.0f));
+        auto steps = scf::ForOp::create(
+            kb, kl, c(0), c(k), c(kTileDepth), init,
+            [&](OpBuilder &lb, Location ll, Value k0, ValueRange accs) {
+              Value col0 = arith::AddIOp::create(lb, ll, k0, loadCol);
+              // The run of x.
+              SmallVector<Value> at(xRow);
+              at.push_back(col0);
+              SmallVector<Value> xRun;
+              if (vectorX) {
+                Value v = vector::LoadOp::create(
+                    lb, ll, VectorType::get({kTileRun}, f32), x, at,
+                    /*nontemporal=*/false, llvm::MaybeAlign(kChunkBytes));
+                for (int64_t i = 0; i < kTileRun; ++i)
+                  xRun.push_back(vector::ExtractOp::create(
+                      lb, ll, v, ArrayRef<int64_t>{i}));
+              } else {
+                for (int64_t i = 0; i < kTileRun; ++i) {
+                  at.back() = arith::AddIOp::create(lb, ll, col0,
+                                                    indexConst(lb, ll, i));
+                  xRun.push_back(memref::LoadOp::create(lb, ll, x, at));
+                }
+              }
+              storeRun(lb, ll, xs, kTileRows, xRun);
+              // The run of W, decoded.
+              auto decoded = scf::IfOp::create(
+                  lb, ll, hasFeature,
+                  [&](OpBuilder &tb, Location tl) {
+                    scf::YieldOp::create(tb, tl,
+                                         decodeRun(tb, tl, ops, decoder, w,
+                                                   parts, feature, col0,
+                                                   flatRow, kTileRun));
+                  },
+                  [&](OpBuilder &eb, Location el) {
+                    scf::YieldOp::create(
+                        eb, el,
+                        SmallVector<Value>(kTileRun, f32Const(eb, el, 0.0f)));
+                  });
+              SmallVector<Value> wRun(decoded.getResults());
+              storeRun(lb, ll, ws, kTileCols, wRun);
+              gpu::BarrierOp::create(lb, ll);
+
+              // Along the depth, kTileUnroll steps an iteration.
+              auto depths = scf::ForOp::create(
+                  lb, ll, indexConst(lb, ll, 0), indexConst(lb, ll, kTileDepth),
+                  indexConst(lb, ll, kTileUnroll), accs,
+                  [&](OpBuilder &db, Location dl, Value d0, ValueRange sums) {
+                    SmallVector<Value> next(sums);
+                    for (int64_t u = 0; u < kTileUnroll; ++u) {
+                      Value d = arith::AddIOp::create(db, dl, d0,
+                                                      indexConst(db, dl, u));
+                      auto line = [&](Value tile, int64_t lineSize, Value first,
+                                      int64_t count) {
+                        Value at = arith::AddIOp::create(
+                            db, dl,
+                            arith::MulIOp::create(db, dl, d,
+                                                  indexConst(db, dl, lineSize)),
+                            first);
+                        Value v = vector::LoadOp::create(
+                            db, dl, VectorType::get({count}, f32), tile,
+                            ValueRange{at}, /*nontemporal=*/false,
+                            llvm::MaybeAlign(count * 4));
+                        SmallVector<Value> values;
+                        for (int64_t i = 0; i < count; ++i)
+                          values.push_back(vector::ExtractOp::create(
+                              db, dl, v, ArrayRef<int64_t>{i}));
+                        return values;
+                      };
+                      SmallVector<Value> as =
+                          line(xs, kTileRows, myRow, kTileThreadRows);
+                      SmallVector<Value> bs =
+                          line(ws, kTileCols, myCol, kTileThreadCols);
+                      for (int64_t r = 0; r < kTileThreadRows; ++r)
+                        for (int64_t q = 0; q < kTileThreadCols; ++q) {
+                          Value &sum = next[r * kTileThreadCols + q];
+                          sum = arith::AddFOp::create(
+                              db, dl, sum,
+                              arith::MulFOp::create(db, dl, as[r], bs[q]));
+                        }
+                    }
+                    scf::YieldOp::create(db, dl, next);
+                  });
+              gpu::BarrierOp::create(lb, ll);
+              scf::YieldOp::create(lb, ll, depths.getResults());
+            });
+
+        // The epilogue and the store of each valid row and feature.
+        Value rowBase = arith::AddIOp::create(kb, kl, m0, myRow);
+        buffers.forValidRows(
+            kb, kl, rowBase, kTileThreadRows,
+            [&](OpBuilder &sb, Location sl, int64_t r, SmallVector<Value> at) {
+              at.push_back(Value());
+              for (int64_t q = 0; q < kTileThreadCols; ++q) {
+                Value col = arith::AddIOp::create(
+                    sb, sl, arith::AddIOp::create(sb, sl, n0, myCol),
+                    indexConst(sb, sl, q));
+                Value inside =
+                    arith::CmpIOp::create(sb, sl, arith::CmpIPredicate::ult,
+                                          col, indexConst(sb, sl, n));
+                scf::IfOp::create(
+                    sb, sl, inside, [&](OpBuilder &qb, Location ql) {
+                      at.back() = col;
+                      Value biasValue =
+                          bias ? memref::LoadOp::create(qb, ql, bias, col)
+                                     .getResult()
+                               : Value();
+                      buffers.store(qb, ql, ops,
+                                    steps.getResult(r * kTileThreadCols + q),
+                                    biasValue, at);
+                      scf::YieldOp::create(qb, ql);
+                    });
+              }
+            });
+      });
+}
+
+/// Emits a matrix product and returns the result tensor: the tiled kernel
+/// from \p tiledFrom rows on (if it takes the product; 0: never), the warp
+/// kernel below, the choice made on the host when rows are dynamic.
+Value emitLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
+                       const LinearOperands &ops, int64_t warpsPerBlock,
+                       int64_t batchTile, int64_t tiledFrom) {
+  LinearBuffers buffers = LinearBuffers::read(b, loc, ops);
+  if (tiledFrom <= 0 || !fitsTiledKernel(ops)) {
+    emitWarpLinearKernel(b, loc, module, ops, buffers, warpsPerBlock,
+                         batchTile);
+    return buffers.result(b, loc);
+  }
+  Value many =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge,
+                            buffers.rows.count, indexConst(b, loc, tiledFrom));
+  scf::IfOp::create(
+      b, loc, many,
+      [&](OpBuilder &tb, Location tl) {
+        emitTiledLinearKernel(tb, tl, module, ops, buffers);
+        scf::YieldOp::create(tb, tl);
+      },
+      [&](OpBuilder &eb, Location el) {
+        emitWarpLinearKernel(eb, el, module, ops, buffers, warpsPerBlock,
+                             batchTile);
+        scf::YieldOp::create(eb, el);
       });
   return buffers.result(b, loc);
 }
@@ -1275,6 +1530,12 @@ struct ConvertLowMemToGPUPass
                          << static_cast<int64_t>(batchTile);
       return signalPassFailure();
     }
+    if (tiledFrom < 0) {
+      module.emitError() << "convert-lowmem-to-gpu: tiled-from must be 0 "
+                            "(never) or a number of rows, got "
+                         << static_cast<int64_t>(tiledFrom);
+      return signalPassFailure();
+    }
     SmallVector<Operation *> candidates;
     module.walk([&](Operation *op) {
       if (isa<LinearOp, QLinearOp, GroupNormOp, AttentionOp, RmsNormOp,
@@ -1297,7 +1558,7 @@ struct ConvertLowMemToGPUPass
                                               operands);
       } else if (collected) {
         result = emitLinearKernel(rewriter, op->getLoc(), module, operands,
-                                  warpsPerBlock, batchTile);
+                                  warpsPerBlock, batchTile, tiledFrom);
       } else if (auto attention = dyn_cast<AttentionOp>(op)) {
         // The warps' rows and partial sums must fit in the 48 KB of static
         // shared memory a block may have.
