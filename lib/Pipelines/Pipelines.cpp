@@ -179,6 +179,7 @@ void mlir::lowmem::buildCUDAToLLVMPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createLowMemSinkGlobals());
   pm.addPass(createGpuKernelOutliningPass());
   pm.addNestedPass<gpu::GPUModuleOp>(createLowMemGPUMath());
+  pm.addNestedPass<gpu::GPUModuleOp>(createLowMemAlignSharedMemory());
   pm.addPass(createLowMemDedupKernels());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createCanonicalizerPass());
