@@ -77,9 +77,9 @@ func.func @private(%out: memref<8x4xf32>) {
 // CHECK-SAME: (%[[OUT:.*]]: memref<64xf32>)
 // CHECK-NOT: gpu.launch
 // CHECK: %[[SP:.*]] = llvm.intr.stacksave : !llvm.ptr
-// CHECK-DAG: %[[XS:.*]] = memref.alloca() : memref<64xf32>
-// CHECK-DAG: %[[SHS:.*]] = memref.alloca() : memref<64xf32>
-// CHECK-DAG: %[[SHARED:.*]] = memref.alloca() : memref<2xf32>
+// CHECK-DAG: %[[XS:.*]] = memref.alloca() {alignment = 16 : i64} : memref<64xf32>
+// CHECK-DAG: %[[SHS:.*]] = memref.alloca() {alignment = 16 : i64} : memref<64xf32>
+// CHECK-DAG: %[[SHARED:.*]] = memref.alloca() {alignment = 16 : i64} : memref<2xf32>
 // CHECK: scf.for
 // CHECK: memref.store %{{.*}}, %[[SHARED]]
 // CHECK: scf.for %[[W:.*]] =
@@ -140,7 +140,7 @@ func.func @odd_block(%out: memref<8xf32>) {
 
 // -----
 
-func.func @shuffle_in_while(%out: memref<32xf32>, %v: f32) {
+func.func @shuffle_in_region(%out: memref<32xf32>, %v: f32) {
   %c1 = arith.constant 1 : index
   %c32 = arith.constant 32 : index
   %o = arith.constant 1 : i32
@@ -201,11 +201,28 @@ func.func @buffer_across(%out: memref<64xf32>, %v: f32) {
 func.func @private_with_barrier(%out: memref<32xf32>) {
   %c1 = arith.constant 1 : index
   %c32 = arith.constant 32 : index
-  // expected-error @below {{it allocates private memory next to a barrier or shuffle}}
+  // expected-error @below {{it allocates private memory next to a barrier, a shuffle or shared memory}}
   gpu.launch blocks(%b, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
              threads(%t, %ty, %tz) in (%bx = %c32, %sby = %c1, %sbz = %c1) {
     %scratch = memref.alloca() : memref<4xf32>
     gpu.barrier
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
+func.func @narrow_shuffle(%out: memref<32xf32>, %v: f32) {
+  %c1 = arith.constant 1 : index
+  %c32 = arith.constant 32 : index
+  %o = arith.constant 1 : i32
+  %w = arith.constant 16 : i32
+  // expected-error @below {{a shuffle's width is not the constant 32, the only one emulated}}
+  gpu.launch blocks(%b, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%t, %ty, %tz) in (%bx = %c32, %sby = %c1, %sbz = %c1) {
+    %s, %ok = gpu.shuffle xor %v, %o, %w : f32
+    memref.store %s, %out[%t] : memref<32xf32>
     gpu.terminator
   }
   return

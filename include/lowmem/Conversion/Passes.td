@@ -286,12 +286,14 @@ def LowMemEmulateLaunches
     emulated program checks, stopping with a message on standard error if
     not (a barrier or shuffle in divergent code is undefined on a GPU). In
     a loop holding a barrier, each warp runs the end of an iteration (after
-    its last barrier) and the start of the next (up to its first) in one
-    piece, as a warp may on a GPU: a loop over shared tiles that lacks the
-    barrier ending each iteration gives a wrong answer here too. A value that one piece computes and another reads
+    its last barrier) and then the start of the next (up to its first)
+    before the next warp runs its end, as a warp may on a GPU: a loop over
+    shared tiles that lacks the barrier ending each iteration gives a wrong
+    answer here too. A value that one piece computes and another reads
     is kept per thread in a stack buffer of the block. Workgroup memory is a
-    stack buffer, filled with NaN at the start of each block so that a read
-    before any write shows.
+    stack buffer; a one-dimensional float one is filled with NaN at the
+    start of each block so that a read before any write shows. Shuffles
+    must have the constant width 32.
 
     Warps and lanes run last first: a kernel whose threads depend on one
     another's writes without a barrier, a race on a GPU, then gives another

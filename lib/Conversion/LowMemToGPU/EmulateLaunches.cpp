@@ -49,6 +49,9 @@ Value pick(const gpu::KernelDim3 &dims, gpu::Dimension dim) {
 }
 
 constexpr int64_t kWarpSize = 32;
+/// Bytes a slot and a shared buffer are aligned to: a kernel's widest
+/// vector load from shared memory (lowmem-align-shared-memory's default).
+constexpr int64_t kSlotAlignment = 16;
 
 /// Whether the threads of \p launch run together: it has shared memory, a
 /// barrier or a shuffle.
@@ -78,7 +81,11 @@ std::string unsupportedTogether(gpu::LaunchOp launch) {
   std::string why;
   launch.getBody().walk([&](Operation *op) {
     if (isa<memref::AllocaOp>(op))
-      why = "it allocates private memory next to a barrier or shuffle";
+      why = "it allocates private memory next to a barrier, a shuffle or "
+            "shared memory";
+    else if (auto shuffle = dyn_cast<gpu::ShuffleOp>(op);
+             shuffle && !isConstantIntValue(shuffle.getWidth(), kWarpSize))
+      why = "a shuffle's width is not the constant 32, the only one emulated";
     return why.empty() ? WalkResult::advance() : WalkResult::interrupt();
   });
   return why;
@@ -140,8 +147,10 @@ void stripSharedMemorySpace(Operation *op) {
 }
 
 /// Emits, at \p b, a stop of the program with \p message on standard error
-/// unless \p ok holds (standard output might not be flushed).
-void stopUnless(OpBuilder &b, Location loc, Value ok, StringRef message) {
+/// unless \p ok holds (standard output might not be flushed); fails if the
+/// module declares `write` or `abort` otherwise than libc.
+LogicalResult stopUnless(OpBuilder &b, Location loc, Value ok,
+                         StringRef message) {
   MLIRContext *ctx = b.getContext();
   auto module =
       b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
@@ -158,21 +167,24 @@ void stopUnless(OpBuilder &b, Location loc, Value ok, StringRef message) {
   }
   auto ptr = LLVM::LLVMPointerType::get(ctx);
   Type i32 = b.getI32Type(), i64 = b.getI64Type();
-  LLVM::LLVMFuncOp write =
-      *LLVM::lookupOrCreateFn(b, module, "write", {i32, ptr, i64}, i64);
-  LLVM::LLVMFuncOp abort = *LLVM::lookupOrCreateFn(
+  FailureOr<LLVM::LLVMFuncOp> write =
+      LLVM::lookupOrCreateFn(b, module, "write", {i32, ptr, i64}, i64);
+  FailureOr<LLVM::LLVMFuncOp> abort = LLVM::lookupOrCreateFn(
       b, module, "abort", {}, LLVM::LLVMVoidType::get(ctx));
+  if (failed(write) || failed(abort))
+    return failure();
   Value bad = arith::XOrIOp::create(b, loc, ok,
                                     arith::ConstantIntOp::create(b, loc, 1, 1));
   scf::IfOp::create(b, loc, bad, [&](OpBuilder &tb, Location tl) {
     Value address = LLVM::AddressOfOp::create(tb, tl, global);
     LLVM::CallOp::create(
-        tb, tl, write,
+        tb, tl, *write,
         ValueRange{LLVM::ConstantOp::create(tb, tl, i32, 2), address,
                    LLVM::ConstantOp::create(tb, tl, i64, text.size())});
-    LLVM::CallOp::create(tb, tl, abort, ValueRange{});
+    LLVM::CallOp::create(tb, tl, *abort, ValueRange{});
     scf::YieldOp::create(tb, tl);
   });
+  return success();
 }
 
 /// Runs a launch whose threads run together as host loops: the blocks one
@@ -199,13 +211,14 @@ private:
   /// Whether \p op is, or holds, a barrier: it runs once for the block.
   bool wholeBlock(Operation *op) const { return holdsBarrier.contains(op); }
   /// Whether the ops of \p block are cut into pieces: the launch body and
-  /// the regions of a branch or loop holding a shuffle.
+  /// the regions of a branch or loop holding a barrier or shuffle.
   bool cut(Block *block) const {
     Operation *parent = block->getParentOp();
     return parent == launch || together(parent);
   }
   void numberPieces(Block &block);
-  /// The piece that runs \p user, -1 for code run once a warp.
+  /// The piece that runs \p user; -1 for what is not in a piece (barriers,
+  /// shuffles, the loops and branches holding them, their terminators).
   int pieceOf(Operation *user) const;
   LogicalResult allocateSlots();
   LogicalResult addSlot(Value value, Value slot = {});
@@ -254,14 +267,15 @@ private:
   OpBuilder b;
   Location loc;
   int64_t threads;
-  DenseSet<Operation *> holdsSync, holdsBarrier;
+  llvm::SetVector<Operation *> holdsSync, holdsBarrier;
   /// Ops of cut blocks outside barriers and shuffles: the piece each is in.
   DenseMap<Operation *, int> pieces;
   int numPieces = 0;
   /// A thread's values that pieces share: one element per thread.
   DenseMap<Value, Value> slots;
-  /// Values the same for a whole block: ids, sizes, shared memory, the
-  /// induction variables of loops run once a warp.
+  /// Values the threads share, and what each stands for in the emitted
+  /// code: block ids, sizes, shared memory; the induction variables of
+  /// loops run once a block, and, while their warp runs, once a warp.
   IRMapping uniform;
   Value warpBase;
   bool broken = false;
@@ -297,7 +311,8 @@ LogicalResult TogetherEmulation::addSlot(Value value, Value slot) {
       return launch.emitError("cannot run this kernel as loops on the host: "
                               "a value of type ")
              << type << " crosses a barrier or shuffle";
-    slot = memref::AllocaOp::create(b, loc, MemRefType::get({threads}, type));
+    slot = memref::AllocaOp::create(b, loc, MemRefType::get({threads}, type),
+                                    b.getI64IntegerAttr(kSlotAlignment));
   }
   slots[value] = slot;
   return success();
@@ -371,7 +386,8 @@ LogicalResult TogetherEmulation::run() {
     shared.push_back(memref::AllocaOp::create(
         b, loc,
         MemRefType::get(type.getShape(), type.getElementType(),
-                        type.getLayout())));
+                        type.getLayout()),
+        b.getI64IntegerAttr(kSlotAlignment)));
     uniform.map(buffer, shared.back());
   }
 
@@ -526,11 +542,16 @@ Value TogetherEmulation::agreedValue(Value value, bool block) {
                              b, loc, others.getRegionIterArg(0), same)});
     agree = others.getResult(0);
   }
-  stopUnless(b, loc, agree,
-             block ? "emulated kernel: the threads of a block disagree on a "
-                     "branch or loop that holds a barrier"
-                   : "emulated kernel: the lanes of a warp disagree on a "
-                     "branch or loop that holds a shuffle");
+  if (failed(stopUnless(
+          b, loc, agree,
+          block ? "emulated kernel: the threads of a block disagree on a "
+                  "branch or loop that holds a barrier"
+                : "emulated kernel: the lanes of a warp disagree on a branch "
+                  "or loop that holds a shuffle"))) {
+    launch.emitError("cannot run this kernel as loops on the host: the "
+                     "module declares 'write' or 'abort' otherwise than libc");
+    broken = true;
+  }
   return first;
 }
 
@@ -659,7 +680,9 @@ void TogetherEmulation::emitControl(Operation *op, bool block) {
   Value ub = agreedValue(loop.getUpperBound(), block);
   Value step = agreedValue(loop.getStep(), block);
   if (!block) {
-    auto copy = scf::ForOp::create(b, loc, lb, ub, step);
+    auto copy =
+        scf::ForOp::create(b, loc, lb, ub, step, ValueRange{},
+                           /*bodyBuilder=*/nullptr, loop.getUnsignedCmp());
     uniform.map(loop.getInductionVar(), copy.getInductionVar());
     emitRegion(*loop.getBody(), *copy.getBody(), loop.getRegionIterArgs());
     return;
@@ -672,9 +695,11 @@ void TogetherEmulation::emitBlockLoop(scf::ForOp loop, Value lb, Value ub,
   // The body's head (up to its first barrier) and tail (after its last).
   // On a GPU, a warp that ends an iteration goes on into the next one's
   // head while other warps are still in the tail: so each warp runs the
-  // tail of an iteration and the head of the next in one piece, and a
-  // kernel that lacks the barrier at the end of a loop over shared tiles
-  // reads tiles the next iteration overwrote, as it may on a GPU.
+  // tail of an iteration and then the head of the next before the next
+  // warp runs its tail, and a kernel that lacks the barrier at the end of
+  // a loop over shared tiles reads tiles the next iteration overwrote, as
+  // it may on a GPU. (The lanes of a warp still finish the tail before any
+  // starts the head.)
   SmallVector<Operation *> ops;
   for (Operation &op : loop.getBody()->without_terminator())
     ops.push_back(&op);
@@ -700,12 +725,16 @@ void TogetherEmulation::emitBlockLoop(scf::ForOp loop, Value lb, Value ub,
     body();
   };
 
-  Value any = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, lb, ub);
+  auto less = loop.getUnsignedCmp() ? arith::CmpIPredicate::ult
+                                    : arith::CmpIPredicate::slt;
+  Value any = arith::CmpIOp::create(b, loc, less, lb, ub);
   inBranch(any, [&] {
     uniform.map(iv, lb);
     inWarps([&] { emitOps(head); });
   });
-  auto copy = scf::ForOp::create(b, loc, lb, ub, step);
+  auto copy =
+      scf::ForOp::create(b, loc, lb, ub, step, ValueRange{},
+                         /*bodyBuilder=*/nullptr, loop.getUnsignedCmp());
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPoint(copy.getBody()->getTerminator());
   Value current = copy.getInductionVar();
@@ -725,8 +754,7 @@ void TogetherEmulation::emitBlockLoop(scf::ForOp loop, Value lb, Value ub,
         storeSlot(slots.lookup(arg), value, tid);
     });
     Value next = arith::AddIOp::create(b, loc, current, step);
-    Value more =
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, next, ub);
+    Value more = arith::CmpIOp::create(b, loc, less, next, ub);
     inBranch(more, [&] {
       uniform.map(iv, next);
       emitOps(head);
