@@ -118,6 +118,20 @@ std::string unsupported(gpu::LaunchOp launch) {
   return why;
 }
 
+/// Maps the launch's grid and block size arguments to its operands.
+void mapLaunchSizes(gpu::LaunchOp launch, IRMapping &map) {
+  gpu::KernelDim3 gridArgs = launch.getGridSize();
+  gpu::KernelDim3 blockArgs = launch.getBlockSize();
+  gpu::KernelDim3 gridSize = launch.getGridSizeOperandValues();
+  gpu::KernelDim3 blockSize = launch.getBlockSizeOperandValues();
+  for (auto [arg, value] :
+       llvm::zip_equal(ArrayRef<Value>{gridArgs.x, gridArgs.y, gridArgs.z,
+                                       blockArgs.x, blockArgs.y, blockArgs.z},
+                       ArrayRef<Value>{gridSize.x, gridSize.y, gridSize.z,
+                                       blockSize.x, blockSize.y, blockSize.z}))
+    map.map(arg, value);
+}
+
 /// Emits `for i in [0, extent)` at \p b, leaves \p b in its body and
 /// returns `extent - 1 - i`: the loop counts down.
 Value countedDown(OpBuilder &b, Location loc, Value extent) {
@@ -235,6 +249,9 @@ private:
   /// Emits a loop over the lanes of the current warp, the last first;
   /// \p body gets the thread's index and a mapping holding it.
   void forEachLane(function_ref<void(Value tid, IRMapping &map)> body);
+  /// Emits a loop over the block's warps, the last first, setting the
+  /// current warp for \p body.
+  void forEachWarp(function_ref<void()> body);
   /// The same over every thread of the block (\p block), warp by warp, or
   /// over the current warp's lanes.
   void forEachThread(bool block,
@@ -392,16 +409,8 @@ LogicalResult TogetherEmulation::run() {
   }
 
   gpu::KernelDim3 gridSize = launch.getGridSizeOperandValues();
-  gpu::KernelDim3 blockSize = launch.getBlockSizeOperandValues();
   gpu::KernelDim3 blockIds = launch.getBlockIds();
-  gpu::KernelDim3 gridArgs = launch.getGridSize();
-  gpu::KernelDim3 blockArgs = launch.getBlockSize();
-  for (auto [arg, value] :
-       llvm::zip_equal(ArrayRef<Value>{gridArgs.x, gridArgs.y, gridArgs.z,
-                                       blockArgs.x, blockArgs.y, blockArgs.z},
-                       ArrayRef<Value>{gridSize.x, gridSize.y, gridSize.z,
-                                       blockSize.x, blockSize.y, blockSize.z}))
-    uniform.map(arg, value);
+  mapLaunchSizes(launch, uniform);
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   uniform.map(launch.getThreadIds().y, zero);
   uniform.map(launch.getThreadIds().z, zero);
@@ -443,12 +452,7 @@ void TogetherEmulation::emitBlockOps(ArrayRef<Operation *> ops) {
   auto flush = [&] {
     if (segment.empty())
       return;
-    OpBuilder::InsertionGuard guard(b);
-    Value warp = countedDown(
-        b, loc, arith::ConstantIndexOp::create(b, loc, threads / kWarpSize));
-    warpBase = arith::MulIOp::create(
-        b, loc, warp, arith::ConstantIndexOp::create(b, loc, kWarpSize));
-    emitOps(segment);
+    forEachWarp([&] { emitOps(segment); });
     segment.clear();
   };
   for (Operation *op : ops) {
@@ -478,12 +482,16 @@ void TogetherEmulation::forEachThread(
     bool block, function_ref<void(Value tid, IRMapping &map)> body) {
   if (!block)
     return forEachLane(body);
+  forEachWarp([&] { forEachLane(body); });
+}
+
+void TogetherEmulation::forEachWarp(function_ref<void()> body) {
   OpBuilder::InsertionGuard guard(b);
   Value warp = countedDown(
       b, loc, arith::ConstantIndexOp::create(b, loc, threads / kWarpSize));
   warpBase = arith::MulIOp::create(
       b, loc, warp, arith::ConstantIndexOp::create(b, loc, kWarpSize));
-  forEachLane(body);
+  body();
 }
 
 Value TogetherEmulation::threadValue(Value value, Value tid, IRMapping &map) {
@@ -716,21 +724,13 @@ void TogetherEmulation::emitBlockLoop(scf::ForOp loop, Value lb, Value ub,
     b.setInsertionPoint(branch.thenBlock()->getTerminator());
     body();
   };
-  auto inWarps = [&](function_ref<void()> body) {
-    OpBuilder::InsertionGuard guard(b);
-    Value warp = countedDown(
-        b, loc, arith::ConstantIndexOp::create(b, loc, threads / kWarpSize));
-    warpBase = arith::MulIOp::create(
-        b, loc, warp, arith::ConstantIndexOp::create(b, loc, kWarpSize));
-    body();
-  };
 
   auto less = loop.getUnsignedCmp() ? arith::CmpIPredicate::ult
                                     : arith::CmpIPredicate::slt;
   Value any = arith::CmpIOp::create(b, loc, less, lb, ub);
   inBranch(any, [&] {
     uniform.map(iv, lb);
-    inWarps([&] { emitOps(head); });
+    forEachWarp([&] { emitOps(head); });
   });
   auto copy =
       scf::ForOp::create(b, loc, lb, ub, step, ValueRange{},
@@ -740,7 +740,7 @@ void TogetherEmulation::emitBlockLoop(scf::ForOp loop, Value lb, Value ub,
   Value current = copy.getInductionVar();
   uniform.map(iv, current);
   emitBlockOps(middle);
-  inWarps([&] {
+  forEachWarp([&] {
     uniform.map(iv, current);
     emitOps(tail);
     // This warp's carried values, then the next iteration's head.
@@ -792,8 +792,6 @@ void emulate(gpu::LaunchOp launch) {
   Location loc = launch.getLoc();
   gpu::KernelDim3 blockIds = launch.getBlockIds();
   gpu::KernelDim3 threadIds = launch.getThreadIds();
-  gpu::KernelDim3 gridArgs = launch.getGridSize();
-  gpu::KernelDim3 blockArgs = launch.getBlockSize();
   OpBuilder b(launch);
   gpu::KernelDim3 gridSize = launch.getGridSizeOperandValues();
   gpu::KernelDim3 blockSize = launch.getBlockSizeOperandValues();
@@ -813,12 +811,7 @@ void emulate(gpu::LaunchOp launch) {
   loop(blockSize.z, threadIds.z);
   loop(blockSize.y, threadIds.y);
   loop(blockSize.x, threadIds.x);
-  for (auto [arg, value] :
-       llvm::zip_equal(ArrayRef<Value>{gridArgs.x, gridArgs.y, gridArgs.z,
-                                       blockArgs.x, blockArgs.y, blockArgs.z},
-                       ArrayRef<Value>{gridSize.x, gridSize.y, gridSize.z,
-                                       blockSize.x, blockSize.y, blockSize.z}))
-    map.map(arg, value);
+  mapLaunchSizes(launch, map);
 
   // A thread's stack allocations are released at its end (a kernel's
   // private memory): memref.alloca_scope would hold the loops inside, which

@@ -296,6 +296,22 @@ struct DecoderTables {
           tableGlobal(module, "__lowmem_dynamic_map", lq::dynamicMap());
     return tables;
   }
+
+  /// A decoder of \p ops' quantized weight (none for f32 weights) that
+  /// reads the tables from the constant globals, built in a kernel.
+  std::optional<WeightDecoder> decoder(OpBuilder &b, Location loc,
+                                       const LinearOperands &ops,
+                                       ArrayRef<Value> parts) const {
+    if (!ops.quantType)
+      return std::nullopt;
+    auto read = [&](memref::GlobalOp global) -> Value {
+      if (!global)
+        return Value();
+      return memref::GetGlobalOp::create(b, loc, global.getType(),
+                                         global.getSymName());
+    };
+    return WeightDecoder(*ops.quantType, parts, read(codes), read(dynamicMap));
+  }
 };
 
 /// Decodes `count` consecutive weights of row `row` of a matrix product's
@@ -459,6 +475,16 @@ struct LinearBuffers {
       v = arith::AddFOp::create(b, loc, v,
                                 memref::LoadOp::create(b, loc, residual, at));
     memref::StoreOp::create(b, loc, v, out, at);
+  }
+
+  /// store() of `v` at `at`, whose last index is the output feature, with
+  /// that feature's bias.
+  void storeFeature(OpBuilder &b, Location loc, const LinearOperands &ops,
+                    Value v, ValueRange at) const {
+    Value biasValue =
+        bias ? memref::LoadOp::create(b, loc, bias, at.back()).getResult()
+             : Value();
+    store(b, loc, ops, v, biasValue, at);
   }
 
   /// The result, as a tensor.
@@ -639,15 +665,18 @@ constexpr int64_t kTileThreads = 256, kTileThreadRows = 4, kTileThreadCols = 4,
 /// Depths of a tile a thread's inner loop takes an iteration.
 constexpr int64_t kTileUnroll = 4;
 
+/// Whether a 4-bit weight's blocks, if \p ops has one, hold whole runs of
+/// \p run weights, which decodeRun takes.
+bool blocksHoldRuns(const LinearOperands &ops, int64_t run) {
+  return !ops.quantType || weightBits(ops) != 4 ||
+         ops.quantType->getBlockSize() % run == 0;
+}
+
 /// Whether the tiled kernel takes \p ops: whole steps along k, at least a
 /// tile of features, runs of 8 weights that a 4-bit block never splits.
 bool fitsTiledKernel(const LinearOperands &ops) {
-  if (ops.k % kTileDepth != 0 || ops.n < kTileCols)
-    return false;
-  if (ops.quantType && weightBits(ops) == 4 &&
-      ops.quantType->getBlockSize() % kTileRun != 0)
-    return false;
-  return true;
+  return ops.k % kTileDepth == 0 && ops.n >= kTileCols &&
+         blocksHoldRuns(ops, kTileRun);
 }
 
 /// Emits the tiled matrix-product kernel into \p buffers' result: one block
@@ -664,7 +693,7 @@ void emitTiledLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
                            const LinearBuffers &buffers) {
   int64_t n = ops.n, k = ops.k;
   Type f32 = b.getF32Type();
-  Value w = buffers.w, x = buffers.x, bias = buffers.bias;
+  Value w = buffers.w, x = buffers.x;
   ArrayRef<Value> parts = buffers.parts;
   const Rows &rows = buffers.rows;
   Value m = rows.count;
@@ -688,16 +717,8 @@ void emitTiledLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
             kb, kl, arith::DivUIOp::create(kb, kl, bid, fTiles), c(kTileRows));
         Value n0 = arith::MulIOp::create(
             kb, kl, arith::RemUIOp::create(kb, kl, bid, fTiles), c(kTileCols));
-        auto read = [&](memref::GlobalOp global) -> Value {
-          if (!global)
-            return Value();
-          return memref::GetGlobalOp::create(kb, kl, global.getType(),
-                                             global.getSymName());
-        };
-        std::optional<WeightDecoder> decoder;
-        if (ops.quantType)
-          decoder.emplace(*ops.quantType, parts, read(tables.codes),
-                          read(tables.dynamicMap));
+        std::optional<WeightDecoder> decoder =
+            tables.decoder(kb, kl, ops, parts);
 
         // What this thread loads: run `loadCol` of row `loadLine` of the x
         // tile (clamped to the last row: a partial tile's extra rows are
@@ -837,13 +858,9 @@ void emitTiledLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
                 scf::IfOp::create(
                     sb, sl, inside, [&](OpBuilder &qb, Location ql) {
                       at.back() = col;
-                      Value biasValue =
-                          bias ? memref::LoadOp::create(qb, ql, bias, col)
-                                     .getResult()
-                               : Value();
-                      buffers.store(qb, ql, ops,
-                                    steps.getResult(r * kTileThreadCols + q),
-                                    biasValue, at);
+                      buffers.storeFeature(
+                          qb, ql, ops, steps.getResult(r * kTileThreadCols + q),
+                          at);
                       scf::YieldOp::create(qb, ql);
                     });
               }
@@ -891,12 +908,7 @@ constexpr int64_t kTransposedThreads = 256;
 /// Whether the transposed-product kernel takes \p ops: whole runs of
 /// kTransposedCols columns, which a 4-bit block never splits.
 bool fitsTransposedKernel(const LinearOperands &ops) {
-  if (ops.n % kTransposedCols != 0)
-    return false;
-  if (ops.quantType && weightBits(ops) == 4 &&
-      ops.quantType->getBlockSize() % kTransposedCols != 0)
-    return false;
-  return true;
+  return ops.n % kTransposedCols == 0 && blocksHoldRuns(ops, kTransposedCols);
 }
 
 /// Emits the transposed product y = act(x · W + bias) + residual, W of
@@ -913,7 +925,7 @@ Value emitTransposedLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
                                  const LinearOperands &ops) {
   int64_t k = ops.k, n = ops.n;
   LinearBuffers buffers = LinearBuffers::read(b, loc, ops);
-  Value w = buffers.w, x = buffers.x, bias = buffers.bias;
+  Value w = buffers.w, x = buffers.x;
   ArrayRef<Value> parts = buffers.parts;
   const Rows &rows = buffers.rows;
   Value m = rows.count;
@@ -928,82 +940,70 @@ Value emitTransposedLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
 
   DecoderTables tables = DecoderTables::of(module, ops);
 
-  launch1D(b, loc, numBlocks, kTransposedThreads, {},
-           [&](OpBuilder &kb, Location kl, Value bid, Value tid,
-               ArrayRef<BlockArgument>) {
-             Value flat = arith::AddIOp::create(
-                 kb, kl,
-                 arith::MulIOp::create(kb, kl, bid,
-                                       indexConst(kb, kl, kTransposedThreads)),
-                 tid);
-             Value inside = arith::CmpIOp::create(
-                 kb, kl, arith::CmpIPredicate::ult, flat, total);
-             scf::IfOp::create(kb, kl, inside, [&](OpBuilder &ib, Location il) {
-               Value runs = indexConst(ib, il, colRuns);
-               Value col0 = arith::MulIOp::create(
-                   ib, il, arith::RemUIOp::create(ib, il, flat, runs),
-                   indexConst(ib, il, kTransposedCols));
-               Value m0 = arith::MulIOp::create(
-                   ib, il, arith::DivUIOp::create(ib, il, flat, runs),
-                   indexConst(ib, il, kTransposedRows));
-               auto read = [&](memref::GlobalOp global) -> Value {
-                 if (!global)
-                   return Value();
-                 return memref::GetGlobalOp::create(ib, il, global.getType(),
-                                                    global.getSymName());
-               };
-               std::optional<WeightDecoder> decoder;
-               if (ops.quantType)
-                 decoder.emplace(*ops.quantType, parts, read(tables.codes),
-                                 read(tables.dynamicMap));
-               SmallVector<SmallVector<Value>> tileRows =
-                   buffers.tileRows(ib, il, m0, kTransposedRows);
-               SmallVector<Value> init(kTransposedRows * kTransposedCols,
-                                       f32Const(ib, il, 0.0f));
-               auto loop = scf::ForOp::create(
-                   ib, il, indexConst(ib, il, 0), indexConst(ib, il, k),
-                   indexConst(ib, il, 1), init,
-                   [&](OpBuilder &lb, Location ll, Value row, ValueRange accs) {
-                     Value flatRow = arith::MulIOp::create(
-                         lb, ll, row, indexConst(lb, ll, n));
-                     SmallVector<Value> weights =
-                         decodeRun(lb, ll, ops, decoder, w, parts, row, col0,
-                                   flatRow, kTransposedCols);
-                     SmallVector<Value> next;
-                     for (int64_t t = 0; t < kTransposedRows; ++t) {
-                       SmallVector<Value> at(tileRows[t]);
-                       at.push_back(row);
-                       Value xv = memref::LoadOp::create(lb, ll, x, at);
-                       for (int64_t c = 0; c < kTransposedCols; ++c)
-                         next.push_back(arith::AddFOp::create(
-                             lb, ll, accs[t * kTransposedCols + c],
-                             arith::MulFOp::create(lb, ll, xv, weights[c])));
-                     }
-                     scf::YieldOp::create(lb, ll, next);
-                   });
+  launch1D(
+      b, loc, numBlocks, kTransposedThreads, {},
+      [&](OpBuilder &kb, Location kl, Value bid, Value tid,
+          ArrayRef<BlockArgument>) {
+        Value flat = arith::AddIOp::create(
+            kb, kl,
+            arith::MulIOp::create(kb, kl, bid,
+                                  indexConst(kb, kl, kTransposedThreads)),
+            tid);
+        Value inside = arith::CmpIOp::create(kb, kl, arith::CmpIPredicate::ult,
+                                             flat, total);
+        scf::IfOp::create(kb, kl, inside, [&](OpBuilder &ib, Location il) {
+          Value runs = indexConst(ib, il, colRuns);
+          Value col0 = arith::MulIOp::create(
+              ib, il, arith::RemUIOp::create(ib, il, flat, runs),
+              indexConst(ib, il, kTransposedCols));
+          Value m0 = arith::MulIOp::create(
+              ib, il, arith::DivUIOp::create(ib, il, flat, runs),
+              indexConst(ib, il, kTransposedRows));
+          std::optional<WeightDecoder> decoder =
+              tables.decoder(ib, il, ops, parts);
+          SmallVector<SmallVector<Value>> tileRows =
+              buffers.tileRows(ib, il, m0, kTransposedRows);
+          SmallVector<Value> init(kTransposedRows * kTransposedCols,
+                                  f32Const(ib, il, 0.0f));
+          auto loop = scf::ForOp::create(
+              ib, il, indexConst(ib, il, 0), indexConst(ib, il, k),
+              indexConst(ib, il, 1), init,
+              [&](OpBuilder &lb, Location ll, Value row, ValueRange accs) {
+                Value flatRow =
+                    arith::MulIOp::create(lb, ll, row, indexConst(lb, ll, n));
+                SmallVector<Value> weights =
+                    decodeRun(lb, ll, ops, decoder, w, parts, row, col0,
+                              flatRow, kTransposedCols);
+                SmallVector<Value> next;
+                for (int64_t t = 0; t < kTransposedRows; ++t) {
+                  SmallVector<Value> at(tileRows[t]);
+                  at.push_back(row);
+                  Value xv = memref::LoadOp::create(lb, ll, x, at);
+                  for (int64_t c = 0; c < kTransposedCols; ++c)
+                    next.push_back(arith::AddFOp::create(
+                        lb, ll, accs[t * kTransposedCols + c],
+                        arith::MulFOp::create(lb, ll, xv, weights[c])));
+                }
+                scf::YieldOp::create(lb, ll, next);
+              });
 
-               // The epilogue and the store of each valid row.
-               buffers.forValidRows(
-                   ib, il, m0, kTransposedRows,
-                   [&](OpBuilder &sb, Location sl, int64_t t,
-                       SmallVector<Value> at) {
-                     at.push_back(Value());
-                     for (int64_t c = 0; c < kTransposedCols; ++c) {
-                       Value col = arith::AddIOp::create(sb, sl, col0,
-                                                         indexConst(sb, sl, c));
-                       at.back() = col;
-                       Value biasValue =
-                           bias ? memref::LoadOp::create(sb, sl, bias, col)
-                                      .getResult()
-                                : Value();
-                       buffers.store(sb, sl, ops,
-                                     loop.getResult(t * kTransposedCols + c),
-                                     biasValue, at);
-                     }
-                   });
-               scf::YieldOp::create(ib, il);
-             });
-           });
+          // The epilogue and the store of each valid row.
+          buffers.forValidRows(
+              ib, il, m0, kTransposedRows,
+              [&](OpBuilder &sb, Location sl, int64_t t,
+                  SmallVector<Value> at) {
+                at.push_back(Value());
+                for (int64_t c = 0; c < kTransposedCols; ++c) {
+                  Value col = arith::AddIOp::create(sb, sl, col0,
+                                                    indexConst(sb, sl, c));
+                  at.back() = col;
+                  buffers.storeFeature(
+                      sb, sl, ops, loop.getResult(t * kTransposedCols + c), at);
+                }
+              });
+          scf::YieldOp::create(ib, il);
+        });
+      });
   return buffers.result(b, loc);
 }
 
