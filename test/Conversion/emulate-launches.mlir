@@ -13,8 +13,8 @@
 // CHECK: %[[B:.*]] = arith.subi %[[LASTB]], %[[I]]
 // CHECK: scf.for
 // CHECK: scf.for
-// CHECK: scf.for %[[J:.*]] = %{{.*}} to %[[BX]] step %[[ONE]] {
-// CHECK: %[[LASTT:.*]] = arith.subi %[[BX]], %[[ONE]]
+// CHECK: scf.for %[[J:.*]] = %{{.*}} to %[[BX]] step %[[ONET:[^ ]*]] {
+// CHECK: %[[LASTT:.*]] = arith.subi %[[BX]], %[[ONET]]
 // CHECK: %[[T:.*]] = arith.subi %[[LASTT]], %[[J]]
 // CHECK: %[[BASE:.*]] = arith.muli %[[B]], %[[BX]]
 // CHECK: %[[FLAT:.*]] = arith.addi %[[BASE]], %[[T]]

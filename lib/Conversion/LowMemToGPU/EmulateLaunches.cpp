@@ -143,6 +143,11 @@ Value countedDown(OpBuilder &b, Location loc, Value extent) {
   return arith::SubIOp::create(b, loc, last, loop.getInductionVar());
 }
 
+/// The ops of \p block but its terminator.
+SmallVector<Operation *> opsOf(Block &block) {
+  return llvm::to_vector(llvm::make_pointer_range(block.without_terminator()));
+}
+
 /// Drops the shared memory space from the buffer types in \p op: on the
 /// host, shared memory is a plain stack buffer.
 void stripSharedMemorySpace(Operation *op) {
@@ -258,6 +263,10 @@ private:
                      function_ref<void(Value tid, IRMapping &map)> body);
   /// \p value as thread \p tid sees it, inside a loop over lanes.
   Value threadValue(Value value, Value tid, IRMapping &map);
+  /// Stores, for every thread of the block (\p block) or lane of the warp,
+  /// its \p values into the slots of \p targets (those that have one), all
+  /// read before any is written.
+  void storeToSlots(bool block, ValueRange values, ValueRange targets);
   /// Whether \p value is computed in the body from nothing, without
   /// effects (a constant, a global's address): each piece computes its own.
   bool recomputed(Value value) const {
@@ -434,10 +443,7 @@ LogicalResult TogetherEmulation::run() {
         b, loc, arith::ConstantIndexOp::create(b, loc, type.getDimSize(0)));
     memref::StoreOp::create(b, loc, nan, buffer, ValueRange{i});
   }
-  SmallVector<Operation *> body;
-  for (Operation &op : launch.getBody().front().without_terminator())
-    body.push_back(&op);
-  emitBlockOps(body);
+  emitBlockOps(opsOf(launch.getBody().front()));
   if (broken)
     return failure();
   b.setInsertionPointAfter(launch);
@@ -509,6 +515,20 @@ Value TogetherEmulation::threadValue(Value value, Value tid, IRMapping &map) {
   Value loaded = loadSlot(it->second, tid);
   map.map(value, loaded);
   return loaded;
+}
+
+void TogetherEmulation::storeToSlots(bool block, ValueRange values,
+                                     ValueRange targets) {
+  if (targets.empty())
+    return;
+  forEachThread(block, [&](Value tid, IRMapping &map) {
+    SmallVector<Value> read;
+    for (Value value : values)
+      read.push_back(threadValue(value, tid, map));
+    for (auto [target, value] : llvm::zip_equal(targets, read))
+      if (Value slot = slots.lookup(target))
+        storeSlot(slot, value, tid);
+  });
 }
 
 Value TogetherEmulation::agreedValue(Value value, bool block) {
@@ -648,24 +668,12 @@ void TogetherEmulation::emitControl(Operation *op, bool block) {
   auto emitRegion = [&](Block &source, Block &into, ValueRange targets) {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(into.getTerminator());
-    SmallVector<Operation *> ops;
-    for (Operation &inner : source.without_terminator())
-      ops.push_back(&inner);
+    SmallVector<Operation *> ops = opsOf(source);
     if (block)
       emitBlockOps(ops);
     else
       emitOps(ops);
-    if (targets.empty())
-      return;
-    ValueRange yielded = source.getTerminator()->getOperands();
-    forEachThread(block, [&](Value tid, IRMapping &map) {
-      SmallVector<Value> values;
-      for (Value value : yielded)
-        values.push_back(threadValue(value, tid, map));
-      for (auto [target, value] : llvm::zip_equal(targets, values))
-        if (Value slot = slots.lookup(target))
-          storeSlot(slot, value, tid);
-    });
+    storeToSlots(block, source.getTerminator()->getOperands(), targets);
   };
 
   if (auto branch = dyn_cast<scf::IfOp>(op)) {
@@ -679,11 +687,7 @@ void TogetherEmulation::emitControl(Operation *op, bool block) {
     return;
   }
   auto loop = cast<scf::ForOp>(op);
-  forEachThread(block, [&](Value tid, IRMapping &map) {
-    for (auto [arg, init] :
-         llvm::zip_equal(loop.getRegionIterArgs(), loop.getInitArgs()))
-      storeSlot(slots.lookup(arg), threadValue(init, tid, map), tid);
-  });
+  storeToSlots(block, loop.getInitArgs(), loop.getRegionIterArgs());
   Value lb = agreedValue(loop.getLowerBound(), block);
   Value ub = agreedValue(loop.getUpperBound(), block);
   Value step = agreedValue(loop.getStep(), block);
@@ -708,9 +712,7 @@ void TogetherEmulation::emitBlockLoop(scf::ForOp loop, Value lb, Value ub,
   // a loop over shared tiles reads tiles the next iteration overwrote, as
   // it may on a GPU. (The lanes of a warp still finish the tail before any
   // starts the head.)
-  SmallVector<Operation *> ops;
-  for (Operation &op : loop.getBody()->without_terminator())
-    ops.push_back(&op);
+  SmallVector<Operation *> ops = opsOf(*loop.getBody());
   auto isCut = [&](Operation *op) { return wholeBlock(op); };
   auto first = llvm::find_if(ops, isCut);
   auto last = llvm::find_if(llvm::reverse(ops), isCut).base();
@@ -744,15 +746,9 @@ void TogetherEmulation::emitBlockLoop(scf::ForOp loop, Value lb, Value ub,
     uniform.map(iv, current);
     emitOps(tail);
     // This warp's carried values, then the next iteration's head.
-    ValueRange yielded = loop.getBody()->getTerminator()->getOperands();
-    forEachLane([&](Value tid, IRMapping &map) {
-      SmallVector<Value> values;
-      for (Value value : yielded)
-        values.push_back(threadValue(value, tid, map));
-      for (auto [arg, value] :
-           llvm::zip_equal(loop.getRegionIterArgs(), values))
-        storeSlot(slots.lookup(arg), value, tid);
-    });
+    storeToSlots(/*block=*/false,
+                 loop.getBody()->getTerminator()->getOperands(),
+                 loop.getRegionIterArgs());
     Value next = arith::AddIOp::create(b, loc, current, step);
     Value more = arith::CmpIOp::create(b, loc, less, next, ub);
     inBranch(more, [&] {
@@ -795,22 +791,13 @@ void emulate(gpu::LaunchOp launch) {
   OpBuilder b(launch);
   gpu::KernelDim3 gridSize = launch.getGridSizeOperandValues();
   gpu::KernelDim3 blockSize = launch.getBlockSizeOperandValues();
-  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-  Value one = arith::ConstantIndexOp::create(b, loc, 1);
   IRMapping map;
-  auto loop = [&](Value extent, Value arg) {
-    auto serial = scf::ForOp::create(b, loc, zero, extent, one);
-    b.setInsertionPoint(serial.getBody()->getTerminator());
-    Value last = arith::SubIOp::create(b, loc, extent, one);
-    map.map(arg, arith::SubIOp::create(b, loc, last, serial.getInductionVar())
-                     .getResult());
-  };
-  loop(gridSize.z, blockIds.z);
-  loop(gridSize.y, blockIds.y);
-  loop(gridSize.x, blockIds.x);
-  loop(blockSize.z, threadIds.z);
-  loop(blockSize.y, threadIds.y);
-  loop(blockSize.x, threadIds.x);
+  for (auto [extent, arg] :
+       llvm::zip_equal(ArrayRef<Value>{gridSize.z, gridSize.y, gridSize.x,
+                                       blockSize.z, blockSize.y, blockSize.x},
+                       ArrayRef<Value>{blockIds.z, blockIds.y, blockIds.x,
+                                       threadIds.z, threadIds.y, threadIds.x}))
+    map.map(arg, countedDown(b, loc, extent));
   mapLaunchSizes(launch, map);
 
   // A thread's stack allocations are released at its end (a kernel's
