@@ -314,6 +314,27 @@ struct DecoderTables {
   }
 };
 
+/// The elements of the 1-D vector \p vector.
+SmallVector<Value> elementsOf(OpBuilder &b, Location loc, Value vector) {
+  SmallVector<Value> values;
+  int64_t count = cast<VectorType>(vector.getType()).getDimSize(0);
+  for (int64_t i = 0; i < count; ++i)
+    values.push_back(
+        vector::ExtractOp::create(b, loc, vector, ArrayRef<int64_t>{i}));
+  return values;
+}
+
+/// \p count consecutive elements of \p buffer from \p at, read by one
+/// vector load aligned to \p align bytes.
+SmallVector<Value> loadRun(OpBuilder &b, Location loc, Value buffer,
+                           ValueRange at, int64_t count, int64_t align) {
+  Type element = cast<MemRefType>(buffer.getType()).getElementType();
+  Value vector = vector::LoadOp::create(
+      b, loc, VectorType::get({count}, element), buffer, at,
+      /*nontemporal=*/false, llvm::MaybeAlign(align));
+  return elementsOf(b, loc, vector);
+}
+
 /// Decodes `count` consecutive weights of row `row` of a matrix product's
 /// weight from column `col0`, out of one vector load aligned to its size:
 /// f32 values (`w`), f16/bf16 values widened, int8 codes times the row's
@@ -337,12 +358,8 @@ SmallVector<Value> decodeRun(OpBuilder &cb, Location cl,
   auto extract = [&](Value vec, int64_t i) -> Value {
     return vector::ExtractOp::create(cb, cl, vec, ArrayRef<int64_t>{i});
   };
-  if (!ops.quantType) {
-    Value v = vecLoad(w, {row, col0}, f32, count);
-    for (int64_t i = 0; i < count; ++i)
-      values.push_back(extract(v, i));
-    return values;
-  }
+  if (!ops.quantType)
+    return loadRun(cb, cl, w, {row, col0}, count, loadBytes);
   QuantFormat format = ops.quantType->getFormat();
   Value flat = arith::AddIOp::create(cb, cl, flatRow, col0);
   switch (format) {
@@ -350,11 +367,9 @@ SmallVector<Value> decodeRun(OpBuilder &cb, Location cl,
   case QuantFormat::bf16: {
     Type elem = getElementTypeOrSelf(parts[0].getType());
     Value v = vecLoad(parts[0], {row, col0}, elem, count);
-    Value wide =
-        arith::ExtFOp::create(cb, cl, VectorType::get({count}, f32), v);
-    for (int64_t i = 0; i < count; ++i)
-      values.push_back(extract(wide, i));
-    return values;
+    return elementsOf(
+        cb, cl,
+        arith::ExtFOp::create(cb, cl, VectorType::get({count}, f32), v));
   }
   case QuantFormat::int8: {
     Value v = vecLoad(parts[0], {flat}, cb.getI8Type(), count);
@@ -502,7 +517,6 @@ void emitWarpLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
                           const LinearBuffers &buffers, int64_t warpsPerBlock,
                           int64_t batchTile) {
   int64_t n = ops.n, k = ops.k;
-  Type f32 = b.getF32Type();
   Value w = buffers.w, x = buffers.x, bias = buffers.bias;
   ArrayRef<Value> parts = buffers.parts;
   const Rows &rows = buffers.rows;
@@ -609,16 +623,10 @@ void emitWarpLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
                   SmallVector<Value> xs;
                   SmallVector<Value> at(tileRows[t]);
                   at.push_back(k0);
-                  if (chunk == 1) {
+                  if (chunk == 1)
                     xs.push_back(memref::LoadOp::create(lb, ll, x, at));
-                  } else {
-                    Value xv = vector::LoadOp::create(
-                        lb, ll, VectorType::get({chunk}, f32), x, at, false,
-                        llvm::MaybeAlign(kChunkBytes));
-                    for (int64_t i = 0; i < chunk; ++i)
-                      xs.push_back(vector::ExtractOp::create(
-                          lb, ll, xv, ArrayRef<int64_t>{i}));
-                  }
+                  else
+                    xs = loadRun(lb, ll, x, at, chunk, kChunkBytes);
                   Value acc = accs[t];
                   for (int64_t i = 0; i < chunk; ++i)
                     acc = arith::AddFOp::create(
@@ -692,7 +700,6 @@ void emitTiledLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
                            const LinearOperands &ops,
                            const LinearBuffers &buffers) {
   int64_t n = ops.n, k = ops.k;
-  Type f32 = b.getF32Type();
   Value w = buffers.w, x = buffers.x;
   ArrayRef<Value> parts = buffers.parts;
   const Rows &rows = buffers.rows;
@@ -766,12 +773,7 @@ void emitTiledLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
               at.push_back(col0);
               SmallVector<Value> xRun;
               if (vectorX) {
-                Value v = vector::LoadOp::create(
-                    lb, ll, VectorType::get({kTileRun}, f32), x, at,
-                    /*nontemporal=*/false, llvm::MaybeAlign(kChunkBytes));
-                for (int64_t i = 0; i < kTileRun; ++i)
-                  xRun.push_back(vector::ExtractOp::create(
-                      lb, ll, v, ArrayRef<int64_t>{i}));
+                xRun = loadRun(lb, ll, x, at, kTileRun, kChunkBytes);
               } else {
                 for (int64_t i = 0; i < kTileRun; ++i) {
                   at.back() = arith::AddIOp::create(lb, ll, col0,
@@ -814,15 +816,7 @@ void emitTiledLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
                             arith::MulIOp::create(db, dl, d,
                                                   indexConst(db, dl, lineSize)),
                             first);
-                        Value v = vector::LoadOp::create(
-                            db, dl, VectorType::get({count}, f32), tile,
-                            ValueRange{at}, /*nontemporal=*/false,
-                            llvm::MaybeAlign(count * 4));
-                        SmallVector<Value> values;
-                        for (int64_t i = 0; i < count; ++i)
-                          values.push_back(vector::ExtractOp::create(
-                              db, dl, v, ArrayRef<int64_t>{i}));
-                        return values;
+                        return loadRun(db, dl, tile, at, count, count * 4);
                       };
                       SmallVector<Value> as =
                           line(xs, kTileRows, myRow, kTileThreadRows);
