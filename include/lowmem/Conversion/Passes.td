@@ -73,14 +73,14 @@ def ConvertLowMemToGPU : Pass<"convert-lowmem-to-gpu", "::mlir::ModuleOp"> {
     inputs of a row of x and decodes a run of 8 weights of a row of W (one
     vector load) into shared memory, and after a barrier accumulates its 4
     × 4 outputs from the two tiles, so a weight is decoded once for 64 rows
-    and each input read once for 64 features; same epilogue. A transposed product (`transposed`, the
-    input gradient x · W of a linear layer) is one kernel whose threads each
-    compute 4 rows × 8 columns of the result: a thread walks the rows of W,
-    decoding its 8 weights of each from one vector load (a warp's loads
-    coalesced) for all 4 rows, with the same epilogue; its threads share
-    nothing, so `lowmem-emulate-launches` can run it on the host. A
-    group_norm is one kernel with one block per
-    row and group and two block reductions (mean, then variance).
+    and each input read once for 64 features; same epilogue. A transposed
+    product (`transposed`, the input gradient x · W of a linear layer) is
+    one kernel whose threads each compute 4 rows × 8 columns of the result:
+    a thread walks the rows of W, decoding its 8 weights of each from one
+    vector load (a warp's loads coalesced) for all 4 rows, with the same
+    epilogue; its threads share nothing. A group_norm is one kernel with one
+    block per row and group and two block reductions (mean, then variance).
+    `lowmem-emulate-launches` runs every one of these kernels on the host.
 
     Attention is one kernel with one block of 8 warps per (batch row, query,
     head): each warp streams every 8th key with an online softmax, its lanes

@@ -913,8 +913,7 @@ bool fitsTransposedKernel(const LinearOperands &ops) {
 /// vector load, for all its rows; neighbouring threads take neighbouring
 /// columns, so a warp's loads of W are coalesced and its loads of x the
 /// same address. The threads share nothing (tables are read from constant
-/// globals, not staged): lowmem-emulate-launches can run the kernel on the
-/// host.
+/// globals, not staged).
 Value emitTransposedLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
                                  const LinearOperands &ops) {
   int64_t k = ops.k, n = ops.n;
