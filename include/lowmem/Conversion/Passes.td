@@ -43,13 +43,13 @@ def ConvertLowMemToLinalg
 }
 
 def ConvertLowMemToGPU : Pass<"convert-lowmem-to-gpu", "::mlir::ModuleOp"> {
-  let summary = "Lower lowmem matrix products, norms, attention and argmax "
-                "to GPU kernels";
+  let summary = "Lower lowmem matrix products, norms, attention (and its "
+                "gradient) and argmax to GPU kernels";
   let description = [{
     Replaces `lowmem.linear` and `lowmem.qlinear` (whose storage is explicit:
     run `lowmem-materialize-storage` first) on f32 inputs of rank 2 or more,
     `lowmem.group_norm` on rank-2 f32 operands, and f32 `lowmem.attention`,
-    `lowmem.rms_norm` and `lowmem.argmax` by
+    `lowmem.attention_grad`, `lowmem.rms_norm` and `lowmem.argmax` by
     `gpu.launch` kernels, at the tensor level: the operands are read through
     `bufferization.to_buffer` (slices in place, through strided views), the
     result is a fresh `memref.alloc` returned by a restricted
@@ -88,7 +88,13 @@ def ConvertLowMemToGPU : Pass<"convert-lowmem-to-gpu", "::mlir::ModuleOp"> {
     a KV cache's f16, bf16 or int8 as they load; the dot product a butterfly
     of shuffles), and the warps combine their maxima, sums and rows through
     shared memory. A decode step, one query a row, still runs 256 threads
-    for each head; no score matrix exists. rms_norm and argmax run a block
+    for each head; no score matrix exists. Its gradient is three kernels of
+    the same shape, recomputing each score as they go: one block per
+    (batch row, query, head) finds the row's logsumexp and D = dO · O (kept,
+    8 bytes a row), a second streams the keys again for dq, and one block
+    per (batch row, key, kv head) streams the queries of the group's heads
+    that see the key for dk and dv. No atomics: each block sums its warps'
+    rows in a fixed order. rms_norm and argmax run a block
     of 256 threads per row (a block reduction of the squares; of the best
     value and its index, ties to the first index and NaN first, as numpy).
 

@@ -6,11 +6,11 @@
 //
 // Lowers `lowmem.linear` and `lowmem.qlinear` (inputs of any rank >= 2, the
 // leading dimensions being rows), `lowmem.group_norm` on rank-2 operands,
-// and `lowmem.attention`, `lowmem.rms_norm` and `lowmem.argmax` to
-// hand-structured `gpu.launch` kernels, at the tensor level: the
-// operands are read through `bufferization.to_buffer`, the result is a fresh
-// `memref.alloc` (planned into the arena later) returned through a
-// restricted `bufferization.to_tensor`.
+// and `lowmem.attention`, `lowmem.attention_grad`, `lowmem.rms_norm` and
+// `lowmem.argmax` to hand-structured `gpu.launch` kernels, at the tensor
+// level: the operands are read through `bufferization.to_buffer`, the
+// result is a fresh `memref.alloc` (planned into the arena later) returned
+// through a restricted `bufferization.to_tensor`.
 //
 // Matrix products (y = act(x · Wᵀ + bias) + residual, W of shape [N, K]):
 // one warp per output feature n, and a tile of `batch-tile` input rows per
@@ -39,7 +39,10 @@
 //
 // attention: one block of 8 warps per (batch row, query, head), each warp
 // streaming every 8th key with an online softmax, combined through shared
-// memory. argmax: one block per row, a reduction of (value, index) pairs.
+// memory. attention_grad: three kernels of that shape, two per (batch row,
+// query, head) for the row's statistics and then dq, one per (batch row,
+// key, kv head) for dk and dv. argmax: one block per row, a reduction of
+// (value, index) pairs.
 //
 //===----------------------------------------------------------------------===//
 
@@ -1116,13 +1119,188 @@ Value emitGroupNormKernel(OpBuilder &b, Location loc, GroupNormOp op) {
       b.getUnitAttr());
 }
 
+/// The lanes' share of one attention head of `headDim` elements: lane l
+/// holds elements l, l + 32, ... Past the end of a head dimension that is
+/// not a multiple of 32, a lane reads the head's last element instead, and
+/// `valid` (else null) says it holds none there.
+struct HeadLanes {
+  SmallVector<Value> offsets, valid;
+
+  HeadLanes(OpBuilder &b, Location loc, Value lane, int64_t headDim) {
+    for (int64_t j = 0; j * kWarpSize < headDim; ++j) {
+      Value d = arith::AddIOp::create(b, loc, lane,
+                                      indexConst(b, loc, j * kWarpSize));
+      Value inHead;
+      if ((j + 1) * kWarpSize > headDim) {
+        inHead = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, d,
+                                       indexConst(b, loc, headDim));
+        d = arith::MinUIOp::create(b, loc, d, indexConst(b, loc, headDim - 1));
+      }
+      offsets.push_back(d);
+      valid.push_back(inHead);
+    }
+  }
+
+  int64_t size() const { return offsets.size(); }
+
+  /// The lane's elements of `buffer[bi, row, base + ...]`, widened to f32;
+  /// with `masked`, 0 where the lane holds none, so that they weigh nothing
+  /// in a dot product.
+  SmallVector<Value> load(OpBuilder &b, Location loc, Value buffer, Value bi,
+                          Value row, Value base, bool masked) const {
+    SmallVector<Value> values;
+    for (int64_t j = 0; j < size(); ++j) {
+      Value c = arith::AddIOp::create(b, loc, base, offsets[j]);
+      Value x = widenToF32(
+          b, loc,
+          memref::LoadOp::create(b, loc, buffer, ValueRange{bi, row, c}));
+      if (masked && valid[j])
+        x = arith::SelectOp::create(b, loc, valid[j], x,
+                                    f32Const(b, loc, 0.0f));
+      values.push_back(x);
+    }
+    return values;
+  }
+
+  /// Calls `body` for each element j the lane holds (under an `scf.if`
+  /// where it may hold none).
+  void
+  forEachHeld(OpBuilder &b, Location loc,
+              function_ref<void(OpBuilder &, Location, int64_t)> body) const {
+    for (int64_t j = 0; j < size(); ++j) {
+      if (!valid[j]) {
+        body(b, loc, j);
+        continue;
+      }
+      scf::IfOp::create(b, loc, valid[j], [&](OpBuilder &ib, Location il) {
+        body(ib, il, j);
+        scf::YieldOp::create(ib, il);
+      });
+    }
+  }
+
+  /// Stores the lane's `values` of a head row into the workgroup buffer
+  /// `rows` at row `row` (rows of `headDim`).
+  void storeRow(OpBuilder &b, Location loc, ArrayRef<Value> values, Value rows,
+                Value row, int64_t headDim) const {
+    Value base =
+        arith::MulIOp::create(b, loc, row, indexConst(b, loc, headDim));
+    forEachHeld(b, loc, [&](OpBuilder &sb, Location sl, int64_t j) {
+      memref::StoreOp::create(
+          sb, sl, values[j], rows,
+          ValueRange{arith::AddIOp::create(sb, sl, base, offsets[j])});
+    });
+  }
+};
+
+/// Σ_j a_j · c_j: one lane's share of a dot product.
+Value laneDot(OpBuilder &b, Location loc, ArrayRef<Value> a,
+              ArrayRef<Value> c) {
+  Value sum = f32Const(b, loc, 0.0f);
+  for (auto [x, y] : llvm::zip_equal(a, c))
+    sum =
+        arith::AddFOp::create(b, loc, sum, arith::MulFOp::create(b, loc, x, y));
+  return sum;
+}
+
+/// acc_j · factor + weight · x_j for each j (null `factor`: acc_j +
+/// weight · x_j).
+SmallVector<Value> axpy(OpBuilder &b, Location loc, ValueRange acc,
+                        Value factor, Value weight, ArrayRef<Value> x) {
+  SmallVector<Value> next;
+  for (auto [a, xi] : llvm::zip_equal(acc, x)) {
+    Value kept =
+        factor ? arith::MulFOp::create(b, loc, a, factor).getResult() : a;
+    next.push_back(arith::AddFOp::create(
+        b, loc, kept, arith::MulFOp::create(b, loc, weight, xi)));
+  }
+  return next;
+}
+
+/// For each column d of a head (the block's threads in turn), the sum over
+/// `numWarps` rows of the workgroup buffer `rows` from row `firstRow`
+/// (each row weighted by `weights[w]`, if given), passed to `store`.
+void sumWarpRows(
+    OpBuilder &b, Location loc, Value rows, int64_t firstRow, int64_t numWarps,
+    int64_t headDim, Value tid, int64_t numThreads, ArrayRef<Value> weights,
+    function_ref<void(OpBuilder &, Location, Value, Value)> store) {
+  scf::ForOp::create(
+      b, loc, tid, indexConst(b, loc, headDim), indexConst(b, loc, numThreads),
+      ValueRange{}, [&](OpBuilder &fb, Location fl, Value d, ValueRange) {
+        Value sum = f32Const(fb, fl, 0.0f);
+        for (int64_t w = 0; w < numWarps; ++w) {
+          Value at = arith::AddIOp::create(
+              fb, fl, indexConst(fb, fl, (firstRow + w) * headDim), d);
+          Value x = memref::LoadOp::create(fb, fl, rows, at);
+          if (!weights.empty())
+            x = arith::MulFOp::create(fb, fl, x, weights[w]);
+          sum = arith::AddFOp::create(fb, fl, sum, x);
+        }
+        store(fb, fl, d, sum);
+        scf::YieldOp::create(fb, fl);
+      });
+}
+
+/// The warps' online softmaxes of one row combined: each warp's running
+/// maximum and sum are in the workgroup buffers `maxima` and `sums`. Each
+/// warp's share is weighted by exp(m_w - max m); a warp that saw no key
+/// (m_w = -inf) weighs 0. Returns max m, the weights and the total.
+struct CombinedSoftmax {
+  Value maximum, total;
+  SmallVector<Value> weights;
+};
+CombinedSoftmax combineWarpSoftmaxes(OpBuilder &b, Location loc, Value maxima,
+                                     Value sums, int64_t numWarps) {
+  Value zero = f32Const(b, loc, 0.0f);
+  Value negInf = f32Const(b, loc, -std::numeric_limits<float>::infinity());
+  SmallVector<Value> ms;
+  CombinedSoftmax result;
+  result.maximum = negInf;
+  for (int64_t w = 0; w < numWarps; ++w) {
+    ms.push_back(memref::LoadOp::create(b, loc, maxima,
+                                        ValueRange{indexConst(b, loc, w)}));
+    result.maximum = arith::MaximumFOp::create(b, loc, result.maximum, ms[w]);
+  }
+  result.total = zero;
+  for (int64_t w = 0; w < numWarps; ++w) {
+    Value empty =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, ms[w], negInf);
+    Value weight = arith::SelectOp::create(
+        b, loc, empty, zero,
+        math::ExpOp::create(
+            b, loc, arith::SubFOp::create(b, loc, ms[w], result.maximum)));
+    result.weights.push_back(weight);
+    result.total = arith::AddFOp::create(
+        b, loc, result.total,
+        arith::MulFOp::create(
+            b, loc,
+            memref::LoadOp::create(b, loc, sums,
+                                   ValueRange{indexConst(b, loc, w)}),
+            weight));
+  }
+  return result;
+}
+
+/// Lane 0 of each warp stores `maximum` and `sum` (its warp's online
+/// softmax) at the warp's slots of `maxima` and `sums`.
+void storeWarpSoftmax(OpBuilder &b, Location loc, Value lane, Value warp,
+                      Value maximum, Value sum, Value maxima, Value sums) {
+  Value isLeader = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane,
+                                         indexConst(b, loc, 0));
+  scf::IfOp::create(b, loc, isLeader, [&](OpBuilder &ib, Location il) {
+    memref::StoreOp::create(ib, il, maximum, maxima, ValueRange{warp});
+    memref::StoreOp::create(ib, il, sum, sums, ValueRange{warp});
+    scf::YieldOp::create(ib, il);
+  });
+}
+
 /// attention: one block per (batch row, query, head). Each of its warps
 /// streams every kAttentionWarps-th key of the row's range with its own
 /// online softmax: the lanes hold the query's and the output's head
-/// dimension (lane, lane + 32, ...), so a key's row is read in coalesced
-/// loads, widened as it loads, and its dot product is a butterfly of
-/// shuffles. The warps then combine their maxima, sums and output rows
-/// through shared memory. No score matrix and no global scratch exist.
+/// dimension (HeadLanes), so a key's row is read in coalesced loads,
+/// widened as it loads, and its dot product is a butterfly of shuffles. The
+/// warps then combine their maxima, sums and output rows through shared
+/// memory. No score matrix and no global scratch exist.
 Value emitAttentionKernel(OpBuilder &b, Location loc, AttentionOp op) {
   RankedTensorType type = op.getType();
   Value q = readBuffer(b, loc, op.getQuery());
@@ -1150,8 +1328,6 @@ Value emitAttentionKernel(OpBuilder &b, Location loc, AttentionOp op) {
   int64_t headDim = op.getHeadDim();
   int64_t heads = op.getNumHeads();
   int64_t group = heads / op.getNumKvHeads();
-  int64_t perLane = llvm::divideCeilSigned(headDim, kWarpSize);
-  bool ragged = headDim % kWarpSize != 0;
   float scale = static_cast<float>(op.getScale().convertToDouble());
   bool causal = op.getCausal();
   // The queries are the last S of T positions.
@@ -1177,39 +1353,8 @@ Value emitAttentionKernel(OpBuilder &b, Location loc, AttentionOp op) {
         Value kvHead =
             arith::DivUIOp::create(kb, kl, h, indexConst(kb, kl, group));
         Value kvBase = arith::MulIOp::create(kb, kl, kvHead, dim);
-        // This lane's offsets in the head: lane + 32 j. Past the head's end
-        // (a head dimension that is not a multiple of 32) a lane reads the
-        // last element and weighs it 0.
-        SmallVector<Value> offsets, valid;
-        Value zero = f32Const(kb, kl, 0.0f);
-        for (int64_t j = 0; j < perLane; ++j) {
-          Value d = arith::AddIOp::create(kb, kl, lane,
-                                          indexConst(kb, kl, j * kWarpSize));
-          Value inHead;
-          if (ragged && (j + 1) * kWarpSize > headDim) {
-            inHead = arith::CmpIOp::create(kb, kl, arith::CmpIPredicate::ult, d,
-                                           dim);
-            d = arith::MinUIOp::create(kb, kl, d,
-                                       indexConst(kb, kl, headDim - 1));
-          }
-          offsets.push_back(d);
-          valid.push_back(inHead);
-        }
-        auto masked = [&](OpBuilder &mb, Location ml, int64_t j, Value x) {
-          if (!valid[j])
-            return x;
-          return arith::SelectOp::create(mb, ml, valid[j], x,
-                                         f32Const(mb, ml, 0.0f))
-              .getResult();
-        };
-        SmallVector<Value> qs;
-        for (int64_t j = 0; j < perLane; ++j)
-          qs.push_back(masked(kb, kl, j,
-                              memref::LoadOp::create(
-                                  kb, kl, q,
-                                  ValueRange{bi, s,
-                                             arith::AddIOp::create(
-                                                 kb, kl, qBase, offsets[j])})));
+        HeadLanes lanes(kb, kl, lane, headDim);
+        SmallVector<Value> qs = lanes.load(kb, kl, q, bi, s, qBase, true);
         Value tEnd = causal ? causalEnd(kb, kl, keys, s, shift) : keys;
         Value tBegin = indexConst(kb, kl, 0);
         if (keyStarts)
@@ -1218,26 +1363,17 @@ Value emitAttentionKernel(OpBuilder &b, Location loc, AttentionOp op) {
               arith::IndexCastOp::create(
                   kb, kl, kb.getIndexType(),
                   memref::LoadOp::create(kb, kl, keyStarts, ValueRange{bi})));
+        Value zero = f32Const(kb, kl, 0.0f);
         SmallVector<Value> init{
             f32Const(kb, kl, -std::numeric_limits<float>::infinity()), zero};
-        init.append(perLane, zero);
+        init.append(lanes.size(), zero);
         auto stream = scf::ForOp::create(
             kb, kl, arith::AddIOp::create(kb, kl, tBegin, warp), tEnd,
             indexConst(kb, kl, kAttentionWarps), init,
             [&](OpBuilder &lb, Location ll, Value t, ValueRange carried) {
               Value m = carried[0], sum = carried[1];
-              auto element = [&](Value buffer, Value base, int64_t j) {
-                Value c = arith::AddIOp::create(lb, ll, base, offsets[j]);
-                return widenToF32(lb, ll,
-                                  memref::LoadOp::create(lb, ll, buffer,
-                                                         ValueRange{bi, t, c}));
-              };
-              Value partial = zero;
-              for (int64_t j = 0; j < perLane; ++j)
-                partial = arith::AddFOp::create(
-                    lb, ll, partial,
-                    arith::MulFOp::create(lb, ll, qs[j],
-                                          element(k, kvBase, j)));
+              Value partial = laneDot(
+                  lb, ll, qs, lanes.load(lb, ll, k, bi, t, kvBase, false));
               // An int8 key's scale multiplies its dot product; a value's
               // the weight of its row.
               Value kScale, vScale;
@@ -1253,100 +1389,329 @@ Value emitAttentionKernel(OpBuilder &b, Location loc, AttentionOp op) {
                   arith::AddFOp::create(
                       lb, ll, arith::MulFOp::create(lb, ll, sum, step.rescale),
                       step.weight)};
-              for (int64_t j = 0; j < perLane; ++j)
-                next.push_back(arith::AddFOp::create(
-                    lb, ll,
-                    arith::MulFOp::create(lb, ll, carried[2 + j], step.rescale),
-                    arith::MulFOp::create(lb, ll, step.valueWeight,
-                                          element(v, kvBase, j))));
+              llvm::append_range(
+                  next, axpy(lb, ll, carried.drop_front(2), step.rescale,
+                             step.valueWeight,
+                             lanes.load(lb, ll, v, bi, t, kvBase, false)));
               scf::YieldOp::create(lb, ll, next);
             });
 
-        // Each warp's maximum, sum and output row to shared memory.
+        // Each warp's maximum, sum and output row to shared memory, then
+        // combined: a row no warp saw stays zero.
         Value maxima = shared[0], sums = shared[1], rows = shared[2];
-        Value isLeader = arith::CmpIOp::create(kb, kl, arith::CmpIPredicate::eq,
-                                               lane, indexConst(kb, kl, 0));
-        scf::IfOp::create(kb, kl, isLeader, [&](OpBuilder &ib, Location il) {
-          memref::StoreOp::create(ib, il, stream.getResult(0), maxima,
-                                  ValueRange{warp});
-          memref::StoreOp::create(ib, il, stream.getResult(1), sums,
-                                  ValueRange{warp});
-          scf::YieldOp::create(ib, il);
-        });
-        Value rowBase = arith::MulIOp::create(kb, kl, warp, dim);
-        for (int64_t j = 0; j < perLane; ++j) {
-          auto store = [&](OpBuilder &sb, Location sl) {
-            memref::StoreOp::create(
-                sb, sl, stream.getResult(2 + j), rows,
-                ValueRange{arith::AddIOp::create(sb, sl, rowBase, offsets[j])});
-          };
-          if (!valid[j]) {
-            store(kb, kl);
-            continue;
-          }
-          scf::IfOp::create(kb, kl, valid[j], [&](OpBuilder &ib, Location il) {
-            store(ib, il);
-            scf::YieldOp::create(ib, il);
-          });
-        }
+        storeWarpSoftmax(kb, kl, lane, warp, stream.getResult(0),
+                         stream.getResult(1), maxima, sums);
+        lanes.storeRow(kb, kl,
+                       SmallVector<Value>(stream.getResults().drop_front(2)),
+                       rows, warp, headDim);
         gpu::BarrierOp::create(kb, kl);
-
-        // Combine: each warp's share is weighted by exp(m_w - max m); a warp
-        // that saw no key (m_w = -inf) weighs 0, and a row no warp saw
-        // stays zero.
-        Value negInf =
-            f32Const(kb, kl, -std::numeric_limits<float>::infinity());
-        SmallVector<Value> ms;
-        Value best = negInf;
-        for (int64_t w = 0; w < kAttentionWarps; ++w) {
-          ms.push_back(memref::LoadOp::create(
-              kb, kl, maxima, ValueRange{indexConst(kb, kl, w)}));
-          best = arith::MaximumFOp::create(kb, kl, best, ms.back());
-        }
-        SmallVector<Value> weights;
-        Value total = zero;
-        for (int64_t w = 0; w < kAttentionWarps; ++w) {
-          Value empty = arith::CmpFOp::create(kb, kl, arith::CmpFPredicate::OEQ,
-                                              ms[w], negInf);
-          Value weight = arith::SelectOp::create(
-              kb, kl, empty, zero,
-              math::ExpOp::create(kb, kl,
-                                  arith::SubFOp::create(kb, kl, ms[w], best)));
-          weights.push_back(weight);
-          total = arith::AddFOp::create(
-              kb, kl, total,
-              arith::MulFOp::create(
-                  kb, kl,
-                  memref::LoadOp::create(kb, kl, sums,
-                                         ValueRange{indexConst(kb, kl, w)}),
-                  weight));
-        }
+        CombinedSoftmax combined =
+            combineWarpSoftmaxes(kb, kl, maxima, sums, kAttentionWarps);
         Value any = arith::CmpFOp::create(kb, kl, arith::CmpFPredicate::OGT,
-                                          total, zero);
+                                          combined.total, zero);
         Value inv = arith::SelectOp::create(
             kb, kl, any,
-            arith::DivFOp::create(kb, kl, f32Const(kb, kl, 1.0f), total), zero);
-        scf::ForOp::create(
-            kb, kl, tid, dim, indexConst(kb, kl, numThreads), ValueRange{},
-            [&](OpBuilder &fb, Location fl, Value d, ValueRange) {
-              Value o = f32Const(fb, fl, 0.0f);
-              for (int64_t w = 0; w < kAttentionWarps; ++w) {
-                Value at = arith::AddIOp::create(
-                    fb, fl, indexConst(fb, fl, w * headDim), d);
-                o = arith::AddFOp::create(
-                    fb, fl, o,
-                    arith::MulFOp::create(
-                        fb, fl, memref::LoadOp::create(fb, fl, rows, at),
-                        weights[w]));
-              }
+            arith::DivFOp::create(kb, kl, f32Const(kb, kl, 1.0f),
+                                  combined.total),
+            zero);
+        sumWarpRows(
+            kb, kl, rows, 0, kAttentionWarps, headDim, tid, numThreads,
+            combined.weights,
+            [&](OpBuilder &fb, Location fl, Value d, Value o) {
               memref::StoreOp::create(
                   fb, fl, arith::MulFOp::create(fb, fl, o, inv), out,
                   ValueRange{bi, s, arith::AddIOp::create(fb, fl, qBase, d)});
-              scf::YieldOp::create(fb, fl);
             });
       });
   return bufferization::ToTensorOp::create(b, loc, type, out, b.getUnitAttr(),
                                            b.getUnitAttr());
+}
+
+/// attention_grad in three kernels with the forward's structure (8 warps a
+/// block, HeadLanes, each warp every 8th key or query, butterfly dot
+/// products), recomputing each score as it goes; neither a score matrix
+/// nor an atomic exists.
+///  1. One block per (batch row, query, head): the row's logsumexp (an
+///     online softmax over its keys) and D = dO · O, kept in a
+///     [B, heads, S, 2] buffer.
+///  2. The same blocks, over the keys again: p = exp(x − lse),
+///     ds = p (dO · v − D) and dq = scale Σ ds k. Apart from 1, so that the
+///     output (read by 1 only) and dq are never needed at once: the memory
+///     plan may offload or reuse the one while the other lives.
+///  3. One block per (batch row, key, kv head): over the queries of every
+///     head of the group that see the key, dk = scale Σ ds q and dv =
+///     Σ p dO.
+/// Each block sums its warps' rows through shared memory in a fixed order,
+/// so the result does not depend on timing.
+SmallVector<Value> emitAttentionGradKernels(OpBuilder &b, Location loc,
+                                            AttentionGradOp op) {
+  RankedTensorType qType = op.getQuery().getType();
+  RankedTensorType kType = op.getKey().getType();
+  Value dO = readBuffer(b, loc, op.getGradOut());
+  Value q = readBuffer(b, loc, op.getQuery());
+  Value k = readBuffer(b, loc, op.getKey());
+  Value v = readBuffer(b, loc, op.getValue());
+  Value o = readBuffer(b, loc, op.getOutput());
+  Value batch = tensor::DimOp::create(b, loc, op.getQuery(), 0);
+  Value queries = tensor::DimOp::create(b, loc, op.getQuery(), 1);
+  Value keys = tensor::DimOp::create(b, loc, op.getKey(), 1);
+  auto alloc = [&](ArrayRef<int64_t> shape, ArrayRef<Value> sizes) {
+    SmallVector<Value> dynSizes;
+    for (auto [dim, size] : llvm::zip_equal(shape, sizes))
+      if (ShapedType::isDynamic(dim))
+        dynSizes.push_back(size);
+    return memref::AllocOp::create(b, loc,
+                                   MemRefType::get(shape, b.getF32Type()),
+                                   dynSizes, b.getI64IntegerAttr(64))
+        .getResult();
+  };
+  Value none = indexConst(b, loc, 0);
+  int64_t heads = op.getNumHeads(), kvHeads = op.getNumKvHeads();
+  int64_t headDim = qType.getDimSize(2) / heads, group = heads / kvHeads;
+  Value stats = alloc({qType.getDimSize(0), heads, qType.getDimSize(1), 2},
+                      {batch, none, queries, none});
+  float scale = static_cast<float>(op.getScale().convertToDouble());
+  bool causal = op.getCausal();
+  Value shift = arith::SubIOp::create(b, loc, keys, queries);
+  int64_t numThreads = kAttentionWarps * kWarpSize;
+  auto scaled = [&](OpBuilder &sb, Location sl, Value x) {
+    return arith::MulFOp::create(sb, sl, x, f32Const(sb, sl, scale))
+        .getResult();
+  };
+  // p = exp(scale (q · k) − lse) and ds = p (dO · v − D) for one (query,
+  // key) pair, given the lane's shares of the four rows.
+  auto pair = [&](OpBuilder &pb, Location pl, ArrayRef<Value> qs,
+                  ArrayRef<Value> ks, ArrayRef<Value> dOs, ArrayRef<Value> vs,
+                  Value lse, Value dsum) -> std::pair<Value, Value> {
+    Value x = scaled(pb, pl, warpSum(pb, pl, laneDot(pb, pl, qs, ks)));
+    Value p =
+        math::ExpOp::create(pb, pl, arith::SubFOp::create(pb, pl, x, lse));
+    Value dp = warpSum(pb, pl, laneDot(pb, pl, dOs, vs));
+    Value ds = arith::MulFOp::create(pb, pl, p,
+                                     arith::SubFOp::create(pb, pl, dp, dsum));
+    return {p, ds};
+  };
+  Value zero = f32Const(b, loc, 0.0f);
+  Value step = indexConst(b, loc, kAttentionWarps);
+
+  // One block per (batch row, query, head): its indices, and the lanes'
+  // shares of the query row and its output gradient.
+  struct QueryRow {
+    Value lane, warp, h, s, bi, qBase, kvBase;
+    std::optional<HeadLanes> lanes;
+    SmallVector<Value> qs, dOs;
+  };
+  auto queryRow = [&](OpBuilder &kb, Location kl, Value bid, Value tid) {
+    QueryRow r;
+    std::tie(r.lane, r.warp) = laneAndWarp(kb, kl, tid);
+    Value headsV = indexConst(kb, kl, heads);
+    r.h = arith::RemUIOp::create(kb, kl, bid, headsV);
+    Value rest = arith::DivUIOp::create(kb, kl, bid, headsV);
+    r.s = arith::RemUIOp::create(kb, kl, rest, queries);
+    r.bi = arith::DivUIOp::create(kb, kl, rest, queries);
+    Value dim = indexConst(kb, kl, headDim);
+    r.qBase = arith::MulIOp::create(kb, kl, r.h, dim);
+    r.kvBase = arith::MulIOp::create(
+        kb, kl, arith::DivUIOp::create(kb, kl, r.h, indexConst(kb, kl, group)),
+        dim);
+    r.lanes.emplace(kb, kl, r.lane, headDim);
+    r.qs = r.lanes->load(kb, kl, q, r.bi, r.s, r.qBase, true);
+    r.dOs = r.lanes->load(kb, kl, dO, r.bi, r.s, r.qBase, true);
+    return r;
+  };
+  Value queryBlocks = arith::MulIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, batch, queries),
+      indexConst(b, loc, heads));
+  auto keyEnd = [&](OpBuilder &kb, Location kl, Value s) {
+    return causal ? causalEnd(kb, kl, keys, s, shift) : keys;
+  };
+
+  // 1. Row statistics. (The output is read here only, so that it need not
+  // be kept on the device while the gradients are computed.)
+  launch1D(
+      b, loc, queryBlocks, numThreads, {kAttentionWarps, kAttentionWarps},
+      [&](OpBuilder &kb, Location kl, Value bid, Value tid,
+          ArrayRef<BlockArgument> shared) {
+        QueryRow r = queryRow(kb, kl, bid, tid);
+        Value dsum = warpSum(
+            kb, kl,
+            laneDot(kb, kl, r.dOs,
+                    r.lanes->load(kb, kl, o, r.bi, r.s, r.qBase, true)));
+        auto softmax = scf::ForOp::create(
+            kb, kl, r.warp, keyEnd(kb, kl, r.s), step,
+            ValueRange{
+                f32Const(kb, kl, -std::numeric_limits<float>::infinity()),
+                zero},
+            [&](OpBuilder &lb, Location ll, Value t, ValueRange carried) {
+              Value dot = warpSum(
+                  lb, ll,
+                  laneDot(lb, ll, r.qs,
+                          r.lanes->load(lb, ll, k, r.bi, t, r.kvBase, false)));
+              OnlineSoftmaxStep st = onlineSoftmaxStep(
+                  lb, ll, dot, scale, carried[0], Value(), Value());
+              scf::YieldOp::create(
+                  lb, ll,
+                  ValueRange{
+                      st.maximum,
+                      arith::AddFOp::create(
+                          lb, ll,
+                          arith::MulFOp::create(lb, ll, carried[1], st.rescale),
+                          st.weight)});
+            });
+        Value maxima = shared[0], sums = shared[1];
+        storeWarpSoftmax(kb, kl, r.lane, r.warp, softmax.getResult(0),
+                         softmax.getResult(1), maxima, sums);
+        gpu::BarrierOp::create(kb, kl);
+        CombinedSoftmax combined =
+            combineWarpSoftmaxes(kb, kl, maxima, sums, kAttentionWarps);
+        Value lse =
+            arith::AddFOp::create(kb, kl, combined.maximum,
+                                  math::LogOp::create(kb, kl, combined.total));
+        Value isFirst = arith::CmpIOp::create(kb, kl, arith::CmpIPredicate::eq,
+                                              tid, indexConst(kb, kl, 0));
+        scf::IfOp::create(kb, kl, isFirst, [&](OpBuilder &ib, Location il) {
+          for (auto [i, x] : llvm::enumerate(std::array<Value, 2>{lse, dsum}))
+            memref::StoreOp::create(
+                ib, il, x, stats,
+                ValueRange{r.bi, r.h, r.s, indexConst(ib, il, i)});
+          scf::YieldOp::create(ib, il);
+        });
+      });
+
+  // 2. dq. Each result is allocated just before the kernel that writes it:
+  // a buffer lives, in the memory plan, from its allocation on.
+  Value dq = alloc(qType.getShape(), {batch, queries, none});
+  launch1D(b, loc, queryBlocks, numThreads, {kAttentionWarps * headDim},
+           [&](OpBuilder &kb, Location kl, Value bid, Value tid,
+               ArrayRef<BlockArgument> shared) {
+             QueryRow r = queryRow(kb, kl, bid, tid);
+             auto statAt = [&](int64_t i) {
+               return memref::LoadOp::create(
+                          kb, kl, stats,
+                          ValueRange{r.bi, r.h, r.s, indexConst(kb, kl, i)})
+                   .getResult();
+             };
+             Value lse = statAt(0), dsum = statAt(1);
+             auto grads = scf::ForOp::create(
+                 kb, kl, r.warp, keyEnd(kb, kl, r.s), step,
+                 SmallVector<Value>(r.lanes->size(), zero),
+                 [&](OpBuilder &lb, Location ll, Value t, ValueRange acc) {
+                   SmallVector<Value> ks =
+                       r.lanes->load(lb, ll, k, r.bi, t, r.kvBase, false);
+                   Value ds =
+                       pair(lb, ll, r.qs, ks, r.dOs,
+                            r.lanes->load(lb, ll, v, r.bi, t, r.kvBase, false),
+                            lse, dsum)
+                           .second;
+                   scf::YieldOp::create(lb, ll,
+                                        axpy(lb, ll, acc, Value(), ds, ks));
+                 });
+             Value rows = shared[0];
+             r.lanes->storeRow(kb, kl, SmallVector<Value>(grads.getResults()),
+                               rows, r.warp, headDim);
+             gpu::BarrierOp::create(kb, kl);
+             sumWarpRows(
+                 kb, kl, rows, 0, kAttentionWarps, headDim, tid, numThreads, {},
+                 [&](OpBuilder &fb, Location fl, Value d, Value sum) {
+                   memref::StoreOp::create(
+                       fb, fl, scaled(fb, fl, sum), dq,
+                       ValueRange{r.bi, r.s,
+                                  arith::AddIOp::create(fb, fl, r.qBase, d)});
+                 });
+           });
+
+  // 3. dk and dv.
+  Value dk = alloc(kType.getShape(), {batch, keys, none});
+  Value dv = alloc(kType.getShape(), {batch, keys, none});
+  launch1D(
+      b, loc,
+      arith::MulIOp::create(b, loc, arith::MulIOp::create(b, loc, batch, keys),
+                            indexConst(b, loc, kvHeads)),
+      numThreads, {2 * kAttentionWarps * headDim},
+      [&](OpBuilder &kb, Location kl, Value bid, Value tid,
+          ArrayRef<BlockArgument> shared) {
+        Value lane, warp;
+        std::tie(lane, warp) = laneAndWarp(kb, kl, tid);
+        Value kvHeadsV = indexConst(kb, kl, kvHeads);
+        Value kvh = arith::RemUIOp::create(kb, kl, bid, kvHeadsV);
+        Value rest = arith::DivUIOp::create(kb, kl, bid, kvHeadsV);
+        Value t = arith::RemUIOp::create(kb, kl, rest, keys);
+        Value bi = arith::DivUIOp::create(kb, kl, rest, keys);
+        Value dim = indexConst(kb, kl, headDim);
+        Value kvBase = arith::MulIOp::create(kb, kl, kvh, dim);
+        HeadLanes lanes(kb, kl, lane, headDim);
+        SmallVector<Value> ks = lanes.load(kb, kl, k, bi, t, kvBase, true);
+        SmallVector<Value> vs = lanes.load(kb, kl, v, bi, t, kvBase, true);
+        // The first query that sees key t: max(0, t − shift).
+        Value sStart = indexConst(kb, kl, 0);
+        if (causal)
+          sStart = arith::MaxSIOp::create(
+              kb, kl, sStart, arith::SubIOp::create(kb, kl, t, shift));
+        // The (head of the group, query) pairs, g · count + (s − sStart),
+        // one loop for the warps to share evenly.
+        Value count = arith::SubIOp::create(kb, kl, queries, sStart);
+        Value pairs =
+            arith::MulIOp::create(kb, kl, count, indexConst(kb, kl, group));
+        Value firstHead =
+            arith::MulIOp::create(kb, kl, kvh, indexConst(kb, kl, group));
+        auto grads = scf::ForOp::create(
+            kb, kl, warp, pairs, step,
+            SmallVector<Value>(2 * lanes.size(), zero),
+            [&](OpBuilder &lb, Location ll, Value i, ValueRange acc) {
+              Value h = arith::AddIOp::create(
+                  lb, ll, firstHead, arith::DivUIOp::create(lb, ll, i, count));
+              Value s = arith::AddIOp::create(
+                  lb, ll, sStart, arith::RemUIOp::create(lb, ll, i, count));
+              Value qBase = arith::MulIOp::create(lb, ll, h, dim);
+              SmallVector<Value> qs =
+                  lanes.load(lb, ll, q, bi, s, qBase, false);
+              SmallVector<Value> dOs =
+                  lanes.load(lb, ll, dO, bi, s, qBase, false);
+              auto statAt = [&](int64_t j) {
+                return memref::LoadOp::create(
+                           lb, ll, stats,
+                           ValueRange{bi, h, s, indexConst(lb, ll, j)})
+                    .getResult();
+              };
+              auto [p, ds] =
+                  pair(lb, ll, qs, ks, dOs, vs, statAt(0), statAt(1));
+              int64_t n = lanes.size();
+              SmallVector<Value> next =
+                  axpy(lb, ll, acc.take_front(n), Value(), ds, qs);
+              llvm::append_range(
+                  next, axpy(lb, ll, acc.drop_front(n), Value(), p, dOs));
+              scf::YieldOp::create(lb, ll, next);
+            });
+        Value rows = shared[0];
+        int64_t n = lanes.size();
+        lanes.storeRow(kb, kl,
+                       SmallVector<Value>(grads.getResults().take_front(n)),
+                       rows, warp, headDim);
+        lanes.storeRow(
+            kb, kl, SmallVector<Value>(grads.getResults().drop_front(n)), rows,
+            arith::AddIOp::create(kb, kl, warp,
+                                  indexConst(kb, kl, kAttentionWarps)),
+            headDim);
+        gpu::BarrierOp::create(kb, kl);
+        auto storeTo = [&](Value buffer, bool scale) {
+          return [&, buffer, scale](OpBuilder &fb, Location fl, Value d,
+                                    Value sum) {
+            memref::StoreOp::create(
+                fb, fl, scale ? scaled(fb, fl, sum) : sum, buffer,
+                ValueRange{bi, t, arith::AddIOp::create(fb, fl, kvBase, d)});
+          };
+        };
+        sumWarpRows(kb, kl, rows, 0, kAttentionWarps, headDim, tid, numThreads,
+                    {}, storeTo(dk, true));
+        sumWarpRows(kb, kl, rows, kAttentionWarps, kAttentionWarps, headDim,
+                    tid, numThreads, {}, storeTo(dv, false));
+      });
+
+  auto asTensor = [&](Value buf, RankedTensorType type) -> Value {
+    return bufferization::ToTensorOp::create(b, loc, type, buf, b.getUnitAttr(),
+                                             b.getUnitAttr());
+  };
+  return {asTensor(dq, qType), asTensor(dk, kType), asTensor(dv, kType)};
 }
 
 /// rms_norm: one block per row; the block sums the squares (warp shuffles,
@@ -1531,8 +1896,8 @@ struct ConvertLowMemToGPUPass
     }
     SmallVector<Operation *> candidates;
     module.walk([&](Operation *op) {
-      if (isa<LinearOp, QLinearOp, GroupNormOp, AttentionOp, RmsNormOp,
-              ArgmaxOp>(op))
+      if (isa<LinearOp, QLinearOp, GroupNormOp, AttentionOp, AttentionGradOp,
+              RmsNormOp, ArgmaxOp>(op))
         candidates.push_back(op);
     });
     IRRewriter rewriter(&getContext());
@@ -1560,6 +1925,18 @@ struct ConvertLowMemToGPUPass
         if (attention.getType().getElementType().isF32() &&
             sharedBytes <= 48 * 1024)
           result = emitAttentionKernel(rewriter, op->getLoc(), attention);
+      } else if (auto grad = dyn_cast<AttentionGradOp>(op)) {
+        // dk's and dv's warp rows in 48 KB of static shared memory.
+        int64_t headDim =
+            grad.getQuery().getType().getDimSize(2) / grad.getNumHeads();
+        bool allF32 = llvm::all_of(op->getOperandTypes(), [](Type type) {
+          return cast<RankedTensorType>(type).getElementType().isF32();
+        });
+        if (allF32 && 2 * kAttentionWarps * headDim * 4 <= 48 * 1024) {
+          rewriter.replaceOp(
+              op, emitAttentionGradKernels(rewriter, op->getLoc(), grad));
+          continue;
+        }
       } else if (auto norm = dyn_cast<RmsNormOp>(op)) {
         if (norm.getType().getElementType().isF32() &&
             norm.getType().getRank() >= 2 &&
