@@ -72,6 +72,20 @@ OnlineSoftmaxStep onlineSoftmaxStep(OpBuilder &b, Location loc, Value dot,
 std::pair<Value, Value> betterOf(OpBuilder &b, Location loc, Value av, Value ai,
                                  Value bv, Value bi);
 
+/// Sums `f(elements...)` of same-shaped `inputs` over every dimension into a
+/// 0-d f32 tensor (a linalg reduction).
+Value sumAll(OpBuilder &b, Location loc, ValueRange inputs,
+             function_ref<Value(OpBuilder &, Location, ValueRange)> f);
+
+/// The number of `labels` that are not `ignore`, as a 0-d f32 tensor.
+Value countLabels(OpBuilder &b, Location loc, Value labels, int64_t ignore);
+
+/// A cross-entropy's mean loss, a 0-d f32 tensor: the sum of the rows'
+/// losses `rowLoss` (0 for an ignored row) over the number of labels that are
+/// not `ignore`; NaN when every label is ignored, as PyTorch's.
+Value meanRowLoss(OpBuilder &b, Location loc, Value rowLoss, Value labels,
+                  int64_t ignore);
+
 } // namespace mlir::lowmem
 
 #endif // LOWMEM_CONVERSION_BUILDUTILS_H

@@ -8,6 +8,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/TypeUtilities.h"
@@ -123,4 +124,70 @@ std::pair<Value, Value> mlir::lowmem::betterOf(OpBuilder &b, Location loc,
   Value takeA = arith::SelectOp::create(b, loc, anyNaN, nans, numbers);
   return {arith::SelectOp::create(b, loc, takeA, av, bv),
           arith::SelectOp::create(b, loc, takeA, ai, bi)};
+}
+
+Value mlir::lowmem::sumAll(
+    OpBuilder &b, Location loc, ValueRange inputs,
+    function_ref<Value(OpBuilder &, Location, ValueRange)> f) {
+  MLIRContext *ctx = b.getContext();
+  auto type = cast<RankedTensorType>(inputs.front().getType());
+  unsigned rank = type.getRank();
+  auto scalar = RankedTensorType::get({}, b.getF32Type());
+  Value init =
+      linalg::FillOp::create(
+          b, loc, f32Const(b, loc, 0.0f),
+          tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, b.getF32Type())
+              .getResult())
+          .getResult(0);
+  SmallVector<AffineMap> maps(inputs.size(),
+                              AffineMap::getMultiDimIdentityMap(rank, ctx));
+  maps.push_back(AffineMap::get(rank, 0, ctx));
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{scalar}, inputs, ValueRange{init}, maps,
+             SmallVector<utils::IteratorType>(rank,
+                                              utils::IteratorType::reduction),
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               Value v = f(nb, l, args.drop_back());
+               linalg::YieldOp::create(
+                   nb, l,
+                   ValueRange{arith::AddFOp::create(nb, l, args.back(), v)});
+             })
+      .getResult(0);
+}
+
+Value mlir::lowmem::countLabels(OpBuilder &b, Location loc, Value labels,
+                                int64_t ignore) {
+  return sumAll(
+      b, loc, ValueRange{labels},
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        Value skip = arith::CmpIOp::create(
+            nb, l, arith::CmpIPredicate::eq, args[0],
+            arith::ConstantOp::create(nb, l, nb.getI64IntegerAttr(ignore)));
+        return arith::SelectOp::create(nb, l, skip, f32Const(nb, l, 0.0f),
+                                       f32Const(nb, l, 1.0f))
+            .getResult();
+      });
+}
+
+Value mlir::lowmem::meanRowLoss(OpBuilder &b, Location loc, Value rowLoss,
+                                Value labels, int64_t ignore) {
+  Value total =
+      sumAll(b, loc, ValueRange{rowLoss},
+             [](OpBuilder &, Location, ValueRange args) { return args[0]; });
+  Value count = countLabels(b, loc, labels, ignore);
+  MLIRContext *ctx = b.getContext();
+  auto scalar = RankedTensorType::get({}, b.getF32Type());
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{scalar}, ValueRange{total, count},
+             ValueRange{tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{},
+                                                b.getF32Type())
+                            .getResult()},
+             SmallVector<AffineMap>(3, AffineMap::get(0, 0, ctx)),
+             SmallVector<utils::IteratorType>{},
+             [](OpBuilder &nb, Location l, ValueRange args) {
+               linalg::YieldOp::create(
+                   nb, l,
+                   ValueRange{arith::DivFOp::create(nb, l, args[0], args[1])});
+             })
+      .getResult(0);
 }

@@ -1040,49 +1040,6 @@ struct AttentionGradLowering : public OpRewritePattern<AttentionGradOp> {
   }
 };
 
-/// Sums `f(elements...)` of same-shaped `inputs` over every dimension into a
-/// 0-d tensor.
-Value sumAll(OpBuilder &b, Location loc, ValueRange inputs,
-             function_ref<Value(OpBuilder &, Location, ValueRange)> f) {
-  MLIRContext *ctx = b.getContext();
-  auto type = cast<RankedTensorType>(inputs.front().getType());
-  unsigned rank = type.getRank();
-  auto scalar = RankedTensorType::get({}, b.getF32Type());
-  Value init =
-      linalg::FillOp::create(
-          b, loc, f32Const(b, loc, 0.0f),
-          tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, b.getF32Type())
-              .getResult())
-          .getResult(0);
-  SmallVector<AffineMap> maps(inputs.size(),
-                              AffineMap::getMultiDimIdentityMap(rank, ctx));
-  maps.push_back(AffineMap::get(rank, 0, ctx));
-  return linalg::GenericOp::create(
-             b, loc, TypeRange{scalar}, inputs, ValueRange{init}, maps,
-             SmallVector<IteratorType>(rank, IteratorType::reduction),
-             [&](OpBuilder &nb, Location l, ValueRange args) {
-               Value v = f(nb, l, args.drop_back());
-               linalg::YieldOp::create(
-                   nb, l,
-                   ValueRange{arith::AddFOp::create(nb, l, args.back(), v)});
-             })
-      .getResult(0);
-}
-
-/// The number of labels that are not `ignore` as a 0-d f32 tensor.
-Value countLabels(OpBuilder &b, Location loc, Value labels, int64_t ignore) {
-  return sumAll(
-      b, loc, ValueRange{labels},
-      [&](OpBuilder &nb, Location l, ValueRange args) {
-        Value skip = arith::CmpIOp::create(
-            nb, l, arith::CmpIPredicate::eq, args[0],
-            arith::ConstantOp::create(nb, l, nb.getI64IntegerAttr(ignore)));
-        return arith::SelectOp::create(nb, l, skip, f32Const(nb, l, 0.0f),
-                                       f32Const(nb, l, 1.0f))
-            .getResult();
-      });
-}
-
 /// A buffer of `type` whose dynamic sizes are those of `like`'s leading
 /// dimensions.
 Value allocLike(OpBuilder &b, Location loc, RankedTensorType type, Value like) {
@@ -1214,28 +1171,8 @@ struct LinearCrossEntropyLowering
                                                rewriter.getUnitAttr())
           .getResult();
     };
-    Value total =
-        sumAll(rewriter, loc, ValueRange{asTensor(rowLoss)},
-               [](OpBuilder &, Location, ValueRange args) { return args[0]; });
-    Value count = countLabels(rewriter, loc, op.getLabels(), ignore);
-    // The mean; NaN when every label is ignored, as PyTorch's.
-    MLIRContext *ctx = rewriter.getContext();
-    auto scalar = RankedTensorType::get({}, rewriter.getF32Type());
     Value loss =
-        linalg::GenericOp::create(
-            rewriter, loc, TypeRange{scalar}, ValueRange{total, count},
-            ValueRange{tensor::EmptyOp::create(rewriter, loc,
-                                               ArrayRef<int64_t>{},
-                                               rewriter.getF32Type())
-                           .getResult()},
-            SmallVector<AffineMap>(3, AffineMap::get(0, 0, ctx)),
-            SmallVector<IteratorType>{},
-            [](OpBuilder &b, Location l, ValueRange args) {
-              linalg::YieldOp::create(
-                  b, l,
-                  ValueRange{arith::DivFOp::create(b, l, args[0], args[1])});
-            })
-            .getResult(0);
+        meanRowLoss(rewriter, loc, asTensor(rowLoss), op.getLabels(), ignore);
     rewriter.replaceOp(op, ValueRange{loss, asTensor(lse)});
     return success();
   }
