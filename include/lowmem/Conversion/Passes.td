@@ -43,13 +43,15 @@ def ConvertLowMemToLinalg
 }
 
 def ConvertLowMemToGPU : Pass<"convert-lowmem-to-gpu", "::mlir::ModuleOp"> {
-  let summary = "Lower lowmem matrix products, norms, attention (and its "
-                "gradient) and argmax to GPU kernels";
+  let summary = "Lower lowmem matrix products, norms, attention, the fused "
+                "head and cross-entropy (and their gradients) and argmax to "
+                "GPU kernels";
   let description = [{
     Replaces `lowmem.linear` and `lowmem.qlinear` (whose storage is explicit:
     run `lowmem-materialize-storage` first) on f32 inputs of rank 2 or more,
     `lowmem.group_norm` on rank-2 f32 operands, and f32 `lowmem.attention`,
-    `lowmem.attention_grad`, `lowmem.rms_norm` and `lowmem.argmax` by
+    `lowmem.attention_grad`, `lowmem.linear_cross_entropy` and its gradient,
+    `lowmem.rms_norm` and `lowmem.argmax` by
     `gpu.launch` kernels, at the tensor level: the operands are read through
     `bufferization.to_buffer` (slices in place, through strided views), the
     result is a fresh `memref.alloc` returned by a restricted
@@ -94,7 +96,13 @@ def ConvertLowMemToGPU : Pass<"convert-lowmem-to-gpu", "::mlir::ModuleOp"> {
     8 bytes a row), a second streams the keys again for dq, and one block
     per (batch row, key, kv head) streams the queries of the group's heads
     that see the key for dk and dv. No atomics: each block sums its warps'
-    rows in a fixed order. rms_norm and argmax run a block
+    rows in a fixed order. The fused language model head and
+    cross-entropy is one warp for each input row, streaming every row of the
+    weight (any format; its lanes decode runs of 8 values, one vector load
+    each) with an online logsumexp; its input gradient streams them again,
+    each decoded run serving the dot product and then the row's gradient,
+    which the lanes hold in registers until the one store. The mean loss
+    over the rows is a linalg reduction. rms_norm and argmax run a block
     of 256 threads per row (a block reduction of the squares; of the best
     value and its index, ties to the first index and NaN first, as numpy).
 
@@ -114,6 +122,7 @@ def ConvertLowMemToGPU : Pass<"convert-lowmem-to-gpu", "::mlir::ModuleOp"> {
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::linalg::LinalgDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::scf::SCFDialect",

@@ -6,7 +6,8 @@
 //
 // Lowers `lowmem.linear` and `lowmem.qlinear` (inputs of any rank >= 2, the
 // leading dimensions being rows), `lowmem.group_norm` on rank-2 operands,
-// and `lowmem.attention`, `lowmem.attention_grad`, `lowmem.rms_norm` and
+// and `lowmem.attention`, `lowmem.attention_grad`,
+// `lowmem.linear_cross_entropy` and its gradient, `lowmem.rms_norm` and
 // `lowmem.argmax` to hand-structured `gpu.launch` kernels, at the tensor
 // level: the operands are read through `bufferization.to_buffer`, the
 // result is a fresh `memref.alloc` (planned into the arena later) returned
@@ -41,8 +42,9 @@
 // streaming every 8th key with an online softmax, combined through shared
 // memory. attention_grad: three kernels of that shape, two per (batch row,
 // query, head) for the row's statistics and then dq, one per (batch row,
-// key, kv head) for dk and dv. argmax: one block per row, a reduction of
-// (value, index) pairs.
+// key, kv head) for dk and dv. linear_cross_entropy and its gradient: one
+// warp a row, streaming the weight's rows (runs of 8 decoded a lane).
+// argmax: one block per row, a reduction of (value, index) pairs.
 //
 //===----------------------------------------------------------------------===//
 
@@ -1873,6 +1875,360 @@ Value emitArgmaxKernel(OpBuilder &b, Location loc, ArgmaxOp op) {
                                            b.getUnitAttr());
 }
 
+/// Runs of a language model head's rows a lane of a warp holds: a row of
+/// `hidden` values (a multiple of kTileRun) is cut into runs of kTileRun
+/// consecutive values, and lane l holds runs l, l + 32, ... Past the last
+/// run, a lane reads the last run instead and `valid` (else null) says it
+/// holds none there.
+struct RowRuns {
+  SmallVector<Value> starts, valid;
+
+  RowRuns(OpBuilder &b, Location loc, Value lane, int64_t hidden) {
+    int64_t runs = hidden / kTileRun;
+    for (int64_t j = 0; j * kWarpSize < runs; ++j) {
+      Value r = arith::AddIOp::create(b, loc, lane,
+                                      indexConst(b, loc, j * kWarpSize));
+      Value inRow;
+      if ((j + 1) * kWarpSize > runs) {
+        inRow = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, r,
+                                      indexConst(b, loc, runs));
+        r = arith::MinUIOp::create(b, loc, r, indexConst(b, loc, runs - 1));
+      }
+      starts.push_back(
+          arith::MulIOp::create(b, loc, r, indexConst(b, loc, kTileRun)));
+      valid.push_back(inRow);
+    }
+  }
+
+  /// Calls `body(builder, j)` for each run j the lane holds.
+  void
+  forEachHeld(OpBuilder &b, Location loc,
+              function_ref<void(OpBuilder &, Location, int64_t)> body) const {
+    for (int64_t j = 0; j < static_cast<int64_t>(starts.size()); ++j) {
+      if (!valid[j]) {
+        body(b, loc, j);
+        continue;
+      }
+      scf::IfOp::create(b, loc, valid[j], [&](OpBuilder &ib, Location il) {
+        body(ib, il, j);
+        scf::YieldOp::create(ib, il);
+      });
+    }
+  }
+};
+
+/// Whether the head kernels take \p ops (the weight of a
+/// linear_cross_entropy or of its gradient): f32 rows of whole runs, read
+/// 16 bytes at a time, and runs that a 4-bit block never splits.
+bool fitsHeadKernel(const LinearOperands &ops) {
+  return ops.k % kTileRun == 0 && blocksHoldRuns(ops, kTileRun) &&
+         wholeRows(ops.input);
+}
+
+/// The head's weight [V, H] of \p op (linear_cross_entropy or its
+/// gradient) as a matrix product's operands, for decodeRun.
+template <typename HeadOp>
+LogicalResult collectHead(HeadOp op, LinearOperands &ops) {
+  RankedTensorType inputType = op.getInput().getType();
+  if (!inputType.getElementType().isF32())
+    return failure();
+  ops.input = op.getInput();
+  ops.k = inputType.getShape().back();
+  RankedTensorType logical = logicalTensorType(op.getWeight().getType());
+  ops.n = logical.getDimSize(0);
+  if (auto quantized = dyn_cast<QTensorType>(op.getWeight().getType())) {
+    auto storage = op.getWeight().template getDefiningOp<AssembleOp>();
+    if (!storage)
+      return failure();
+    ops.quantType = quantized;
+    ops.parts.assign(storage.getParts().begin(), storage.getParts().end());
+  } else {
+    if (!logical.getElementType().isF32())
+      return failure();
+    ops.denseWeight = op.getWeight();
+  }
+  return success(fitsHeadKernel(ops));
+}
+
+/// A language model head's kernel: one warp for each row of the input
+/// (8 a block, the code tables staged in shared memory), streaming every
+/// row v of the weight: its lanes decode their runs of w_v (one vector load
+/// each) and the dot product z_v = x · w_v is a butterfly of shuffles.
+/// `perRow(builder, lanes' x values, row indices, label, decodeRow)` builds
+/// what a counted row (label ≠ ignore) does, `ignoredRow` what an ignored
+/// one does.
+void emitHeadKernel(
+    OpBuilder &b, Location loc, ModuleOp module, const LinearOperands &ops,
+    Value x, Value labels, const Rows &rows, int64_t ignore,
+    function_ref<
+        void(OpBuilder &, Location, const RowRuns &, Value lane,
+             ArrayRef<SmallVector<Value>> xs, ArrayRef<Value> row, Value label,
+             function_ref<SmallVector<SmallVector<Value>>(OpBuilder &, Location,
+                                                          Value)>)>
+        perRow,
+    function_ref<void(OpBuilder &, Location, const RowRuns &, Value lane,
+                      ArrayRef<Value> row)>
+        ignoredRow) {
+  SmallVector<Value> parts;
+  for (Value part : ops.parts)
+    parts.push_back(readBuffer(b, loc, part));
+  Value w = ops.denseWeight ? readBuffer(b, loc, ops.denseWeight) : Value();
+  DecoderTables tables = DecoderTables::of(module, ops);
+  SmallVector<memref::GlobalOp> globals;
+  SmallVector<int64_t> workgroupSizes;
+  for (memref::GlobalOp global : {tables.codes, tables.dynamicMap})
+    if (global) {
+      globals.push_back(global);
+      workgroupSizes.push_back(global.getType().getDimSize(0));
+    }
+  int64_t warps = kNormThreads / kWarpSize;
+  Value numBlocks = arith::DivUIOp::create(
+      b, loc,
+      arith::AddIOp::create(b, loc, rows.count, indexConst(b, loc, warps - 1)),
+      indexConst(b, loc, warps));
+  launch1D(
+      b, loc, numBlocks, kNormThreads, workgroupSizes,
+      [&](OpBuilder &kb, Location kl, Value bid, Value tid,
+          ArrayRef<BlockArgument> shared) {
+        Value numThreads = indexConst(kb, kl, kNormThreads);
+        for (auto [global, buffer] : llvm::zip(globals, shared))
+          stageTable(kb, kl,
+                     memref::GetGlobalOp::create(kb, kl, global.getType(),
+                                                 global.getSymName()),
+                     buffer, tid, numThreads);
+        if (!globals.empty())
+          gpu::BarrierOp::create(kb, kl);
+        std::optional<WeightDecoder> decoder;
+        if (ops.quantType)
+          decoder.emplace(
+              *ops.quantType, parts, tables.codes ? Value(shared[0]) : Value(),
+              tables.dynamicMap ? Value(shared[tables.codes ? 1 : 0])
+                                : Value());
+        Value lane, warp;
+        std::tie(lane, warp) = laneAndWarp(kb, kl, tid);
+        Value r = arith::AddIOp::create(
+            kb, kl,
+            arith::MulIOp::create(kb, kl, bid, indexConst(kb, kl, warps)),
+            warp);
+        Value inRange = arith::CmpIOp::create(kb, kl, arith::CmpIPredicate::ult,
+                                              r, rows.count);
+        scf::IfOp::create(kb, kl, inRange, [&](OpBuilder &ib, Location il) {
+          SmallVector<Value> row = rows.indices(ib, il, r);
+          RowRuns runs(ib, il, lane, ops.k);
+          Value label = memref::LoadOp::create(ib, il, labels, row);
+          Value counted = arith::CmpIOp::create(
+              ib, il, arith::CmpIPredicate::ne, label,
+              arith::ConstantOp::create(ib, il, ib.getI64IntegerAttr(ignore)));
+          scf::IfOp::create(
+              ib, il, counted,
+              [&](OpBuilder &tb, Location tl) {
+                SmallVector<SmallVector<Value>> xs;
+                for (auto [start, valid] :
+                     llvm::zip_equal(runs.starts, runs.valid)) {
+                  SmallVector<Value> at(row);
+                  at.push_back(start);
+                  SmallVector<Value> run =
+                      loadRun(tb, tl, x, at, kTileRun, kChunkBytes);
+                  if (valid)
+                    for (Value &xi : run)
+                      xi = arith::SelectOp::create(tb, tl, valid, xi,
+                                                   f32Const(tb, tl, 0.0f));
+                  xs.push_back(run);
+                }
+                auto decodeRow = [&](OpBuilder &db, Location dl, Value v) {
+                  Value flatRow = arith::MulIOp::create(
+                      db, dl, v, indexConst(db, dl, ops.k));
+                  SmallVector<SmallVector<Value>> ws;
+                  for (Value start : runs.starts)
+                    ws.push_back(decodeRun(db, dl, ops, decoder, w, parts, v,
+                                           start, flatRow, kTileRun));
+                  return ws;
+                };
+                perRow(tb, tl, runs, lane, xs, row,
+                       arith::IndexCastOp::create(tb, tl, tb.getIndexType(),
+                                                  label),
+                       decodeRow);
+                scf::YieldOp::create(tb, tl);
+              },
+              [&](OpBuilder &eb, Location el) {
+                ignoredRow(eb, el, runs, lane, row);
+                scf::YieldOp::create(eb, el);
+              });
+          scf::YieldOp::create(ib, il);
+        });
+      });
+}
+
+/// The lane's share of x · w_v: Σ over its runs.
+Value runsDot(OpBuilder &b, Location loc, ArrayRef<SmallVector<Value>> xs,
+              ArrayRef<SmallVector<Value>> ws) {
+  Value sum = f32Const(b, loc, 0.0f);
+  for (auto [xr, wr] : llvm::zip_equal(xs, ws))
+    sum = arith::AddFOp::create(b, loc, sum, laneDot(b, loc, xr, wr));
+  return sum;
+}
+
+/// linear_cross_entropy: emitHeadKernel, each warp an online logsumexp
+/// over its row's logits (picking the label's), lane 0 storing the row's
+/// lse and loss; then the mean of the counted rows' losses.
+SmallVector<Value> emitLinearCrossEntropyKernel(OpBuilder &b, Location loc,
+                                                ModuleOp module,
+                                                LinearCrossEntropyOp op,
+                                                const LinearOperands &ops) {
+  RankedTensorType lseType = op.getLse().getType();
+  Rows rows = Rows::of(b, loc, op.getInput());
+  auto alloc = [&]() {
+    return memref::AllocOp::create(
+               b, loc, MemRefType::get(lseType.getShape(), b.getF32Type()),
+               rows.dynamicSizes, b.getI64IntegerAttr(64))
+        .getResult();
+  };
+  Value lse = alloc(), rowLoss = alloc();
+  Value x = readInPlace(b, loc, op.getInput());
+  Value labels = readBuffer(b, loc, op.getLabels());
+  int64_t ignore = static_cast<int64_t>(op.getIgnoreIndex());
+  auto storeRow = [&](OpBuilder &sb, Location sl, Value lane, Value rowLse,
+                      Value loss, ArrayRef<Value> row) {
+    Value isLeader = arith::CmpIOp::create(sb, sl, arith::CmpIPredicate::eq,
+                                           lane, indexConst(sb, sl, 0));
+    scf::IfOp::create(sb, sl, isLeader, [&](OpBuilder &ib, Location il) {
+      memref::StoreOp::create(ib, il, rowLse, lse, row);
+      memref::StoreOp::create(ib, il, loss, rowLoss, row);
+      scf::YieldOp::create(ib, il);
+    });
+  };
+  emitHeadKernel(
+      b, loc, module, ops, x, labels, rows, ignore,
+      [&](OpBuilder &tb, Location tl, const RowRuns &, Value lane,
+          ArrayRef<SmallVector<Value>> xs, ArrayRef<Value> row, Value label,
+          function_ref<SmallVector<SmallVector<Value>>(OpBuilder &, Location,
+                                                       Value)>
+              decodeRow) {
+        auto stream = scf::ForOp::create(
+            tb, tl, indexConst(tb, tl, 0), indexConst(tb, tl, ops.n),
+            indexConst(tb, tl, 1),
+            ValueRange{
+                f32Const(tb, tl, -std::numeric_limits<float>::infinity()),
+                f32Const(tb, tl, 0.0f), f32Const(tb, tl, 0.0f)},
+            [&](OpBuilder &lb, Location ll, Value v, ValueRange carried) {
+              Value z =
+                  warpSum(lb, ll, runsDot(lb, ll, xs, decodeRow(lb, ll, v)));
+              OnlineSoftmaxStep st = onlineSoftmaxStep(
+                  lb, ll, z, 1.0f, carried[0], Value(), Value());
+              Value isLabel = arith::CmpIOp::create(
+                  lb, ll, arith::CmpIPredicate::eq, v, label);
+              scf::YieldOp::create(
+                  lb, ll,
+                  ValueRange{
+                      st.maximum,
+                      arith::AddFOp::create(
+                          lb, ll,
+                          arith::MulFOp::create(lb, ll, carried[1], st.rescale),
+                          st.weight),
+                      arith::SelectOp::create(lb, ll, isLabel, z, carried[2])});
+            });
+        Value rowLse = arith::AddFOp::create(
+            tb, tl, stream.getResult(0),
+            math::LogOp::create(tb, tl, stream.getResult(1)));
+        storeRow(tb, tl, lane, rowLse,
+                 arith::SubFOp::create(tb, tl, rowLse, stream.getResult(2)),
+                 row);
+      },
+      [&](OpBuilder &eb, Location el, const RowRuns &, Value lane,
+          ArrayRef<Value> row) {
+        // An ignored row streams nothing: its loss and lse are 0.
+        Value zero = f32Const(eb, el, 0.0f);
+        storeRow(eb, el, lane, zero, zero, row);
+      });
+  auto asTensor = [&](Value buf) -> Value {
+    return bufferization::ToTensorOp::create(b, loc, lseType, buf,
+                                             b.getUnitAttr(), b.getUnitAttr());
+  };
+  return {meanRowLoss(b, loc, asTensor(rowLoss), op.getLabels(), ignore),
+          asTensor(lse)};
+}
+
+/// linear_cross_entropy_grad: emitHeadKernel, each warp accumulating its
+/// row's gradient Σ_v (p_v − [v = label]) / count · w_v in its lanes'
+/// registers (the decoded runs serve the dot product and the sum), then
+/// storing it once; an ignored row's gradient is 0.
+Value emitLinearCrossEntropyGradKernel(OpBuilder &b, Location loc,
+                                       ModuleOp module,
+                                       LinearCrossEntropyGradOp op,
+                                       const LinearOperands &ops) {
+  RankedTensorType inputType = op.getInput().getType();
+  Rows rows = Rows::of(b, loc, op.getInput());
+  int64_t ignore = static_cast<int64_t>(op.getIgnoreIndex());
+  Value count = readBuffer(b, loc, countLabels(b, loc, op.getLabels(), ignore));
+  Value dx = memref::AllocOp::create(
+      b, loc, MemRefType::get(inputType.getShape(), b.getF32Type()),
+      rows.dynamicSizes, b.getI64IntegerAttr(64));
+  Value x = readInPlace(b, loc, op.getInput());
+  Value labels = readBuffer(b, loc, op.getLabels());
+  Value lse = readBuffer(b, loc, op.getLse());
+  // Stores `values(j)` (kTileRun of them) at the lane's runs of the row.
+  auto storeRuns =
+      [&](OpBuilder &sb, Location sl, const RowRuns &runs, ArrayRef<Value> row,
+          function_ref<Value(OpBuilder &, Location, int64_t, int64_t)> value) {
+        runs.forEachHeld(sb, sl, [&](OpBuilder &rb, Location rl, int64_t j) {
+          for (int64_t i = 0; i < kTileRun; ++i) {
+            SmallVector<Value> at(row);
+            at.push_back(arith::AddIOp::create(rb, rl, runs.starts[j],
+                                               indexConst(rb, rl, i)));
+            memref::StoreOp::create(rb, rl, value(rb, rl, j, i), dx, at);
+          }
+        });
+      };
+  emitHeadKernel(
+      b, loc, module, ops, x, labels, rows, ignore,
+      [&](OpBuilder &tb, Location tl, const RowRuns &runs, Value,
+          ArrayRef<SmallVector<Value>> xs, ArrayRef<Value> row, Value label,
+          function_ref<SmallVector<SmallVector<Value>>(OpBuilder &, Location,
+                                                       Value)>
+              decodeRow) {
+        Value rowLse = memref::LoadOp::create(tb, tl, lse, row);
+        Value invCount = arith::DivFOp::create(
+            tb, tl, f32Const(tb, tl, 1.0f),
+            memref::LoadOp::create(tb, tl, count, ValueRange{}));
+        int64_t held = xs.size() * kTileRun;
+        auto stream = scf::ForOp::create(
+            tb, tl, indexConst(tb, tl, 0), indexConst(tb, tl, ops.n),
+            indexConst(tb, tl, 1),
+            SmallVector<Value>(held, f32Const(tb, tl, 0.0f)),
+            [&](OpBuilder &lb, Location ll, Value v, ValueRange acc) {
+              SmallVector<SmallVector<Value>> ws = decodeRow(lb, ll, v);
+              Value z = warpSum(lb, ll, runsDot(lb, ll, xs, ws));
+              Value p = math::ExpOp::create(
+                  lb, ll, arith::SubFOp::create(lb, ll, z, rowLse));
+              Value isLabel = arith::CmpIOp::create(
+                  lb, ll, arith::CmpIPredicate::eq, v, label);
+              Value target = arith::SelectOp::create(lb, ll, isLabel,
+                                                     f32Const(lb, ll, 1.0f),
+                                                     f32Const(lb, ll, 0.0f));
+              Value coeff = arith::MulFOp::create(
+                  lb, ll, arith::SubFOp::create(lb, ll, p, target), invCount);
+              SmallVector<Value> flat;
+              for (const SmallVector<Value> &run : ws)
+                llvm::append_range(flat, run);
+              scf::YieldOp::create(lb, ll,
+                                   axpy(lb, ll, acc, Value(), coeff, flat));
+            });
+        storeRuns(tb, tl, runs, row,
+                  [&](OpBuilder &, Location, int64_t j, int64_t i) {
+                    return stream.getResult(j * kTileRun + i);
+                  });
+      },
+      [&](OpBuilder &eb, Location el, const RowRuns &runs, Value,
+          ArrayRef<Value> row) {
+        storeRuns(eb, el, runs, row,
+                  [&](OpBuilder &zb, Location zl, int64_t, int64_t) {
+                    return f32Const(zb, zl, 0.0f);
+                  });
+      });
+  return bufferization::ToTensorOp::create(b, loc, inputType, dx,
+                                           b.getUnitAttr(), b.getUnitAttr());
+}
+
 struct ConvertLowMemToGPUPass
     : public mlir::lowmem::impl::ConvertLowMemToGPUBase<
           ConvertLowMemToGPUPass> {
@@ -1897,7 +2253,8 @@ struct ConvertLowMemToGPUPass
     SmallVector<Operation *> candidates;
     module.walk([&](Operation *op) {
       if (isa<LinearOp, QLinearOp, GroupNormOp, AttentionOp, AttentionGradOp,
-              RmsNormOp, ArgmaxOp>(op))
+              LinearCrossEntropyOp, LinearCrossEntropyGradOp, RmsNormOp,
+              ArgmaxOp>(op))
         candidates.push_back(op);
     });
     IRRewriter rewriter(&getContext());
@@ -1937,6 +2294,19 @@ struct ConvertLowMemToGPUPass
               op, emitAttentionGradKernels(rewriter, op->getLoc(), grad));
           continue;
         }
+      } else if (auto head = dyn_cast<LinearCrossEntropyOp>(op)) {
+        LinearOperands weight;
+        if (succeeded(collectHead(head, weight))) {
+          rewriter.replaceOp(
+              op, emitLinearCrossEntropyKernel(rewriter, op->getLoc(), module,
+                                               head, weight));
+          continue;
+        }
+      } else if (auto headGrad = dyn_cast<LinearCrossEntropyGradOp>(op)) {
+        LinearOperands weight;
+        if (succeeded(collectHead(headGrad, weight)))
+          result = emitLinearCrossEntropyGradKernel(rewriter, op->getLoc(),
+                                                    module, headGrad, weight);
       } else if (auto norm = dyn_cast<RmsNormOp>(op)) {
         if (norm.getType().getElementType().isF32() &&
             norm.getType().getRank() >= 2 &&

@@ -127,7 +127,8 @@ def printed(text):
     out = []
     for part in text.split("Unranked Memref")[1:]:
         sizes = [int(n) for n in
-                 re.search(r"sizes = \[([^\]]*)\]", part).group(1).split(",")]
+                 re.search(r"sizes = \[([^\]]*)\]", part).group(1).split(",")
+                 if n.strip()]
         data = part.split("data =", 1)[1]
         out.append(np.array([float(x) for x in re.findall(NUMBER, data)])
                    .reshape(sizes))
