@@ -265,17 +265,36 @@ func.func @cut_features(%x: tensor<?x128xf32>,
 
 // -----
 
-// Attention: one block of 8 warps per (batch row, query, head). Each warp
-// streams every 8th key of the causal range with its own online softmax:
-// the lanes hold the head dimension, a key's dot product is a butterfly of
-// shuffles; the warps then combine their maxima, sums and rows through
-// shared memory. The f16 cache is read in place and widened as it loads.
+// Attention, the number of queries dynamic: the host picks the mapping.
+// From 8 queries on (prefill, training), one warp a row (8 neighbouring
+// rows a block) streams all the row's keys with an online softmax and
+// stores its row itself. Below (decode), one block of 8 warps a row: each
+// warp streams every 8th key of the causal range, and the warps combine
+// their maxima, sums and rows through shared memory. In both the lanes
+// hold the head dimension and a key's dot product is a butterfly of
+// shuffles; the f16 cache is read in place and widened as it loads.
 // CHECK-LABEL: func.func @attention_f16_cache(
 // CHECK-DAG: [[K:%.+]] = bufferization.to_buffer %{{.+}} read_only : tensor<?x?x32xf16> to memref<?x?x32xf16, strided<[?, ?, 1], offset: ?>>
 // CHECK-DAG: [[OUT:%.+]] = memref.alloc(%{{.+}}, %{{.+}}) {alignment = 64 : i64} : memref<?x?x64xf32>
+// CHECK: %[[MANY:.+]] = arith.cmpi uge, %{{.+}}, %c8
+// CHECK: scf.if %[[MANY]]
+// CHECK: gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c256{{.*}}) {
+// CHECK: arith.minsi
+// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c1{{.*}} iter_args(%{{.+}} = %cst{{.*}}, %{{.+}} = %cst{{.*}}, %{{.+}} = %cst{{.*}}) -> (f32, f32, f32)
+// CHECK: memref.load [[K]]
+// CHECK: arith.extf %{{.+}} : f16 to f32
+// CHECK-COUNT-5: gpu.shuffle xor
+// CHECK: math.exp
+// CHECK: math.exp
+// CHECK: arith.extf %{{.+}} : f16 to f32
+// CHECK: scf.yield
+// CHECK-NOT: gpu.barrier
+// CHECK: memref.store %{{.+}}, [[OUT]]
+// CHECK: gpu.terminator
+// CHECK: } else {
 // CHECK: gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c256{{.*}}) workgroup(%[[MAX:.+]] : memref<8xf32, #gpu.address_space<workgroup>>, %[[SUM:.+]] : memref<8xf32, #gpu.address_space<workgroup>>, %[[ROWS:.+]] : memref<128xf32, #gpu.address_space<workgroup>>)
 // CHECK: arith.minsi
-// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c8 iter_args(%{{.+}} = %cst{{.*}}, %{{.+}} = %cst{{.*}}, %{{.+}} = %cst{{.*}}) -> (f32, f32, f32)
+// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c8{{.*}} iter_args(%{{.+}} = %cst{{.*}}, %{{.+}} = %cst{{.*}}, %{{.+}} = %cst{{.*}}) -> (f32, f32, f32)
 // CHECK: memref.load [[K]]
 // CHECK: arith.extf %{{.+}} : f16 to f32
 // CHECK-COUNT-5: gpu.shuffle xor
@@ -306,8 +325,10 @@ func.func @attention_f16_cache(%q: tensor<?x?x64xf32>, %cache: tensor<?x?x32xf16
 
 // int8 keys and values with their scales, left padding (key_starts), and a
 // head dimension of 40: lanes 8 to 31 read past the head's end in their
-// second slot and weigh it 0, and only lanes in the head store it.
+// second slot and weigh it 0, and only lanes in the head store it (the
+// second mapping, a block of 8 warps a row, checked).
 // CHECK-LABEL: func.func @attention_int8_ragged(
+// CHECK: } else {
 // CHECK: gpu.launch {{.*}} workgroup({{.*}}memref<8xf32, {{.*}}memref<8xf32, {{.*}} : memref<320xf32, #gpu.address_space<workgroup>>)
 // CHECK: arith.cmpi ult, %{{.+}}, %c40
 // CHECK: arith.minui %{{.+}}, %c39

@@ -1121,6 +1121,38 @@ Value emitGroupNormKernel(OpBuilder &b, Location loc, GroupNormOp op) {
       b.getUnitAttr());
 }
 
+/// Warps of a block that launchWarpRows gives one row each.
+constexpr int64_t kRowWarps = 8;
+
+/// Launches `body(builder, row, lane)` for each of `numRows` rows, one warp
+/// a row, kRowWarps neighbouring rows a block; a warp past the last row
+/// does nothing.
+void launchWarpRows(
+    OpBuilder &b, Location loc, Value numRows,
+    function_ref<void(OpBuilder &, Location, Value, Value)> body) {
+  Value numBlocks = arith::DivUIOp::create(
+      b, loc,
+      arith::AddIOp::create(b, loc, numRows, indexConst(b, loc, kRowWarps - 1)),
+      indexConst(b, loc, kRowWarps));
+  launch1D(
+      b, loc, numBlocks, kRowWarps * kWarpSize, {},
+      [&](OpBuilder &kb, Location kl, Value bid, Value tid,
+          ArrayRef<BlockArgument>) {
+        Value lane, warp;
+        std::tie(lane, warp) = laneAndWarp(kb, kl, tid);
+        Value row = arith::AddIOp::create(
+            kb, kl,
+            arith::MulIOp::create(kb, kl, bid, indexConst(kb, kl, kRowWarps)),
+            warp);
+        Value inRange = arith::CmpIOp::create(kb, kl, arith::CmpIPredicate::ult,
+                                              row, numRows);
+        scf::IfOp::create(kb, kl, inRange, [&](OpBuilder &ib, Location il) {
+          body(ib, il, row, lane);
+          scf::YieldOp::create(ib, il);
+        });
+      });
+}
+
 /// The lanes' share of one attention head of `headDim` elements: lane l
 /// holds elements l, l + 32, ... Past the end of a head dimension that is
 /// not a multiple of 32, a lane reads the head's last element instead, and
@@ -1296,13 +1328,19 @@ void storeWarpSoftmax(OpBuilder &b, Location loc, Value lane, Value warp,
   });
 }
 
-/// attention: one block per (batch row, query, head). Each of its warps
-/// streams every kAttentionWarps-th key of the row's range with its own
-/// online softmax: the lanes hold the query's and the output's head
-/// dimension (HeadLanes), so a key's row is read in coalesced loads,
-/// widened as it loads, and its dot product is a butterfly of shuffles. The
-/// warps then combine their maxima, sums and output rows through shared
-/// memory. No score matrix and no global scratch exist.
+/// attention. Each row (batch row, query, head; the heads of a query next
+/// to each other) streams its keys with an online softmax: the lanes hold
+/// the query's and the output's head dimension (HeadLanes), so a key's row
+/// is read in coalesced loads, widened as it loads, and its dot product is
+/// a butterfly of shuffles. No score matrix and no global scratch exist.
+/// Two mappings, chosen on the host from the number of queries:
+///  - from kRowWarps queries on (prefill, training), one warp a row,
+///    kRowWarps neighbouring rows a block, which stream the same keys in
+///    the same order, so each key row they read from L2 serves them all;
+///  - below (decode steps), one block a row, whose kAttentionWarps warps
+///    take every kAttentionWarps-th key and combine their maxima, sums and
+///    output rows through shared memory, so that a step's few rows still
+///    keep the GPU busy.
 Value emitAttentionKernel(OpBuilder &b, Location loc, AttentionOp op) {
   RankedTensorType type = op.getType();
   Value q = readBuffer(b, loc, op.getQuery());
@@ -1334,117 +1372,179 @@ Value emitAttentionKernel(OpBuilder &b, Location loc, AttentionOp op) {
   bool causal = op.getCausal();
   // The queries are the last S of T positions.
   Value shift = arith::SubIOp::create(b, loc, keys, queries);
-  Value numBlocks = arith::MulIOp::create(
+  Value numRows = arith::MulIOp::create(
       b, loc, arith::MulIOp::create(b, loc, batch, queries),
       indexConst(b, loc, heads));
-  int64_t numThreads = kAttentionWarps * kWarpSize;
-  launch1D(
-      b, loc, numBlocks, numThreads,
-      {kAttentionWarps, kAttentionWarps, kAttentionWarps * headDim},
-      [&](OpBuilder &kb, Location kl, Value bid, Value tid,
-          ArrayRef<BlockArgument> shared) {
-        Value lane, warp;
-        std::tie(lane, warp) = laneAndWarp(kb, kl, tid);
-        Value headsV = indexConst(kb, kl, heads);
-        Value h = arith::RemUIOp::create(kb, kl, bid, headsV);
-        Value rest = arith::DivUIOp::create(kb, kl, bid, headsV);
-        Value s = arith::RemUIOp::create(kb, kl, rest, queries);
-        Value bi = arith::DivUIOp::create(kb, kl, rest, queries);
-        Value dim = indexConst(kb, kl, headDim);
-        Value qBase = arith::MulIOp::create(kb, kl, h, dim);
-        Value kvHead =
-            arith::DivUIOp::create(kb, kl, h, indexConst(kb, kl, group));
-        Value kvBase = arith::MulIOp::create(kb, kl, kvHead, dim);
-        HeadLanes lanes(kb, kl, lane, headDim);
-        SmallVector<Value> qs = lanes.load(kb, kl, q, bi, s, qBase, true);
-        Value tEnd = causal ? causalEnd(kb, kl, keys, s, shift) : keys;
-        Value tBegin = indexConst(kb, kl, 0);
-        if (keyStarts)
-          tBegin = arith::MaxSIOp::create(
-              kb, kl, tBegin,
-              arith::IndexCastOp::create(
-                  kb, kl, kb.getIndexType(),
-                  memref::LoadOp::create(kb, kl, keyStarts, ValueRange{bi})));
-        Value zero = f32Const(kb, kl, 0.0f);
-        SmallVector<Value> init{
-            f32Const(kb, kl, -std::numeric_limits<float>::infinity()), zero};
-        init.append(lanes.size(), zero);
-        auto stream = scf::ForOp::create(
-            kb, kl, arith::AddIOp::create(kb, kl, tBegin, warp), tEnd,
-            indexConst(kb, kl, kAttentionWarps), init,
-            [&](OpBuilder &lb, Location ll, Value t, ValueRange carried) {
-              Value m = carried[0], sum = carried[1];
-              Value partial = laneDot(
-                  lb, ll, qs, lanes.load(lb, ll, k, bi, t, kvBase, false));
-              // An int8 key's scale multiplies its dot product; a value's
-              // the weight of its row.
-              Value kScale, vScale;
-              if (kScales) {
-                SmallVector<Value, 3> at{bi, t, kvHead};
-                kScale = memref::LoadOp::create(lb, ll, kScales, at);
-                vScale = memref::LoadOp::create(lb, ll, vScales, at);
-              }
-              OnlineSoftmaxStep step = onlineSoftmaxStep(
-                  lb, ll, warpSum(lb, ll, partial), scale, m, kScale, vScale);
-              SmallVector<Value> next{
-                  step.maximum,
-                  arith::AddFOp::create(
-                      lb, ll, arith::MulFOp::create(lb, ll, sum, step.rescale),
-                      step.weight)};
-              llvm::append_range(
-                  next, axpy(lb, ll, carried.drop_front(2), step.rescale,
-                             step.valueWeight,
-                             lanes.load(lb, ll, v, bi, t, kvBase, false)));
-              scf::YieldOp::create(lb, ll, next);
-            });
 
-        // Each warp's maximum, sum and output row to shared memory, then
-        // combined: a row no warp saw stays zero.
-        Value maxima = shared[0], sums = shared[1], rows = shared[2];
-        storeWarpSoftmax(kb, kl, lane, warp, stream.getResult(0),
-                         stream.getResult(1), maxima, sums);
-        lanes.storeRow(kb, kl,
-                       SmallVector<Value>(stream.getResults().drop_front(2)),
-                       rows, warp, headDim);
-        gpu::BarrierOp::create(kb, kl);
-        CombinedSoftmax combined =
-            combineWarpSoftmaxes(kb, kl, maxima, sums, kAttentionWarps);
-        Value any = arith::CmpFOp::create(kb, kl, arith::CmpFPredicate::OGT,
-                                          combined.total, zero);
-        Value inv = arith::SelectOp::create(
-            kb, kl, any,
-            arith::DivFOp::create(kb, kl, f32Const(kb, kl, 1.0f),
-                                  combined.total),
-            zero);
-        sumWarpRows(
-            kb, kl, rows, 0, kAttentionWarps, headDim, tid, numThreads,
-            combined.weights,
-            [&](OpBuilder &fb, Location fl, Value d, Value o) {
-              memref::StoreOp::create(
-                  fb, fl, arith::MulFOp::create(fb, fl, o, inv), out,
-                  ValueRange{bi, s, arith::AddIOp::create(fb, fl, qBase, d)});
-            });
-      });
+  // A row's indices, the lanes' shares of its query, and its keys' range.
+  struct Row {
+    Value bi, s, qBase, kvHead, kvBase, tBegin, tEnd;
+    std::optional<HeadLanes> lanes;
+    SmallVector<Value> qs;
+  };
+  auto rowOf = [&](OpBuilder &kb, Location kl, Value row, Value lane) {
+    Row r;
+    Value headsV = indexConst(kb, kl, heads);
+    Value h = arith::RemUIOp::create(kb, kl, row, headsV);
+    Value rest = arith::DivUIOp::create(kb, kl, row, headsV);
+    r.s = arith::RemUIOp::create(kb, kl, rest, queries);
+    r.bi = arith::DivUIOp::create(kb, kl, rest, queries);
+    Value dim = indexConst(kb, kl, headDim);
+    r.qBase = arith::MulIOp::create(kb, kl, h, dim);
+    r.kvHead = arith::DivUIOp::create(kb, kl, h, indexConst(kb, kl, group));
+    r.kvBase = arith::MulIOp::create(kb, kl, r.kvHead, dim);
+    r.lanes.emplace(kb, kl, lane, headDim);
+    r.qs = r.lanes->load(kb, kl, q, r.bi, r.s, r.qBase, true);
+    r.tEnd = causal ? causalEnd(kb, kl, keys, r.s, shift) : keys;
+    r.tBegin = indexConst(kb, kl, 0);
+    if (keyStarts)
+      r.tBegin = arith::MaxSIOp::create(
+          kb, kl, r.tBegin,
+          arith::IndexCastOp::create(
+              kb, kl, kb.getIndexType(),
+              memref::LoadOp::create(kb, kl, keyStarts, ValueRange{r.bi})));
+    return r;
+  };
+  // The online softmax over keys first, first + step, ... of the row:
+  // (maximum, sum, the lanes' output row).
+  auto stream = [&](OpBuilder &kb, Location kl, const Row &r, Value first,
+                    int64_t step) {
+    Value zero = f32Const(kb, kl, 0.0f);
+    SmallVector<Value> init{
+        f32Const(kb, kl, -std::numeric_limits<float>::infinity()), zero};
+    init.append(r.lanes->size(), zero);
+    return scf::ForOp::create(
+        kb, kl, first, r.tEnd, indexConst(kb, kl, step), init,
+        [&](OpBuilder &lb, Location ll, Value t, ValueRange carried) {
+          Value m = carried[0], sum = carried[1];
+          Value partial = laneDot(
+              lb, ll, r.qs, r.lanes->load(lb, ll, k, r.bi, t, r.kvBase, false));
+          // An int8 key's scale multiplies its dot product; a value's the
+          // weight of its row.
+          Value kScale, vScale;
+          if (kScales) {
+            SmallVector<Value, 3> at{r.bi, t, r.kvHead};
+            kScale = memref::LoadOp::create(lb, ll, kScales, at);
+            vScale = memref::LoadOp::create(lb, ll, vScales, at);
+          }
+          OnlineSoftmaxStep step = onlineSoftmaxStep(
+              lb, ll, warpSum(lb, ll, partial), scale, m, kScale, vScale);
+          SmallVector<Value> next{
+              step.maximum,
+              arith::AddFOp::create(
+                  lb, ll, arith::MulFOp::create(lb, ll, sum, step.rescale),
+                  step.weight)};
+          llvm::append_range(
+              next, axpy(lb, ll, carried.drop_front(2), step.rescale,
+                         step.valueWeight,
+                         r.lanes->load(lb, ll, v, r.bi, t, r.kvBase, false)));
+          scf::YieldOp::create(lb, ll, next);
+        });
+  };
+  // 1 / total, or 0 for a row that saw no key (it stays zero).
+  auto inverse = [&](OpBuilder &kb, Location kl, Value total) -> Value {
+    Value zero = f32Const(kb, kl, 0.0f);
+    Value any =
+        arith::CmpFOp::create(kb, kl, arith::CmpFPredicate::OGT, total, zero);
+    return arith::SelectOp::create(
+        kb, kl, any,
+        arith::DivFOp::create(kb, kl, f32Const(kb, kl, 1.0f), total), zero);
+  };
+
+  auto warpRows = [&](OpBuilder &wb, Location wl) {
+    launchWarpRows(
+        wb, wl, numRows,
+        [&](OpBuilder &kb, Location kl, Value row, Value lane) {
+          Row r = rowOf(kb, kl, row, lane);
+          auto loop = stream(kb, kl, r, r.tBegin, 1);
+          Value inv = inverse(kb, kl, loop.getResult(1));
+          r.lanes->forEachHeld(
+              kb, kl, [&](OpBuilder &sb, Location sl, int64_t j) {
+                memref::StoreOp::create(
+                    sb, sl,
+                    arith::MulFOp::create(sb, sl, loop.getResult(2 + j), inv),
+                    out,
+                    ValueRange{r.bi, r.s,
+                               arith::AddIOp::create(sb, sl, r.qBase,
+                                                     r.lanes->offsets[j])});
+              });
+        });
+  };
+  auto splitRows = [&](OpBuilder &wb, Location wl) {
+    int64_t numThreads = kAttentionWarps * kWarpSize;
+    launch1D(wb, wl, numRows, numThreads,
+             {kAttentionWarps, kAttentionWarps, kAttentionWarps * headDim},
+             [&](OpBuilder &kb, Location kl, Value bid, Value tid,
+                 ArrayRef<BlockArgument> shared) {
+               Value lane, warp;
+               std::tie(lane, warp) = laneAndWarp(kb, kl, tid);
+               Row r = rowOf(kb, kl, bid, lane);
+               auto loop = stream(kb, kl, r,
+                                  arith::AddIOp::create(kb, kl, r.tBegin, warp),
+                                  kAttentionWarps);
+               // Each warp's maximum, sum and output row to shared memory, then
+               // combined.
+               Value maxima = shared[0], sums = shared[1], rows = shared[2];
+               storeWarpSoftmax(kb, kl, lane, warp, loop.getResult(0),
+                                loop.getResult(1), maxima, sums);
+               r.lanes->storeRow(
+                   kb, kl, SmallVector<Value>(loop.getResults().drop_front(2)),
+                   rows, warp, headDim);
+               gpu::BarrierOp::create(kb, kl);
+               CombinedSoftmax combined =
+                   combineWarpSoftmaxes(kb, kl, maxima, sums, kAttentionWarps);
+               Value inv = inverse(kb, kl, combined.total);
+               sumWarpRows(
+                   kb, kl, rows, 0, kAttentionWarps, headDim, tid, numThreads,
+                   combined.weights,
+                   [&](OpBuilder &fb, Location fl, Value d, Value o) {
+                     memref::StoreOp::create(
+                         fb, fl, arith::MulFOp::create(fb, fl, o, inv), out,
+                         ValueRange{r.bi, r.s,
+                                    arith::AddIOp::create(fb, fl, r.qBase, d)});
+                   });
+             });
+  };
+  int64_t staticQueries = type.getDimSize(1);
+  if (!ShapedType::isDynamic(staticQueries)) {
+    if (staticQueries >= kRowWarps)
+      warpRows(b, loc);
+    else
+      splitRows(b, loc);
+  } else {
+    Value many = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge,
+                                       queries, indexConst(b, loc, kRowWarps));
+    scf::IfOp::create(
+        b, loc, many,
+        [&](OpBuilder &tb, Location tl) {
+          warpRows(tb, tl);
+          scf::YieldOp::create(tb, tl);
+        },
+        [&](OpBuilder &eb, Location el) {
+          splitRows(eb, el);
+          scf::YieldOp::create(eb, el);
+        });
+  }
   return bufferization::ToTensorOp::create(b, loc, type, out, b.getUnitAttr(),
                                            b.getUnitAttr());
 }
 
-/// attention_grad in three kernels with the forward's structure (8 warps a
-/// block, HeadLanes, each warp every 8th key or query, butterfly dot
-/// products), recomputing each score as it goes; neither a score matrix
-/// nor an atomic exists.
-///  1. One block per (batch row, query, head): the row's logsumexp (an
-///     online softmax over its keys) and D = dO · O, kept in a
-///     [B, heads, S, 2] buffer.
-///  2. The same blocks, over the keys again: p = exp(x − lse),
+/// attention_grad in three kernels of one warp per row, 8 rows a block
+/// (HeadLanes, butterfly dot products), recomputing each score as it goes;
+/// neither a score matrix nor an atomic, and no shared memory: a warp
+/// streams its row's whole range and stores its results itself. The 8
+/// warps of a block take neighbouring rows that stream the same keys (or
+/// queries) in the same order, so each row they read from L2 serves 8.
+///  1. One warp per (batch row, query, head), the heads of a query next to
+///     each other: the row's logsumexp (an online softmax over its keys)
+///     and D = dO · O, kept in a [B, heads, S, 2] buffer.
+///  2. The same warps, over the keys again: p = exp(x − lse),
 ///     ds = p (dO · v − D) and dq = scale Σ ds k. Apart from 1, so that the
 ///     output (read by 1 only) and dq are never needed at once: the memory
 ///     plan may offload or reuse the one while the other lives.
-///  3. One block per (batch row, key, kv head): over the queries of every
-///     head of the group that see the key, dk = scale Σ ds q and dv =
-///     Σ p dO.
-/// Each block sums its warps' rows through shared memory in a fixed order,
-/// so the result does not depend on timing.
+///  3. One warp per (batch row, kv head, key), the keys next to each other:
+///     over the queries of every head of the group that see the key,
+///     dk = scale Σ ds q and dv = Σ p dO.
 SmallVector<Value> emitAttentionGradKernels(OpBuilder &b, Location loc,
                                             AttentionGradOp op) {
   RankedTensorType qType = op.getQuery().getType();
@@ -1475,7 +1575,6 @@ SmallVector<Value> emitAttentionGradKernels(OpBuilder &b, Location loc,
   float scale = static_cast<float>(op.getScale().convertToDouble());
   bool causal = op.getCausal();
   Value shift = arith::SubIOp::create(b, loc, keys, queries);
-  int64_t numThreads = kAttentionWarps * kWarpSize;
   auto scaled = [&](OpBuilder &sb, Location sl, Value x) {
     return arith::MulFOp::create(sb, sl, x, f32Const(sb, sl, scale))
         .getResult();
@@ -1494,21 +1593,33 @@ SmallVector<Value> emitAttentionGradKernels(OpBuilder &b, Location loc,
     return {p, ds};
   };
   Value zero = f32Const(b, loc, 0.0f);
-  Value step = indexConst(b, loc, kAttentionWarps);
+  Value one = indexConst(b, loc, 1);
+  // Stores the lane's `values` of a head row at buffer[bi, row, base + ...],
+  // each times `factor` if given.
+  auto storeHeadRow = [&](OpBuilder &sb, Location sl, const HeadLanes &lanes,
+                          ValueRange values, Value buffer, Value bi, Value row,
+                          Value base, bool scale) {
+    lanes.forEachHeld(sb, sl, [&](OpBuilder &hb, Location hl, int64_t j) {
+      Value x = scale ? scaled(hb, hl, values[j]) : values[j];
+      memref::StoreOp::create(
+          hb, hl, x, buffer,
+          ValueRange{bi, row,
+                     arith::AddIOp::create(hb, hl, base, lanes.offsets[j])});
+    });
+  };
 
-  // One block per (batch row, query, head): its indices, and the lanes'
+  // One warp per (batch row, query, head): its indices, and the lanes'
   // shares of the query row and its output gradient.
   struct QueryRow {
-    Value lane, warp, h, s, bi, qBase, kvBase;
+    Value h, s, bi, qBase, kvBase;
     std::optional<HeadLanes> lanes;
     SmallVector<Value> qs, dOs;
   };
-  auto queryRow = [&](OpBuilder &kb, Location kl, Value bid, Value tid) {
+  auto queryRow = [&](OpBuilder &kb, Location kl, Value row, Value lane) {
     QueryRow r;
-    std::tie(r.lane, r.warp) = laneAndWarp(kb, kl, tid);
     Value headsV = indexConst(kb, kl, heads);
-    r.h = arith::RemUIOp::create(kb, kl, bid, headsV);
-    Value rest = arith::DivUIOp::create(kb, kl, bid, headsV);
+    r.h = arith::RemUIOp::create(kb, kl, row, headsV);
+    Value rest = arith::DivUIOp::create(kb, kl, row, headsV);
     r.s = arith::RemUIOp::create(kb, kl, rest, queries);
     r.bi = arith::DivUIOp::create(kb, kl, rest, queries);
     Value dim = indexConst(kb, kl, headDim);
@@ -1516,31 +1627,29 @@ SmallVector<Value> emitAttentionGradKernels(OpBuilder &b, Location loc,
     r.kvBase = arith::MulIOp::create(
         kb, kl, arith::DivUIOp::create(kb, kl, r.h, indexConst(kb, kl, group)),
         dim);
-    r.lanes.emplace(kb, kl, r.lane, headDim);
+    r.lanes.emplace(kb, kl, lane, headDim);
     r.qs = r.lanes->load(kb, kl, q, r.bi, r.s, r.qBase, true);
     r.dOs = r.lanes->load(kb, kl, dO, r.bi, r.s, r.qBase, true);
     return r;
   };
-  Value queryBlocks = arith::MulIOp::create(
+  Value queryRows = arith::MulIOp::create(
       b, loc, arith::MulIOp::create(b, loc, batch, queries),
       indexConst(b, loc, heads));
   auto keyEnd = [&](OpBuilder &kb, Location kl, Value s) {
     return causal ? causalEnd(kb, kl, keys, s, shift) : keys;
   };
 
-  // 1. Row statistics. (The output is read here only, so that it need not
-  // be kept on the device while the gradients are computed.)
-  launch1D(
-      b, loc, queryBlocks, numThreads, {kAttentionWarps, kAttentionWarps},
-      [&](OpBuilder &kb, Location kl, Value bid, Value tid,
-          ArrayRef<BlockArgument> shared) {
-        QueryRow r = queryRow(kb, kl, bid, tid);
+  // 1. Row statistics.
+  launchWarpRows(
+      b, loc, queryRows,
+      [&](OpBuilder &kb, Location kl, Value row, Value lane) {
+        QueryRow r = queryRow(kb, kl, row, lane);
         Value dsum = warpSum(
             kb, kl,
             laneDot(kb, kl, r.dOs,
                     r.lanes->load(kb, kl, o, r.bi, r.s, r.qBase, true)));
         auto softmax = scf::ForOp::create(
-            kb, kl, r.warp, keyEnd(kb, kl, r.s), step,
+            kb, kl, indexConst(kb, kl, 0), keyEnd(kb, kl, r.s), one,
             ValueRange{
                 f32Const(kb, kl, -std::numeric_limits<float>::infinity()),
                 zero},
@@ -1560,18 +1669,12 @@ SmallVector<Value> emitAttentionGradKernels(OpBuilder &b, Location loc,
                           arith::MulFOp::create(lb, ll, carried[1], st.rescale),
                           st.weight)});
             });
-        Value maxima = shared[0], sums = shared[1];
-        storeWarpSoftmax(kb, kl, r.lane, r.warp, softmax.getResult(0),
-                         softmax.getResult(1), maxima, sums);
-        gpu::BarrierOp::create(kb, kl);
-        CombinedSoftmax combined =
-            combineWarpSoftmaxes(kb, kl, maxima, sums, kAttentionWarps);
-        Value lse =
-            arith::AddFOp::create(kb, kl, combined.maximum,
-                                  math::LogOp::create(kb, kl, combined.total));
-        Value isFirst = arith::CmpIOp::create(kb, kl, arith::CmpIPredicate::eq,
-                                              tid, indexConst(kb, kl, 0));
-        scf::IfOp::create(kb, kl, isFirst, [&](OpBuilder &ib, Location il) {
+        Value lse = arith::AddFOp::create(
+            kb, kl, softmax.getResult(0),
+            math::LogOp::create(kb, kl, softmax.getResult(1)));
+        Value isLeader = arith::CmpIOp::create(kb, kl, arith::CmpIPredicate::eq,
+                                               lane, indexConst(kb, kl, 0));
+        scf::IfOp::create(kb, kl, isLeader, [&](OpBuilder &ib, Location il) {
           for (auto [i, x] : llvm::enumerate(std::array<Value, 2>{lse, dsum}))
             memref::StoreOp::create(
                 ib, il, x, stats,
@@ -1583,62 +1686,47 @@ SmallVector<Value> emitAttentionGradKernels(OpBuilder &b, Location loc,
   // 2. dq. Each result is allocated just before the kernel that writes it:
   // a buffer lives, in the memory plan, from its allocation on.
   Value dq = alloc(qType.getShape(), {batch, queries, none});
-  launch1D(b, loc, queryBlocks, numThreads, {kAttentionWarps * headDim},
-           [&](OpBuilder &kb, Location kl, Value bid, Value tid,
-               ArrayRef<BlockArgument> shared) {
-             QueryRow r = queryRow(kb, kl, bid, tid);
-             auto statAt = [&](int64_t i) {
-               return memref::LoadOp::create(
-                          kb, kl, stats,
-                          ValueRange{r.bi, r.h, r.s, indexConst(kb, kl, i)})
-                   .getResult();
-             };
-             Value lse = statAt(0), dsum = statAt(1);
-             auto grads = scf::ForOp::create(
-                 kb, kl, r.warp, keyEnd(kb, kl, r.s), step,
-                 SmallVector<Value>(r.lanes->size(), zero),
-                 [&](OpBuilder &lb, Location ll, Value t, ValueRange acc) {
-                   SmallVector<Value> ks =
-                       r.lanes->load(lb, ll, k, r.bi, t, r.kvBase, false);
-                   Value ds =
-                       pair(lb, ll, r.qs, ks, r.dOs,
-                            r.lanes->load(lb, ll, v, r.bi, t, r.kvBase, false),
-                            lse, dsum)
-                           .second;
-                   scf::YieldOp::create(lb, ll,
-                                        axpy(lb, ll, acc, Value(), ds, ks));
-                 });
-             Value rows = shared[0];
-             r.lanes->storeRow(kb, kl, SmallVector<Value>(grads.getResults()),
-                               rows, r.warp, headDim);
-             gpu::BarrierOp::create(kb, kl);
-             sumWarpRows(
-                 kb, kl, rows, 0, kAttentionWarps, headDim, tid, numThreads, {},
-                 [&](OpBuilder &fb, Location fl, Value d, Value sum) {
-                   memref::StoreOp::create(
-                       fb, fl, scaled(fb, fl, sum), dq,
-                       ValueRange{r.bi, r.s,
-                                  arith::AddIOp::create(fb, fl, r.qBase, d)});
-                 });
-           });
+  launchWarpRows(
+      b, loc, queryRows,
+      [&](OpBuilder &kb, Location kl, Value row, Value lane) {
+        QueryRow r = queryRow(kb, kl, row, lane);
+        auto statAt = [&](int64_t i) {
+          return memref::LoadOp::create(
+                     kb, kl, stats,
+                     ValueRange{r.bi, r.h, r.s, indexConst(kb, kl, i)})
+              .getResult();
+        };
+        Value lse = statAt(0), dsum = statAt(1);
+        auto grads = scf::ForOp::create(
+            kb, kl, indexConst(kb, kl, 0), keyEnd(kb, kl, r.s), one,
+            SmallVector<Value>(r.lanes->size(), zero),
+            [&](OpBuilder &lb, Location ll, Value t, ValueRange acc) {
+              SmallVector<Value> ks =
+                  r.lanes->load(lb, ll, k, r.bi, t, r.kvBase, false);
+              Value ds =
+                  pair(lb, ll, r.qs, ks, r.dOs,
+                       r.lanes->load(lb, ll, v, r.bi, t, r.kvBase, false), lse,
+                       dsum)
+                      .second;
+              scf::YieldOp::create(lb, ll, axpy(lb, ll, acc, Value(), ds, ks));
+            });
+        storeHeadRow(kb, kl, *r.lanes, grads.getResults(), dq, r.bi, r.s,
+                     r.qBase, true);
+      });
 
   // 3. dk and dv.
   Value dk = alloc(kType.getShape(), {batch, keys, none});
   Value dv = alloc(kType.getShape(), {batch, keys, none});
-  launch1D(
+  launchWarpRows(
       b, loc,
       arith::MulIOp::create(b, loc, arith::MulIOp::create(b, loc, batch, keys),
                             indexConst(b, loc, kvHeads)),
-      numThreads, {2 * kAttentionWarps * headDim},
-      [&](OpBuilder &kb, Location kl, Value bid, Value tid,
-          ArrayRef<BlockArgument> shared) {
-        Value lane, warp;
-        std::tie(lane, warp) = laneAndWarp(kb, kl, tid);
+      [&](OpBuilder &kb, Location kl, Value row, Value lane) {
+        Value t = arith::RemUIOp::create(kb, kl, row, keys);
+        Value rest = arith::DivUIOp::create(kb, kl, row, keys);
         Value kvHeadsV = indexConst(kb, kl, kvHeads);
-        Value kvh = arith::RemUIOp::create(kb, kl, bid, kvHeadsV);
-        Value rest = arith::DivUIOp::create(kb, kl, bid, kvHeadsV);
-        Value t = arith::RemUIOp::create(kb, kl, rest, keys);
-        Value bi = arith::DivUIOp::create(kb, kl, rest, keys);
+        Value kvh = arith::RemUIOp::create(kb, kl, rest, kvHeadsV);
+        Value bi = arith::DivUIOp::create(kb, kl, rest, kvHeadsV);
         Value dim = indexConst(kb, kl, headDim);
         Value kvBase = arith::MulIOp::create(kb, kl, kvh, dim);
         HeadLanes lanes(kb, kl, lane, headDim);
@@ -1649,64 +1737,44 @@ SmallVector<Value> emitAttentionGradKernels(OpBuilder &b, Location loc,
         if (causal)
           sStart = arith::MaxSIOp::create(
               kb, kl, sStart, arith::SubIOp::create(kb, kl, t, shift));
-        // The (head of the group, query) pairs, g · count + (s − sStart),
-        // one loop for the warps to share evenly.
-        Value count = arith::SubIOp::create(kb, kl, queries, sStart);
-        Value pairs =
-            arith::MulIOp::create(kb, kl, count, indexConst(kb, kl, group));
         Value firstHead =
             arith::MulIOp::create(kb, kl, kvh, indexConst(kb, kl, group));
-        auto grads = scf::ForOp::create(
-            kb, kl, warp, pairs, step,
-            SmallVector<Value>(2 * lanes.size(), zero),
-            [&](OpBuilder &lb, Location ll, Value i, ValueRange acc) {
-              Value h = arith::AddIOp::create(
-                  lb, ll, firstHead, arith::DivUIOp::create(lb, ll, i, count));
-              Value s = arith::AddIOp::create(
-                  lb, ll, sStart, arith::RemUIOp::create(lb, ll, i, count));
-              Value qBase = arith::MulIOp::create(lb, ll, h, dim);
-              SmallVector<Value> qs =
-                  lanes.load(lb, ll, q, bi, s, qBase, false);
-              SmallVector<Value> dOs =
-                  lanes.load(lb, ll, dO, bi, s, qBase, false);
-              auto statAt = [&](int64_t j) {
-                return memref::LoadOp::create(
-                           lb, ll, stats,
-                           ValueRange{bi, h, s, indexConst(lb, ll, j)})
-                    .getResult();
-              };
-              auto [p, ds] =
-                  pair(lb, ll, qs, ks, dOs, vs, statAt(0), statAt(1));
-              int64_t n = lanes.size();
-              SmallVector<Value> next =
-                  axpy(lb, ll, acc.take_front(n), Value(), ds, qs);
-              llvm::append_range(
-                  next, axpy(lb, ll, acc.drop_front(n), Value(), p, dOs));
-              scf::YieldOp::create(lb, ll, next);
-            });
-        Value rows = shared[0];
         int64_t n = lanes.size();
-        lanes.storeRow(kb, kl,
-                       SmallVector<Value>(grads.getResults().take_front(n)),
-                       rows, warp, headDim);
-        lanes.storeRow(
-            kb, kl, SmallVector<Value>(grads.getResults().drop_front(n)), rows,
-            arith::AddIOp::create(kb, kl, warp,
-                                  indexConst(kb, kl, kAttentionWarps)),
-            headDim);
-        gpu::BarrierOp::create(kb, kl);
-        auto storeTo = [&](Value buffer, bool scale) {
-          return [&, buffer, scale](OpBuilder &fb, Location fl, Value d,
-                                    Value sum) {
-            memref::StoreOp::create(
-                fb, fl, scale ? scaled(fb, fl, sum) : sum, buffer,
-                ValueRange{bi, t, arith::AddIOp::create(fb, fl, kvBase, d)});
-          };
-        };
-        sumWarpRows(kb, kl, rows, 0, kAttentionWarps, headDim, tid, numThreads,
-                    {}, storeTo(dk, true));
-        sumWarpRows(kb, kl, rows, kAttentionWarps, kAttentionWarps, headDim,
-                    tid, numThreads, {}, storeTo(dv, false));
+        // The queries in order, each with the group's heads: the warps of a
+        // block (neighbouring keys) read the same query rows together.
+        auto grads = scf::ForOp::create(
+            kb, kl, sStart, queries, one, SmallVector<Value>(2 * n, zero),
+            [&](OpBuilder &sb, Location sl, Value s, ValueRange outer) {
+              SmallVector<Value> acc(outer);
+              for (int64_t g = 0; g < group; ++g) {
+                Value h = arith::AddIOp::create(sb, sl, firstHead,
+                                                indexConst(sb, sl, g));
+                Value qBase = arith::MulIOp::create(sb, sl, h, dim);
+                SmallVector<Value> qs =
+                    lanes.load(sb, sl, q, bi, s, qBase, false);
+                SmallVector<Value> dOs =
+                    lanes.load(sb, sl, dO, bi, s, qBase, false);
+                auto statAt = [&](int64_t i) {
+                  return memref::LoadOp::create(
+                             sb, sl, stats,
+                             ValueRange{bi, h, s, indexConst(sb, sl, i)})
+                      .getResult();
+                };
+                auto [p, ds] =
+                    pair(sb, sl, qs, ks, dOs, vs, statAt(0), statAt(1));
+                SmallVector<Value> next = axpy(
+                    sb, sl, ValueRange(acc).take_front(n), Value(), ds, qs);
+                llvm::append_range(next,
+                                   axpy(sb, sl, ValueRange(acc).drop_front(n),
+                                        Value(), p, dOs));
+                acc = next;
+              }
+              scf::YieldOp::create(sb, sl, acc);
+            });
+        storeHeadRow(kb, kl, lanes, grads.getResults().take_front(n), dk, bi, t,
+                     kvBase, true);
+        storeHeadRow(kb, kl, lanes, grads.getResults().drop_front(n), dv, bi, t,
+                     kvBase, false);
       });
 
   auto asTensor = [&](Value buf, RankedTensorType type) -> Value {
@@ -2283,13 +2351,10 @@ struct ConvertLowMemToGPUPass
             sharedBytes <= 48 * 1024)
           result = emitAttentionKernel(rewriter, op->getLoc(), attention);
       } else if (auto grad = dyn_cast<AttentionGradOp>(op)) {
-        // dk's and dv's warp rows in 48 KB of static shared memory.
-        int64_t headDim =
-            grad.getQuery().getType().getDimSize(2) / grad.getNumHeads();
         bool allF32 = llvm::all_of(op->getOperandTypes(), [](Type type) {
           return cast<RankedTensorType>(type).getElementType().isF32();
         });
-        if (allF32 && 2 * kAttentionWarps * headDim * 4 <= 48 * 1024) {
+        if (allF32) {
           rewriter.replaceOp(
               op, emitAttentionGradKernels(rewriter, op->getLoc(), grad));
           continue;

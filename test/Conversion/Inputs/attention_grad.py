@@ -1,15 +1,19 @@
-"""lowmem.attention_grad on random inputs, checked from the math.
+"""lowmem.attention and lowmem.attention_grad on random inputs, checked
+from the math.
 
-  attention_grad.py emit CASE      an MLIR module whose @main prints dq, dk
-                                   and dv of CASE's inputs
+  attention_grad.py emit CASE      an MLIR module whose @main prints the
+                                   attention's output, then dq, dk and dv,
+                                   of CASE's inputs
   attention_grad.py check CASE OUT compares mlir-runner's output OUT with
-                                   the numpy backward of the same inputs
+                                   the numpy forward and backward of the
+                                   same inputs
 
 The reference is written from the definition (float64): P = softmax(scale
-q kᵀ) under the causal mask (a query that sees no key has P = 0), dV = Pᵀ
-dO, dP = dO Vᵀ, dS = P ∘ (dP − D) with D = rowsum(dO ∘ O), dQ = scale dS K,
-dK = scale dSᵀ Q, the key and value gradients summed over the query heads
-of a kv head.
+q kᵀ) under the causal mask (a query that sees no key has P = 0), O = P V,
+dV = Pᵀ dO, dP = dO Vᵀ, dS = P ∘ (dP − D) with D = rowsum(dO ∘ O), dQ =
+scale dS K, dK = scale dSᵀ Q, the key and value gradients summed over the
+query heads of a kv head. (The gradient's O is the given output, rounded to
+f32, as a training step passes the forward's.)
 """
 import argparse
 import re
@@ -85,7 +89,7 @@ def reference(case, causal=None):
     dk = scale * ds.transpose(0, 1, 3, 2) @ qh
     dv = p.transpose(0, 1, 3, 2) @ doh
     fold = lambda x: x.reshape(b, kvh, group, t, d).sum(axis=2)
-    return merge(dq), merge(fold(dk)), merge(fold(dv))
+    return merge(p @ vh), merge(dq), merge(fold(dk)), merge(fold(dv))
 
 
 def dense(x):
@@ -108,10 +112,12 @@ def emit(case):
         lines.append(f"  %{name} = arith.constant {dense(x)}")
     attrs = (f"{{{'causal, ' if causal else ''}num_heads = {h} : i64, "
              f"num_kv_heads = {kvh} : i64, scale = {scale} : f64}}")
+    lines.append(f"  %out = lowmem.attention %q, %k, %v {attrs} : {ttype(q)}, "
+                 f"{ttype(k)}, {ttype(v)} -> {ttype(q)}")
     lines.append(f"  %dq, %dk, %dv = lowmem.attention_grad %do, %q, %k, %v, %o "
                  f"{attrs} : {ttype(do)}, {ttype(q)}, {ttype(k)}, {ttype(v)}, "
                  f"{ttype(o)} -> {ttype(q)}, {ttype(k)}, {ttype(v)}")
-    for name, x in (("dq", q), ("dk", k), ("dv", v)):
+    for name, x in (("out", q), ("dq", q), ("dk", k), ("dv", v)):
         lines.append(f"  %{name}_u = tensor.cast %{name} : {ttype(x)} to "
                      "tensor<*xf32>")
         lines.append(f"  call @printMemrefF32(%{name}_u) : (tensor<*xf32>) -> ()")
@@ -139,8 +145,8 @@ def check(case, path, causal=None):
     with open(path) as f:
         got = printed(f.read())
     want = reference(case, causal)
-    ok = len(got) == 3
-    for name, g, w in zip(("dq", "dk", "dv"), got, want):
+    ok = len(got) == 4
+    for name, g, w in zip(("out", "dq", "dk", "dv"), got, want):
         if g.shape != w.shape:
             print(f"{name}: shape {g.shape}, want {w.shape}")
             ok = False
