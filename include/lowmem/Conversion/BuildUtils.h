@@ -59,6 +59,8 @@ Value causalEnd(OpBuilder &b, Location l, Value keys, Value s, Value shift);
 /// the sum, and its weight in the output row (p · the value's scale).
 struct OnlineSoftmaxStep {
   Value maximum, rescale, weight, valueWeight;
+  /// The running sum with this key: `sum` · rescale + weight.
+  Value nextSum(OpBuilder &b, Location loc, Value sum) const;
 };
 OnlineSoftmaxStep onlineSoftmaxStep(OpBuilder &b, Location loc, Value dot,
                                     float scale, Value m, Value keyScale,
@@ -85,6 +87,12 @@ Value countLabels(OpBuilder &b, Location loc, Value labels, int64_t ignore);
 /// not `ignore`; NaN when every label is ignored, as PyTorch's.
 Value meanRowLoss(OpBuilder &b, Location loc, Value rowLoss, Value labels,
                   int64_t ignore);
+
+/// A cross-entropy's gradient with respect to the logit `z` of class `v` of
+/// a row: (exp(z − lse) − [v = label]) · invCount, `lse` the row's
+/// logsumexp and `invCount` 1 / the number of counted rows.
+Value crossEntropyLogitGrad(OpBuilder &b, Location loc, Value z, Value lse,
+                            Value v, Value label, Value invCount);
 
 } // namespace mlir::lowmem
 

@@ -191,3 +191,21 @@ Value mlir::lowmem::meanRowLoss(OpBuilder &b, Location loc, Value rowLoss,
              })
       .getResult(0);
 }
+
+Value mlir::lowmem::crossEntropyLogitGrad(OpBuilder &b, Location loc, Value z,
+                                          Value lse, Value v, Value label,
+                                          Value invCount) {
+  Value p = math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, z, lse));
+  Value isLabel =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, v, label);
+  Value target = arith::SelectOp::create(
+      b, loc, isLabel, f32Const(b, loc, 1.0f), f32Const(b, loc, 0.0f));
+  return arith::MulFOp::create(b, loc, arith::SubFOp::create(b, loc, p, target),
+                               invCount);
+}
+
+Value mlir::lowmem::OnlineSoftmaxStep::nextSum(OpBuilder &b, Location loc,
+                                               Value sum) const {
+  return arith::AddFOp::create(
+      b, loc, arith::MulFOp::create(b, loc, sum, rescale), weight);
+}

@@ -1124,20 +1124,28 @@ Value emitGroupNormKernel(OpBuilder &b, Location loc, GroupNormOp op) {
 /// Warps of a block that launchWarpRows gives one row each.
 constexpr int64_t kRowWarps = 8;
 
-/// Launches `body(builder, row, lane)` for each of `numRows` rows, one warp
-/// a row, kRowWarps neighbouring rows a block; a warp past the last row
-/// does nothing.
+/// Launches `body(builder, row, lane, workgroupBuffers)` for each of
+/// `numRows` rows, one warp a row, kRowWarps neighbouring rows a block; a
+/// warp past the last row does nothing. `prologue(builder, threadId,
+/// workgroupBuffers)`, if given, runs first in every thread (staging tables
+/// in shared memory, say; it ends with its own barrier).
 void launchWarpRows(
-    OpBuilder &b, Location loc, Value numRows,
-    function_ref<void(OpBuilder &, Location, Value, Value)> body) {
+    OpBuilder &b, Location loc, Value numRows, ArrayRef<int64_t> workgroupSizes,
+    function_ref<void(OpBuilder &, Location, Value, ArrayRef<BlockArgument>)>
+        prologue,
+    function_ref<void(OpBuilder &, Location, Value, Value,
+                      ArrayRef<BlockArgument>)>
+        body) {
   Value numBlocks = arith::DivUIOp::create(
       b, loc,
       arith::AddIOp::create(b, loc, numRows, indexConst(b, loc, kRowWarps - 1)),
       indexConst(b, loc, kRowWarps));
   launch1D(
-      b, loc, numBlocks, kRowWarps * kWarpSize, {},
+      b, loc, numBlocks, kRowWarps * kWarpSize, workgroupSizes,
       [&](OpBuilder &kb, Location kl, Value bid, Value tid,
-          ArrayRef<BlockArgument>) {
+          ArrayRef<BlockArgument> shared) {
+        if (prologue)
+          prologue(kb, kl, tid, shared);
         Value lane, warp;
         std::tie(lane, warp) = laneAndWarp(kb, kl, tid);
         Value row = arith::AddIOp::create(
@@ -1147,33 +1155,65 @@ void launchWarpRows(
         Value inRange = arith::CmpIOp::create(kb, kl, arith::CmpIPredicate::ult,
                                               row, numRows);
         scf::IfOp::create(kb, kl, inRange, [&](OpBuilder &ib, Location il) {
-          body(ib, il, row, lane);
+          body(ib, il, row, lane, shared);
           scf::YieldOp::create(ib, il);
         });
       });
 }
 
-/// The lanes' share of one attention head of `headDim` elements: lane l
-/// holds elements l, l + 32, ... Past the end of a head dimension that is
-/// not a multiple of 32, a lane reads the head's last element instead, and
+/// launchWarpRows without shared memory.
+void launchWarpRows(
+    OpBuilder &b, Location loc, Value numRows,
+    function_ref<void(OpBuilder &, Location, Value, Value)> body) {
+  launchWarpRows(b, loc, numRows, {}, nullptr,
+                 [&](OpBuilder &kb, Location kl, Value row, Value lane,
+                     ArrayRef<BlockArgument>) { body(kb, kl, row, lane); });
+}
+
+/// The slots a lane of a warp holds among `count` things: lane l holds
+/// l, l + 32, ... Past the last one, a lane holds the last instead, and
 /// `valid` (else null) says it holds none there.
-struct HeadLanes {
+struct LaneSlots {
   SmallVector<Value> offsets, valid;
 
-  HeadLanes(OpBuilder &b, Location loc, Value lane, int64_t headDim) {
-    for (int64_t j = 0; j * kWarpSize < headDim; ++j) {
-      Value d = arith::AddIOp::create(b, loc, lane,
+  LaneSlots(OpBuilder &b, Location loc, Value lane, int64_t count) {
+    for (int64_t j = 0; j * kWarpSize < count; ++j) {
+      Value i = arith::AddIOp::create(b, loc, lane,
                                       indexConst(b, loc, j * kWarpSize));
-      Value inHead;
-      if ((j + 1) * kWarpSize > headDim) {
-        inHead = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, d,
-                                       indexConst(b, loc, headDim));
-        d = arith::MinUIOp::create(b, loc, d, indexConst(b, loc, headDim - 1));
+      Value held;
+      if ((j + 1) * kWarpSize > count) {
+        held = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, i,
+                                     indexConst(b, loc, count));
+        i = arith::MinUIOp::create(b, loc, i, indexConst(b, loc, count - 1));
       }
-      offsets.push_back(d);
-      valid.push_back(inHead);
+      offsets.push_back(i);
+      valid.push_back(held);
     }
   }
+
+  /// Calls `body` for each slot j the lane holds (under an `scf.if` where
+  /// it may hold none).
+  void
+  forEachHeld(OpBuilder &b, Location loc,
+              function_ref<void(OpBuilder &, Location, int64_t)> body) const {
+    for (int64_t j = 0; j < static_cast<int64_t>(offsets.size()); ++j) {
+      if (!valid[j]) {
+        body(b, loc, j);
+        continue;
+      }
+      scf::IfOp::create(b, loc, valid[j], [&](OpBuilder &ib, Location il) {
+        body(ib, il, j);
+        scf::YieldOp::create(ib, il);
+      });
+    }
+  }
+};
+
+/// The lanes' share of one attention head of `headDim` elements
+/// (LaneSlots): lane l holds elements l, l + 32, ...
+struct HeadLanes : LaneSlots {
+  HeadLanes(OpBuilder &b, Location loc, Value lane, int64_t headDim)
+      : LaneSlots(b, loc, lane, headDim) {}
 
   int64_t size() const { return offsets.size(); }
 
@@ -1194,23 +1234,6 @@ struct HeadLanes {
       values.push_back(x);
     }
     return values;
-  }
-
-  /// Calls `body` for each element j the lane holds (under an `scf.if`
-  /// where it may hold none).
-  void
-  forEachHeld(OpBuilder &b, Location loc,
-              function_ref<void(OpBuilder &, Location, int64_t)> body) const {
-    for (int64_t j = 0; j < size(); ++j) {
-      if (!valid[j]) {
-        body(b, loc, j);
-        continue;
-      }
-      scf::IfOp::create(b, loc, valid[j], [&](OpBuilder &ib, Location il) {
-        body(ib, il, j);
-        scf::YieldOp::create(ib, il);
-      });
-    }
   }
 
   /// Stores the lane's `values` of a head row into the workgroup buffer
@@ -1429,11 +1452,7 @@ Value emitAttentionKernel(OpBuilder &b, Location loc, AttentionOp op) {
           }
           OnlineSoftmaxStep step = onlineSoftmaxStep(
               lb, ll, warpSum(lb, ll, partial), scale, m, kScale, vScale);
-          SmallVector<Value> next{
-              step.maximum,
-              arith::AddFOp::create(
-                  lb, ll, arith::MulFOp::create(lb, ll, sum, step.rescale),
-                  step.weight)};
+          SmallVector<Value> next{step.maximum, step.nextSum(lb, ll, sum)};
           llvm::append_range(
               next, axpy(lb, ll, carried.drop_front(2), step.rescale,
                          step.valueWeight,
@@ -1662,12 +1681,7 @@ SmallVector<Value> emitAttentionGradKernels(OpBuilder &b, Location loc,
                   lb, ll, dot, scale, carried[0], Value(), Value());
               scf::YieldOp::create(
                   lb, ll,
-                  ValueRange{
-                      st.maximum,
-                      arith::AddFOp::create(
-                          lb, ll,
-                          arith::MulFOp::create(lb, ll, carried[1], st.rescale),
-                          st.weight)});
+                  ValueRange{st.maximum, st.nextSum(lb, ll, carried[1])});
             });
         Value lse = arith::AddFOp::create(
             kb, kl, softmax.getResult(0),
@@ -1945,43 +1959,16 @@ Value emitArgmaxKernel(OpBuilder &b, Location loc, ArgmaxOp op) {
 
 /// Runs of a language model head's rows a lane of a warp holds: a row of
 /// `hidden` values (a multiple of kTileRun) is cut into runs of kTileRun
-/// consecutive values, and lane l holds runs l, l + 32, ... Past the last
-/// run, a lane reads the last run instead and `valid` (else null) says it
-/// holds none there.
-struct RowRuns {
-  SmallVector<Value> starts, valid;
+/// consecutive values, the lanes' slots (LaneSlots); `starts` are where the
+/// lane's runs start.
+struct RowRuns : LaneSlots {
+  SmallVector<Value> starts;
 
-  RowRuns(OpBuilder &b, Location loc, Value lane, int64_t hidden) {
-    int64_t runs = hidden / kTileRun;
-    for (int64_t j = 0; j * kWarpSize < runs; ++j) {
-      Value r = arith::AddIOp::create(b, loc, lane,
-                                      indexConst(b, loc, j * kWarpSize));
-      Value inRow;
-      if ((j + 1) * kWarpSize > runs) {
-        inRow = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, r,
-                                      indexConst(b, loc, runs));
-        r = arith::MinUIOp::create(b, loc, r, indexConst(b, loc, runs - 1));
-      }
+  RowRuns(OpBuilder &b, Location loc, Value lane, int64_t hidden)
+      : LaneSlots(b, loc, lane, hidden / kTileRun) {
+    for (Value run : offsets)
       starts.push_back(
-          arith::MulIOp::create(b, loc, r, indexConst(b, loc, kTileRun)));
-      valid.push_back(inRow);
-    }
-  }
-
-  /// Calls `body(builder, j)` for each run j the lane holds.
-  void
-  forEachHeld(OpBuilder &b, Location loc,
-              function_ref<void(OpBuilder &, Location, int64_t)> body) const {
-    for (int64_t j = 0; j < static_cast<int64_t>(starts.size()); ++j) {
-      if (!valid[j]) {
-        body(b, loc, j);
-        continue;
-      }
-      scf::IfOp::create(b, loc, valid[j], [&](OpBuilder &ib, Location il) {
-        body(ib, il, j);
-        scf::YieldOp::create(ib, il);
-      });
-    }
+          arith::MulIOp::create(b, loc, run, indexConst(b, loc, kTileRun)));
   }
 };
 
@@ -2049,16 +2036,11 @@ void emitHeadKernel(
       globals.push_back(global);
       workgroupSizes.push_back(global.getType().getDimSize(0));
     }
-  int64_t warps = kNormThreads / kWarpSize;
-  Value numBlocks = arith::DivUIOp::create(
-      b, loc,
-      arith::AddIOp::create(b, loc, rows.count, indexConst(b, loc, warps - 1)),
-      indexConst(b, loc, warps));
-  launch1D(
-      b, loc, numBlocks, kNormThreads, workgroupSizes,
-      [&](OpBuilder &kb, Location kl, Value bid, Value tid,
+  launchWarpRows(
+      b, loc, rows.count, workgroupSizes,
+      [&](OpBuilder &kb, Location kl, Value tid,
           ArrayRef<BlockArgument> shared) {
-        Value numThreads = indexConst(kb, kl, kNormThreads);
+        Value numThreads = indexConst(kb, kl, kRowWarps * kWarpSize);
         for (auto [global, buffer] : llvm::zip(globals, shared))
           stageTable(kb, kl,
                      memref::GetGlobalOp::create(kb, kl, global.getType(),
@@ -2066,64 +2048,56 @@ void emitHeadKernel(
                      buffer, tid, numThreads);
         if (!globals.empty())
           gpu::BarrierOp::create(kb, kl);
+      },
+      [&](OpBuilder &ib, Location il, Value r, Value lane,
+          ArrayRef<BlockArgument> shared) {
         std::optional<WeightDecoder> decoder;
         if (ops.quantType)
           decoder.emplace(
               *ops.quantType, parts, tables.codes ? Value(shared[0]) : Value(),
               tables.dynamicMap ? Value(shared[tables.codes ? 1 : 0])
                                 : Value());
-        Value lane, warp;
-        std::tie(lane, warp) = laneAndWarp(kb, kl, tid);
-        Value r = arith::AddIOp::create(
-            kb, kl,
-            arith::MulIOp::create(kb, kl, bid, indexConst(kb, kl, warps)),
-            warp);
-        Value inRange = arith::CmpIOp::create(kb, kl, arith::CmpIPredicate::ult,
-                                              r, rows.count);
-        scf::IfOp::create(kb, kl, inRange, [&](OpBuilder &ib, Location il) {
-          SmallVector<Value> row = rows.indices(ib, il, r);
-          RowRuns runs(ib, il, lane, ops.k);
-          Value label = memref::LoadOp::create(ib, il, labels, row);
-          Value counted = arith::CmpIOp::create(
-              ib, il, arith::CmpIPredicate::ne, label,
-              arith::ConstantOp::create(ib, il, ib.getI64IntegerAttr(ignore)));
-          scf::IfOp::create(
-              ib, il, counted,
-              [&](OpBuilder &tb, Location tl) {
-                SmallVector<SmallVector<Value>> xs;
-                for (auto [start, valid] :
-                     llvm::zip_equal(runs.starts, runs.valid)) {
-                  SmallVector<Value> at(row);
-                  at.push_back(start);
-                  SmallVector<Value> run =
-                      loadRun(tb, tl, x, at, kTileRun, kChunkBytes);
-                  if (valid)
-                    for (Value &xi : run)
-                      xi = arith::SelectOp::create(tb, tl, valid, xi,
-                                                   f32Const(tb, tl, 0.0f));
-                  xs.push_back(run);
-                }
-                auto decodeRow = [&](OpBuilder &db, Location dl, Value v) {
-                  Value flatRow = arith::MulIOp::create(
-                      db, dl, v, indexConst(db, dl, ops.k));
-                  SmallVector<SmallVector<Value>> ws;
-                  for (Value start : runs.starts)
-                    ws.push_back(decodeRun(db, dl, ops, decoder, w, parts, v,
-                                           start, flatRow, kTileRun));
-                  return ws;
-                };
-                perRow(tb, tl, runs, lane, xs, row,
-                       arith::IndexCastOp::create(tb, tl, tb.getIndexType(),
-                                                  label),
-                       decodeRow);
-                scf::YieldOp::create(tb, tl);
-              },
-              [&](OpBuilder &eb, Location el) {
-                ignoredRow(eb, el, runs, lane, row);
-                scf::YieldOp::create(eb, el);
-              });
-          scf::YieldOp::create(ib, il);
-        });
+        SmallVector<Value> row = rows.indices(ib, il, r);
+        RowRuns runs(ib, il, lane, ops.k);
+        Value label = memref::LoadOp::create(ib, il, labels, row);
+        Value counted = arith::CmpIOp::create(
+            ib, il, arith::CmpIPredicate::ne, label,
+            arith::ConstantOp::create(ib, il, ib.getI64IntegerAttr(ignore)));
+        scf::IfOp::create(
+            ib, il, counted,
+            [&](OpBuilder &tb, Location tl) {
+              SmallVector<SmallVector<Value>> xs;
+              for (auto [start, valid] :
+                   llvm::zip_equal(runs.starts, runs.valid)) {
+                SmallVector<Value> at(row);
+                at.push_back(start);
+                SmallVector<Value> run =
+                    loadRun(tb, tl, x, at, kTileRun, kChunkBytes);
+                if (valid)
+                  for (Value &xi : run)
+                    xi = arith::SelectOp::create(tb, tl, valid, xi,
+                                                 f32Const(tb, tl, 0.0f));
+                xs.push_back(run);
+              }
+              auto decodeRow = [&](OpBuilder &db, Location dl, Value v) {
+                Value flatRow =
+                    arith::MulIOp::create(db, dl, v, indexConst(db, dl, ops.k));
+                SmallVector<SmallVector<Value>> ws;
+                for (Value start : runs.starts)
+                  ws.push_back(decodeRun(db, dl, ops, decoder, w, parts, v,
+                                         start, flatRow, kTileRun));
+                return ws;
+              };
+              perRow(
+                  tb, tl, runs, lane, xs, row,
+                  arith::IndexCastOp::create(tb, tl, tb.getIndexType(), label),
+                  decodeRow);
+              scf::YieldOp::create(tb, tl);
+            },
+            [&](OpBuilder &eb, Location el) {
+              ignoredRow(eb, el, runs, lane, row);
+              scf::YieldOp::create(eb, el);
+            });
       });
 }
 
@@ -2188,11 +2162,7 @@ SmallVector<Value> emitLinearCrossEntropyKernel(OpBuilder &b, Location loc,
               scf::YieldOp::create(
                   lb, ll,
                   ValueRange{
-                      st.maximum,
-                      arith::AddFOp::create(
-                          lb, ll,
-                          arith::MulFOp::create(lb, ll, carried[1], st.rescale),
-                          st.weight),
+                      st.maximum, st.nextSum(lb, ll, carried[1]),
                       arith::SelectOp::create(lb, ll, isLabel, z, carried[2])});
             });
         Value rowLse = arith::AddFOp::create(
@@ -2265,16 +2235,9 @@ Value emitLinearCrossEntropyGradKernel(OpBuilder &b, Location loc,
             SmallVector<Value>(held, f32Const(tb, tl, 0.0f)),
             [&](OpBuilder &lb, Location ll, Value v, ValueRange acc) {
               SmallVector<SmallVector<Value>> ws = decodeRow(lb, ll, v);
-              Value z = warpSum(lb, ll, runsDot(lb, ll, xs, ws));
-              Value p = math::ExpOp::create(
-                  lb, ll, arith::SubFOp::create(lb, ll, z, rowLse));
-              Value isLabel = arith::CmpIOp::create(
-                  lb, ll, arith::CmpIPredicate::eq, v, label);
-              Value target = arith::SelectOp::create(lb, ll, isLabel,
-                                                     f32Const(lb, ll, 1.0f),
-                                                     f32Const(lb, ll, 0.0f));
-              Value coeff = arith::MulFOp::create(
-                  lb, ll, arith::SubFOp::create(lb, ll, p, target), invCount);
+              Value coeff = crossEntropyLogitGrad(
+                  lb, ll, warpSum(lb, ll, runsDot(lb, ll, xs, ws)), rowLse, v,
+                  label, invCount);
               SmallVector<Value> flat;
               for (const SmallVector<Value> &run : ws)
                 llvm::append_range(flat, run);

@@ -1229,22 +1229,15 @@ struct LinearCrossEntropyGradLowering
           Value labelIndex =
               arith::IndexCastOp::create(tb, l, tb.getIndexType(), label);
           Value rowLse = memref::LoadOp::create(tb, l, lse, row);
-          countedLoop(
-              tb, l, indexConst(tb, l, 0), indexConst(tb, l, vocab),
-              ValueRange{},
-              [&](OpBuilder &vb, Location vl, Value v,
-                  ValueRange) -> SmallVector<Value> {
-                Value z = rowDot(vb, vl, x, row, *w, v, hidden);
-                Value p = math::ExpOp::create(
-                    vb, vl, arith::SubFOp::create(vb, vl, z, rowLse));
-                Value isLabel = arith::CmpIOp::create(
-                    vb, vl, arith::CmpIPredicate::eq, v, labelIndex);
-                Value target = arith::SelectOp::create(vb, vl, isLabel,
-                                                       f32Const(vb, vl, 1.0f),
-                                                       f32Const(vb, vl, 0.0f));
-                Value coeff = arith::MulFOp::create(
-                    vb, vl, arith::SubFOp::create(vb, vl, p, target), invCount);
-                countedLoop(vb, vl, indexConst(vb, vl, 0),
+          countedLoop(tb, l, indexConst(tb, l, 0), indexConst(tb, l, vocab),
+                      ValueRange{},
+                      [&](OpBuilder &vb, Location vl, Value v,
+                          ValueRange) -> SmallVector<Value> {
+                        Value coeff = crossEntropyLogitGrad(
+                            vb, vl, rowDot(vb, vl, x, row, *w, v, hidden),
+                            rowLse, v, labelIndex, invCount);
+                        countedLoop(
+                            vb, vl, indexConst(vb, vl, 0),
                             indexConst(vb, vl, hidden), ValueRange{},
                             [&](OpBuilder &kb, Location kl, Value k,
                                 ValueRange) -> SmallVector<Value> {
@@ -1260,8 +1253,8 @@ struct LinearCrossEntropyGradLowering
                                   dx, at);
                               return {};
                             });
-                return {};
-              });
+                        return {};
+                      });
         });
     rewriter.replaceOp(op, bufferization::ToTensorOp::create(
                                rewriter, loc, inputType, dx,
