@@ -83,7 +83,7 @@ if stage big-weights 120 "$py" "$hf" make --config "$big/config.json" -o "$bw/mo
   weights="$bw/model/model.safetensors"
   [ -f "$weights" ] || weights="$bw/model/model.safetensors.index.json"
   $py -c "import numpy as np; np.save('$bw/prompt.npy', np.random.default_rng(1).integers(0, 151936, (1, 512), dtype=np.int64))"
-  stage big-gen-lowmem 150 "$big/gen" --weights "$weights" --input "$bw/prompt.npy" --max-new-tokens 128 \
+  stage big-gen-lowmem 150 env LOWMEM_PROFILE_KERNELS=20 "$big/gen" --weights "$weights" --input "$bw/prompt.npy" --max-new-tokens 128 \
     --output "$bw/ids.npy" --report --report-json "$out/big-gen-lowmem.json"
   stage big-gen-hf-bf16 90 "$py" "$hf" generate --model "$bw/model" --prompt "$bw/prompt.npy" --new 128 \
     -o "$out/big-gen-hf-bf16.json"
@@ -94,7 +94,10 @@ if stage big-weights 120 "$py" "$hf" make --config "$big/config.json" -o "$bw/mo
     # Two steps (the second's time is warm) but at 16384 tokens, where one
     # step measures the peak.
     steps=2; [ $seq = 16384 ] && steps=1
-    stage big-train-lowmem-$seq "${TRAIN_LIMIT:-150}" "$big/train" --weights "$weights" --input "$bw/ids-$seq.npy" \
+    # The kernels' times go to the stage's log (LOWMEM_PROFILE_KERNELS: the
+    # table so far every 20 s, and at exit), so a step cut short still says
+    # where its time went.
+    stage big-train-lowmem-$seq "${TRAIN_LIMIT:-150}" env LOWMEM_PROFILE_KERNELS=20 "$big/train" --weights "$weights" --input "$bw/ids-$seq.npy" \
       --target "$bw/labels-$seq.npy" --init-adapter --steps $steps --lr 1e-4 --report \
       --report-json "$out/big-train-lowmem-$seq.json"
     fmt=bf16; [ $bnb = 1 ] && fmt=nf4

@@ -16,16 +16,140 @@
 // modules are cached by image for the life of the process (unload is a
 // no-op), and all launches share one stream.
 //
+// With LOWMEM_PROFILE_KERNELS set (to anything but 0), each launch is timed
+// from the launch to the synchronization that follows it, and at exit a
+// table of the kernels by total time goes to stderr: where a step's time
+// goes, on a GPU, without a profiler. A number N of 2 or more also prints
+// the table so far every N seconds, for a run that a time limit may stop.
+// Kernels are named by their module's number in load order (the binary
+// loads every module at start-up) and the function's name.
+//
 //===----------------------------------------------------------------------===//
 
 #include "lowmem/Runtime/CudaDriver.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <string>
+#include <vector>
 
 using namespace lowmem::rt::cuda;
+
+namespace {
+
+/// Launch times by kernel (LOWMEM_PROFILE_KERNELS), printed at exit. Built
+/// on first use: kernels load from global constructors, before this file's
+/// own dynamic initializers would have run.
+class KernelProfile {
+public:
+  static KernelProfile *get() {
+    static KernelProfile *profile = [] {
+      const char *env = std::getenv("LOWMEM_PROFILE_KERNELS");
+      if (!env || !*env || std::string(env) == "0")
+        return static_cast<KernelProfile *>(nullptr);
+      static KernelProfile instance;
+      long every = std::strtol(env, nullptr, 10);
+      instance.interval = every >= 2 ? every : 0;
+      instance.lastPrint = std::chrono::steady_clock::now();
+      return &instance;
+    }();
+    return profile;
+  }
+
+  /// A module's number, in load order.
+  void loaded(const void *module) {
+    std::lock_guard<std::mutex> lock(mutex);
+    modules.emplace(module, modules.size());
+  }
+  void named(const void *function, const void *module, const char *name) {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto found = modules.find(module);
+    Kernel &k = kernels[function];
+    k.name = "module " +
+             (found == modules.end() ? std::string("?")
+                                     : std::to_string(found->second)) +
+             " " + name;
+  }
+  void launched(const void *function, const std::string &shape) {
+    std::lock_guard<std::mutex> lock(mutex);
+    pending = function;
+    pendingShape = shape;
+    start = std::chrono::steady_clock::now();
+  }
+  /// The stream is synchronized: the pending launch, if any, has ended.
+  void synchronized() {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!pending)
+      return;
+    double ms = std::chrono::duration<double, std::milli>(
+                    std::chrono::steady_clock::now() - start)
+                    .count();
+    Kernel &k = kernels[pending];
+    k.calls += 1;
+    k.totalMs += ms;
+    k.maxMs = std::max(k.maxMs, ms);
+    k.shape = pendingShape;
+    pending = nullptr;
+    auto now = std::chrono::steady_clock::now();
+    if (interval && now - lastPrint >= std::chrono::seconds(interval)) {
+      lastPrint = now;
+      print("so far");
+    }
+  }
+
+  ~KernelProfile() { print("at exit"); }
+
+private:
+  void print(const char *when) const {
+    std::vector<const Kernel *> rows;
+    double total = 0;
+    long calls = 0;
+    for (const auto &[function, k] : kernels)
+      if (k.calls) {
+        rows.push_back(&k);
+        total += k.totalMs;
+        calls += k.calls;
+      }
+    std::sort(rows.begin(), rows.end(), [](const Kernel *a, const Kernel *b) {
+      return a->totalMs > b->totalMs;
+    });
+    std::fprintf(stderr,
+                 "lowmem kernel profile %s: %ld launches of %zu kernels, %.3f "
+                 "ms from launch to synchronization\n",
+                 when, calls, rows.size(), total);
+    std::fprintf(stderr, "  %12s %6s %7s %11s %11s  %s\n", "total ms", "%",
+                 "calls", "mean ms", "max ms", "kernel (last grid x block)");
+    size_t shown = std::min<size_t>(rows.size(), 30);
+    for (size_t i = 0; i < shown; ++i) {
+      const Kernel &k = *rows[i];
+      std::fprintf(stderr, "  %12.3f %6.1f %7ld %11.4f %11.4f  %s (%s)\n",
+                   k.totalMs, total > 0 ? 100.0 * k.totalMs / total : 0.0,
+                   k.calls, k.totalMs / k.calls, k.maxMs, k.name.c_str(),
+                   k.shape.c_str());
+    }
+    if (rows.size() > shown)
+      std::fprintf(stderr, "  (%zu more kernels)\n", rows.size() - shown);
+  }
+
+  struct Kernel {
+    std::string name = "?", shape;
+    long calls = 0;
+    double totalMs = 0, maxMs = 0;
+  };
+  std::mutex mutex;
+  std::map<const void *, size_t> modules;
+  std::map<const void *, Kernel> kernels;
+  const void *pending = nullptr;
+  std::string pendingShape;
+  std::chrono::steady_clock::time_point start, lastPrint;
+  long interval = 0;
+};
+
+} // namespace
 
 CUstream lowmem::rt::cuda::launchStream() {
   static CUstream stream = [] {
@@ -61,6 +185,8 @@ void *mgpuModuleLoadJIT(void *data, int optLevel) {
     fatal(describeError("cuModuleLoadDataEx", r) + " on " +
           deviceDescription() + (log[0] ? std::string(":\n") + log : ""));
   cache[data] = module;
+  if (KernelProfile *profile = KernelProfile::get())
+    profile->loaded(module);
   return module;
 }
 
@@ -79,6 +205,8 @@ void *mgpuModuleGetFunction(void *module, const char *name) {
   if (r != kSuccess)
     fatal(describeError("cuModuleGetFunction", r) + " for kernel '" + name +
           "'");
+  if (KernelProfile *profile = KernelProfile::get())
+    profile->named(function, module, name);
   return function;
 }
 
@@ -88,6 +216,8 @@ void *mgpuStreamCreate() { return launchStream(); }
 void mgpuStreamSynchronize(void *stream) {
   checkResult("cuStreamSynchronize", requireDevice().cuStreamSynchronize(
                                          static_cast<CUstream>(stream)));
+  if (KernelProfile *profile = KernelProfile::get())
+    profile->synchronized();
 }
 
 /// The shared stream lives as long as the process.
@@ -97,6 +227,12 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
                       intptr_t gridZ, intptr_t blockX, intptr_t blockY,
                       intptr_t blockZ, int32_t smem, void *stream,
                       void **params, void **extra, size_t /*paramsCount*/) {
+  if (KernelProfile *profile = KernelProfile::get())
+    profile->launched(
+        function, std::to_string(gridX) + "x" + std::to_string(gridY) + "x" +
+                      std::to_string(gridZ) + " x " + std::to_string(blockX) +
+                      "x" + std::to_string(blockY) + "x" +
+                      std::to_string(blockZ));
   CUresult r = requireDevice().cuLaunchKernel(
       static_cast<CUfunction>(function), gridX, gridY, gridZ, blockX, blockY,
       blockZ, smem, static_cast<CUstream>(stream), params, extra);

@@ -13,6 +13,8 @@
 // binary run with LOWMEM_CUDA_DRIVER naming this library goes through its whole
 // host side (start-up, kernel loading, placement, the memory plan and its
 // measured peak) on a machine without a GPU; its numbers are meaningless.
+// LOWMEM_FAKE_CUDA_KERNEL_US makes each synchronization wait that many
+// microseconds, as if a kernel ran (for the runtime's kernel profile).
 //
 //===----------------------------------------------------------------------===//
 
@@ -20,6 +22,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <unistd.h>
 
 using CUresult = int;
 using CUdeviceptr = unsigned long long;
@@ -67,16 +70,16 @@ CUresult cuDevicePrimaryCtxRetain(void **context, int) {
   return 0;
 }
 CUresult cuCtxSetCurrent(void *) { return 0; }
-CUresult cuModuleLoadDataEx(void **module, const void *, unsigned, int *,
+// A module per image and a function per module, each a distinct handle,
+// as a driver gives (the kernel profile tells kernels apart by them).
+CUresult cuModuleLoadDataEx(void **module, const void *image, unsigned, int *,
                             void **) {
-  static int token;
-  *module = &token;
+  *module = const_cast<void *>(image);
   return 0;
 }
 CUresult cuModuleUnload(void *) { return 0; }
-CUresult cuModuleGetFunction(void **function, void *, const char *) {
-  static int token;
-  *function = &token;
+CUresult cuModuleGetFunction(void **function, void *module, const char *) {
+  *function = module;
   return 0;
 }
 CUresult cuLaunchKernel(void *, unsigned, unsigned, unsigned, unsigned,
@@ -89,7 +92,15 @@ CUresult cuStreamCreate(void **stream, unsigned) {
   *stream = &token;
   return 0;
 }
-CUresult cuStreamSynchronize(void *) { return 0; }
+CUresult cuStreamSynchronize(void *) {
+  static const long us = [] {
+    const char *env = std::getenv("LOWMEM_FAKE_CUDA_KERNEL_US");
+    return env ? std::strtol(env, nullptr, 10) : 0L;
+  }();
+  if (us > 0)
+    usleep(static_cast<useconds_t>(us));
+  return 0;
+}
 CUresult cuStreamDestroy_v2(void *) { return 0; }
 CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes) {
   void *memory = nullptr;
