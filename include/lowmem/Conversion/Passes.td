@@ -83,6 +83,9 @@ def ConvertLowMemToGPU : Pass<"convert-lowmem-to-gpu", "::mlir::ModuleOp"> {
     epilogue; its threads share nothing. A group_norm is one kernel with one
     block per row and group and two block reductions (mean, then variance).
     `lowmem-emulate-launches` runs every one of these kernels on the host.
+    Each launch names its outlined kernel after what it computes
+    (`lowmem_linear`, `lowmem_linear_tiled`, `lowmem_attention_grad_dq`,
+    ...), the name PTX, ptxas and the runtime's kernel profile show.
 
     Attention is one kernel with one block of 8 warps per (batch row, query,
     head): each warp streams every 8th key with an online softmax, its lanes

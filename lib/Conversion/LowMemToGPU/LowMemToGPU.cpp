@@ -171,9 +171,10 @@ void stageTable(OpBuilder &b, Location loc, Value global, Value shared,
 
 /// Launches `body(builder, blockId, threadId, workgroupBuffers)` on a 1-D
 /// grid of `numBlocks` blocks of `numThreads` threads, unless the grid is
-/// empty (an empty batch), which CUDA would reject.
-void launch1D(OpBuilder &b, Location loc, Value numBlocks, int64_t numThreads,
-              ArrayRef<int64_t> workgroupSizes,
+/// empty (an empty batch), which CUDA would reject. The kernel is named
+/// `name` (its outlined function; the profile and ptxas name it so).
+void launch1D(OpBuilder &b, Location loc, StringRef name, Value numBlocks,
+              int64_t numThreads, ArrayRef<int64_t> workgroupSizes,
               function_ref<void(OpBuilder &, Location, Value, Value,
                                 ArrayRef<BlockArgument>)>
                   body) {
@@ -188,6 +189,7 @@ void launch1D(OpBuilder &b, Location loc, Value numBlocks, int64_t numThreads,
         ib, il, numBlocks, one, one, indexConst(ib, il, numThreads), one, one,
         /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
         /*asyncDependencies=*/{}, workgroup);
+    launch.setFunctionAttr(FlatSymbolRefAttr::get(ib.getContext(), name));
     OpBuilder kb = OpBuilder::atBlockBegin(&launch.getBody().front());
     body(kb, il, launch.getBlockIds().x, launch.getThreadIds().x,
          launch.getWorkgroupAttributions());
@@ -563,7 +565,7 @@ void emitWarpLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
 
   int64_t numThreads = warpsPerBlock * kWarpSize;
   launch1D(
-      b, loc, numBlocks, numThreads, workgroupSizes,
+      b, loc, "lowmem_linear", numBlocks, numThreads, workgroupSizes,
       [&](OpBuilder &kb, Location kl, Value bid, Value tid,
           ArrayRef<BlockArgument> shared) {
         // Tables first: every thread reaches the barrier.
@@ -718,7 +720,7 @@ void emitTiledLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
   bool vectorX = wholeRows(ops.input);
 
   launch1D(
-      b, loc, numBlocks, kTileThreads,
+      b, loc, "lowmem_linear_tiled", numBlocks, kTileThreads,
       {kTileDepth * kTileRows, kTileDepth * kTileCols},
       [&](OpBuilder &kb, Location kl, Value bid, Value tid,
           ArrayRef<BlockArgument> shared) {
@@ -939,7 +941,7 @@ Value emitTransposedLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
   DecoderTables tables = DecoderTables::of(module, ops);
 
   launch1D(
-      b, loc, numBlocks, kTransposedThreads, {},
+      b, loc, "lowmem_linear_transposed", numBlocks, kTransposedThreads, {},
       [&](OpBuilder &kb, Location kl, Value bid, Value tid,
           ArrayRef<BlockArgument>) {
         Value flat = arith::AddIOp::create(
@@ -1061,7 +1063,7 @@ Value emitGroupNormKernel(OpBuilder &b, Location loc, GroupNormOp op) {
   int64_t numWarps = kNormThreads / kWarpSize;
   float eps = static_cast<float>(op.getEpsilon().convertToDouble());
   launch1D(
-      b, loc, numBlocks, kNormThreads, {numWarps},
+      b, loc, "lowmem_group_norm", numBlocks, kNormThreads, {numWarps},
       [&](OpBuilder &kb, Location kl, Value bid, Value tid,
           ArrayRef<BlockArgument> shared) {
         Value lane, warp;
@@ -1128,9 +1130,11 @@ constexpr int64_t kRowWarps = 8;
 /// `numRows` rows, one warp a row, kRowWarps neighbouring rows a block; a
 /// warp past the last row does nothing. `prologue(builder, threadId,
 /// workgroupBuffers)`, if given, runs first in every thread (staging tables
-/// in shared memory, say; it ends with its own barrier).
+/// in shared memory, say; it ends with its own barrier). The kernel is
+/// named `name`.
 void launchWarpRows(
-    OpBuilder &b, Location loc, Value numRows, ArrayRef<int64_t> workgroupSizes,
+    OpBuilder &b, Location loc, StringRef name, Value numRows,
+    ArrayRef<int64_t> workgroupSizes,
     function_ref<void(OpBuilder &, Location, Value, ArrayRef<BlockArgument>)>
         prologue,
     function_ref<void(OpBuilder &, Location, Value, Value,
@@ -1141,7 +1145,7 @@ void launchWarpRows(
       arith::AddIOp::create(b, loc, numRows, indexConst(b, loc, kRowWarps - 1)),
       indexConst(b, loc, kRowWarps));
   launch1D(
-      b, loc, numBlocks, kRowWarps * kWarpSize, workgroupSizes,
+      b, loc, name, numBlocks, kRowWarps * kWarpSize, workgroupSizes,
       [&](OpBuilder &kb, Location kl, Value bid, Value tid,
           ArrayRef<BlockArgument> shared) {
         if (prologue)
@@ -1163,9 +1167,9 @@ void launchWarpRows(
 
 /// launchWarpRows without shared memory.
 void launchWarpRows(
-    OpBuilder &b, Location loc, Value numRows,
+    OpBuilder &b, Location loc, StringRef name, Value numRows,
     function_ref<void(OpBuilder &, Location, Value, Value)> body) {
-  launchWarpRows(b, loc, numRows, {}, nullptr,
+  launchWarpRows(b, loc, name, numRows, {}, nullptr,
                  [&](OpBuilder &kb, Location kl, Value row, Value lane,
                      ArrayRef<BlockArgument>) { body(kb, kl, row, lane); });
 }
@@ -1472,7 +1476,7 @@ Value emitAttentionKernel(OpBuilder &b, Location loc, AttentionOp op) {
 
   auto warpRows = [&](OpBuilder &wb, Location wl) {
     launchWarpRows(
-        wb, wl, numRows,
+        wb, wl, "lowmem_attention_rows", numRows,
         [&](OpBuilder &kb, Location kl, Value row, Value lane) {
           Row r = rowOf(kb, kl, row, lane);
           auto loop = stream(kb, kl, r, r.tBegin, 1);
@@ -1491,7 +1495,7 @@ Value emitAttentionKernel(OpBuilder &b, Location loc, AttentionOp op) {
   };
   auto splitRows = [&](OpBuilder &wb, Location wl) {
     int64_t numThreads = kAttentionWarps * kWarpSize;
-    launch1D(wb, wl, numRows, numThreads,
+    launch1D(wb, wl, "lowmem_attention_split", numRows, numThreads,
              {kAttentionWarps, kAttentionWarps, kAttentionWarps * headDim},
              [&](OpBuilder &kb, Location kl, Value bid, Value tid,
                  ArrayRef<BlockArgument> shared) {
@@ -1660,7 +1664,7 @@ SmallVector<Value> emitAttentionGradKernels(OpBuilder &b, Location loc,
 
   // 1. Row statistics.
   launchWarpRows(
-      b, loc, queryRows,
+      b, loc, "lowmem_attention_grad_stats", queryRows,
       [&](OpBuilder &kb, Location kl, Value row, Value lane) {
         QueryRow r = queryRow(kb, kl, row, lane);
         Value dsum = warpSum(
@@ -1701,7 +1705,7 @@ SmallVector<Value> emitAttentionGradKernels(OpBuilder &b, Location loc,
   // a buffer lives, in the memory plan, from its allocation on.
   Value dq = alloc(qType.getShape(), {batch, queries, none});
   launchWarpRows(
-      b, loc, queryRows,
+      b, loc, "lowmem_attention_grad_dq", queryRows,
       [&](OpBuilder &kb, Location kl, Value row, Value lane) {
         QueryRow r = queryRow(kb, kl, row, lane);
         auto statAt = [&](int64_t i) {
@@ -1732,7 +1736,7 @@ SmallVector<Value> emitAttentionGradKernels(OpBuilder &b, Location loc,
   Value dk = alloc(kType.getShape(), {batch, keys, none});
   Value dv = alloc(kType.getShape(), {batch, keys, none});
   launchWarpRows(
-      b, loc,
+      b, loc, "lowmem_attention_grad_dkdv",
       arith::MulIOp::create(b, loc, arith::MulIOp::create(b, loc, batch, keys),
                             indexConst(b, loc, kvHeads)),
       [&](OpBuilder &kb, Location kl, Value row, Value lane) {
@@ -1814,7 +1818,7 @@ Value emitRmsNormKernel(OpBuilder &b, Location loc, RmsNormOp op) {
   int64_t numWarps = kNormThreads / kWarpSize;
   float eps = static_cast<float>(op.getEpsilon().convertToDouble());
   launch1D(
-      b, loc, rows.count, kNormThreads, {numWarps},
+      b, loc, "lowmem_rms_norm", rows.count, kNormThreads, {numWarps},
       [&](OpBuilder &kb, Location kl, Value bid, Value tid,
           ArrayRef<BlockArgument> shared) {
         Value lane, warp;
@@ -1882,7 +1886,7 @@ Value emitArgmaxKernel(OpBuilder &b, Location loc, ArgmaxOp op) {
   // (a row of -inf only so gives index 0, as numpy).
   int32_t none = std::numeric_limits<int32_t>::max();
   launch1D(
-      b, loc, rows.count, kNormThreads, {numWarps, numWarps},
+      b, loc, "lowmem_argmax", rows.count, kNormThreads, {numWarps, numWarps},
       [&](OpBuilder &kb, Location kl, Value bid, Value tid,
           ArrayRef<BlockArgument> shared) {
         Value lane, warp;
@@ -2013,8 +2017,9 @@ LogicalResult collectHead(HeadOp op, LinearOperands &ops) {
 /// what a counted row (label ≠ ignore) does, `ignoredRow` what an ignored
 /// one does.
 void emitHeadKernel(
-    OpBuilder &b, Location loc, ModuleOp module, const LinearOperands &ops,
-    Value x, Value labels, const Rows &rows, int64_t ignore,
+    OpBuilder &b, Location loc, StringRef name, ModuleOp module,
+    const LinearOperands &ops, Value x, Value labels, const Rows &rows,
+    int64_t ignore,
     function_ref<
         void(OpBuilder &, Location, const RowRuns &, Value lane,
              ArrayRef<SmallVector<Value>> xs, ArrayRef<Value> row, Value label,
@@ -2037,7 +2042,7 @@ void emitHeadKernel(
       workgroupSizes.push_back(global.getType().getDimSize(0));
     }
   launchWarpRows(
-      b, loc, rows.count, workgroupSizes,
+      b, loc, name, rows.count, workgroupSizes,
       [&](OpBuilder &kb, Location kl, Value tid,
           ArrayRef<BlockArgument> shared) {
         Value numThreads = indexConst(kb, kl, kRowWarps * kWarpSize);
@@ -2140,7 +2145,7 @@ SmallVector<Value> emitLinearCrossEntropyKernel(OpBuilder &b, Location loc,
     });
   };
   emitHeadKernel(
-      b, loc, module, ops, x, labels, rows, ignore,
+      b, loc, "lowmem_cross_entropy", module, ops, x, labels, rows, ignore,
       [&](OpBuilder &tb, Location tl, const RowRuns &, Value lane,
           ArrayRef<SmallVector<Value>> xs, ArrayRef<Value> row, Value label,
           function_ref<SmallVector<SmallVector<Value>>(OpBuilder &, Location,
@@ -2218,7 +2223,7 @@ Value emitLinearCrossEntropyGradKernel(OpBuilder &b, Location loc,
         });
       };
   emitHeadKernel(
-      b, loc, module, ops, x, labels, rows, ignore,
+      b, loc, "lowmem_cross_entropy_grad", module, ops, x, labels, rows, ignore,
       [&](OpBuilder &tb, Location tl, const RowRuns &runs, Value,
           ArrayRef<SmallVector<Value>> xs, ArrayRef<Value> row, Value label,
           function_ref<SmallVector<SmallVector<Value>>(OpBuilder &, Location,
