@@ -85,16 +85,14 @@ public:
     std::lock_guard<std::mutex> lock(mutex);
     if (!pending)
       return;
-    double ms = std::chrono::duration<double, std::milli>(
-                    std::chrono::steady_clock::now() - start)
-                    .count();
+    auto now = std::chrono::steady_clock::now();
+    double ms = std::chrono::duration<double, std::milli>(now - start).count();
     Kernel &k = kernels[pending];
     k.calls += 1;
     k.totalMs += ms;
     k.maxMs = std::max(k.maxMs, ms);
     k.shape = pendingShape;
     pending = nullptr;
-    auto now = std::chrono::steady_clock::now();
     if (interval && now - lastPrint >= std::chrono::seconds(interval)) {
       lastPrint = now;
       print("so far");
@@ -148,6 +146,11 @@ private:
   std::chrono::steady_clock::time_point start, lastPrint;
   long interval = 0;
 };
+
+/// A grid's or a block's sizes, "XxYxZ".
+std::string sizes3(intptr_t x, intptr_t y, intptr_t z) {
+  return std::to_string(x) + "x" + std::to_string(y) + "x" + std::to_string(z);
+}
 
 } // namespace
 
@@ -228,19 +231,15 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
                       intptr_t blockZ, int32_t smem, void *stream,
                       void **params, void **extra, size_t /*paramsCount*/) {
   if (KernelProfile *profile = KernelProfile::get())
-    profile->launched(
-        function, std::to_string(gridX) + "x" + std::to_string(gridY) + "x" +
-                      std::to_string(gridZ) + " x " + std::to_string(blockX) +
-                      "x" + std::to_string(blockY) + "x" +
-                      std::to_string(blockZ));
+    profile->launched(function, sizes3(gridX, gridY, gridZ) + " x " +
+                                    sizes3(blockX, blockY, blockZ));
   CUresult r = requireDevice().cuLaunchKernel(
       static_cast<CUfunction>(function), gridX, gridY, gridZ, blockX, blockY,
       blockZ, smem, static_cast<CUstream>(stream), params, extra);
   if (r != kSuccess)
     fatal(describeError("cuLaunchKernel", r) + " (grid " +
-          std::to_string(gridX) + "x" + std::to_string(gridY) + "x" +
-          std::to_string(gridZ) + ", block " + std::to_string(blockX) + "x" +
-          std::to_string(blockY) + "x" + std::to_string(blockZ) + ")");
+          sizes3(gridX, gridY, gridZ) + ", block " +
+          sizes3(blockX, blockY, blockZ) + ")");
 }
 
 } // extern "C"
