@@ -62,6 +62,9 @@ struct OnlineSoftmaxStep {
   /// The running sum with this key: `sum` · rescale + weight.
   Value nextSum(OpBuilder &b, Location loc, Value sum) const;
 };
+
+/// The logsumexp of an online softmax's row: `maximum` + log(`sum`).
+Value logSumExp(OpBuilder &b, Location loc, Value maximum, Value sum);
 OnlineSoftmaxStep onlineSoftmaxStep(OpBuilder &b, Location loc, Value dot,
                                     float scale, Value m, Value keyScale,
                                     Value valueScale);

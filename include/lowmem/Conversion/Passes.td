@@ -87,19 +87,20 @@ def ConvertLowMemToGPU : Pass<"convert-lowmem-to-gpu", "::mlir::ModuleOp"> {
     (`lowmem_linear`, `lowmem_linear_tiled`, `lowmem_attention_grad_dq`,
     ...), the name PTX, ptxas and the runtime's kernel profile show.
 
-    Attention is one kernel with one block of 8 warps per (batch row, query,
-    head): each warp streams every 8th key with an online softmax, its lanes
-    holding the head dimension (coalesced key and value loads, widened from
-    a KV cache's f16, bf16 or int8 as they load; the dot product a butterfly
-    of shuffles), and the warps combine their maxima, sums and rows through
-    shared memory. A decode step, one query a row, still runs 256 threads
-    for each head; no score matrix exists. Its gradient is three kernels of
-    the same shape, recomputing each score as they go: one block per
-    (batch row, query, head) finds the row's logsumexp and D = dO · O (kept,
-    8 bytes a row), a second streams the keys again for dq, and one block
-    per (batch row, key, kv head) streams the queries of the group's heads
-    that see the key for dk and dv. No atomics: each block sums its warps'
-    rows in a fixed order. The fused language model head and
+    Attention streams each (batch row, query, head)'s keys with an online
+    softmax, its lanes holding the head dimension (coalesced key and value
+    loads, widened from a KV cache's f16, bf16 or int8 as they load; the dot
+    product a butterfly of shuffles); no score matrix exists. From 8 queries
+    on (chosen on the host when the queries are dynamic), one warp streams a
+    row and a block holds 8 neighbouring rows, which read the same keys
+    together; below (a decode step), a block of 8 warps takes a row, each
+    warp every 8th key, and the warps combine their maxima, sums and rows
+    through shared memory, so a step still runs 256 threads for each head.
+    Its gradient is three kernels of one warp a row, recomputing each score
+    as they go: the row's logsumexp and D = dO · O (kept, 8 bytes a row),
+    then the keys again for dq, then, one warp per (batch row, kv head,
+    key), the queries of the group's heads that see the key for dk and dv;
+    no atomics and no shared memory. The fused language model head and
     cross-entropy is one warp for each input row, streaming every row of the
     weight (any format; its lanes decode runs of 8 values, one vector load
     each) with an online logsumexp; its input gradient streams them again,

@@ -209,3 +209,9 @@ Value mlir::lowmem::OnlineSoftmaxStep::nextSum(OpBuilder &b, Location loc,
   return arith::AddFOp::create(
       b, loc, arith::MulFOp::create(b, loc, sum, rescale), weight);
 }
+
+Value mlir::lowmem::logSumExp(OpBuilder &b, Location loc, Value maximum,
+                              Value sum) {
+  return arith::AddFOp::create(b, loc, maximum,
+                               math::LogOp::create(b, loc, sum));
+}

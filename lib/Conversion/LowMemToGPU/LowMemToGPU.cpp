@@ -38,13 +38,14 @@
 // then one partial sum per warp in shared memory); then the affine
 // normalization. rms_norm: one block per row, one such reduction.
 //
-// attention: one block of 8 warps per (batch row, query, head), each warp
-// streaming every 8th key with an online softmax, combined through shared
-// memory. attention_grad: three kernels of that shape, two per (batch row,
-// query, head) for the row's statistics and then dq, one per (batch row,
-// key, kv head) for dk and dv. linear_cross_entropy and its gradient: one
-// warp a row, streaming the weight's rows (runs of 8 decoded a lane).
-// argmax: one block per row, a reduction of (value, index) pairs.
+// attention: each (batch row, query, head) streams its keys with an online
+// softmax; from 8 queries on one warp a row (8 rows a block), below a block
+// of 8 warps a row, each warp every 8th key, combined through shared
+// memory. attention_grad: three kernels of one warp a row, for the rows'
+// statistics, dq, and (per batch row, kv head, key) dk and dv.
+// linear_cross_entropy and its gradient: one warp a row, streaming the
+// weight's rows (runs of 8 decoded a lane). argmax: one block per row, a
+// reduction of (value, index) pairs.
 //
 //===----------------------------------------------------------------------===//
 
@@ -319,6 +320,44 @@ struct DecoderTables {
     };
     return WeightDecoder(*ops.quantType, parts, read(codes), read(dynamicMap));
   }
+
+  /// The sizes of the workgroup buffers a kernel stages the tables in (the
+  /// code table first), for launch1D.
+  SmallVector<int64_t> sharedSizes() const {
+    SmallVector<int64_t> sizes;
+    for (memref::GlobalOp global : {codes, dynamicMap})
+      if (global)
+        sizes.push_back(global.getType().getDimSize(0));
+    return sizes;
+  }
+
+  /// Copies the tables into the kernel's workgroup buffers `shared` (laid
+  /// out as sharedSizes() says), spread over the block's `numThreads`
+  /// threads, then a barrier: every thread of the block must reach it.
+  void stage(OpBuilder &b, Location loc, ArrayRef<BlockArgument> shared,
+             Value tid, int64_t numThreads) const {
+    const BlockArgument *buffer = shared.begin();
+    for (memref::GlobalOp global : {codes, dynamicMap})
+      if (global)
+        stageTable(b, loc,
+                   memref::GetGlobalOp::create(b, loc, global.getType(),
+                                               global.getSymName()),
+                   *buffer++, tid, indexConst(b, loc, numThreads));
+    if (buffer != shared.begin())
+      gpu::BarrierOp::create(b, loc);
+  }
+
+  /// A decoder of \p ops' quantized weight (none for f32 weights) that
+  /// reads the tables a kernel staged in `shared`.
+  std::optional<WeightDecoder>
+  sharedDecoder(const LinearOperands &ops, ArrayRef<Value> parts,
+                ArrayRef<BlockArgument> shared) const {
+    if (!ops.quantType)
+      return std::nullopt;
+    Value table = codes ? Value(shared[0]) : Value();
+    Value map = dynamicMap ? Value(shared[codes ? 1 : 0]) : Value();
+    return WeightDecoder(*ops.quantType, parts, table, map);
+  }
 };
 
 /// The elements of the 1-D vector \p vector.
@@ -536,20 +575,10 @@ void emitWarpLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
   Value numBlocks = arith::MulIOp::create(b, loc, batchBlocks,
                                           indexConst(b, loc, featureBlocks));
 
-  // Which tables the kernel stages in shared memory.
+  // The tables the kernel stages in shared memory.
   bool quantized = ops.quantType.has_value();
   bool is4bit = weightBits(ops) == 4;
   DecoderTables tables = DecoderTables::of(module, ops);
-  bool hasCodes = static_cast<bool>(tables.codes);
-  bool doubleQuant = static_cast<bool>(tables.dynamicMap);
-  SmallVector<int64_t> workgroupSizes;
-  SmallVector<memref::GlobalOp> globals;
-  for (memref::GlobalOp global : {tables.codes, tables.dynamicMap}) {
-    if (!global)
-      continue;
-    globals.push_back(global);
-    workgroupSizes.push_back(global.getType().getDimSize(0));
-  }
 
   // Elements a lane decodes from one 16-byte load, if rows allow it.
   int64_t chunk = kChunkBytes * 8 / weightBits(ops);
@@ -565,24 +594,13 @@ void emitWarpLinearKernel(OpBuilder &b, Location loc, ModuleOp module,
 
   int64_t numThreads = warpsPerBlock * kWarpSize;
   launch1D(
-      b, loc, "lowmem_linear", numBlocks, numThreads, workgroupSizes,
+      b, loc, "lowmem_linear", numBlocks, numThreads, tables.sharedSizes(),
       [&](OpBuilder &kb, Location kl, Value bid, Value tid,
           ArrayRef<BlockArgument> shared) {
         // Tables first: every thread reaches the barrier.
-        Value numThreadsV = indexConst(kb, kl, numThreads);
-        for (auto [global, buffer] : llvm::zip(globals, shared)) {
-          Value g = memref::GetGlobalOp::create(kb, kl, global.getType(),
-                                                global.getSymName());
-          stageTable(kb, kl, g, buffer, tid, numThreadsV);
-        }
-        if (!globals.empty())
-          gpu::BarrierOp::create(kb, kl);
-        Value table = hasCodes ? Value(shared[0]) : Value();
-        Value dynamicMap =
-            doubleQuant ? Value(shared[hasCodes ? 1 : 0]) : Value();
-        std::optional<WeightDecoder> decoder;
-        if (quantized)
-          decoder.emplace(*ops.quantType, parts, table, dynamicMap);
+        tables.stage(kb, kl, shared, tid, numThreads);
+        std::optional<WeightDecoder> decoder =
+            tables.sharedDecoder(ops, parts, shared);
 
         Value lane, warp;
         std::tie(lane, warp) = laneAndWarp(kb, kl, tid);
@@ -1240,6 +1258,20 @@ struct HeadLanes : LaneSlots {
     return values;
   }
 
+  /// Stores the lane's `values` of a head row at `buffer[bi, row, base +
+  /// ...]`, each times `factor` if given.
+  void store(OpBuilder &b, Location loc, ValueRange values, Value buffer,
+             Value bi, Value row, Value base, Value factor) const {
+    forEachHeld(b, loc, [&](OpBuilder &sb, Location sl, int64_t j) {
+      Value x =
+          factor ? arith::MulFOp::create(sb, sl, values[j], factor).getResult()
+                 : values[j];
+      memref::StoreOp::create(
+          sb, sl, x, buffer,
+          ValueRange{bi, row, arith::AddIOp::create(sb, sl, base, offsets[j])});
+    });
+  }
+
   /// Stores the lane's `values` of a head row into the workgroup buffer
   /// `rows` at row `row` (rows of `headDim`).
   void storeRow(OpBuilder &b, Location loc, ArrayRef<Value> values, Value rows,
@@ -1278,24 +1310,23 @@ SmallVector<Value> axpy(OpBuilder &b, Location loc, ValueRange acc,
   return next;
 }
 
-/// For each column d of a head (the block's threads in turn), the sum over
-/// `numWarps` rows of the workgroup buffer `rows` from row `firstRow`
-/// (each row weighted by `weights[w]`, if given), passed to `store`.
+/// For each column d of a head (the block's threads in turn), the sum of
+/// the warps' rows of the workgroup buffer `rows`, row w weighted by
+/// `weights[w]`, passed to `store`.
 void sumWarpRows(
-    OpBuilder &b, Location loc, Value rows, int64_t firstRow, int64_t numWarps,
-    int64_t headDim, Value tid, int64_t numThreads, ArrayRef<Value> weights,
+    OpBuilder &b, Location loc, Value rows, ArrayRef<Value> weights,
+    int64_t headDim, Value tid, int64_t numThreads,
     function_ref<void(OpBuilder &, Location, Value, Value)> store) {
   scf::ForOp::create(
       b, loc, tid, indexConst(b, loc, headDim), indexConst(b, loc, numThreads),
       ValueRange{}, [&](OpBuilder &fb, Location fl, Value d, ValueRange) {
         Value sum = f32Const(fb, fl, 0.0f);
-        for (int64_t w = 0; w < numWarps; ++w) {
+        for (auto [w, weight] : llvm::enumerate(weights)) {
           Value at = arith::AddIOp::create(
-              fb, fl, indexConst(fb, fl, (firstRow + w) * headDim), d);
+              fb, fl, indexConst(fb, fl, static_cast<int64_t>(w) * headDim), d);
           Value x = memref::LoadOp::create(fb, fl, rows, at);
-          if (!weights.empty())
-            x = arith::MulFOp::create(fb, fl, x, weights[w]);
-          sum = arith::AddFOp::create(fb, fl, sum, x);
+          sum = arith::AddFOp::create(fb, fl, sum,
+                                      arith::MulFOp::create(fb, fl, x, weight));
         }
         store(fb, fl, d, sum);
         scf::YieldOp::create(fb, fl);
@@ -1355,6 +1386,26 @@ void storeWarpSoftmax(OpBuilder &b, Location loc, Value lane, Value warp,
   });
 }
 
+/// A row of an attention's queries: row (batch row, query, head), the
+/// heads of a query next to each other, of `queries` queries; its head's
+/// offset in the query row and its kv head's in the key row.
+struct QueryHeadRow {
+  Value h, s, bi, qBase, kvHead, kvBase;
+
+  QueryHeadRow(OpBuilder &b, Location loc, Value row, Value queries,
+               int64_t heads, int64_t headDim, int64_t group) {
+    Value headsV = indexConst(b, loc, heads);
+    h = arith::RemUIOp::create(b, loc, row, headsV);
+    Value rest = arith::DivUIOp::create(b, loc, row, headsV);
+    s = arith::RemUIOp::create(b, loc, rest, queries);
+    bi = arith::DivUIOp::create(b, loc, rest, queries);
+    Value dim = indexConst(b, loc, headDim);
+    qBase = arith::MulIOp::create(b, loc, h, dim);
+    kvHead = arith::DivUIOp::create(b, loc, h, indexConst(b, loc, group));
+    kvBase = arith::MulIOp::create(b, loc, kvHead, dim);
+  }
+};
+
 /// attention. Each row (batch row, query, head; the heads of a query next
 /// to each other) streams its keys with an online softmax: the lanes hold
 /// the query's and the output's head dimension (HeadLanes), so a key's row
@@ -1404,22 +1455,14 @@ Value emitAttentionKernel(OpBuilder &b, Location loc, AttentionOp op) {
       indexConst(b, loc, heads));
 
   // A row's indices, the lanes' shares of its query, and its keys' range.
-  struct Row {
-    Value bi, s, qBase, kvHead, kvBase, tBegin, tEnd;
+  struct Row : QueryHeadRow {
+    using QueryHeadRow::QueryHeadRow;
+    Value tBegin, tEnd;
     std::optional<HeadLanes> lanes;
     SmallVector<Value> qs;
   };
   auto rowOf = [&](OpBuilder &kb, Location kl, Value row, Value lane) {
-    Row r;
-    Value headsV = indexConst(kb, kl, heads);
-    Value h = arith::RemUIOp::create(kb, kl, row, headsV);
-    Value rest = arith::DivUIOp::create(kb, kl, row, headsV);
-    r.s = arith::RemUIOp::create(kb, kl, rest, queries);
-    r.bi = arith::DivUIOp::create(kb, kl, rest, queries);
-    Value dim = indexConst(kb, kl, headDim);
-    r.qBase = arith::MulIOp::create(kb, kl, h, dim);
-    r.kvHead = arith::DivUIOp::create(kb, kl, h, indexConst(kb, kl, group));
-    r.kvBase = arith::MulIOp::create(kb, kl, r.kvHead, dim);
+    Row r(kb, kl, row, queries, heads, headDim, group);
     r.lanes.emplace(kb, kl, lane, headDim);
     r.qs = r.lanes->load(kb, kl, q, r.bi, r.s, r.qBase, true);
     r.tEnd = causal ? causalEnd(kb, kl, keys, r.s, shift) : keys;
@@ -1475,23 +1518,14 @@ Value emitAttentionKernel(OpBuilder &b, Location loc, AttentionOp op) {
   };
 
   auto warpRows = [&](OpBuilder &wb, Location wl) {
-    launchWarpRows(
-        wb, wl, "lowmem_attention_rows", numRows,
-        [&](OpBuilder &kb, Location kl, Value row, Value lane) {
-          Row r = rowOf(kb, kl, row, lane);
-          auto loop = stream(kb, kl, r, r.tBegin, 1);
-          Value inv = inverse(kb, kl, loop.getResult(1));
-          r.lanes->forEachHeld(
-              kb, kl, [&](OpBuilder &sb, Location sl, int64_t j) {
-                memref::StoreOp::create(
-                    sb, sl,
-                    arith::MulFOp::create(sb, sl, loop.getResult(2 + j), inv),
-                    out,
-                    ValueRange{r.bi, r.s,
-                               arith::AddIOp::create(sb, sl, r.qBase,
-                                                     r.lanes->offsets[j])});
-              });
-        });
+    launchWarpRows(wb, wl, "lowmem_attention_rows", numRows,
+                   [&](OpBuilder &kb, Location kl, Value row, Value lane) {
+                     Row r = rowOf(kb, kl, row, lane);
+                     auto loop = stream(kb, kl, r, r.tBegin, 1);
+                     r.lanes->store(kb, kl, loop.getResults().drop_front(2),
+                                    out, r.bi, r.s, r.qBase,
+                                    inverse(kb, kl, loop.getResult(1)));
+                   });
   };
   auto splitRows = [&](OpBuilder &wb, Location wl) {
     int64_t numThreads = kAttentionWarps * kWarpSize;
@@ -1518,8 +1552,7 @@ Value emitAttentionKernel(OpBuilder &b, Location loc, AttentionOp op) {
                    combineWarpSoftmaxes(kb, kl, maxima, sums, kAttentionWarps);
                Value inv = inverse(kb, kl, combined.total);
                sumWarpRows(
-                   kb, kl, rows, 0, kAttentionWarps, headDim, tid, numThreads,
-                   combined.weights,
+                   kb, kl, rows, combined.weights, headDim, tid, numThreads,
                    [&](OpBuilder &fb, Location fl, Value d, Value o) {
                      memref::StoreOp::create(
                          fb, fl, arith::MulFOp::create(fb, fl, o, inv), out,
@@ -1598,16 +1631,14 @@ SmallVector<Value> emitAttentionGradKernels(OpBuilder &b, Location loc,
   float scale = static_cast<float>(op.getScale().convertToDouble());
   bool causal = op.getCausal();
   Value shift = arith::SubIOp::create(b, loc, keys, queries);
-  auto scaled = [&](OpBuilder &sb, Location sl, Value x) {
-    return arith::MulFOp::create(sb, sl, x, f32Const(sb, sl, scale))
-        .getResult();
-  };
   // p = exp(scale (q · k) − lse) and ds = p (dO · v − D) for one (query,
   // key) pair, given the lane's shares of the four rows.
   auto pair = [&](OpBuilder &pb, Location pl, ArrayRef<Value> qs,
                   ArrayRef<Value> ks, ArrayRef<Value> dOs, ArrayRef<Value> vs,
                   Value lse, Value dsum) -> std::pair<Value, Value> {
-    Value x = scaled(pb, pl, warpSum(pb, pl, laneDot(pb, pl, qs, ks)));
+    Value x =
+        arith::MulFOp::create(pb, pl, warpSum(pb, pl, laneDot(pb, pl, qs, ks)),
+                              f32Const(pb, pl, scale));
     Value p =
         math::ExpOp::create(pb, pl, arith::SubFOp::create(pb, pl, x, lse));
     Value dp = warpSum(pb, pl, laneDot(pb, pl, dOs, vs));
@@ -1617,39 +1648,26 @@ SmallVector<Value> emitAttentionGradKernels(OpBuilder &b, Location loc,
   };
   Value zero = f32Const(b, loc, 0.0f);
   Value one = indexConst(b, loc, 1);
-  // Stores the lane's `values` of a head row at buffer[bi, row, base + ...],
-  // each times `factor` if given.
-  auto storeHeadRow = [&](OpBuilder &sb, Location sl, const HeadLanes &lanes,
-                          ValueRange values, Value buffer, Value bi, Value row,
-                          Value base, bool scale) {
-    lanes.forEachHeld(sb, sl, [&](OpBuilder &hb, Location hl, int64_t j) {
-      Value x = scale ? scaled(hb, hl, values[j]) : values[j];
-      memref::StoreOp::create(
-          hb, hl, x, buffer,
-          ValueRange{bi, row,
-                     arith::AddIOp::create(hb, hl, base, lanes.offsets[j])});
-    });
+  // lse and D of (batch row bi, head h, query s), from kernel 1.
+  auto statsOf = [&](OpBuilder &sb, Location sl, Value bi, Value h,
+                     Value s) -> std::pair<Value, Value> {
+    auto at = [&](int64_t i) {
+      return memref::LoadOp::create(sb, sl, stats,
+                                    ValueRange{bi, h, s, indexConst(sb, sl, i)})
+          .getResult();
+    };
+    return {at(0), at(1)};
   };
 
   // One warp per (batch row, query, head): its indices, and the lanes'
   // shares of the query row and its output gradient.
-  struct QueryRow {
-    Value h, s, bi, qBase, kvBase;
+  struct QueryRow : QueryHeadRow {
+    using QueryHeadRow::QueryHeadRow;
     std::optional<HeadLanes> lanes;
     SmallVector<Value> qs, dOs;
   };
   auto queryRow = [&](OpBuilder &kb, Location kl, Value row, Value lane) {
-    QueryRow r;
-    Value headsV = indexConst(kb, kl, heads);
-    r.h = arith::RemUIOp::create(kb, kl, row, headsV);
-    Value rest = arith::DivUIOp::create(kb, kl, row, headsV);
-    r.s = arith::RemUIOp::create(kb, kl, rest, queries);
-    r.bi = arith::DivUIOp::create(kb, kl, rest, queries);
-    Value dim = indexConst(kb, kl, headDim);
-    r.qBase = arith::MulIOp::create(kb, kl, r.h, dim);
-    r.kvBase = arith::MulIOp::create(
-        kb, kl, arith::DivUIOp::create(kb, kl, r.h, indexConst(kb, kl, group)),
-        dim);
+    QueryRow r(kb, kl, row, queries, heads, headDim, group);
     r.lanes.emplace(kb, kl, lane, headDim);
     r.qs = r.lanes->load(kb, kl, q, r.bi, r.s, r.qBase, true);
     r.dOs = r.lanes->load(kb, kl, dO, r.bi, r.s, r.qBase, true);
@@ -1687,9 +1705,8 @@ SmallVector<Value> emitAttentionGradKernels(OpBuilder &b, Location loc,
                   lb, ll,
                   ValueRange{st.maximum, st.nextSum(lb, ll, carried[1])});
             });
-        Value lse = arith::AddFOp::create(
-            kb, kl, softmax.getResult(0),
-            math::LogOp::create(kb, kl, softmax.getResult(1)));
+        Value lse =
+            logSumExp(kb, kl, softmax.getResult(0), softmax.getResult(1));
         Value isLeader = arith::CmpIOp::create(kb, kl, arith::CmpIPredicate::eq,
                                                lane, indexConst(kb, kl, 0));
         scf::IfOp::create(kb, kl, isLeader, [&](OpBuilder &ib, Location il) {
@@ -1708,13 +1725,8 @@ SmallVector<Value> emitAttentionGradKernels(OpBuilder &b, Location loc,
       b, loc, "lowmem_attention_grad_dq", queryRows,
       [&](OpBuilder &kb, Location kl, Value row, Value lane) {
         QueryRow r = queryRow(kb, kl, row, lane);
-        auto statAt = [&](int64_t i) {
-          return memref::LoadOp::create(
-                     kb, kl, stats,
-                     ValueRange{r.bi, r.h, r.s, indexConst(kb, kl, i)})
-              .getResult();
-        };
-        Value lse = statAt(0), dsum = statAt(1);
+        Value lse, dsum;
+        std::tie(lse, dsum) = statsOf(kb, kl, r.bi, r.h, r.s);
         auto grads = scf::ForOp::create(
             kb, kl, indexConst(kb, kl, 0), keyEnd(kb, kl, r.s), one,
             SmallVector<Value>(r.lanes->size(), zero),
@@ -1728,8 +1740,8 @@ SmallVector<Value> emitAttentionGradKernels(OpBuilder &b, Location loc,
                       .second;
               scf::YieldOp::create(lb, ll, axpy(lb, ll, acc, Value(), ds, ks));
             });
-        storeHeadRow(kb, kl, *r.lanes, grads.getResults(), dq, r.bi, r.s,
-                     r.qBase, true);
+        r.lanes->store(kb, kl, grads.getResults(), dq, r.bi, r.s, r.qBase,
+                       f32Const(kb, kl, scale));
       });
 
   // 3. dk and dv.
@@ -1772,14 +1784,8 @@ SmallVector<Value> emitAttentionGradKernels(OpBuilder &b, Location loc,
                     lanes.load(sb, sl, q, bi, s, qBase, false);
                 SmallVector<Value> dOs =
                     lanes.load(sb, sl, dO, bi, s, qBase, false);
-                auto statAt = [&](int64_t i) {
-                  return memref::LoadOp::create(
-                             sb, sl, stats,
-                             ValueRange{bi, h, s, indexConst(sb, sl, i)})
-                      .getResult();
-                };
-                auto [p, ds] =
-                    pair(sb, sl, qs, ks, dOs, vs, statAt(0), statAt(1));
+                auto [lse, dsum] = statsOf(sb, sl, bi, h, s);
+                auto [p, ds] = pair(sb, sl, qs, ks, dOs, vs, lse, dsum);
                 SmallVector<Value> next = axpy(
                     sb, sl, ValueRange(acc).take_front(n), Value(), ds, qs);
                 llvm::append_range(next,
@@ -1789,10 +1795,10 @@ SmallVector<Value> emitAttentionGradKernels(OpBuilder &b, Location loc,
               }
               scf::YieldOp::create(sb, sl, acc);
             });
-        storeHeadRow(kb, kl, lanes, grads.getResults().take_front(n), dk, bi, t,
-                     kvBase, true);
-        storeHeadRow(kb, kl, lanes, grads.getResults().drop_front(n), dv, bi, t,
-                     kvBase, false);
+        lanes.store(kb, kl, grads.getResults().take_front(n), dk, bi, t, kvBase,
+                    f32Const(kb, kl, scale));
+        lanes.store(kb, kl, grads.getResults().drop_front(n), dv, bi, t, kvBase,
+                    Value());
       });
 
   auto asTensor = [&](Value buf, RankedTensorType type) -> Value {
@@ -2034,34 +2040,16 @@ void emitHeadKernel(
     parts.push_back(readBuffer(b, loc, part));
   Value w = ops.denseWeight ? readBuffer(b, loc, ops.denseWeight) : Value();
   DecoderTables tables = DecoderTables::of(module, ops);
-  SmallVector<memref::GlobalOp> globals;
-  SmallVector<int64_t> workgroupSizes;
-  for (memref::GlobalOp global : {tables.codes, tables.dynamicMap})
-    if (global) {
-      globals.push_back(global);
-      workgroupSizes.push_back(global.getType().getDimSize(0));
-    }
   launchWarpRows(
-      b, loc, name, rows.count, workgroupSizes,
+      b, loc, name, rows.count, tables.sharedSizes(),
       [&](OpBuilder &kb, Location kl, Value tid,
           ArrayRef<BlockArgument> shared) {
-        Value numThreads = indexConst(kb, kl, kRowWarps * kWarpSize);
-        for (auto [global, buffer] : llvm::zip(globals, shared))
-          stageTable(kb, kl,
-                     memref::GetGlobalOp::create(kb, kl, global.getType(),
-                                                 global.getSymName()),
-                     buffer, tid, numThreads);
-        if (!globals.empty())
-          gpu::BarrierOp::create(kb, kl);
+        tables.stage(kb, kl, shared, tid, kRowWarps * kWarpSize);
       },
       [&](OpBuilder &ib, Location il, Value r, Value lane,
           ArrayRef<BlockArgument> shared) {
-        std::optional<WeightDecoder> decoder;
-        if (ops.quantType)
-          decoder.emplace(
-              *ops.quantType, parts, tables.codes ? Value(shared[0]) : Value(),
-              tables.dynamicMap ? Value(shared[tables.codes ? 1 : 0])
-                                : Value());
+        std::optional<WeightDecoder> decoder =
+            tables.sharedDecoder(ops, parts, shared);
         SmallVector<Value> row = rows.indices(ib, il, r);
         RowRuns runs(ib, il, lane, ops.k);
         Value label = memref::LoadOp::create(ib, il, labels, row);
@@ -2170,9 +2158,8 @@ SmallVector<Value> emitLinearCrossEntropyKernel(OpBuilder &b, Location loc,
                       st.maximum, st.nextSum(lb, ll, carried[1]),
                       arith::SelectOp::create(lb, ll, isLabel, z, carried[2])});
             });
-        Value rowLse = arith::AddFOp::create(
-            tb, tl, stream.getResult(0),
-            math::LogOp::create(tb, tl, stream.getResult(1)));
+        Value rowLse =
+            logSumExp(tb, tl, stream.getResult(0), stream.getResult(1));
         storeRow(tb, tl, lane, rowLse,
                  arith::SubFOp::create(tb, tl, rowLse, stream.getResult(2)),
                  row);

@@ -895,8 +895,7 @@ struct AttentionGradLowering : public OpRewritePattern<AttentionGradOp> {
                         tb, tl,
                         arith::MulFOp::create(tb, tl, carried[1], alpha), p)};
               });
-          Value lse = arith::AddFOp::create(b, l, ml[0],
-                                            math::LogOp::create(b, l, ml[1]));
+          Value lse = logSumExp(b, l, ml[0], ml[1]);
           Value dsum = dot(b, l, dO, bi, s, qBase, o, s, qBase);
           memref::StoreOp::create(b, l, lse, stats,
                                   ValueRange{bi, h, s, indexConst(b, l, 0)});
@@ -1152,8 +1151,7 @@ struct LinearCrossEntropyLowering
                     arith::SelectOp::create(vb, vl, isLabel, z, carried[2]);
                 return {m, sum, picked};
               });
-          Value rowLse = arith::AddFOp::create(
-              tb, l, stats[0], math::LogOp::create(tb, l, stats[1]));
+          Value rowLse = logSumExp(tb, l, stats[0], stats[1]);
           scf::YieldOp::create(
               tb, l,
               ValueRange{rowLse,
