@@ -56,14 +56,17 @@ config.substitutions.append((
     "--one-shot-bufferize=bufferize-function-boundaries " + loops_to_llvm))
 # The same on the CUDA pipeline's path (scalar reads sunk, loops mapped to
 # blocks of threads, launches), each launch run as loops on the host
-# (lowmem-emulate-launches): the GPU mapping checked without a GPU.
+# (lowmem-emulate-launches), every access checked against its buffer
+# (lowmem-check-kernel-bounds), as lowmem-compile --emulate-gpu does: the GPU
+# mapping checked without a GPU.
 config.substitutions.append((
     "%emulate-cuda-to-llvm",
     "--lowmem-sink-scalar-reads "
     "--one-shot-bufferize=bufferize-function-boundaries "
     "--convert-linalg-to-parallel-loops --lowmem-host-loops-to-gpu "
     "--lowmem-map-parallel-loops --gpu-map-parallel-loops "
-    "--convert-parallel-loops-to-gpu --lowmem-emulate-launches "
+    "--convert-parallel-loops-to-gpu --lowmem-check-kernel-bounds "
+    "--lowmem-emulate-launches "
     "--convert-vector-to-llvm " + loops_to_llvm))
 config.substitutions.append((
     "%mlir-runner",

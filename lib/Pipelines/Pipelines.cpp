@@ -169,6 +169,8 @@ void mlir::lowmem::buildCUDAToLLVMPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createLowMemMapParallelLoops());
   pm.addNestedPass<func::FuncOp>(createGpuMapParallelLoopsPass());
   pm.addNestedPass<func::FuncOp>(createConvertParallelLoopToGpuPass());
+  if (options.checkBounds || options.emulate)
+    pm.addNestedPass<func::FuncOp>(createLowMemCheckKernelBounds());
   if (options.emulate) {
     pm.addPass(createLowMemEmulateLaunches());
     // The matrix-product kernels read their weights by vector loads.

@@ -77,7 +77,15 @@ static cl::opt<bool> emulateGpu(
     cl::desc("With --target=cuda: build a host binary that runs the CUDA "
              "pipeline's kernels, each launch as loops on the host (warps "
              "and barriers emulated), to test the GPU lowering without a "
-             "GPU"),
+             "GPU; every kernel's memory accesses are checked against "
+             "their buffers' shapes"),
+    cl::init(false), cl::cat(category));
+static cl::opt<bool> checkBounds(
+    "check-bounds",
+    cl::desc("With --target=cuda: check each memory access of every kernel "
+             "against its buffer's shape; a kernel that would read or write "
+             "outside a buffer traps with a message naming the kernel and "
+             "the access (slower: for finding a kernel's bad access)"),
     cl::init(false), cl::cat(category));
 static cl::opt<std::string> gpuArch("gpu-arch", cl::desc("sm_80 or sm_90"),
                                     cl::init("sm_90"), cl::cat(category));
@@ -786,6 +794,8 @@ int main(int argc, char **argv) {
     return fail("--emit=ptx needs --target=cuda");
   if (emulateGpu && !cuda)
     return fail("--emulate-gpu needs --target=cuda");
+  if (checkBounds && !cuda)
+    return fail("--check-bounds needs --target=cuda");
   if (emulateGpu && emit == "ptx")
     return fail("--emulate-gpu builds no GPU code: --emit=ptx has none");
   // An emulated CUDA binary is a host binary.
@@ -865,6 +875,7 @@ int main(int argc, char **argv) {
   cudaOptions.checkpointBatch = std::max<int64_t>(checkpointBatch, 1);
   cudaOptions.chip = gpuArch;
   cudaOptions.emulate = emulateGpu;
+  cudaOptions.checkBounds = checkBounds;
   cudaOptions.offloadActivations = offloadActivations;
   cudaOptions.chunkMlp = chunkMlp;
   cudaOptions.reportPeak = reportPeak;

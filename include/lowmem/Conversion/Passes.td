@@ -202,6 +202,34 @@ def LowMemDedupKernels : Pass<"lowmem-dedup-kernels", "::mlir::ModuleOp"> {
   }];
 }
 
+def LowMemCheckKernelBounds
+    : Pass<"lowmem-check-kernel-bounds", "::mlir::func::FuncOp"> {
+  let summary = "Check each memory access of a GPU kernel against its "
+                "buffer's shape";
+  let description = [{
+    Puts a `cf.assert` before each `memref.load`, `memref.store`,
+    `memref.atomic_rmw`, `vector.load` and `vector.store` inside a
+    `gpu.launch`: every index is at least 0 and, with the elements a vector
+    access covers from it, within the buffer's size in its dimension. The
+    message names the kernel (the launch's `function`, or the
+    `<function>_kernel` that outlining names it), the access and its
+    location. Accesses that are in bounds statically get no check.
+
+    A kernel that reads or writes outside a buffer makes a GPU fault
+    (CUDA error 700, with no hint of which kernel or buffer), or silently
+    reads another buffer of the arena. With this pass the kernel traps
+    instead (`__assertfail`, which prints the message with the block and
+    thread), and the emulation (`lowmem-emulate-launches`) stops the
+    program with the message. `lowmem-compile --check-bounds` and the CUDA
+    pipeline's `check-bounds` option run it; the emulation always does.
+
+    Example: `lowmem-opt --lowmem-check-kernel-bounds`.
+  }];
+  let dependentDialects = ["::mlir::cf::ControlFlowDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 def LowMemSinkGlobals : Pass<"lowmem-sink-globals", "::mlir::func::FuncOp"> {
   let summary = "Read constant globals inside the GPU kernels that use them";
   let description = [{
@@ -317,6 +345,10 @@ def LowMemEmulateLaunches
     Warps and lanes run last first: a kernel whose threads depend on one
     another's writes without a barrier, a race on a GPU, then gives another
     answer than the CPU backend's loops, which run first to last.
+
+    A `cf.assert` in a launch (`lowmem-check-kernel-bounds` puts one before
+    each access) stops the program with its message, prefixed by
+    "emulated", on standard error.
 
     An asynchronous launch, one with clusters, dynamic shared memory or
     private attributions, one using another `gpu` op, or a cooperative

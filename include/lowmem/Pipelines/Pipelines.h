@@ -165,6 +165,13 @@ struct CUDAPipelineOptions : public GraphOptions<CUDAPipelineOptions> {
                      "(lowmem-emulate-launches), in a host module; for "
                      "testing the GPU lowering without a GPU"),
       llvm::cl::init(false)};
+  Option<bool> checkBounds{
+      *this, "check-bounds",
+      llvm::cl::desc("Check each memory access of every kernel against its "
+                     "buffer's shape (lowmem-check-kernel-bounds): a kernel "
+                     "that would read or write outside a buffer traps with "
+                     "a message naming it; the emulation always checks"),
+      llvm::cl::init(false)};
 };
 
 /// Sets the graph options of `to` from the same options of `from`.

@@ -21,6 +21,7 @@
 
 #include "lowmem/Conversion/Passes.h"
 
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/LLVMIR/FunctionCallUtils.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
@@ -203,6 +204,21 @@ LogicalResult stopUnless(OpBuilder &b, Location loc, Value ok,
     LLVM::CallOp::create(tb, tl, *abort, ValueRange{});
     scf::YieldOp::create(tb, tl);
   });
+  return success();
+}
+
+/// Replaces each assertion in \p launch (lowmem-check-kernel-bounds') by a
+/// stop with its message; fails as stopUnless does.
+LogicalResult stopAtAssertions(gpu::LaunchOp launch) {
+  SmallVector<cf::AssertOp> assertions;
+  launch.getBody().walk([&](cf::AssertOp op) { assertions.push_back(op); });
+  for (cf::AssertOp op : assertions) {
+    OpBuilder b(op);
+    if (failed(stopUnless(b, op.getLoc(), op.getArg(),
+                          ("emulated " + op.getMsg()).str())))
+      return failure();
+    op.erase();
+  }
   return success();
 }
 
@@ -836,6 +852,12 @@ struct EmulateLaunchesPass
     if (rejected)
       return signalPassFailure();
     for (gpu::LaunchOp launch : launches) {
+      if (failed(stopAtAssertions(launch))) {
+        launch.emitError("cannot run this kernel as loops on the host: the "
+                         "module declares 'write' or 'abort' otherwise than "
+                         "libc");
+        return signalPassFailure();
+      }
       readLaunchArguments(launch);
       if (!runsTogether(launch)) {
         emulate(launch);
