@@ -24,6 +24,11 @@
 // Kernels are named by their module's number in load order (the binary
 // loads every module at start-up) and the function's name.
 //
+// A synchronization that fails names the kernel launched last, with its
+// grid and block: as every launch is synchronized before the next, that is
+// the kernel that faulted (an illegal address, a trap, a --check-bounds
+// assertion).
+//
 //===----------------------------------------------------------------------===//
 
 #include "lowmem/Runtime/CudaDriver.h"
@@ -32,6 +37,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <string>
@@ -41,9 +47,76 @@ using namespace lowmem::rt::cuda;
 
 namespace {
 
+/// A grid's or a block's sizes, "XxYxZ".
+std::string sizes3(intptr_t x, intptr_t y, intptr_t z) {
+  return std::to_string(x) + "x" + std::to_string(y) + "x" + std::to_string(z);
+}
+
+/// The kernels' names by function handle ("module N name", N the module's
+/// number in load order) and the last launch. Built on first use and never
+/// destroyed: kernels load from global constructors, before this file's own
+/// dynamic initializers would have run, and the profile reads the names at
+/// exit.
+class Kernels {
+public:
+  static Kernels &get() {
+    static Kernels *kernels = new Kernels;
+    return *kernels;
+  }
+
+  void loaded(const void *module) {
+    std::lock_guard<std::mutex> lock(mutex);
+    modules.emplace(module, modules.size());
+  }
+  void named(const void *function, const void *module, const char *name) {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto found = modules.find(module);
+    names[function] = "module " +
+                      (found == modules.end() ? std::string("?")
+                                              : std::to_string(found->second)) +
+                      " " + name;
+  }
+  std::string nameOf(const void *function) {
+    std::lock_guard<std::mutex> lock(mutex);
+    return nameOfLocked(function);
+  }
+
+  void launched(const void *function, const intptr_t (&sizes)[6]) {
+    std::lock_guard<std::mutex> lock(mutex);
+    last = function;
+    std::copy(std::begin(sizes), std::end(sizes), lastSizes);
+  }
+  /// The last launch's grid and block, "GXxGYxGZ x BXxBYxBZ".
+  std::string lastShape() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return sizes3(lastSizes[0], lastSizes[1], lastSizes[2]) + " x " +
+           sizes3(lastSizes[3], lastSizes[4], lastSizes[5]);
+  }
+  /// What a failing synchronization says of the kernel launched last.
+  std::string lastLaunch() {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!last)
+      return "";
+    return ", in the kernel launched last: " + nameOfLocked(last) + ", grid " +
+           sizes3(lastSizes[0], lastSizes[1], lastSizes[2]) + ", block " +
+           sizes3(lastSizes[3], lastSizes[4], lastSizes[5]);
+  }
+
+private:
+  std::string nameOfLocked(const void *function) const {
+    auto found = names.find(function);
+    return found == names.end() ? "?" : found->second;
+  }
+
+  std::mutex mutex;
+  std::map<const void *, size_t> modules;
+  std::map<const void *, std::string> names;
+  const void *last = nullptr;
+  intptr_t lastSizes[6] = {0, 0, 0, 0, 0, 0};
+};
+
 /// Launch times by kernel (LOWMEM_PROFILE_KERNELS), printed at exit. Built
-/// on first use: kernels load from global constructors, before this file's
-/// own dynamic initializers would have run.
+/// on first use, as Kernels is.
 class KernelProfile {
 public:
   static KernelProfile *get() {
@@ -60,24 +133,9 @@ public:
     return profile;
   }
 
-  /// A module's number, in load order.
-  void loaded(const void *module) {
-    std::lock_guard<std::mutex> lock(mutex);
-    modules.emplace(module, modules.size());
-  }
-  void named(const void *function, const void *module, const char *name) {
-    std::lock_guard<std::mutex> lock(mutex);
-    auto found = modules.find(module);
-    Kernel &k = kernels[function];
-    k.name = "module " +
-             (found == modules.end() ? std::string("?")
-                                     : std::to_string(found->second)) +
-             " " + name;
-  }
-  void launched(const void *function, const std::string &shape) {
+  void launched(const void *function) {
     std::lock_guard<std::mutex> lock(mutex);
     pending = function;
-    pendingShape = shape;
     start = std::chrono::steady_clock::now();
   }
   /// The stream is synchronized: the pending launch, if any, has ended.
@@ -91,7 +149,7 @@ public:
     k.calls += 1;
     k.totalMs += ms;
     k.maxMs = std::max(k.maxMs, ms);
-    k.shape = pendingShape;
+    k.shape = Kernels::get().lastShape();
     pending = nullptr;
     if (interval && now - lastPrint >= std::chrono::seconds(interval)) {
       lastPrint = now;
@@ -102,18 +160,24 @@ public:
   ~KernelProfile() { print("at exit"); }
 
 private:
+  struct Kernel {
+    std::string shape;
+    long calls = 0;
+    double totalMs = 0, maxMs = 0;
+  };
+
   void print(const char *when) const {
-    std::vector<const Kernel *> rows;
+    std::vector<std::pair<const void *, const Kernel *>> rows;
     double total = 0;
     long calls = 0;
     for (const auto &[function, k] : kernels)
       if (k.calls) {
-        rows.push_back(&k);
+        rows.emplace_back(function, &k);
         total += k.totalMs;
         calls += k.calls;
       }
-    std::sort(rows.begin(), rows.end(), [](const Kernel *a, const Kernel *b) {
-      return a->totalMs > b->totalMs;
+    std::sort(rows.begin(), rows.end(), [](const auto &a, const auto &b) {
+      return a.second->totalMs > b.second->totalMs;
     });
     std::fprintf(stderr,
                  "lowmem kernel profile %s: %ld launches of %zu kernels, %.3f "
@@ -123,34 +187,22 @@ private:
                  "calls", "mean ms", "max ms", "kernel (last grid x block)");
     size_t shown = std::min<size_t>(rows.size(), 30);
     for (size_t i = 0; i < shown; ++i) {
-      const Kernel &k = *rows[i];
+      const auto &[function, k] = rows[i];
       std::fprintf(stderr, "  %12.3f %6.1f %7ld %11.4f %11.4f  %s (%s)\n",
-                   k.totalMs, total > 0 ? 100.0 * k.totalMs / total : 0.0,
-                   k.calls, k.totalMs / k.calls, k.maxMs, k.name.c_str(),
-                   k.shape.c_str());
+                   k->totalMs, total > 0 ? 100.0 * k->totalMs / total : 0.0,
+                   k->calls, k->totalMs / k->calls, k->maxMs,
+                   Kernels::get().nameOf(function).c_str(), k->shape.c_str());
     }
     if (rows.size() > shown)
       std::fprintf(stderr, "  (%zu more kernels)\n", rows.size() - shown);
   }
 
-  struct Kernel {
-    std::string name = "?", shape;
-    long calls = 0;
-    double totalMs = 0, maxMs = 0;
-  };
   std::mutex mutex;
-  std::map<const void *, size_t> modules;
   std::map<const void *, Kernel> kernels;
   const void *pending = nullptr;
-  std::string pendingShape;
   std::chrono::steady_clock::time_point start, lastPrint;
   long interval = 0;
 };
-
-/// A grid's or a block's sizes, "XxYxZ".
-std::string sizes3(intptr_t x, intptr_t y, intptr_t z) {
-  return std::to_string(x) + "x" + std::to_string(y) + "x" + std::to_string(z);
-}
 
 } // namespace
 
@@ -188,8 +240,7 @@ void *mgpuModuleLoadJIT(void *data, int optLevel) {
     fatal(describeError("cuModuleLoadDataEx", r) + " on " +
           deviceDescription() + (log[0] ? std::string(":\n") + log : ""));
   cache[data] = module;
-  if (KernelProfile *profile = KernelProfile::get())
-    profile->loaded(module);
+  Kernels::get().loaded(module);
   return module;
 }
 
@@ -208,8 +259,7 @@ void *mgpuModuleGetFunction(void *module, const char *name) {
   if (r != kSuccess)
     fatal(describeError("cuModuleGetFunction", r) + " for kernel '" + name +
           "'");
-  if (KernelProfile *profile = KernelProfile::get())
-    profile->named(function, module, name);
+  Kernels::get().named(function, module, name);
   return function;
 }
 
@@ -217,8 +267,11 @@ void *mgpuModuleGetFunction(void *module, const char *name) {
 void *mgpuStreamCreate() { return launchStream(); }
 
 void mgpuStreamSynchronize(void *stream) {
-  checkResult("cuStreamSynchronize", requireDevice().cuStreamSynchronize(
-                                         static_cast<CUstream>(stream)));
+  CUresult r =
+      requireDevice().cuStreamSynchronize(static_cast<CUstream>(stream));
+  if (r != kSuccess)
+    fatal(describeError("cuStreamSynchronize", r) +
+          Kernels::get().lastLaunch());
   if (KernelProfile *profile = KernelProfile::get())
     profile->synchronized();
 }
@@ -230,14 +283,16 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
                       intptr_t gridZ, intptr_t blockX, intptr_t blockY,
                       intptr_t blockZ, int32_t smem, void *stream,
                       void **params, void **extra, size_t /*paramsCount*/) {
+  Kernels::get().launched(function,
+                          {gridX, gridY, gridZ, blockX, blockY, blockZ});
   if (KernelProfile *profile = KernelProfile::get())
-    profile->launched(function, sizes3(gridX, gridY, gridZ) + " x " +
-                                    sizes3(blockX, blockY, blockZ));
+    profile->launched(function);
   CUresult r = requireDevice().cuLaunchKernel(
       static_cast<CUfunction>(function), gridX, gridY, gridZ, blockX, blockY,
       blockZ, smem, static_cast<CUstream>(stream), params, extra);
   if (r != kSuccess)
-    fatal(describeError("cuLaunchKernel", r) + " (grid " +
+    fatal(describeError("cuLaunchKernel", r) + " for kernel " +
+          Kernels::get().nameOf(function) + " (grid " +
           sizes3(gridX, gridY, gridZ) + ", block " +
           sizes3(blockX, blockY, blockZ) + ")");
 }

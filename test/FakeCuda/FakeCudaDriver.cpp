@@ -14,7 +14,8 @@
 // host side (start-up, kernel loading, placement, the memory plan and its
 // measured peak) on a machine without a GPU; its numbers are meaningless.
 // LOWMEM_FAKE_CUDA_KERNEL_US makes each synchronization wait that many
-// microseconds, as if a kernel ran (for the runtime's kernel profile).
+// microseconds, as if a kernel ran (for the runtime's kernel profile);
+// LOWMEM_FAKE_CUDA_FAIL_SYNC=N makes the Nth fail as after a kernel's fault.
 //
 //===----------------------------------------------------------------------===//
 
@@ -99,7 +100,14 @@ CUresult cuStreamSynchronize(void *) {
   }();
   if (us > 0)
     usleep(static_cast<useconds_t>(us));
-  return 0;
+  // LOWMEM_FAKE_CUDA_FAIL_SYNC=N: the Nth synchronization reports the
+  // fault of a kernel (CUDA_ERROR_ILLEGAL_ADDRESS).
+  static const long failAt = [] {
+    const char *env = std::getenv("LOWMEM_FAKE_CUDA_FAIL_SYNC");
+    return env ? std::strtol(env, nullptr, 10) : 0L;
+  }();
+  static long count = 0;
+  return ++count == failAt ? 700 : 0;
 }
 CUresult cuStreamDestroy_v2(void *) { return 0; }
 CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes) {
