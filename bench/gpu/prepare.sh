@@ -10,7 +10,8 @@
 # KIT_DIR/tiny/{qwen2,llama}: a random 2-layer checkpoint (hidden 64, 4
 #   heads, 2 KV heads, vocab 500), ids, its nf4 + double-quant weights, and
 #   binaries: the forward in f32 and nf4, generation with f16 and int8 KV
-#   caches, a QLoRA training step.
+#   caches, a QLoRA training step; generation and the training step again
+#   with bounds-checked kernels (--check-bounds).
 # KIT_DIR/big: the DeepSeek-R1-Distill-Qwen-1.5B shape (config.json only;
 #   run.sh makes random weights there): generation (4-bit everywhere, f16
 #   cache), the QLoRA training step of bench/plans/qwen2-1.5b.sh's
@@ -48,6 +49,13 @@ for arch in qwen2 llama; do
   "$compile" "$d/model.mlir" --target=cuda --train --loss=cross_entropy \
     --format=nf4 --double-quant --lora-rank=8 --lora-alpha=16 \
     --checkpoint=blocks --offload-activations --chunk-mlp=4 -o "$d/train"
+  # The same with every kernel access checked (--check-bounds): run.sh runs
+  # them when a tiny stage fails, for the kernel and access at fault.
+  "$compile" "$d/model.mlir" --target=cuda --generate --check-bounds -o "$d/gen-checked"
+  "$compile" "$d/model.mlir" --target=cuda --train --loss=cross_entropy \
+    --format=nf4 --double-quant --lora-rank=8 --lora-alpha=16 \
+    --checkpoint=blocks --offload-activations --chunk-mlp=4 --check-bounds \
+    -o "$d/train-checked"
   rm "$d/model.mlir"
 done
 

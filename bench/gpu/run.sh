@@ -39,7 +39,8 @@ log() { echo "[$(date +%T)] $*" | tee -a "$out/run.log"; }
 budget=${RUN_BUDGET:-540}
 # ONLY (an extended regular expression) picks stages by name, e.g.
 # ONLY='tiny-|big-weights|big-gen-lowmem' for a short check (the tiny
-# checkpoints, compute-sanitizer if they fail, the 1.5B generation) or
+# checkpoints, with the checked binaries and compute-sanitizer if they fail;
+# the 1.5B generation) or
 # ONLY='tiny-|big-weights|big-train-lowmem' for the training stages.
 only=${ONLY:-.}
 # stage NAME SECONDS CMD...: runs CMD under the limit, its output in NAME.log.
@@ -70,10 +71,19 @@ $py -c "import bitsandbytes" 2>/dev/null && bnb=1
 
 sanitizer=$(compgen -G "/usr/local/cuda*/bin/compute-sanitizer" | head -1)
 for arch in qwen2 llama; do
-  # A failure's first memory error, for the next fix (compute-sanitizer).
-  stage "tiny-$arch" 90 "$here/tiny.sh" "$kit" "$arch" "$out" || { [ -n "$sanitizer" ] &&
-    stage "sanitize-$arch" 60 "$sanitizer" --print-limit 3 "$kit/tiny/$arch/fwd" \
-      --weights "$kit/tiny/$arch/model/model.safetensors" --input "$kit/tiny/$arch/ids.npy" \
+  # On a failure, what the next fix needs: the bounds-checked binaries name
+  # a kernel's access outside its buffer (kernel, access, model location),
+  # and compute-sanitizer the forward's first memory error.
+  t="$kit/tiny/$arch"
+  stage "tiny-$arch" 90 "$here/tiny.sh" "$kit" "$arch" "$out" || {
+    # shellcheck disable=SC2016  # expanded by the inner bash
+    stage "tiny-checked-$arch" 60 bash -c '"$1/train-checked" --weights "$1/model/model.safetensors" \
+        --input "$1/ids.npy" --target "$1/labels.npy" --init-adapter --steps 1 --lr 1e-2 &&
+      "$1/gen-checked" --weights "$1/model/model.safetensors" --input "$1/ids.npy" \
+        --max-new-tokens 4 --output "$2/checked-ids.npy"' - "$t" "$work"
+    [ -n "$sanitizer" ] &&
+    stage "tiny-sanitize-$arch" 60 "$sanitizer" --print-limit 3 "$t/fwd" \
+      --weights "$t/model/model.safetensors" --input "$t/ids.npy" \
       --output "$work/sanitized.npy"; }
 done
 
