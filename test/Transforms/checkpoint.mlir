@@ -12,12 +12,12 @@
 // reads. %0 (read by the first block's backward with the input x alive
 // beside it) and %3 are inside blocks.
 
-// NONE: lowmem.checkpoint = {boundaries = 3 : i64, estimated_peak = {{[0-9]+}} : i64, kept = 3 : i64, policy = "none", recompute_flops = [0, 0], recomputed_ops = 0 : i64
+// NONE: lowmem.checkpoint = {boundaries = 3 : i64, estimated_peak = {{[0-9]+}} : i64, kept = 3 : i64, policy = "none", recompute_flops = [], recomputed_ops = 0 : i64
 // NONE-NOT: lowmem.recompute
 
 // blocks: the inside of each block is recomputed just before the first
 // backward op that reads it; the boundaries are read from the forward.
-// BLOCKS: lowmem.checkpoint = {boundaries = 3 : i64, estimated_peak = {{[0-9]+}} : i64, kept = 3 : i64, policy = "blocks", recompute_flops = [0, 72], recomputed_ops = 2 : i64, step_flops = [0, 560]}
+// BLOCKS: lowmem.checkpoint = {boundaries = 3 : i64, estimated_peak = {{[0-9]+}} : i64, kept = 3 : i64, policy = "blocks", recompute_flops = {{\[}}[72, 0]], recomputed_ops = 2 : i64, step_flops = {{\[}}[560, 0]]}
 // BLOCKS: %[[H0:.+]] = lowmem.linear %[[X:.+]], %[[W0:.+]] activation <relu> :
 // BLOCKS: %[[B1:.+]] = lowmem.linear %[[H0]], %[[W1:.+]] residual
 // BLOCKS: %[[B2:.+]] = lowmem.group_norm %[[B1]]
@@ -39,7 +39,7 @@
 // sqrt: of 3 boundaries, every ceil(sqrt(3)) = 2nd and the last are kept:
 // %2 and the prediction. The first block's output is recomputed too, and
 // each SGD step follows the last reader of its weight.
-// SQRT: kept = 2 : i64, policy = "sqrt", recompute_flops = [0, 108], recomputed_ops = 3 : i64
+// SQRT: kept = 2 : i64, policy = "sqrt", recompute_flops = {{\[}}[108, 0]], recomputed_ops = 3 : i64
 // SQRT: %[[DY:.+]] = lowmem.mse_loss_grad
 // SQRT: %[[R3:.+]] = lowmem.linear %{{.+}}, %[[W2:.+]] activation <relu> {lowmem.recompute}
 // SQRT-NEXT: %[[G3:.+]] = lowmem.weight_grad %[[DY]], %[[R3]]
@@ -53,9 +53,9 @@
 
 // budget: the least recomputation whose estimated activation peak at 1000
 // rows fits.
-// ROOMY: policy = "budget (none)", recompute_flops = [0, 0]
-// TIGHT: policy = "budget (blocks)", recompute_flops = [0, 72]
-// TIGHTER: policy = "budget (one boundary in 2)", recompute_flops = [0, 108]
+// ROOMY: policy = "budget (none)", recompute_flops = []
+// TIGHT: policy = "budget (blocks)", recompute_flops = {{\[}}[72, 0]]
+// TIGHTER: policy = "budget (one boundary in 2)", recompute_flops = {{\[}}[108, 0]]
 
 // CSE does not merge the recomputation with the forward.
 // CSE-COUNT-2: lowmem.recompute

@@ -290,7 +290,8 @@ static llvm::json::Value loraJson() {
 
 /// What the checkpoint pass did (null when it did not run): the policy, the
 /// boundaries found and kept, the ops recomputed, and the FLOPs of the
-/// recomputation and of the whole step as [constant, per row].
+/// recomputation and of the whole step as polynomials in the input's
+/// dynamic sizes: [{coeff, sizes: [index of a size, ...]}, ...].
 static llvm::json::Value checkpointJson(func::FuncOp func) {
   auto info = func->getAttrOfType<DictionaryAttr>("lowmem.checkpoint");
   if (!info)
@@ -302,8 +303,17 @@ static llvm::json::Value checkpointJson(func::FuncOp func) {
   auto terms = [&](StringRef key) {
     llvm::json::Array out;
     if (auto array = info.getAs<ArrayAttr>(key))
-      for (Attribute a : array)
-        out.push_back(cast<IntegerAttr>(a).getInt());
+      for (Attribute a : array) {
+        auto term = cast<ArrayAttr>(a).getValue();
+        if (term.empty())
+          continue;
+        llvm::json::Array sizes;
+        for (Attribute size : term.drop_front())
+          sizes.push_back(cast<IntegerAttr>(size).getInt());
+        out.push_back(
+            llvm::json::Object{{"coeff", cast<IntegerAttr>(term[0]).getInt()},
+                               {"sizes", std::move(sizes)}});
+      }
     return out;
   };
   auto policy = info.getAs<StringAttr>("policy");

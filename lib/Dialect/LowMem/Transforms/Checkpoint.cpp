@@ -52,74 +52,151 @@ int64_t byteSize(Type type, int64_t dyn) {
   return (bytes + 63) / 64 * 64; // plan-memory's alignment
 }
 
-int64_t lastDim(Value v) {
-  auto type = cast<RankedTensorType>(v.getType());
-  return type.getRank() ? type.getShape().back() : 1;
+/// A count as a polynomial in the step's dynamic sizes (the dynamic
+/// dimensions of its input in order: BigNet's batch, a decoder's batch and
+/// sequence length): the coefficient of each monomial, a monomial being the
+/// sorted indices of the sizes it multiplies (repeated for a power).
+struct Poly {
+  std::map<std::vector<unsigned>, int64_t> terms;
+
+  static Poly constant(int64_t c) {
+    Poly p;
+    if (c)
+      p.terms[{}] = c;
+    return p;
+  }
+  Poly &operator+=(const Poly &other) {
+    for (const auto &[monomial, c] : other.terms)
+      if ((terms[monomial] += c) == 0)
+        terms.erase(monomial);
+    return *this;
+  }
+  Poly operator+(const Poly &other) const {
+    Poly sum = *this;
+    return sum += other;
+  }
+  Poly operator*(const Poly &other) const {
+    Poly product;
+    for (const auto &[a, ca] : terms)
+      for (const auto &[b, cb] : other.terms) {
+        std::vector<unsigned> monomial(a);
+        monomial.insert(monomial.end(), b.begin(), b.end());
+        llvm::sort(monomial);
+        product += Poly{{{monomial, ca * cb}}};
+      }
+    return product;
+  }
+  Poly operator*(int64_t c) const { return *this * constant(c); }
+};
+
+/// The product of dimensions [from, to) of `type` (all by default), the
+/// k-th dynamic dimension of the type being the step's size k (the last
+/// size for any beyond the sizes).
+Poly dims(Type type, unsigned sizes, int64_t from = 0, int64_t to = -1) {
+  auto shaped = dyn_cast<RankedTensorType>(type);
+  if (!shaped)
+    return {};
+  if (to < 0)
+    to = shaped.getRank();
+  Poly product = Poly::constant(1);
+  unsigned dynamic = 0;
+  for (auto [i, d] : llvm::enumerate(shaped.getShape())) {
+    bool inRange = int64_t(i) >= from && int64_t(i) < to;
+    if (!ShapedType::isDynamic(d)) {
+      if (inRange)
+        product = product * d;
+      continue;
+    }
+    unsigned size = std::min(dynamic++, sizes ? sizes - 1 : 0);
+    if (inRange)
+      product = product * Poly{{{{size}, 1}}};
+  }
+  return product;
 }
 
-/// Floating-point operations of `op` (multiply-adds count two) when every
-/// dynamic dimension is `dyn`: matrix products exactly, elementwise and
+/// Floating-point operations of `op` (multiply-adds count two) as a
+/// polynomial in the step's `sizes` dynamic sizes: matrix products
+/// exactly, attention as every query against every key, elementwise and
 /// normalization ops as a few operations an element.
-int64_t flopsOf(Operation *op, int64_t dyn) {
-  if (op->getNumResults() == 0)
-    return 0;
-  int64_t out = numElements(op->getResult(0).getType(), dyn);
+Poly flopsOf(Operation *op, unsigned sizes) {
+  if (op->getNumResults() == 0 || op->hasTrait<OpTrait::ConstantLike>())
+    return {};
+  auto all = [&](Value v) { return dims(v.getType(), sizes); };
+  auto rank = [](Value v) {
+    return cast<RankedTensorType>(v.getType()).getRank();
+  };
+  // The last dimension (features), and the ones before it (rows).
+  auto last = [&](Value v) {
+    return dims(v.getType(), sizes, std::max<int64_t>(rank(v) - 1, 0));
+  };
+  auto rows = [&](Value v) {
+    return dims(v.getType(), sizes, 0, std::max<int64_t>(rank(v) - 1, 0));
+  };
+  Poly out = all(op->getResult(0));
   if (auto linear = dyn_cast<LinearOp>(op))
-    return 2 * out * lastDim(linear.getInput()) + out;
+    return out * last(linear.getInput()) * 2 + out;
   if (auto qlinear = dyn_cast<QLinearOp>(op))
-    return 2 * out * lastDim(qlinear.getInput()) + out;
-  if (auto lora = dyn_cast<LoraOp>(op)) {
-    int64_t in = lastDim(lora.getInput());
-    int64_t rows = numElements(lora.getInput().getType(), dyn) / in;
-    return 2 * rows * lora.getRank() * (in + lastDim(lora.getResult())) + out;
-  }
-  if (auto grad = dyn_cast<WeightGradOp>(op)) {
-    Value dy = grad.getOperand(0);
-    return 2 * out * (numElements(dy.getType(), dyn) / lastDim(dy));
-  }
+    return out * last(qlinear.getInput()) * 2 + out;
+  if (auto lora = dyn_cast<LoraOp>(op))
+    return rows(lora.getInput()) *
+               (last(lora.getInput()) + last(lora.getResult())) *
+               (2 * lora.getRank()) +
+           out;
+  if (auto grad = dyn_cast<WeightGradOp>(op))
+    return out * rows(grad.getOperand(0)) * 2;
   if (auto fused = dyn_cast<LinearCrossEntropyOp>(op)) {
     auto weight = logicalTensorType(fused.getWeight().getType());
-    int64_t rows = numElements(fused.getLse().getType(), dyn);
-    return rows * weight.getNumElements() * 2 + 5 * rows * weight.getDimSize(0);
+    return all(fused.getLse()) *
+           (weight.getNumElements() * 2 + 5 * weight.getDimSize(0));
   }
   if (auto fused = dyn_cast<LinearCrossEntropyGradOp>(op)) {
     auto weight = logicalTensorType(fused.getWeight().getType());
-    int64_t rows = numElements(fused.getLse().getType(), dyn);
-    return rows * weight.getNumElements() * 4 + 4 * rows * weight.getDimSize(0);
+    return all(fused.getLse()) *
+           (weight.getNumElements() * 4 + 4 * weight.getDimSize(0));
   }
   if (auto attention = dyn_cast<AttentionOp>(op)) {
-    // Every query row against every key: 4 D per pair (two products).
-    int64_t keys = numElements(attention.getKey().getType(), dyn) /
-                   lastDim(attention.getKey());
-    int64_t batch = attention.getKey().getType().isDynamicDim(0)
-                        ? dyn
-                        : attention.getKey().getType().getDimSize(0);
-    return 4 * out * (keys / std::max<int64_t>(batch, 1));
+    // Every query row against every key of its batch row (the dimensions
+    // between the batch and the features): 4 D per pair (two products).
+    Value key = attention.getKey();
+    return out * dims(key.getType(), sizes, 1, rank(key) - 1) * 4;
+  }
+  if (auto grad = dyn_cast<AttentionGradOp>(op)) {
+    // Per pair: the scores again, dO vᵀ, and the three gradients' products
+    // (the query gradient is the first result).
+    Value key = grad.getKey();
+    return out * dims(key.getType(), sizes, 1, rank(key) - 1) * 10;
   }
   if (isa<GroupNormOp>(op))
-    return 8 * out;
+    return out * 8;
   if (isa<GroupNormGradOp>(op))
-    return 12 * out;
+    return out * 12;
   if (isa<SgdOp, AdamWOp>(op))
-    return 12 * out;
+    return out * 12;
   if (isa<MseLossOp>(op))
-    return 3 * numElements(op->getOperand(0).getType(), dyn);
+    return all(op->getOperand(0)) * 3;
   if (isa<CrossEntropyLossOp>(op))
-    return 4 * numElements(op->getOperand(0).getType(), dyn);
+    return all(op->getOperand(0)) * 4;
   if (isa<CrossEntropyLossGradOp>(op))
-    return 6 * out;
+    return out * 6;
   return out;
 }
 
-/// [constant, per-row] FLOPs of `ops`, exact for counts affine in the size
-/// of the dynamic dimensions.
-std::pair<int64_t, int64_t> flopTerms(ArrayRef<Operation *> ops) {
-  int64_t one = 0, two = 0;
-  for (Operation *op : ops) {
-    one += flopsOf(op, 1);
-    two += flopsOf(op, 2);
-  }
-  return {2 * one - two, two - one};
+/// FLOPs of `ops` (see flopsOf).
+Poly flopsOf(ArrayRef<Operation *> ops, unsigned sizes) {
+  Poly total;
+  for (Operation *op : ops)
+    total += flopsOf(op, sizes);
+  return total;
+}
+
+/// The number of the step's dynamic sizes: the dynamic dimensions of its
+/// first argument that has any (the input).
+unsigned dynamicSizes(func::FuncOp func) {
+  for (Type type : func.getArgumentTypes())
+    if (auto tensor = dyn_cast<RankedTensorType>(type);
+        tensor && tensor.getNumDynamicDims())
+      return tensor.getNumDynamicDims();
+  return 0;
 }
 
 /// The forward of a training step and its boundaries.
@@ -202,7 +279,7 @@ FailureOr<StepAnalysis> analyze(func::FuncOp func) {
 /// What one application of a policy did.
 struct Outcome {
   int64_t kept = 0, recomputedOps = 0;
-  std::pair<int64_t, int64_t> recomputeFlops{0, 0};
+  Poly recomputeFlops;
 };
 
 /// Recomputes, in the backward of `func`, every saved activation that is not
@@ -270,7 +347,7 @@ Outcome apply(func::FuncOp func, const StepAnalysis &a,
   }
   placeUpdatesEarly(body);
   outcome.recomputedOps = recompute.clones.size();
-  outcome.recomputeFlops = flopTerms(recompute.clones);
+  outcome.recomputeFlops = flopsOf(recompute.clones, dynamicSizes(func));
   return outcome;
 }
 
@@ -324,8 +401,16 @@ int64_t estimatePeak(func::FuncOp func, int64_t dyn) {
   return total;
 }
 
-ArrayAttr termsAttr(Builder &b, std::pair<int64_t, int64_t> terms) {
-  return b.getI64ArrayAttr({terms.first, terms.second});
+/// Encodes `poly` as [[coefficient, size, ...], ...], the sizes of each
+/// monomial by their index among the step's dynamic sizes.
+ArrayAttr termsAttr(Builder &b, const Poly &poly) {
+  SmallVector<Attribute> out;
+  for (const auto &[monomial, c] : poly.terms) {
+    SmallVector<int64_t> term{c};
+    term.append(monomial.begin(), monomial.end());
+    out.push_back(b.getI64ArrayAttr(term));
+  }
+  return b.getArrayAttr(out);
 }
 
 struct CheckpointPass
@@ -423,7 +508,8 @@ struct CheckpointPass
         b.getNamedAttr("recomputed_ops",
                        b.getI64IntegerAttr(outcome.recomputedOps)),
         b.getNamedAttr("recompute_flops", termsAttr(b, outcome.recomputeFlops)),
-        b.getNamedAttr("step_flops", termsAttr(b, flopTerms(all))),
+        b.getNamedAttr("step_flops",
+                       termsAttr(b, flopsOf(all, dynamicSizes(func)))),
         b.getNamedAttr("estimated_peak",
                        b.getI64IntegerAttr(estimatePeak(func, batch)))};
     func->setAttr(kCheckpointAttrName, b.getDictionaryAttr(info));

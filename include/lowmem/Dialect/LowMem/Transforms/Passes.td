@@ -362,7 +362,11 @@ def LowMemCheckpoint : Pass<"lowmem-checkpoint", "::mlir::func::FuncOp"> {
     overwrite (recomputation reads parameters). The function gets the
     attribute `lowmem.checkpoint`: the policy, the boundaries found and
     kept, the recomputed ops, and the FLOPs of the recomputation and of the
-    whole step per row of the dynamic leading dimension.
+    whole step, each a polynomial in the step's dynamic sizes (the dynamic
+    dimensions of its input in order: BigNet's batch, a decoder's batch and
+    sequence length, attention's count being quadratic in the latter):
+    `[[coefficient, size index, ...], ...]`, e.g. `[[72, 0]]` for 72 FLOPs a
+    row of the batch.
 
     Example: `lowmem-opt --lowmem-checkpoint="policy=budget budget=4000000
     batch=64"`
