@@ -216,19 +216,30 @@ private:
 };
 
 /// The language-model head whose logits only the cross-entropy reads: a
-/// plain linear layer (full-precision frozen weight, no bias, residual or
-/// activation) whose result is only returned. Null otherwise.
-LinearOp fusableHead(Value prediction, const DenseSet<Value> &active) {
-  auto head = prediction.getDefiningOp<LinearOp>();
+/// plain linear layer (frozen weight, no bias, residual or activation)
+/// whose result is only returned. Null otherwise.
+template <typename HeadOp>
+HeadOp fusableHeadOf(Value prediction, const DenseSet<Value> &active) {
+  auto head = prediction.getDefiningOp<HeadOp>();
   if (!head || head.getBias() || head.getResidual() ||
       head.getActivation() != Activation::none || head.getTransposeWeight() ||
       active.contains(head.getWeight()) || !prediction.hasOneUse() ||
       !isa<func::ReturnOp>(*prediction.getUsers().begin()))
     return nullptr;
   auto type = cast<RankedTensorType>(prediction.getType());
-  if (type.getRank() < 2 || !head.getWeight().getType().hasStaticShape())
+  if (type.getRank() < 2 ||
+      !logicalTensorType(head.getWeight().getType()).hasStaticShape())
     return nullptr;
   return head;
+}
+
+/// The head `prediction` comes from when the loss can take it in (see
+/// fusableHeadOf): a linear, or a qlinear (a checkpoint's f16/bf16 or
+/// quantized weights, as imported).
+Operation *fusableHead(Value prediction, const DenseSet<Value> &active) {
+  if (auto head = fusableHeadOf<LinearOp>(prediction, active))
+    return head;
+  return fusableHeadOf<QLinearOp>(prediction, active);
 }
 
 struct DifferentiatePass
@@ -408,21 +419,23 @@ struct DifferentiatePass
     if (loss == "mse") {
       lossValue = MseLossOp::create(b, loc, scalarType, prediction, target);
       seed = MseLossGradOp::create(b, loc, prediction, target);
-    } else if (LinearOp head = fusableHead(prediction, active)) {
+    } else if (Operation *head = fusableHead(prediction, active)) {
       // The head and the loss in one op that never stores the logits; the
       // sweep starts from the head's input.
       auto labelsType = cast<RankedTensorType>(target.getType());
       auto lseType =
           RankedTensorType::get(labelsType.getShape(), Float32Type::get(ctx));
-      auto fused = LinearCrossEntropyOp::create(
-          b, loc, scalarType, lseType, head.getInput(), head.getWeight(),
-          target, b.getI64IntegerAttr(-100));
+      // Both kinds of head read (input, weight, ...).
+      Value input = head->getOperand(0), weight = head->getOperand(1);
+      auto fused = LinearCrossEntropyOp::create(b, loc, scalarType, lseType,
+                                                input, weight, target,
+                                                b.getI64IntegerAttr(-100));
       lossValue = fused.getLoss();
-      seedValue = head.getInput();
-      seed = LinearCrossEntropyGradOp::create(
-          b, loc, head.getInput().getType(), head.getInput(), head.getWeight(),
-          target, fused.getLse(), b.getI64IntegerAttr(-100));
-      forward.erase(llvm::find(forward, head.getOperation()));
+      seedValue = input;
+      seed = LinearCrossEntropyGradOp::create(b, loc, input.getType(), input,
+                                              weight, target, fused.getLse(),
+                                              b.getI64IntegerAttr(-100));
+      forward.erase(llvm::find(forward, head));
     } else {
       lossValue =
           CrossEntropyLossOp::create(b, loc, scalarType, prediction, target);
