@@ -16,8 +16,8 @@
 #   run.sh makes random weights there): generation (4-bit everywhere, f16
 #   cache), the QLoRA training step of bench/plans/qwen2-1.5b.sh's
 #   lowmem-4bit setting at rank 8, and their plans.
-# About 4 minutes on 2 cores (the 1.5B training step compiles in 3); the
-# kit is about 20 MB, under the device tool's 64 MiB.
+# About 5 minutes on 2 cores (the 1.5B training step compiles in 3); the
+# kit is about 32 MB, under the device tool's 64 MiB.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)

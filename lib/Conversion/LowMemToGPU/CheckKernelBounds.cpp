@@ -35,6 +35,7 @@ struct Access {
   SmallVector<int64_t> extents;
 };
 
+/// The access \p op makes, if it is one of the accesses checked.
 std::optional<Access> accessOf(Operation *op) {
   auto scalar = [](Value memref, ValueRange indices) {
     return Access{memref, indices, SmallVector<int64_t>(indices.size(), 1)};
