@@ -89,6 +89,7 @@ void mlir::lowmem::buildGraphPipeline(OpPassManager &pm,
     checkpoint.policy = options.checkpoint;
     checkpoint.budget = options.checkpointBudget;
     checkpoint.batch = options.checkpointBatch;
+    checkpoint.length = options.checkpointLength;
     pm.addNestedPass<func::FuncOp>(createLowMemCheckpoint(checkpoint));
   }
   if (options.chunkMlp > 0) {

@@ -1,4 +1,16 @@
 // RUN: lowmem-opt %s --lowmem-differentiate="optimizer=none loss=cross_entropy" --canonicalize --lowmem-checkpoint=policy=none | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-differentiate="optimizer=none loss=cross_entropy" --canonicalize --lowmem-checkpoint="policy=budget budget=1000000000 batch=2 length=4096" | FileCheck %s --check-prefix=BUDGET
+// RUN: not lowmem-opt %s --lowmem-differentiate="optimizer=none loss=cross_entropy" --canonicalize --lowmem-checkpoint="policy=budget budget=1000000000 batch=2" 2>&1 | FileCheck %s --check-prefix=LENGTH
+// RUN: not lowmem-opt %s --lowmem-differentiate="optimizer=none loss=cross_entropy" --canonicalize --lowmem-checkpoint="policy=budget budget=100000 batch=2 length=4096" 2>&1 | FileCheck %s --check-prefix=SMALL
+
+// A budget is planned at the batch and the length: the estimated peak is
+// the embedding's [2, 4096, 16] floats and more, and the budget's record
+// carries both sizes for plan-memory's check. Without the length, or under
+// the smallest peak, an error.
+// BUDGET: lowmem.checkpoint = {{{.*}}estimated_peak = {{[1-9][0-9][0-9][0-9][0-9][0-9][0-9]+}} : i64, {{.*}}policy = "budget (none)"
+// BUDGET-SAME: lowmem.checkpoint_budget = [1000000000, 2, 4096]
+// LENGTH: error: checkpoint policy budget: the step's input has 2 dynamic sizes (a decoder's batch and length); give the length too (lowmem-compile --batch=BxS)
+// SMALL: error: checkpoint budget of 100000 bytes at batch 2 and length 4096 cannot be met: the smallest activation peak is {{[0-9]+}} bytes
 
 // A decoder's step has two dynamic sizes, its ids' batch B (size 0) and
 // sequence length S (size 1), and its FLOPs are a polynomial in both. Per

@@ -185,13 +185,13 @@ static cl::opt<std::string> checkpoint(
     cl::desc("Gradient checkpointing of a training step: none (default), "
              "blocks (keep block boundaries, recompute inside), sqrt (keep "
              "every ceil(sqrt(n))-th boundary), or budget=BYTES (recompute "
-             "least while the activation arena at --batch rows fits)"),
+             "least while the activation arena at the --batch sizes fits)"),
     cl::init("none"), cl::cat(category));
-static cl::opt<int64_t> checkpointBatch(
+static cl::opt<std::string> checkpointBatch(
     "batch",
     cl::desc("With --checkpoint=budget=BYTES: the batch size the budget is "
-             "planned for"),
-    cl::init(0), cl::cat(category));
+             "planned for, or BxS for a decoder (batch x sequence length)"),
+    cl::value_desc("N or BxS"), cl::init(""), cl::cat(category));
 
 static cl::opt<bool> generate(
     "generate",
@@ -758,15 +758,21 @@ int main(int argc, char **argv) {
   // --checkpoint=none|blocks|sqrt|budget=BYTES.
   std::string checkpointPolicy = checkpoint;
   int64_t checkpointBudget = 0;
+  std::vector<int64_t> checkpointSizes;
   if (StringRef(checkpoint).starts_with("budget")) {
     StringRef bytes = StringRef(checkpoint).drop_front(6);
     if (!bytes.consume_front("=") || bytes.getAsInteger(10, checkpointBudget) ||
         checkpointBudget <= 0)
       return fail("--checkpoint=" + checkpoint +
                   ": expected budget=BYTES with a positive number of bytes");
-    if (checkpointBatch <= 0)
-      return fail("--checkpoint=budget=BYTES needs --batch=N, the batch size "
-                  "the activation budget is planned for");
+    if (checkpointBatch.empty())
+      return fail("--checkpoint=budget=BYTES needs --batch=N (or BxS for a "
+                  "decoder), the sizes the activation budget is planned for");
+    if (!parseSizes(checkpointBatch, checkpointSizes) ||
+        checkpointSizes.size() > 2 ||
+        llvm::is_contained(checkpointSizes, int64_t(0)))
+      return fail("--batch=" + checkpointBatch +
+                  ": expected a positive batch size N, or BxS");
     checkpointPolicy = "budget";
   } else if (checkpoint != "none" && checkpoint != "blocks" &&
              checkpoint != "sqrt") {
@@ -882,7 +888,10 @@ int main(int argc, char **argv) {
   cudaOptions.entry = entry;
   cudaOptions.checkpoint = checkpointPolicy;
   cudaOptions.checkpointBudget = checkpointBudget;
-  cudaOptions.checkpointBatch = std::max<int64_t>(checkpointBatch, 1);
+  cudaOptions.checkpointBatch =
+      checkpointSizes.empty() ? 1 : checkpointSizes.front();
+  cudaOptions.checkpointLength =
+      checkpointSizes.size() > 1 ? checkpointSizes[1] : 0;
   cudaOptions.chip = gpuArch;
   cudaOptions.emulate = emulateGpu;
   cudaOptions.checkBounds = checkBounds;

@@ -139,6 +139,11 @@ struct GraphOptions : public PlanningOptions<Derived> {
       *this, "checkpoint-batch",
       llvm::cl::desc("With checkpoint=budget: the batch size planned for"),
       llvm::cl::init(1)};
+  ::mlir::detail::PassOptions::Option<int64_t> checkpointLength{
+      *this, "checkpoint-length",
+      llvm::cl::desc("With checkpoint=budget: a decoder's sequence length "
+                     "planned for (0: an input with one dynamic size)"),
+      llvm::cl::init(0)};
   ::mlir::detail::PassOptions::Option<int64_t> chunkMlp{
       *this, "chunk-mlp",
       llvm::cl::desc("Run gated MLPs this many positions of the sequence at "
@@ -201,6 +206,7 @@ void copyGraphOptions(const GraphOptions<From> &from, GraphOptions<To> &to) {
   to.checkpoint = from.checkpoint;
   to.checkpointBudget = from.checkpointBudget;
   to.checkpointBatch = from.checkpointBatch;
+  to.checkpointLength = from.checkpointLength;
   to.chunkMlp = from.chunkMlp;
   copyPlanningOptions(from, to);
 }

@@ -32,26 +32,6 @@ constexpr StringLiteral kRecomputeAttrName = "lowmem.recompute";
 constexpr StringLiteral kCheckpointAttrName = "lowmem.checkpoint";
 constexpr StringLiteral kBudgetAttrName = "lowmem.checkpoint_budget";
 
-/// Elements of a ranked tensor whose dynamic dimensions all have size `dyn`.
-int64_t numElements(Type type, int64_t dyn) {
-  auto shaped = dyn_cast<RankedTensorType>(type);
-  if (!shaped)
-    return 0;
-  int64_t n = 1;
-  for (int64_t d : shaped.getShape())
-    n *= ShapedType::isDynamic(d) ? dyn : d;
-  return n;
-}
-
-int64_t byteSize(Type type, int64_t dyn) {
-  auto shaped = dyn_cast<RankedTensorType>(type);
-  if (!shaped || !shaped.getElementType().isIntOrFloat())
-    return 0;
-  int64_t bytes =
-      numElements(type, dyn) * ((shaped.getElementTypeBitWidth() + 7) / 8);
-  return (bytes + 63) / 64 * 64; // plan-memory's alignment
-}
-
 /// A count as a polynomial in the step's dynamic sizes (the dynamic
 /// dimensions of its input in order: BigNet's batch, a decoder's batch and
 /// sequence length): the coefficient of each monomial, a monomial being the
@@ -112,6 +92,29 @@ Poly dims(Type type, unsigned sizes, int64_t from = 0, int64_t to = -1) {
       product = product * Poly{{{{size}, 1}}};
   }
   return product;
+}
+
+/// `poly` at `sizes`.
+int64_t evaluate(const Poly &poly, ArrayRef<int64_t> sizes) {
+  int64_t total = 0;
+  for (const auto &[monomial, c] : poly.terms) {
+    int64_t term = c;
+    for (unsigned size : monomial)
+      term *= sizes[size];
+    total += term;
+  }
+  return total;
+}
+
+/// Bytes of a tensor of `type` at `sizes` (see dims), as plan-memory aligns
+/// them.
+int64_t byteSize(Type type, ArrayRef<int64_t> sizes) {
+  auto shaped = dyn_cast<RankedTensorType>(type);
+  if (!shaped || !shaped.getElementType().isIntOrFloat())
+    return 0;
+  int64_t bytes = evaluate(dims(type, sizes.size()), sizes) *
+                  ((shaped.getElementTypeBitWidth() + 7) / 8);
+  return (bytes + 63) / 64 * 64; // plan-memory's alignment
 }
 
 /// Floating-point operations of `op` (multiply-adds count two) as a
@@ -356,7 +359,7 @@ Outcome apply(func::FuncOp func, const StepAnalysis &a,
 /// from activations, and by number of dynamic dimensions) of the largest
 /// sum of live tensors of the family. Arguments, constants, results
 /// returned and updates written in place are not in the arena.
-int64_t estimatePeak(func::FuncOp func, int64_t dyn) {
+int64_t estimatePeak(func::FuncOp func, ArrayRef<int64_t> sizes) {
   Block &body = func.getBody().front();
   DenseMap<Operation *, int64_t> position;
   int64_t counter = 0;
@@ -384,7 +387,7 @@ int64_t estimatePeak(func::FuncOp func, int64_t dyn) {
       std::vector<int64_t> &delta =
           families[{gradients.contains(result), type.getNumDynamicDims()}];
       delta.resize(counter + 1, 0);
-      int64_t bytes = byteSize(type, dyn);
+      int64_t bytes = byteSize(type, sizes);
       delta[position[&op]] += bytes;
       delta[last + 1] -= bytes;
     }
@@ -437,6 +440,20 @@ struct CheckpointPass
     FailureOr<StepAnalysis> a = analyze(func);
     if (failed(a))
       return; // Not a training step (no single loss): nothing to do.
+    // The sizes the peak is estimated at: the batch, and a decoder's length.
+    SmallVector<int64_t> sizes{batch};
+    if (length > 0)
+      sizes.push_back(length);
+    if (policy == "budget" && dynamicSizes(func) > sizes.size()) {
+      func.emitError("checkpoint policy budget: the step's input has ")
+          << dynamicSizes(func)
+          << " dynamic sizes (a decoder's batch and length); give the length "
+             "too (lowmem-compile --batch=BxS)";
+      return signalPassFailure();
+    }
+    std::string at = "batch " + std::to_string(sizes[0]);
+    if (sizes.size() > 1)
+      at += " and length " + std::to_string(sizes[1]);
 
     // Candidates, least recomputation first: keep all (none), every
     // boundary (blocks), then every k-th boundary and the last.
@@ -469,7 +486,7 @@ struct CheckpointPass
           FailureOr<StepAnalysis> ta = analyze(trial);
           apply(trial, *ta, candidate);
         }
-        int64_t peak = estimatePeak(trial, batch);
+        int64_t peak = estimatePeak(trial, sizes);
         trial.erase();
         if (smallest < 0 || peak < smallest) {
           smallest = peak;
@@ -484,8 +501,7 @@ struct CheckpointPass
       }
       if (!found) {
         func.emitError("checkpoint budget of ")
-            << static_cast<int64_t>(budget) << " bytes at batch "
-            << static_cast<int64_t>(batch)
+            << static_cast<int64_t>(budget) << " bytes at " << at
             << " cannot be met: the smallest activation peak is " << smallest
             << " bytes (" << smallestName << ")";
         return signalPassFailure();
@@ -511,10 +527,13 @@ struct CheckpointPass
         b.getNamedAttr("step_flops",
                        termsAttr(b, flopsOf(all, dynamicSizes(func)))),
         b.getNamedAttr("estimated_peak",
-                       b.getI64IntegerAttr(estimatePeak(func, batch)))};
+                       b.getI64IntegerAttr(estimatePeak(func, sizes)))};
     func->setAttr(kCheckpointAttrName, b.getDictionaryAttr(info));
-    if (policy == "budget")
-      func->setAttr(kBudgetAttrName, b.getI64ArrayAttr({budget, batch}));
+    if (policy == "budget") {
+      SmallVector<int64_t> record{budget};
+      record.append(sizes.begin(), sizes.end());
+      func->setAttr(kBudgetAttrName, b.getI64ArrayAttr(record));
+    }
   }
 };
 

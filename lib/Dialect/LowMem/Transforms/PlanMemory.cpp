@@ -236,27 +236,38 @@ void remarkPeak(func::FuncOp func, const Family &key, ArrayRef<Buffer *> family,
 }
 
 /// Checks the arena against the activation budget the checkpoint pass
-/// recorded, `[bytes, batch]`, every dynamic dimension being the batch.
+/// recorded, `[bytes, size, ...]`: each argument's k-th dynamic dimension
+/// takes the k-th size (the last for any beyond).
 LogicalResult checkBudget(func::FuncOp func,
                           ArrayRef<std::pair<int64_t, Monomial>> terms) {
   auto budget = func->getAttrOfType<ArrayAttr>("lowmem.checkpoint_budget");
-  if (!budget || budget.size() != 2)
+  if (!budget || budget.size() < 2)
     return success();
   int64_t bytes = cast<IntegerAttr>(budget[0]).getInt();
-  int64_t batch = cast<IntegerAttr>(budget[1]).getInt();
+  SmallVector<int64_t> sizes;
+  for (Attribute size : budget.getValue().drop_front())
+    sizes.push_back(cast<IntegerAttr>(size).getInt());
+  auto sizeOf = [&](Symbol symbol) {
+    auto type = cast<ShapedType>(func.getArgumentTypes()[symbol.first]);
+    int64_t k = llvm::count_if(type.getShape().take_front(symbol.second),
+                               ShapedType::isDynamic);
+    return sizes[std::min<size_t>(k, sizes.size() - 1)];
+  };
   int64_t arena = 0;
   for (const auto &[coefficient, monomial] : terms) {
     int64_t term = coefficient;
-    for (size_t i = 0; i < monomial.size(); ++i)
-      term *= batch;
+    for (Symbol symbol : monomial)
+      term *= sizeOf(symbol);
     arena += term;
   }
   if (arena <= bytes)
     return success();
-  return func.emitError("the planned activation arena is ")
-         << arena << " bytes at batch " << batch
-         << ", over the checkpoint budget of " << bytes
-         << " bytes; give a larger budget";
+  InFlightDiagnostic error = func.emitError("the planned activation arena is ")
+                             << arena << " bytes at batch " << sizes[0];
+  if (sizes.size() > 1)
+    error << " and length " << sizes[1];
+  return error << ", over the checkpoint budget of " << bytes
+               << " bytes; give a larger budget";
 }
 
 /// Materializes the pieces of one offloaded buffer (`all`: its device

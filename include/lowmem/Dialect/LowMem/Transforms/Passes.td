@@ -128,8 +128,9 @@ def LowMemPlanMemory : Pass<"lowmem-plan-memory", "::mlir::func::FuncOp"> {
     Gradients (buffers read by an op that writes a trainable parameter
     argument, the optimizer step) are packed in families of their own at
     the start of the arena. With `lowmem.checkpoint_budget = [bytes, batch]`
-    (see lowmem-checkpoint) an arena larger than the budget, every dynamic
-    dimension being the batch, is an error. The
+    or `[bytes, batch, length]` (see lowmem-checkpoint) an arena larger than
+    the budget at those sizes (each argument's k-th dynamic dimension
+    taking the k-th size) is an error. The
     predicted arena and heap sizes are attached to the function as
     `lowmem.arena_size` and `lowmem.heap_size` (and the gradients' part of
     the arena as `lowmem.arena_gradients_size`), each a list of terms
@@ -353,10 +354,13 @@ def LowMemCheckpoint : Pass<"lowmem-checkpoint", "::mlir::func::FuncOp"> {
       once, at the cost of about one extra forward.
     - `budget`: the policy that recomputes least among none, blocks and
       every k-th boundary (k = 2 .. n) whose activation peak at `batch`
-      rows fits in `budget` bytes; an error, with the smallest peak any of
-      them reaches, when none fits. The peak is estimated as the largest
-      sum of live tensors over the step's ops (plan-memory checks the real
-      arena against the budget, recorded as `lowmem.checkpoint_budget`).
+      rows (and, for a decoder, `length` tokens a row) fits in `budget`
+      bytes; an error, with the smallest peak any of them reaches, when
+      none fits. The peak is estimated as the largest sum of live tensors
+      over the step's ops (plan-memory checks the real arena against the
+      budget, recorded as `lowmem.checkpoint_budget = [bytes, batch]` or
+      `[bytes, batch, length]`). A step whose input has two dynamic sizes
+      (a decoder's [batch, seq]) needs `length`.
 
     Optimizer steps are then placed after the last reader of what they
     overwrite (recomputation reads parameters). The function gets the
@@ -377,8 +381,12 @@ def LowMemCheckpoint : Pass<"lowmem-checkpoint", "::mlir::func::FuncOp"> {
     Option<"budget", "budget", "int64_t", /*default=*/"0",
            "With policy=budget: the activation peak allowed, in bytes">,
     Option<"batch", "batch", "int64_t", /*default=*/"1",
-           "With policy=budget: the size of every dynamic dimension when "
-           "estimating the peak (the batch size)">
+           "With policy=budget: the batch size the peak is estimated at "
+           "(the input's first dynamic size)">,
+    Option<"length", "length", "int64_t", /*default=*/"0",
+           "With policy=budget: a decoder's sequence length the peak is "
+           "estimated at (its input's second dynamic size); 0 for an input "
+           "with one dynamic size">
   ];
   let dependentDialects = ["::mlir::lowmem::LowMemDialect"];
 }
