@@ -314,7 +314,7 @@ struct CheckpointInfo {
 };
 
 CheckpointInfo checkpointInfo(const JsonValue *record,
-                              const std::vector<int64_t> &sizes) {
+                              const std::vector<Argument> &args) {
   CheckpointInfo info;
   if (!record || !record->isObject())
     return info;
@@ -322,22 +322,8 @@ CheckpointInfo checkpointInfo(const JsonValue *record,
     const JsonValue *v = record->get(key);
     return v ? v->getInt64().value_or(0) : 0;
   };
-  // [{coeff, sizes: [index of a dynamic size, ...]}, ...]
   auto flops = [&](const char *key) {
-    double total = 0;
-    const JsonValue *terms = record->get(key);
-    if (!terms || !terms->isArray())
-      return total;
-    for (const JsonValue &term : terms->getArray()) {
-      const JsonValue *coeff = term.get("coeff");
-      double value = coeff ? double(coeff->getInt64().value_or(0)) : 0.0;
-      for (int64_t index : intList(term.get("sizes")))
-        value *= index >= 0 && size_t(index) < sizes.size()
-                     ? double(sizes[index])
-                     : 0.0;
-      total += value;
-    }
-    return total;
+    return double(evaluate(record->get(key), args));
   };
   info.present = true;
   info.policy = str(*record, "policy");
@@ -971,19 +957,7 @@ int main(int argc, char **argv) {
   int64_t heapBytes = evaluate(manifest.get("heap_size"), args);
   // The arena starts with the gradients' region (training steps).
   int64_t gradientBytes = evaluate(manifest.get("arena_gradients_size"), args);
-  // The step's dynamic sizes: its first input's dynamic dimensions, in
-  // order (the batch, then a decoder's sequence length).
-  std::vector<int64_t> stepSizes;
-  for (size_t i = 0; i < records.size(); ++i)
-    if (str(records[i], "kind") == "input") {
-      std::vector<int64_t> declared = intList(records[i].get("shape"));
-      for (size_t d = 0; d < declared.size() && d < args[i].shape.size(); ++d)
-        if (declared[d] < 0)
-          stepSizes.push_back(args[i].shape[d]);
-      break;
-    }
-  CheckpointInfo checkpoint =
-      checkpointInfo(manifest.get("checkpoint"), stepSizes);
+  CheckpointInfo checkpoint = checkpointInfo(manifest.get("checkpoint"), args);
   if (arenaRecord) {
     Argument &arena = args[arenaIndex];
     arena.shape = {arenaBytes};

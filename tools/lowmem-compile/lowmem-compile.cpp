@@ -290,8 +290,9 @@ static llvm::json::Value loraJson() {
 
 /// What the checkpoint pass did (null when it did not run): the policy, the
 /// boundaries found and kept, the ops recomputed, and the FLOPs of the
-/// recomputation and of the whole step as polynomials in the input's
-/// dynamic sizes: [{coeff, sizes: [index of a size, ...]}, ...].
+/// recomputation and of the whole step, size terms as the arena's
+/// ([{coeff, dims: [[arg, dim], ...]}, ...]): the pass's k-th dynamic size
+/// is the input's k-th dynamic dimension.
 static llvm::json::Value checkpointJson(func::FuncOp func) {
   auto info = func->getAttrOfType<DictionaryAttr>("lowmem.checkpoint");
   if (!info)
@@ -300,6 +301,19 @@ static llvm::json::Value checkpointJson(func::FuncOp func) {
     auto attr = info.getAs<IntegerAttr>(key);
     return attr ? attr.getInt() : 0;
   };
+  // The input's dynamic dimensions, [arg, dim] each, in order.
+  llvm::json::Array sizes;
+  for (BlockArgument arg : func.getArguments()) {
+    auto type = dyn_cast<MemRefType>(arg.getType());
+    if (!type || !type.getNumDynamicDims() ||
+        !func.getArgAttr(arg.getArgNumber(),
+                         mlir::lowmem::LowMemDialect::kInputAttrName))
+      continue;
+    for (auto [dim, size] : llvm::enumerate(type.getShape()))
+      if (ShapedType::isDynamic(size))
+        sizes.push_back(llvm::json::Array{arg.getArgNumber(), dim});
+    break;
+  }
   auto terms = [&](StringRef key) {
     llvm::json::Array out;
     if (auto array = info.getAs<ArrayAttr>(key))
@@ -307,12 +321,14 @@ static llvm::json::Value checkpointJson(func::FuncOp func) {
         auto term = cast<ArrayAttr>(a).getValue();
         if (term.empty())
           continue;
-        llvm::json::Array sizes;
+        llvm::json::Array dims;
         for (Attribute size : term.drop_front())
-          sizes.push_back(cast<IntegerAttr>(size).getInt());
+          if (!sizes.empty())
+            dims.push_back(sizes[std::min<size_t>(
+                cast<IntegerAttr>(size).getInt(), sizes.size() - 1)]);
         out.push_back(
             llvm::json::Object{{"coeff", cast<IntegerAttr>(term[0]).getInt()},
-                               {"sizes", std::move(sizes)}});
+                               {"dims", std::move(dims)}});
       }
     return out;
   };
