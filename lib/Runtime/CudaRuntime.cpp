@@ -89,8 +89,7 @@ public:
   /// The last launch's grid and block, "GXxGYxGZ x BXxBYxBZ".
   std::string lastShape() {
     std::lock_guard<std::mutex> lock(mutex);
-    return sizes3(lastSizes[0], lastSizes[1], lastSizes[2]) + " x " +
-           sizes3(lastSizes[3], lastSizes[4], lastSizes[5]);
+    return lastGrid() + " x " + lastBlock();
   }
   /// What a failing synchronization says of the kernel launched last.
   std::string lastLaunch() {
@@ -98,14 +97,19 @@ public:
     if (!last)
       return "";
     return ", in the kernel launched last: " + nameOfLocked(last) + ", grid " +
-           sizes3(lastSizes[0], lastSizes[1], lastSizes[2]) + ", block " +
-           sizes3(lastSizes[3], lastSizes[4], lastSizes[5]);
+           lastGrid() + ", block " + lastBlock();
   }
 
 private:
   std::string nameOfLocked(const void *function) const {
     auto found = names.find(function);
     return found == names.end() ? "?" : found->second;
+  }
+  std::string lastGrid() const {
+    return sizes3(lastSizes[0], lastSizes[1], lastSizes[2]);
+  }
+  std::string lastBlock() const {
+    return sizes3(lastSizes[3], lastSizes[4], lastSizes[5]);
   }
 
   std::mutex mutex;

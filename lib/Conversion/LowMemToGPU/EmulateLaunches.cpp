@@ -167,10 +167,11 @@ void stripSharedMemorySpace(Operation *op) {
 }
 
 /// Emits, at \p b, a stop of the program with \p message on standard error
-/// unless \p ok holds (standard output might not be flushed); fails if the
-/// module declares `write` or `abort` otherwise than libc.
+/// unless \p ok holds (standard output might not be flushed); fails, with an
+/// error on \p launch, if the module declares `write` or `abort` otherwise
+/// than libc.
 LogicalResult stopUnless(OpBuilder &b, Location loc, Value ok,
-                         StringRef message) {
+                         StringRef message, gpu::LaunchOp launch) {
   MLIRContext *ctx = b.getContext();
   auto module =
       b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
@@ -192,7 +193,9 @@ LogicalResult stopUnless(OpBuilder &b, Location loc, Value ok,
   FailureOr<LLVM::LLVMFuncOp> abort = LLVM::lookupOrCreateFn(
       b, module, "abort", {}, LLVM::LLVMVoidType::get(ctx));
   if (failed(write) || failed(abort))
-    return failure();
+    return launch.emitError("cannot run this kernel as loops on the host: the "
+                            "module declares 'write' or 'abort' otherwise "
+                            "than libc");
   Value bad = arith::XOrIOp::create(b, loc, ok,
                                     arith::ConstantIntOp::create(b, loc, 1, 1));
   scf::IfOp::create(b, loc, bad, [&](OpBuilder &tb, Location tl) {
@@ -215,7 +218,7 @@ LogicalResult stopAtAssertions(gpu::LaunchOp launch) {
   for (cf::AssertOp op : assertions) {
     OpBuilder b(op);
     if (failed(stopUnless(b, op.getLoc(), op.getArg(),
-                          ("emulated " + op.getMsg()).str())))
+                          ("emulated " + op.getMsg()).str(), launch)))
       return failure();
     op.erase();
   }
@@ -591,11 +594,9 @@ Value TogetherEmulation::agreedValue(Value value, bool block) {
           block ? "emulated kernel: the threads of a block disagree on a "
                   "branch or loop that holds a barrier"
                 : "emulated kernel: the lanes of a warp disagree on a branch "
-                  "or loop that holds a shuffle"))) {
-    launch.emitError("cannot run this kernel as loops on the host: the "
-                     "module declares 'write' or 'abort' otherwise than libc");
+                  "or loop that holds a shuffle",
+          launch)))
     broken = true;
-  }
   return first;
 }
 
@@ -852,12 +853,8 @@ struct EmulateLaunchesPass
     if (rejected)
       return signalPassFailure();
     for (gpu::LaunchOp launch : launches) {
-      if (failed(stopAtAssertions(launch))) {
-        launch.emitError("cannot run this kernel as loops on the host: the "
-                         "module declares 'write' or 'abort' otherwise than "
-                         "libc");
+      if (failed(stopAtAssertions(launch)))
         return signalPassFailure();
-      }
       readLaunchArguments(launch);
       if (!runsTogether(launch)) {
         emulate(launch);
