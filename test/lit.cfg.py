@@ -47,7 +47,8 @@ if ptxas:
 llvm_lib_dir = os.path.join(os.path.dirname(config.llvm_tools_dir), "lib")
 # Bufferized loops to LLVM, the tail both lowerings below share.
 loops_to_llvm = (
-    "--convert-linalg-to-loops --expand-strided-metadata --lower-affine "
+    "--convert-linalg-to-loops --convert-vector-to-llvm "
+    "--expand-strided-metadata --lower-affine "
     "--convert-scf-to-cf --finalize-memref-to-llvm --convert-math-to-llvm "
     "--convert-arith-to-llvm --convert-cf-to-llvm --convert-func-to-llvm "
     "--convert-index-to-llvm --reconcile-unrealized-casts")
@@ -66,8 +67,7 @@ config.substitutions.append((
     "--convert-linalg-to-parallel-loops --lowmem-host-loops-to-gpu "
     "--lowmem-map-parallel-loops --gpu-map-parallel-loops "
     "--convert-parallel-loops-to-gpu --lowmem-check-kernel-bounds "
-    "--lowmem-emulate-launches "
-    "--convert-vector-to-llvm " + loops_to_llvm))
+    "--lowmem-emulate-launches " + loops_to_llvm))
 config.substitutions.append((
     "%mlir-runner",
     "mlir-runner -e main -entry-point-result=void -shared-libs="

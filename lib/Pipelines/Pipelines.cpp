@@ -113,11 +113,14 @@ planMemoryOptions(const PlanningOptions<Derived> &options,
 }
 
 /// Storage, linalg and bufferization, shared by the CPU and CUDA pipelines.
-/// On the GPU, matrix products and norms become kernels first.
+/// On the GPU, matrix products and norms become kernels first; on the CPU,
+/// matrix products become loops over decoded panels of their weights.
 static void buildBufferize(OpPassManager &pm, bool forGPU) {
   pm.addPass(createLowMemMaterializeStorage());
   if (forGPU)
     pm.addPass(createConvertLowMemToGPU());
+  else
+    pm.addPass(createConvertLowMemToCPU());
   // Code tables are constant globals on both targets: a kernel reads its
   // own copy (lowmem-sink-globals), where vector constants were spilled to
   // each thread's local memory (272 stores a thread for nf4 with double
@@ -174,8 +177,6 @@ void mlir::lowmem::buildCUDAToLLVMPipeline(OpPassManager &pm,
     pm.addNestedPass<func::FuncOp>(createLowMemCheckKernelBounds());
   if (options.emulate) {
     pm.addPass(createLowMemEmulateLaunches());
-    // The matrix-product kernels read their weights by vector loads.
-    pm.addPass(createConvertVectorToLLVMPass());
     buildCPUToLLVMPipeline(pm);
     return;
   }
@@ -203,6 +204,9 @@ void mlir::lowmem::buildCUDAPipeline(OpPassManager &pm,
 
 void mlir::lowmem::buildCPUToLLVMPipeline(OpPassManager &pm) {
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  // The matrix products' loops (convert-lowmem-to-cpu) and the emulated
+  // GPU kernels read and compute with vectors.
+  pm.addPass(createConvertVectorToLLVMPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());

@@ -7,7 +7,8 @@
 // through shared memory between barriers). 3 rows of 64 inputs (a partial
 // tile of rows, two steps along k), 70 features (a partial tile); bias,
 // relu and residual. The weights are values each format holds exactly (one
-// 64-block a row of W, each its own scale), so every result is exact.
+// 64-block a row of W, each its own scale), so every result is exact. The
+// CPU loops of convert-lowmem-to-cpu print the same in every format.
 //
 // RUN: lowmem-opt %s --lowmem-materialize-storage --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
 // RUN: lowmem-opt %s --lowmem-materialize-storage --convert-lowmem-to-gpu="tiled-from=0" --convert-lowmem-to-linalg %emulate-cuda-to-llvm | %mlir-runner | FileCheck %s
@@ -24,6 +25,23 @@
 // RUN: lowmem-opt %s --lowmem-quantize-weights="format=int8" --lowmem-materialize-storage --convert-lowmem-to-gpu="tiled-from=1" --convert-lowmem-to-linalg %emulate-cuda-to-llvm | %mlir-runner | FileCheck %s
 // RUN: lowmem-opt %s --lowmem-quantize-weights="format=f16" --lowmem-materialize-storage --convert-lowmem-to-gpu="tiled-from=1" --convert-lowmem-to-linalg %emulate-cuda-to-llvm | %mlir-runner | FileCheck %s
 // RUN: lowmem-opt %s --lowmem-quantize-weights="format=bf16" --lowmem-materialize-storage --convert-lowmem-to-gpu="tiled-from=1" --convert-lowmem-to-linalg %emulate-cuda-to-llvm | %mlir-runner | FileCheck %s
+//
+// The CPU loops (convert-lowmem-to-cpu): panels of 8 inputs (several
+// panels along k) and of 256 (one).
+// RUN: lowmem-opt %s --lowmem-materialize-storage --convert-lowmem-to-cpu="panel-depth=8" --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=nf4 block-size=64" --lowmem-materialize-storage --convert-lowmem-to-cpu="panel-depth=8" --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=fp4 block-size=64" --lowmem-materialize-storage --convert-lowmem-to-cpu="panel-depth=8" --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=int4 block-size=64" --lowmem-materialize-storage --convert-lowmem-to-cpu="panel-depth=8" --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=int8" --lowmem-materialize-storage --convert-lowmem-to-cpu="panel-depth=8" --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=f16" --lowmem-materialize-storage --convert-lowmem-to-cpu="panel-depth=8" --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=bf16" --lowmem-materialize-storage --convert-lowmem-to-cpu="panel-depth=8" --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-materialize-storage --convert-lowmem-to-cpu="panel-depth=256" --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=nf4 block-size=64" --lowmem-materialize-storage --convert-lowmem-to-cpu="panel-depth=256" --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=fp4 block-size=64" --lowmem-materialize-storage --convert-lowmem-to-cpu="panel-depth=256" --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=int4 block-size=64" --lowmem-materialize-storage --convert-lowmem-to-cpu="panel-depth=256" --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=int8" --lowmem-materialize-storage --convert-lowmem-to-cpu="panel-depth=256" --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=f16" --lowmem-materialize-storage --convert-lowmem-to-cpu="panel-depth=256" --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=bf16" --lowmem-materialize-storage --convert-lowmem-to-cpu="panel-depth=256" --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
 //
 // Which kernel: rows from tiled-from on take the tiled one, chosen on the
 // host when rows are dynamic (here they are not: the choice folds).

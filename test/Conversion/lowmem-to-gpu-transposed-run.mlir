@@ -3,7 +3,8 @@
 // the host by lowmem-emulate-launches: 5 rows (a partial tile of rows), 32
 // columns (four runs of 8), a rank-3 input, bias and residual, every weight
 // format; the weights are values each format holds exactly (one block a row
-// of W, each its own scale), so every result is exact.
+// of W, each its own scale), so every result is exact. The CPU loops of
+// convert-lowmem-to-cpu print the same in every format.
 //
 // RUN: lowmem-opt %s --lowmem-materialize-storage --convert-lowmem-to-gpu --convert-lowmem-to-linalg %emulate-cuda-to-llvm | %mlir-runner | FileCheck %s
 // RUN: lowmem-opt %s --lowmem-quantize-weights="format=nf4 block-size=32" --lowmem-materialize-storage --convert-lowmem-to-gpu --convert-lowmem-to-linalg %emulate-cuda-to-llvm | %mlir-runner | FileCheck %s
@@ -12,6 +13,23 @@
 // RUN: lowmem-opt %s --lowmem-quantize-weights="format=int8" --lowmem-materialize-storage --convert-lowmem-to-gpu --convert-lowmem-to-linalg %emulate-cuda-to-llvm | %mlir-runner | FileCheck %s
 // RUN: lowmem-opt %s --lowmem-quantize-weights="format=f16" --lowmem-materialize-storage --convert-lowmem-to-gpu --convert-lowmem-to-linalg %emulate-cuda-to-llvm | %mlir-runner | FileCheck %s
 // RUN: lowmem-opt %s --lowmem-quantize-weights="format=bf16" --lowmem-materialize-storage --convert-lowmem-to-gpu --convert-lowmem-to-linalg %emulate-cuda-to-llvm | %mlir-runner | FileCheck %s
+//
+// The CPU loops (convert-lowmem-to-cpu): panels of 8 inputs (several
+// panels along k) and of 256 (one).
+// RUN: lowmem-opt %s --lowmem-materialize-storage --convert-lowmem-to-cpu="panel-depth=8" --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=nf4 block-size=32" --lowmem-materialize-storage --convert-lowmem-to-cpu="panel-depth=8" --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=fp4 block-size=32" --lowmem-materialize-storage --convert-lowmem-to-cpu="panel-depth=8" --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=int4 block-size=32" --lowmem-materialize-storage --convert-lowmem-to-cpu="panel-depth=8" --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=int8" --lowmem-materialize-storage --convert-lowmem-to-cpu="panel-depth=8" --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=f16" --lowmem-materialize-storage --convert-lowmem-to-cpu="panel-depth=8" --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=bf16" --lowmem-materialize-storage --convert-lowmem-to-cpu="panel-depth=8" --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-materialize-storage --convert-lowmem-to-cpu="panel-depth=256" --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=nf4 block-size=32" --lowmem-materialize-storage --convert-lowmem-to-cpu="panel-depth=256" --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=fp4 block-size=32" --lowmem-materialize-storage --convert-lowmem-to-cpu="panel-depth=256" --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=int4 block-size=32" --lowmem-materialize-storage --convert-lowmem-to-cpu="panel-depth=256" --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=int8" --lowmem-materialize-storage --convert-lowmem-to-cpu="panel-depth=256" --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=f16" --lowmem-materialize-storage --convert-lowmem-to-cpu="panel-depth=256" --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
+// RUN: lowmem-opt %s --lowmem-quantize-weights="format=bf16" --lowmem-materialize-storage --convert-lowmem-to-cpu="panel-depth=256" --convert-lowmem-to-linalg %lower-tensors-to-llvm | %mlir-runner | FileCheck %s
 //
 // The product is a kernel, not left to linalg.
 // RUN: lowmem-opt %s --lowmem-quantize-weights="format=nf4 block-size=32" --lowmem-materialize-storage --convert-lowmem-to-gpu | FileCheck %s --check-prefix=KERNEL

@@ -42,6 +42,47 @@ def ConvertLowMemToLinalg
                            "::mlir::scf::SCFDialect"];
 }
 
+def ConvertLowMemToCPU : Pass<"convert-lowmem-to-cpu", "::mlir::ModuleOp"> {
+  let summary = "Lower lowmem matrix products to loop nests for a CPU's "
+                "vector registers";
+  let description = [{
+    Replaces `lowmem.linear` and `lowmem.qlinear` (whose storage is explicit:
+    run `lowmem-materialize-storage` first) on f32 inputs of rank 2 or more,
+    transposed or not, by loops over buffers at the tensor level, as
+    `convert-lowmem-to-gpu` does: the operands are read through
+    `bufferization.to_buffer` (slices in place), the result is a fresh
+    `memref.alloc` returned by a restricted `bufferization.to_tensor`. Other
+    ops, and these on other shapes (a dynamic k or n), are left to
+    `convert-lowmem-to-linalg`.
+
+    The weight is taken one panel at a time: 16 output features by
+    `panel-depth` inputs, decoded into an f32 scratch of that size (runs of
+    8 weights from one vector load where a stored row of W holds whole runs;
+    one weight at a time otherwise). Every row of x then takes the panel, 4
+    rows together: each step along k broadcasts one input of each row
+    against two 8-wide vectors of the panel's weights, into 4 × 2 vector
+    accumulators that live in registers (`vector.fma`). A sum starts from
+    the bias at the first panel and from the result at the others; the last
+    applies the activation and adds the residual. A weight is decoded once
+    for all the rows of x, where the generic lowering decodes it once per
+    row, and the scratch is the only decoded copy of the weight: 16 ×
+    `panel-depth` f32 values on the stack (16 KB by default), one buffer at
+    the entry of each function that the products of the function share.
+
+    Example: `lowmem-opt --lowmem-materialize-storage --convert-lowmem-to-cpu
+    --convert-lowmem-to-linalg`.
+  }];
+  let options = [
+    Option<"panelDepth", "panel-depth", "int64_t", /*default=*/"256",
+           "Inputs of a decoded panel of the weight (a multiple of 8)">
+  ];
+  let dependentDialects = ["::mlir::bufferization::BufferizationDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 def ConvertLowMemToGPU : Pass<"convert-lowmem-to-gpu", "::mlir::ModuleOp"> {
   let summary = "Lower lowmem matrix products, norms, attention, the fused "
                 "head and cross-entropy (and their gradients) and argmax to "
