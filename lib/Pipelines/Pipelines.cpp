@@ -203,6 +203,8 @@ void mlir::lowmem::buildCUDAPipeline(OpPassManager &pm,
 }
 
 void mlir::lowmem::buildCPUToLLVMPipeline(OpPassManager &pm) {
+  // The matrix products' loops over panels run on the runtime's threads.
+  pm.addPass(createLowMemCPUThreads());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   // The matrix products' loops (convert-lowmem-to-cpu) and the emulated
   // GPU kernels read and compute with vectors.

@@ -6,6 +6,8 @@
 // BAD0: convert-lowmem-to-cpu: panel-depth must be a positive multiple of 8, got 0
 
 // Two products in a function share one panel on the stack, at the entry.
+// Panels of features are the iterations of a parallel loop, marked for
+// lowmem-cpu-threads.
 // The NF4 product (double quantization, bias, relu, residual) decodes its
 // 16 features × 64 inputs into the panel, 8 codes from one 4-byte load at a
 // time (the tables are module constants); then each tile of 4 rows starts
@@ -20,7 +22,7 @@
 // CHECK-NOT: memref.alloca
 // CHECK-NOT: lowmem.qlinear
 // CHECK: [[OUT:%.+]] = memref.alloc(%{{.+}}) {alignment = 64 : i64} : memref<?x32xf32>
-// CHECK: scf.for [[N0:%.+]] = %c0 to %c32 step %c16 {
+// CHECK: scf.parallel ([[N0:%.+]]) = (%c0) to (%c32) step (%c16) {
 // CHECK: vector.load %{{.+}}[%{{.+}}] {alignment = 4 : i64} : memref<1024xi8>, vector<4xi8>
 // CHECK: memref.load %{{.+}} : memref<256xf32>
 // CHECK: memref.load %{{.+}} : memref<16xf32>
@@ -40,7 +42,7 @@
 // CHECK-COUNT-2: vector.fma
 // The f32 product: 40 features, the last panel's 8 past n masked.
 // CHECK: memref.alloc(%{{.+}}) {alignment = 64 : i64} : memref<?x40xf32>
-// CHECK: scf.for %{{.+}} = %c0 to %c40 step %c16 {
+// CHECK: scf.parallel (%{{.+}}) = (%c0) to (%c40) step (%c16) {
 // CHECK: vector.load %{{.+}} {alignment = 32 : i64} : memref<40x32xf32>, vector<8xf32>
 // CHECK: vector.create_mask
 // CHECK: vector.maskedstore

@@ -83,6 +83,39 @@ def ConvertLowMemToCPU : Pass<"convert-lowmem-to-cpu", "::mlir::ModuleOp"> {
                            "::mlir::arith::ArithDialect"];
 }
 
+def LowMemCPUThreads : Pass<"lowmem-cpu-threads", "::mlir::ModuleOp"> {
+  let summary = "Run convert-lowmem-to-cpu's parallel loops on the runtime's "
+                "threads";
+  let description = [{
+    Outlines each one-dimensional `scf.parallel` marked `lowmem.cpu_threads`
+    (a matrix product's loop over panels of output features, whose
+    iterations write disjoint columns of the result) into a private task
+    function `@<function>_task<N>(context: !llvm.ptr, begin: index, end:
+    index)` that runs iterations [begin, end) as an `scf.for`, and replaces
+    the loop by a call of the runtime's `lowmem_parallel_for(task, context,
+    lower bound, upper bound, step)`. The runtime splits the iterations into
+    contiguous ranges, one for each thread of its pool (LOWMEM_NUM_THREADS,
+    or one per core), the caller taking the first, and returns when all
+    have run; each iteration runs on one thread in the order it had, so the
+    results do not depend on the number of threads.
+
+    The values the body uses from above travel in a context struct
+    allocated on the caller's stack at the function's entry: a memref as
+    its LLVM descriptor, an index as i64, anything else as its LLVM type.
+    Constants and module globals are cloned into the task, and a stack
+    buffer (the panel scratch) is allocated again in the task, so that each
+    thread decodes into its own. The step must be a constant.
+
+    Run it on bufferized IR, before the lowering to LLVM (the CPU pipeline
+    runs it first in `lowmem-cpu-to-llvm-pipeline`). Without it, the loops
+    run in order on the calling thread.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 def ConvertLowMemToGPU : Pass<"convert-lowmem-to-gpu", "::mlir::ModuleOp"> {
   let summary = "Lower lowmem matrix products, norms, attention, the fused "
                 "head and cross-entropy (and their gradients) and argmax to "

@@ -123,6 +123,22 @@ struct CPUProduct {
     Value cols = arith::MinUIOp::create(
         b, loc, indexConst(b, loc, kPanelCols),
         arith::SubIOp::create(b, loc, indexConst(b, loc, ops.n), n0));
+    if (partialCols) {
+      // The last panel's features past n hold zeros: their lanes are never
+      // stored, but stale or uninitialized values would be multiplied.
+      scf::ForOp::create(
+          b, loc, zero, kc, one, ValueRange{},
+          [&](OpBuilder &ib, Location il, Value kk, ValueRange) {
+            scf::ForOp::create(
+                ib, il, cols, indexConst(ib, il, kPanelCols), one, ValueRange{},
+                [&](OpBuilder &jb, Location jl, Value j, ValueRange) {
+                  memref::StoreOp::create(jb, jl, f32Const(jb, jl, 0.0f), panel,
+                                          ValueRange{kk, j});
+                  scf::YieldOp::create(jb, jl);
+                });
+            scf::YieldOp::create(ib, il);
+          });
+    }
     if (!runs) {
       // One weight at a time: layouts whose runs a vector load cannot take.
       scf::ForOp::create(
@@ -364,32 +380,18 @@ Value emitCPUProduct(OpBuilder &b, Location loc, ModuleOp module,
                      depth,
                      panelRuns(ops),
                      ops.n % kPanelCols != 0};
-  if (product.partialCols) {
-    // The last panel's features past n are never decoded: they hold zeros
-    // (or earlier panels' weights), and their lanes are never stored.
-    scf::ForOp::create(
-        b, loc, indexConst(b, loc, 0), indexConst(b, loc, depth),
-        indexConst(b, loc, 1), ValueRange{},
-        [&](OpBuilder &ib, Location il, Value kk, ValueRange) {
-          for (int64_t h = 0; h < 2; ++h)
-            vector::StoreOp::create(
-                ib, il,
-                arith::ConstantOp::create(
-                    ib, il,
-                    DenseElementsAttr::get(product.vectorType(ib), 0.0f)),
-                panel, ValueRange{kk, indexConst(ib, il, h * kLanes)});
-          scf::YieldOp::create(ib, il);
-        });
-  }
-
   Value m = buffers.rows.count;
   Value fullRows = arith::MulIOp::create(
       b, loc, arith::DivUIOp::create(b, loc, m, indexConst(b, loc, kTileRows)),
       indexConst(b, loc, kTileRows));
-  scf::ForOp::create(
-      b, loc, indexConst(b, loc, 0), indexConst(b, loc, ops.n),
-      indexConst(b, loc, kPanelCols), ValueRange{},
-      [&](OpBuilder &nb, Location nl, Value n0, ValueRange) {
+  // Panels of features write disjoint columns of the result: the runtime's
+  // threads take them (lowmem-cpu-threads).
+  auto panels = scf::ParallelOp::create(
+      b, loc, ValueRange{indexConst(b, loc, 0)},
+      ValueRange{indexConst(b, loc, ops.n)},
+      ValueRange{indexConst(b, loc, kPanelCols)},
+      [&](OpBuilder &nb, Location nl, ValueRange ivs) {
+        Value n0 = ivs[0];
         scf::ForOp::create(
             nb, nl, indexConst(nb, nl, 0), indexConst(nb, nl, ops.k),
             indexConst(nb, nl, depth), ValueRange{},
@@ -420,8 +422,8 @@ Value emitCPUProduct(OpBuilder &b, Location loc, ModuleOp module,
                   });
               scf::YieldOp::create(kb, kl);
             });
-        scf::YieldOp::create(nb, nl);
       });
+  panels->setAttr("lowmem.cpu_threads", b.getUnitAttr());
   return buffers.result(b, loc);
 }
 
