@@ -21,7 +21,22 @@
 // CHECK: [[PANEL:%.+]] = memref.alloca() {alignment = 64 : i64} : memref<256x16xf32>
 // CHECK-NOT: memref.alloca
 // CHECK-NOT: lowmem.qlinear
-// CHECK: [[OUT:%.+]] = memref.alloc(%{{.+}}) {alignment = 64 : i64} : memref<?x32xf32>
+// CHECK: [[OUT:%.+]] = memref.alloc([[M:%.+]]) {alignment = 64 : i64} : memref<?x32xf32>
+// Below 4 rows (chosen on the host), each row of W is decoded straight into
+// the dot product with each row of x: one vector accumulator, summed, then
+// the epilogue and a scalar store.
+// CHECK: [[FEW:%.+]] = arith.cmpi ult, [[M]], %c4 : index
+// CHECK: scf.if [[FEW]] {
+// CHECK: scf.parallel (%{{.+}}) = (%c0) to (%c32) step (%c16) {
+// CHECK: vector.load %{{.+}}[%{{.+}}] {alignment = 4 : i64} : memref<1024xi8>, vector<4xi8>
+// CHECK: vector.load %{{.+}}[%{{.+}}, %{{.+}}] : memref<?x64xf32>, vector<8xf32>
+// CHECK: vector.fma
+// CHECK-NOT: vector.fma
+// CHECK: vector.reduction <add>, %{{.+}} : vector<8xf32> into f32
+// CHECK: arith.maximumf
+// CHECK: memref.store %{{.+}}, [[OUT]][%{{.+}}, %{{.+}}] : memref<?x32xf32>
+// CHECK: } {lowmem.cpu_threads}
+// CHECK: } else {
 // CHECK: scf.parallel ([[N0:%.+]]) = (%c0) to (%c32) step (%c16) {
 // CHECK: vector.load %{{.+}}[%{{.+}}] {alignment = 4 : i64} : memref<1024xi8>, vector<4xi8>
 // CHECK: memref.load %{{.+}} : memref<256xf32>
@@ -60,10 +75,14 @@ func.func @two_products(%x: tensor<?x64xf32>,
 
 // A transposed product (an input gradient, x · W with W of shape [k, n])
 // decodes runs of 8 features of one input: one vector store into the panel.
+// int8 codes are widened, scaled and divided by 127 as vectors.
 // CHECK-LABEL: func.func @transposed(
 // CHECK: memref.alloca() {alignment = 64 : i64} : memref<256x16xf32>
 // CHECK: vector.load %{{.+}} {alignment = 8 : i64} : memref<2048xi8>, vector<8xi8>
-// CHECK: vector.from_elements
+// CHECK: vector.broadcast %{{.+}} : f32 to vector<8xf32>
+// CHECK: arith.sitofp %{{.+}} : vector<8xi8> to vector<8xf32>
+// CHECK: arith.mulf %{{.+}}, %{{.+}} : vector<8xf32>
+// CHECK: arith.divf %{{.+}}, %{{.+}} : vector<8xf32>
 // CHECK: vector.store %{{.+}}, %alloca[%{{.+}}, %{{.+}}] : memref<256x16xf32>, vector<8xf32>
 // CHECK-COUNT-8: vector.fma
 func.func @transposed(%dy: tensor<5x64xf32>,

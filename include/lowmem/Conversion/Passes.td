@@ -69,6 +69,18 @@ def ConvertLowMemToCPU : Pass<"convert-lowmem-to-cpu", "::mlir::ModuleOp"> {
     `panel-depth` f32 values on the stack (16 KB by default), one buffer at
     the entry of each function that the products of the function share.
 
+    Below 4 rows of x (a decode step; chosen on the host when the rows are
+    dynamic), a product whose weight is not transposed and whose rows hold
+    whole runs skips the panel: each row of W is decoded, 8 weights from one
+    vector load at a time, straight into a vector accumulator of its dot
+    product with each row of x, which is then summed and stored with the
+    epilogue.
+
+    The panels (and the groups of 16 features of the dot products) are the
+    iterations of an `scf.parallel` marked `lowmem.cpu_threads`, which
+    `lowmem-cpu-threads` gives to the runtime's threads; without it they
+    run in order.
+
     Example: `lowmem-opt --lowmem-materialize-storage --convert-lowmem-to-cpu
     --convert-lowmem-to-linalg`.
   }];

@@ -22,6 +22,12 @@
 // once for all the rows, not once per row as the generic lowering does, and
 // the scratch is the only decoded copy: kPanelCols × panel-depth values.
 //
+// Below kTileRows rows (a decode step), a product whose weight is not
+// transposed and whose rows hold whole runs skips the panel: each row of W
+// is decoded straight into a vector accumulator of its dot product with
+// each row of x. Either way, groups of kPanelCols features are the
+// iterations of an `scf.parallel` that lowmem-cpu-threads gives to threads.
+//
 //===----------------------------------------------------------------------===//
 
 #include "lowmem/Conversion/BuildUtils.h"
@@ -105,6 +111,31 @@ struct CPUProduct {
       vector::MaskedStoreOp::create(b, loc, buffer, at, mask, value);
   }
 
+  /// decodeRun's kLanes weights as one vector. int8 codes are widened,
+  /// scaled and divided as vectors (the same IEEE operations, so the same
+  /// values, as the scalar decoder's, at a vector division's cost).
+  Value runVector(OpBuilder &b, Location loc, Value row, Value col0,
+                  Value flatRow) const {
+    if (ops.quantType && ops.quantType->getFormat() == QuantFormat::int8) {
+      Value flat = arith::AddIOp::create(b, loc, flatRow, col0);
+      Value codes = vector::LoadOp::create(
+          b, loc, VectorType::get({kLanes}, b.getI8Type()), buffers.parts[0],
+          ValueRange{flat}, /*nontemporal=*/false, llvm::MaybeAlign(kLanes));
+      Value scale = vector::BroadcastOp::create(
+          b, loc, vectorType(b),
+          memref::LoadOp::create(b, loc, buffers.parts[1], ValueRange{row}));
+      Value q = arith::SIToFPOp::create(b, loc, vectorType(b), codes);
+      Value prod = arith::MulFOp::create(b, loc, q, scale);
+      Value divisor = arith::ConstantOp::create(
+          b, loc, DenseElementsAttr::get(vectorType(b), 127.0f));
+      return arith::DivFOp::create(b, loc, prod, divisor);
+    }
+    return vector::FromElementsOp::create(
+        b, loc, vectorType(b),
+        decodeRun(b, loc, ops, decoder, buffers.w, buffers.parts, row, col0,
+                  flatRow, kLanes));
+  }
+
   /// W's value at output feature `feature` and input `input`, decoded alone.
   Value weightAt(OpBuilder &b, Location loc, Value feature, Value input) const {
     SmallVector<Value> at = ops.transposed ? SmallVector<Value>{input, feature}
@@ -172,11 +203,9 @@ struct CPUProduct {
                 ib, il, zero, runCount, one, ValueRange{},
                 [&](OpBuilder &rb, Location rl, Value h, ValueRange) {
                   Value col = arith::MulIOp::create(rb, rl, h, lanes);
-                  SmallVector<Value> run = decodeRun(
-                      rb, rl, ops, decoder, buffers.w, buffers.parts, input,
-                      arith::AddIOp::create(rb, rl, n0, col), flatRow, kLanes);
-                  Value vec = vector::FromElementsOp::create(
-                      rb, rl, vectorType(rb), run);
+                  Value vec = runVector(rb, rl, input,
+                                        arith::AddIOp::create(rb, rl, n0, col),
+                                        flatRow);
                   vector::StoreOp::create(rb, rl, vec, panel,
                                           ValueRange{kk, col});
                   scf::YieldOp::create(rb, rl);
@@ -198,9 +227,10 @@ struct CPUProduct {
               jb, jl, zero, runCount, one, ValueRange{},
               [&](OpBuilder &rb, Location rl, Value r, ValueRange) {
                 Value kk = arith::MulIOp::create(rb, rl, r, lanes);
-                SmallVector<Value> run = decodeRun(
-                    rb, rl, ops, decoder, buffers.w, buffers.parts, feature,
-                    arith::AddIOp::create(rb, rl, k0, kk), flatRow, kLanes);
+                SmallVector<Value> run = elementsOf(
+                    rb, rl,
+                    runVector(rb, rl, feature,
+                              arith::AddIOp::create(rb, rl, k0, kk), flatRow));
                 for (int64_t e = 0; e < kLanes; ++e)
                   memref::StoreOp::create(
                       rb, rl, run[e], panel,
@@ -368,6 +398,65 @@ Value panelOf(func::FuncOp func, int64_t depth,
   return panel;
 }
 
+void emitPanelLoops(OpBuilder &b, Location loc, const CPUProduct &product);
+
+/// The product of a non-transposed weight whose rows hold whole runs, row
+/// by row: for each feature n and row m of x, the dot product of x's row
+/// with W's row n, decoded kLanes weights at a time into one vector
+/// accumulator, then summed and stored with the epilogue. Features in
+/// groups of kPanelCols are the threads' iterations, as in the panel loops.
+void emitRowDots(OpBuilder &b, Location loc, const CPUProduct &product) {
+  const LinearOperands &ops = product.ops;
+  const LinearBuffers &buffers = product.buffers;
+  Value zero = indexConst(b, loc, 0), one = indexConst(b, loc, 1);
+  auto groups = scf::ParallelOp::create(
+      b, loc, ValueRange{zero}, ValueRange{indexConst(b, loc, ops.n)},
+      ValueRange{indexConst(b, loc, kPanelCols)},
+      [&](OpBuilder &gb, Location gl, ValueRange ivs) {
+        Value n0 = ivs[0];
+        Value cols = arith::MinUIOp::create(
+            gb, gl, indexConst(gb, gl, kPanelCols),
+            arith::SubIOp::create(gb, gl, indexConst(gb, gl, ops.n), n0));
+        scf::ForOp::create(
+            gb, gl, zero, cols, one, ValueRange{},
+            [&](OpBuilder &fb, Location fl, Value j, ValueRange) {
+              Value feature = arith::AddIOp::create(fb, fl, n0, j);
+              Value flatRow = arith::MulIOp::create(fb, fl, feature,
+                                                    indexConst(fb, fl, ops.k));
+              scf::ForOp::create(
+                  fb, fl, zero, buffers.rows.count, one, ValueRange{},
+                  [&](OpBuilder &rb, Location rl, Value row, ValueRange) {
+                    SmallVector<Value> at = buffers.rows.indices(rb, rl, row);
+                    Value init = arith::ConstantOp::create(
+                        rb, rl,
+                        DenseElementsAttr::get(product.vectorType(rb), 0.0f));
+                    auto dot = scf::ForOp::create(
+                        rb, rl, zero, indexConst(rb, rl, ops.k),
+                        indexConst(rb, rl, kLanes), ValueRange{init},
+                        [&](OpBuilder &kb, Location kl, Value k0,
+                            ValueRange acc) {
+                          Value w =
+                              product.runVector(kb, kl, feature, k0, flatRow);
+                          SmallVector<Value> xAt(at);
+                          xAt.push_back(k0);
+                          Value xv = vector::LoadOp::create(
+                              kb, kl, product.vectorType(kb), buffers.x, xAt);
+                          scf::YieldOp::create(kb, kl,
+                                               ValueRange{vector::FMAOp::create(
+                                                   kb, kl, xv, w, acc[0])});
+                        });
+                    Value sum = vector::ReductionOp::create(
+                        rb, rl, vector::CombiningKind::ADD, dot.getResult(0));
+                    at.push_back(feature);
+                    buffers.storeFeature(rb, rl, ops, sum, at);
+                    scf::YieldOp::create(rb, rl);
+                  });
+              scf::YieldOp::create(fb, fl);
+            });
+      });
+  groups->setAttr("lowmem.cpu_threads", b.getUnitAttr());
+}
+
 /// Emits the product and returns the result tensor.
 Value emitCPUProduct(OpBuilder &b, Location loc, ModuleOp module,
                      const LinearOperands &ops, Value panel, int64_t depth) {
@@ -380,6 +469,33 @@ Value emitCPUProduct(OpBuilder &b, Location loc, ModuleOp module,
                      depth,
                      panelRuns(ops),
                      ops.n % kPanelCols != 0};
+  if (ops.transposed || !product.runs) {
+    emitPanelLoops(b, loc, product);
+    return buffers.result(b, loc);
+  }
+  // Below a tile of rows (a decode step), nothing would share a decoded
+  // panel: each row of W is decoded straight into the dot products.
+  Value few =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                            buffers.rows.count, indexConst(b, loc, kTileRows));
+  scf::IfOp::create(
+      b, loc, few,
+      [&](OpBuilder &tb, Location tl) {
+        emitRowDots(tb, tl, product);
+        scf::YieldOp::create(tb, tl);
+      },
+      [&](OpBuilder &eb, Location el) {
+        emitPanelLoops(eb, el, product);
+        scf::YieldOp::create(eb, el);
+      });
+  return buffers.result(b, loc);
+}
+
+/// The product a panel at a time (any number of rows).
+void emitPanelLoops(OpBuilder &b, Location loc, const CPUProduct &product) {
+  const LinearOperands &ops = product.ops;
+  const LinearBuffers &buffers = product.buffers;
+  int64_t depth = product.depth;
   Value m = buffers.rows.count;
   Value fullRows = arith::MulIOp::create(
       b, loc, arith::DivUIOp::create(b, loc, m, indexConst(b, loc, kTileRows)),
@@ -424,7 +540,6 @@ Value emitCPUProduct(OpBuilder &b, Location loc, ModuleOp module,
             });
       });
   panels->setAttr("lowmem.cpu_threads", b.getUnitAttr());
-  return buffers.result(b, loc);
 }
 
 struct ConvertLowMemToCPUPass
