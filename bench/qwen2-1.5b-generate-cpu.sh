@@ -6,11 +6,11 @@
 # loading), run on a prompt of 16 tokens for 8 new tokens with an f16 and an
 # int8 KV cache. Records each run's report (predicted and measured peak,
 # prefill and decode tokens/s) and the plan at the same sizes. No peer runs
-# here: PyTorch is not on this machine.
+# here: Debian packages no Hugging Face transformers.
 #
 #   bench/qwen2-1.5b-generate-cpu.sh OUT_DIR [BUILD_DIR]
 #
-# About 8 minutes on 2 cores and 4 GB of disk for the weights.
+# About 5 minutes on 2 cores and 4 GB of disk for the weights.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=$1
