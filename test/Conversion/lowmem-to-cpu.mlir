@@ -91,3 +91,23 @@ func.func @transposed(%dy: tensor<5x64xf32>,
   return %0 : tensor<5x32xf32>
 }
 
+
+// -----
+
+// int4 (the seed's, block 16): 8 codes from one 4-byte load, the low
+// nibbles first, interleaved and mapped ((q / 15) * 2) * m - m as vectors.
+// CHECK-LABEL: func.func @int4_runs(
+// CHECK: vector.load %{{.+}}[%{{.+}}] {alignment = 4 : i64} : memref<1024xi8>, vector<4xi8>
+// CHECK: arith.extui %{{.+}} : vector<4xi8> to vector<4xi32>
+// CHECK: [[HIGH:%.+]] = arith.andi %{{.+}}, %{{.+}} : vector<4xi32>
+// CHECK: [[LOW:%.+]] = arith.andi %{{.+}}, %{{.+}} : vector<4xi32>
+// CHECK: vector.interleave [[LOW]], [[HIGH]] : vector<4xi32> -> vector<8xi32>
+// CHECK: arith.uitofp %{{.+}} : vector<8xi32> to vector<8xf32>
+// CHECK: arith.divf %{{.+}}, %{{.+}} : vector<8xf32>
+// CHECK: arith.subf %{{.+}}, %{{.+}} : vector<8xf32>
+// CHECK: vector.fma
+func.func @int4_runs(%x: tensor<1x64xf32>,
+    %w: !lowmem.qtensor<32x64xf32, int4, block = 16> {lowmem.param = "w"}) -> tensor<1x32xf32> {
+  %0 = lowmem.qlinear %x, %w : tensor<1x64xf32>, !lowmem.qtensor<32x64xf32, int4, block = 16> -> tensor<1x32xf32>
+  return %0 : tensor<1x32xf32>
+}
