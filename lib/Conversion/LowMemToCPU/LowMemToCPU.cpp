@@ -60,6 +60,25 @@ constexpr int64_t kPanelCols = 2 * kLanes;
 /// Rows of x a tile of the micro-kernel takes together.
 constexpr int64_t kTileRows = 4;
 
+/// Calls `body(b, loc, i, j)` for i in [outer.first, outer.second) and,
+/// inside, j in [inner.first, inner.second): two nested loops of step 1.
+void forEachPair(OpBuilder &b, Location loc, std::pair<Value, Value> outer,
+                 std::pair<Value, Value> inner,
+                 function_ref<void(OpBuilder &, Location, Value, Value)> body) {
+  Value one = indexConst(b, loc, 1);
+  scf::ForOp::create(b, loc, outer.first, outer.second, one, ValueRange{},
+                     [&](OpBuilder &ib, Location il, Value i, ValueRange) {
+                       scf::ForOp::create(ib, il, inner.first, inner.second,
+                                          one, ValueRange{},
+                                          [&](OpBuilder &jb, Location jl,
+                                              Value j, ValueRange) {
+                                            body(jb, jl, i, j);
+                                            scf::YieldOp::create(jb, jl);
+                                          });
+                       scf::YieldOp::create(ib, il);
+                     });
+}
+
 /// What one product's loops are built from.
 struct CPUProduct {
   const LinearOperands &ops;
@@ -199,7 +218,7 @@ struct CPUProduct {
   /// + kc) into the panel, at [input - k0][feature - n0].
   void fillPanel(OpBuilder &b, Location loc, Value n0, Value k0,
                  Value kc) const {
-    Value zero = indexConst(b, loc, 0), one = indexConst(b, loc, 1);
+    Value zero = indexConst(b, loc, 0);
     Value lanes = indexConst(b, loc, kLanes);
     Value cols = arith::MinUIOp::create(
         b, loc, indexConst(b, loc, kPanelCols),
@@ -207,89 +226,59 @@ struct CPUProduct {
     if (partialCols) {
       // The last panel's features past n hold zeros: their lanes are never
       // stored, but stale or uninitialized values would be multiplied.
-      scf::ForOp::create(
-          b, loc, zero, kc, one, ValueRange{},
-          [&](OpBuilder &ib, Location il, Value kk, ValueRange) {
-            scf::ForOp::create(
-                ib, il, cols, indexConst(ib, il, kPanelCols), one, ValueRange{},
-                [&](OpBuilder &jb, Location jl, Value j, ValueRange) {
-                  memref::StoreOp::create(jb, jl, f32Const(jb, jl, 0.0f), panel,
-                                          ValueRange{kk, j});
-                  scf::YieldOp::create(jb, jl);
-                });
-            scf::YieldOp::create(ib, il);
-          });
+      forEachPair(b, loc, {zero, kc}, {cols, indexConst(b, loc, kPanelCols)},
+                  [&](OpBuilder &jb, Location jl, Value kk, Value j) {
+                    memref::StoreOp::create(jb, jl, f32Const(jb, jl, 0.0f),
+                                            panel, ValueRange{kk, j});
+                  });
     }
     if (!runs) {
       // One weight at a time: layouts whose runs a vector load cannot take.
-      scf::ForOp::create(
-          b, loc, zero, kc, one, ValueRange{},
-          [&](OpBuilder &ib, Location il, Value kk, ValueRange) {
-            Value input = arith::AddIOp::create(ib, il, k0, kk);
-            scf::ForOp::create(
-                ib, il, zero, cols, one, ValueRange{},
-                [&](OpBuilder &jb, Location jl, Value j, ValueRange) {
-                  Value feature = arith::AddIOp::create(jb, jl, n0, j);
-                  memref::StoreOp::create(jb, jl,
-                                          weightAt(jb, jl, feature, input),
-                                          panel, ValueRange{kk, j});
-                  scf::YieldOp::create(jb, jl);
-                });
-            scf::YieldOp::create(ib, il);
-          });
+      forEachPair(b, loc, {zero, kc}, {zero, cols},
+                  [&](OpBuilder &jb, Location jl, Value kk, Value j) {
+                    Value input = arith::AddIOp::create(jb, jl, k0, kk);
+                    Value feature = arith::AddIOp::create(jb, jl, n0, j);
+                    memref::StoreOp::create(jb, jl,
+                                            weightAt(jb, jl, feature, input),
+                                            panel, ValueRange{kk, j});
+                  });
       return;
     }
     if (ops.transposed) {
       // W is [k, n]: a run is kLanes features of one input, one vector of
       // the panel's row.
-      Value runCount = arith::DivUIOp::create(b, loc, cols, lanes);
-      scf::ForOp::create(
-          b, loc, zero, kc, one, ValueRange{},
-          [&](OpBuilder &ib, Location il, Value kk, ValueRange) {
-            Value input = arith::AddIOp::create(ib, il, k0, kk);
-            Value flatRow =
-                arith::MulIOp::create(ib, il, input, indexConst(ib, il, ops.n));
-            scf::ForOp::create(
-                ib, il, zero, runCount, one, ValueRange{},
-                [&](OpBuilder &rb, Location rl, Value h, ValueRange) {
-                  Value col = arith::MulIOp::create(rb, rl, h, lanes);
-                  Value vec = runVector(rb, rl, input,
-                                        arith::AddIOp::create(rb, rl, n0, col),
-                                        flatRow);
-                  vector::StoreOp::create(rb, rl, vec, panel,
-                                          ValueRange{kk, col});
-                  scf::YieldOp::create(rb, rl);
-                });
-            scf::YieldOp::create(ib, il);
+      forEachPair(
+          b, loc, {zero, kc},
+          {zero, arith::DivUIOp::create(b, loc, cols, lanes)},
+          [&](OpBuilder &rb, Location rl, Value kk, Value h) {
+            Value input = arith::AddIOp::create(rb, rl, k0, kk);
+            Value col = arith::MulIOp::create(rb, rl, h, lanes);
+            Value vec =
+                runVector(rb, rl, input, arith::AddIOp::create(rb, rl, n0, col),
+                          arith::MulIOp::create(rb, rl, input,
+                                                indexConst(rb, rl, ops.n)));
+            vector::StoreOp::create(rb, rl, vec, panel, ValueRange{kk, col});
           });
       return;
     }
     // W is [n, k]: a run is kLanes inputs of one feature, a column of the
     // panel.
-    Value runCount = arith::DivUIOp::create(b, loc, kc, lanes);
-    scf::ForOp::create(
-        b, loc, zero, cols, one, ValueRange{},
-        [&](OpBuilder &jb, Location jl, Value j, ValueRange) {
-          Value feature = arith::AddIOp::create(jb, jl, n0, j);
-          Value flatRow =
-              arith::MulIOp::create(jb, jl, feature, indexConst(jb, jl, ops.k));
-          scf::ForOp::create(
-              jb, jl, zero, runCount, one, ValueRange{},
-              [&](OpBuilder &rb, Location rl, Value r, ValueRange) {
-                Value kk = arith::MulIOp::create(rb, rl, r, lanes);
-                SmallVector<Value> run = elementsOf(
-                    rb, rl,
-                    runVector(rb, rl, feature,
-                              arith::AddIOp::create(rb, rl, k0, kk), flatRow));
-                for (int64_t e = 0; e < kLanes; ++e)
-                  memref::StoreOp::create(
-                      rb, rl, run[e], panel,
-                      ValueRange{arith::AddIOp::create(rb, rl, kk,
-                                                       indexConst(rb, rl, e)),
-                                 j});
-                scf::YieldOp::create(rb, rl);
-              });
-          scf::YieldOp::create(jb, jl);
+    forEachPair(
+        b, loc, {zero, cols}, {zero, arith::DivUIOp::create(b, loc, kc, lanes)},
+        [&](OpBuilder &rb, Location rl, Value j, Value r) {
+          Value feature = arith::AddIOp::create(rb, rl, n0, j);
+          Value kk = arith::MulIOp::create(rb, rl, r, lanes);
+          SmallVector<Value> run = elementsOf(
+              rb, rl,
+              runVector(rb, rl, feature, arith::AddIOp::create(rb, rl, k0, kk),
+                        arith::MulIOp::create(rb, rl, feature,
+                                              indexConst(rb, rl, ops.k))));
+          for (int64_t e = 0; e < kLanes; ++e)
+            memref::StoreOp::create(
+                rb, rl, run[e], panel,
+                ValueRange{
+                    arith::AddIOp::create(rb, rl, kk, indexConst(rb, rl, e)),
+                    j});
         });
   }
 
