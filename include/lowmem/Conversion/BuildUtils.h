@@ -12,11 +12,23 @@
 #ifndef LOWMEM_CONVERSION_BUILDUTILS_H
 #define LOWMEM_CONVERSION_BUILDUTILS_H
 
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/PatternMatch.h"
 
 namespace mlir::lowmem {
+
+/// Marks an `scf.parallel` whose iterations write disjoint parts of their
+/// buffers and share no scratch, for lowmem-cpu-threads to run on threads.
+inline constexpr StringLiteral kCPUThreadsAttr = "lowmem.cpu_threads";
+
+/// An `scf.parallel` marked kCPUThreadsAttr: its iterations must write
+/// disjoint parts of their buffers and share no scratch.
+scf::ParallelOp
+threadedParallel(OpBuilder &b, Location loc, ValueRange lbs, ValueRange ubs,
+                 ValueRange steps,
+                 function_ref<void(OpBuilder &, Location, ValueRange)> body);
 
 /// An f32 constant.
 Value f32Const(OpBuilder &b, Location loc, float v);

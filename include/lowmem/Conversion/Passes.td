@@ -99,24 +99,27 @@ def LowMemCPUThreads : Pass<"lowmem-cpu-threads", "::mlir::ModuleOp"> {
   let summary = "Run convert-lowmem-to-cpu's parallel loops on the runtime's "
                 "threads";
   let description = [{
-    Outlines each one-dimensional `scf.parallel` marked `lowmem.cpu_threads`
-    (a matrix product's loop over panels of output features, whose
-    iterations write disjoint columns of the result) into a private task
-    function `@<function>_task<N>(context: !llvm.ptr, begin: index, end:
-    index)` that runs iterations [begin, end) as an `scf.for`, and replaces
-    the loop by a call of the runtime's `lowmem_parallel_for(task, context,
-    lower bound, upper bound, step)`. The runtime splits the iterations into
-    contiguous ranges, one for each thread of its pool (LOWMEM_NUM_THREADS,
-    or one per core), the caller taking the first, and returns when all
-    have run; each iteration runs on one thread in the order it had, so the
-    results do not depend on the number of threads.
+    Outlines each `scf.parallel` marked `lowmem.cpu_threads` (a matrix
+    product's loop over panels of output features; the CPU lowering's
+    loops over the rows of attention, its gradient and the fused head and
+    loss: loops whose iterations write disjoint parts of their buffers) into
+    a private task function `@<function>_task<N>(context: !llvm.ptr, begin:
+    index, end: index)` that runs the iterations numbered [begin, end) in
+    row-major order (each number turned back into the induction variables,
+    the last dimension fastest), and replaces the loop by a call of the
+    runtime's `lowmem_parallel_for(task, context, 0, iterations, 1)`. The
+    runtime splits the numbers into contiguous ranges, one for each thread
+    of its pool (LOWMEM_NUM_THREADS, or one per core), the caller taking the
+    first, and returns when all have run; each iteration runs on one thread
+    in the order it had, so the results do not depend on the number of
+    threads.
 
     The values the body uses from above travel in a context struct
     allocated on the caller's stack at the function's entry: a memref as
     its LLVM descriptor, an index as i64, anything else as its LLVM type.
     Constants and module globals are cloned into the task, and a stack
     buffer (the panel scratch) is allocated again in the task, so that each
-    thread decodes into its own. The step must be a constant.
+    thread decodes into its own.
 
     Run it on bufferized IR, before the lowering to LLVM (the CPU pipeline
     runs it first in `lowmem-cpu-to-llvm-pipeline`). Without it, the loops

@@ -19,6 +19,15 @@ Value mlir::lowmem::f32Const(OpBuilder &b, Location loc, float v) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
 }
 
+scf::ParallelOp mlir::lowmem::threadedParallel(
+    OpBuilder &b, Location loc, ValueRange lbs, ValueRange ubs,
+    ValueRange steps,
+    function_ref<void(OpBuilder &, Location, ValueRange)> body) {
+  auto loop = scf::ParallelOp::create(b, loc, lbs, ubs, steps, body);
+  loop->setAttr(kCPUThreadsAttr, b.getUnitAttr());
+  return loop;
+}
+
 Value mlir::lowmem::indexConst(OpBuilder &b, Location loc, int64_t v) {
   return arith::ConstantIndexOp::create(b, loc, v);
 }

@@ -4,11 +4,13 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// Outlines each one-dimensional `scf.parallel` marked `lowmem.cpu_threads`
-// (convert-lowmem-to-cpu's loop over panels of features) into a task
-// function `(context, begin, end)` that runs the iterations of [begin, end),
-// and replaces the loop by a call of the runtime's `lowmem_parallel_for`,
-// which splits the iterations over its threads. The values the body uses
+// Outlines each `scf.parallel` marked `lowmem.cpu_threads` (a loop whose
+// iterations write disjoint parts of their buffers: convert-lowmem-to-cpu's
+// panels of features, the CPU lowering's rows of attention and of the fused
+// head and loss) into a task function `(context, begin, end)` that runs the
+// iterations numbered [begin, end) in row-major order, and replaces the loop
+// by a call of the runtime's `lowmem_parallel_for`, which splits the
+// numbers over its threads. The values the body uses
 // from above travel in a context struct on the caller's stack (a memref as
 // its LLVM descriptor, an index as i64); constants are cloned into the task;
 // a stack buffer (the panel scratch) is allocated again in the task, so
@@ -16,6 +18,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "lowmem/Conversion/BuildUtils.h"
 #include "lowmem/Conversion/Passes.h"
 
 #include "mlir/Conversion/LLVMCommon/TypeConverter.h"
@@ -99,16 +102,33 @@ func::FuncOp runtimeEntry(ModuleOp module) {
 /// Outlines `loop` (in `func`) into a task named after the function.
 LogicalResult outline(scf::ParallelOp loop, func::FuncOp func,
                       const LLVMTypeConverter &converter, int64_t &counter) {
-  std::optional<int64_t> step = getConstantIntValue(loop.getStep()[0]);
-  if (!step || *step <= 0)
-    return loop.emitError("lowmem-cpu-threads: a threaded loop needs a "
-                          "constant positive step");
   MLIRContext *ctx = loop.getContext();
   Location loc = loop.getLoc();
   auto module = func->getParentOfType<ModuleOp>();
 
+  // The iterations, numbered in row-major order: the trip count of each
+  // dimension (none where the upper bound is not above the lower) and
+  // their product, computed before the loop.
+  OpBuilder cb(loop);
+  Value zeroIndex = arith::ConstantIndexOp::create(cb, loc, 0);
+  Value total = arith::ConstantIndexOp::create(cb, loc, 1);
+  SmallVector<Value> trips;
+  for (auto [lb, ub, step] : llvm::zip_equal(
+           loop.getLowerBound(), loop.getUpperBound(), loop.getStep())) {
+    Value span = arith::MaxSIOp::create(
+        cb, loc, arith::SubIOp::create(cb, loc, ub, lb), zeroIndex);
+    trips.push_back(arith::CeilDivUIOp::create(cb, loc, span, step));
+    total = arith::MulIOp::create(cb, loc, total, trips.back());
+  }
+
   SetVector<Value> captured;
   getUsedValuesDefinedAbove(loop.getRegion(), captured);
+  for (auto [lb, step, trip] :
+       llvm::zip_equal(loop.getLowerBound(), loop.getStep(), trips)) {
+    captured.insert(lb);
+    captured.insert(step);
+    captured.insert(trip);
+  }
   SmallVector<Value> passed, rebuilt;
   for (Value value : captured)
     (rebuiltInTask(value) ? rebuilt : passed).push_back(value);
@@ -143,9 +163,23 @@ LogicalResult outline(scf::ParallelOp loop, func::FuncOp func,
   }
   scf::ForOp::create(
       tb, loc, entry->getArgument(1), entry->getArgument(2),
-      arith::ConstantIndexOp::create(tb, loc, *step), ValueRange{},
-      [&](OpBuilder &lb, Location, Value iv, ValueRange) {
-        mapping.map(loop.getInductionVars()[0], iv);
+      arith::ConstantIndexOp::create(tb, loc, 1), ValueRange{},
+      [&](OpBuilder &lb, Location, Value iteration, ValueRange) {
+        // The iteration's induction variables, the last dimension fastest.
+        for (int64_t d = loop.getNumLoops() - 1; d >= 0; --d) {
+          Value trip = mapping.lookup(trips[d]);
+          Value at =
+              d > 0
+                  ? arith::RemUIOp::create(lb, loc, iteration, trip).getResult()
+                  : iteration;
+          mapping.map(loop.getInductionVars()[d],
+                      arith::AddIOp::create(
+                          lb, loc, mapping.lookup(loop.getLowerBound()[d]),
+                          arith::MulIOp::create(
+                              lb, loc, at, mapping.lookup(loop.getStep()[d]))));
+          if (d > 0)
+            iteration = arith::DivUIOp::create(lb, loc, iteration, trip);
+        }
         for (Operation &op : loop.getBody()->without_terminator())
           lb.clone(op, mapping);
         scf::YieldOp::create(lb, loc);
@@ -158,7 +192,6 @@ LogicalResult outline(scf::ParallelOp loop, func::FuncOp func,
   Value one = LLVM::ConstantOp::create(eb, loc, eb.getI64Type(),
                                        eb.getI64IntegerAttr(1));
   Value context = LLVM::AllocaOp::create(eb, loc, ptrType, contextType, one);
-  OpBuilder cb(loop);
   for (auto [i, value] : llvm::enumerate(passed)) {
     Value at =
         LLVM::GEPOp::create(cb, loc, ptrType, contextType, context,
@@ -168,8 +201,8 @@ LogicalResult outline(scf::ParallelOp loop, func::FuncOp func,
   Value taskRef = func::ConstantOp::create(cb, loc, taskType(ctx),
                                            FlatSymbolRefAttr::get(task));
   func::CallOp::create(cb, loc, runtimeEntry(module),
-                       ValueRange{taskRef, context, loop.getLowerBound()[0],
-                                  loop.getUpperBound()[0], loop.getStep()[0]});
+                       ValueRange{taskRef, context, zeroIndex, total,
+                                  arith::ConstantIndexOp::create(cb, loc, 1)});
   loop.erase();
   return success();
 }
@@ -183,10 +216,10 @@ struct LowMemCPUThreadsPass
     LLVMTypeConverter converter(&getContext());
     SmallVector<std::pair<scf::ParallelOp, func::FuncOp>> loops;
     module.walk([&](scf::ParallelOp loop) {
-      if (!loop->hasAttr("lowmem.cpu_threads"))
+      if (!loop->hasAttr(kCPUThreadsAttr))
         return;
       auto func = loop->getParentOfType<func::FuncOp>();
-      if (func && loop.getNumLoops() == 1 && loop.getNumResults() == 0)
+      if (func && loop.getNumResults() == 0)
         loops.push_back({loop, func});
     });
     DenseMap<Operation *, int64_t> counters;

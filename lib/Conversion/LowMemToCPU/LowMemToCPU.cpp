@@ -448,7 +448,7 @@ void emitRowDots(OpBuilder &b, Location loc, const CPUProduct &product) {
   const LinearOperands &ops = product.ops;
   const LinearBuffers &buffers = product.buffers;
   Value zero = indexConst(b, loc, 0), one = indexConst(b, loc, 1);
-  auto groups = scf::ParallelOp::create(
+  threadedParallel(
       b, loc, ValueRange{zero}, ValueRange{indexConst(b, loc, ops.n)},
       ValueRange{indexConst(b, loc, kPanelCols)},
       [&](OpBuilder &gb, Location gl, ValueRange ivs) {
@@ -493,7 +493,6 @@ void emitRowDots(OpBuilder &b, Location loc, const CPUProduct &product) {
               scf::YieldOp::create(fb, fl);
             });
       });
-  groups->setAttr("lowmem.cpu_threads", b.getUnitAttr());
 }
 
 /// Emits the product and returns the result tensor.
@@ -541,7 +540,7 @@ void emitPanelLoops(OpBuilder &b, Location loc, const CPUProduct &product) {
       indexConst(b, loc, kTileRows));
   // Panels of features write disjoint columns of the result: the runtime's
   // threads take them (lowmem-cpu-threads).
-  auto panels = scf::ParallelOp::create(
+  threadedParallel(
       b, loc, ValueRange{indexConst(b, loc, 0)},
       ValueRange{indexConst(b, loc, ops.n)},
       ValueRange{indexConst(b, loc, kPanelCols)},
@@ -578,7 +577,6 @@ void emitPanelLoops(OpBuilder &b, Location loc, const CPUProduct &product) {
               scf::YieldOp::create(kb, kl);
             });
       });
-  panels->setAttr("lowmem.cpu_threads", b.getUnitAttr());
 }
 
 struct ConvertLowMemToCPUPass

@@ -439,7 +439,7 @@ struct AttentionLowering : public OpRewritePattern<AttentionOp> {
     Value heads = indexConst(rewriter, loc, op.getNumHeads());
     // The queries are the last S of T positions.
     Value shift = arith::SubIOp::create(rewriter, loc, keys, queries);
-    scf::ParallelOp::create(
+    threadedParallel(
         rewriter, loc, ValueRange{zero, zero, zero},
         ValueRange{batch, heads, queries}, ValueRange{one, one, one},
         [&](OpBuilder &b, Location l, ValueRange ivs) {
@@ -868,7 +868,7 @@ struct AttentionGradLowering : public OpRewritePattern<AttentionGradOp> {
     };
 
     // 1. Row statistics.
-    scf::ParallelOp::create(
+    threadedParallel(
         rewriter, loc, ValueRange{zero, zero, zero},
         ValueRange{batch, indexConst(rewriter, loc, heads), queries},
         ValueRange{one, one, one},
@@ -920,7 +920,7 @@ struct AttentionGradLowering : public OpRewritePattern<AttentionGradOp> {
     };
 
     // 2. dq per query row.
-    scf::ParallelOp::create(
+    threadedParallel(
         rewriter, loc, ValueRange{zero, zero, zero},
         ValueRange{batch, indexConst(rewriter, loc, heads), queries},
         ValueRange{one, one, one},
@@ -956,7 +956,7 @@ struct AttentionGradLowering : public OpRewritePattern<AttentionGradOp> {
         });
 
     // 3. dk and dv per key row of each kv head.
-    scf::ParallelOp::create(
+    threadedParallel(
         rewriter, loc, ValueRange{zero, zero, zero},
         ValueRange{batch, indexConst(rewriter, loc, kvHeads), keys},
         ValueRange{one, one, one},
@@ -1062,7 +1062,8 @@ void overRows(OpBuilder &b, Location loc, Value like,
     ubs.push_back(dimOf(b, loc, like, i));
     steps.push_back(indexConst(b, loc, 1));
   }
-  scf::ParallelOp::create(b, loc, lbs, ubs, steps, body);
+  // Each row's iteration writes that row alone.
+  threadedParallel(b, loc, lbs, ubs, steps, body);
 }
 
 SmallVector<Value> withIndex(ValueRange ivs, Value last) {
